@@ -1,0 +1,87 @@
+/**
+ * The actor SDK: what users import from 'actorrt' to write an actor module.
+ *
+ *   import { defineActor } from 'actorrt';
+ *   export default defineActor({
+ *     init: async (ctx) => ({ hits: 0 }),
+ *     receive: async (state, req, ctx) => ({ status: 200, body: { id: req.params.id } }),
+ *   });
+ */
+
+/** A request as an actor sees it; actor-to-actor messages arrive with method `ASK`. */
+export interface ActorRequest<Body = unknown> {
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | readonly string[]>>;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  /** Parsed JSON for JSON requests, a Buffer for other content types, undefined when empty. */
+  readonly body: Body;
+  readonly requestId: string;
+}
+
+/** What `receive` returns. A value without any of these keys is sent as a 200 JSON body. */
+export interface ActorReply {
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  readonly body?: unknown;
+}
+
+/** Structured logger handed to actors (pino's interface, narrowed). */
+export interface ActorLogger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+}
+
+export interface AskOptions {
+  /** Milliseconds before the ask fails with ACTORRT_E_TIMEOUT; defaults to the target pool's timeout. */
+  readonly timeout?: number;
+}
+
+/** Where an actor runs. */
+export interface ActorSelf {
+  readonly pool: string;
+  readonly index: number;
+  readonly pid: number;
+}
+
+/** Everything the runtime gives an actor besides its state and the request. */
+export interface ActorContext<Resources = Record<string, unknown>> {
+  /** The resources bound to this actor's pool, opened once per process. */
+  readonly resources: Resources;
+  readonly log: ActorLogger;
+  readonly self: ActorSelf;
+  /** Send a message to another pool and wait for its reply body. */
+  ask<T = unknown>(pool: string, message: unknown, options?: AskOptions): Promise<T>;
+}
+
+export interface ActorDefinition<State = undefined, Resources = Record<string, unknown>> {
+  /** Build this actor's private state; runs again after every restart. */
+  init?(ctx: ActorContext<Resources>): State | Promise<State>;
+  /** Handle one message; one at a time per actor, in mailbox order. */
+  receive(state: State, req: ActorRequest, ctx: ActorContext<Resources>): ActorReply | unknown | Promise<ActorReply | unknown>;
+  /** Release what `init` acquired; runs on stop and before a restart. */
+  stop?(state: State, ctx: ActorContext<Resources>): void | Promise<void>;
+}
+
+const BRAND: unique symbol = Symbol.for('actorrt.actor');
+
+/** A checked actor definition, as the default export of an actor module. */
+export type Actor<State = undefined, Resources = Record<string, unknown>> = ActorDefinition<State, Resources> & { readonly [BRAND]: true };
+
+/** Declare an actor; gives the editor full types for `receive`'s request and reply. */
+export function defineActor<State = undefined, Resources = Record<string, unknown>>(
+  definition: ActorDefinition<State, Resources>,
+): Actor<State, Resources> {
+  if (definition === null || typeof definition !== 'object' || typeof definition.receive !== 'function') {
+    throw new TypeError('defineActor() needs an object with a receive(state, req, ctx) function');
+  }
+  return Object.freeze({ ...definition, [BRAND]: true as const });
+}
+
+/** True for a value produced by defineActor (or shaped like one). */
+export function isActor(value: unknown): value is Actor<unknown, unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { receive?: unknown }).receive === 'function';
+}

@@ -1,0 +1,163 @@
+import { existsSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { ConfigIssue, ErrorCode } from '../runtime/errors.js';
+import { didYouMean } from './hints.js';
+import { parseKeyTemplate } from './key-template.js';
+import type { LoadedDocument, PathSegment } from './load.js';
+import { parsePathPattern } from './route-path.js';
+import { pathLabel } from './schema-errors.js';
+import type { Config, ResourceType, RouteConfig } from './types.js';
+
+/** File extensions an actor module may have (`.ts` files are loaded through tsx). */
+export const ACTOR_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
+
+/**
+ * Checks the schema cannot express: names that refer to other sections, files that must exist,
+ * routes that can never match, values that only make sense together. Runs on the typed Config.
+ */
+export function crossReferenceIssues(config: Config, doc: LoadedDocument): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const report = (path: readonly PathSegment[], code: ErrorCode, message: string, hint?: string, key?: string): void => {
+    const position = doc.locate(path, key);
+    const label = pathLabel(key === undefined ? path : [...path, key]);
+    issues.push(hint === undefined ? { code, message, position, path: label } : { code, message, hint, position, path: label });
+  };
+  const ref = (path: readonly PathSegment[], kind: string, name: string, known: Record<string, unknown>): boolean => {
+    if (name in known) return true;
+    const names = Object.keys(known);
+    report(path, 'ACTORRT_E_CONFIG_UNKNOWN_REF', `${pathLabel(path)} names ${kind} "${name}", which is not declared`,
+      didYouMean(name, names) ?? (names.length === 0 ? `declare it under ${kind === 'pool' ? 'pools' : `${kind}s`}:` : `declared: ${names.join(', ')}`));
+    return false;
+  };
+  const wantType = (path: readonly PathSegment[], name: string, want: ResourceType, why: string): void => {
+    const res = config.resources[name];
+    if (res !== undefined && res.type !== want) {
+      report(path, 'ACTORRT_E_CONFIG_REF_TYPE', `${pathLabel(path)} names resource "${name}" of type ${res.type}; ${why} needs a ${want} resource`);
+    }
+  };
+
+  const { http } = config;
+  if (http.limits.headersTimeout > http.limits.requestTimeout) {
+    report(['http', 'limits', 'headersTimeout'], 'ACTORRT_E_CONFIG_VALUE', 'http.limits.headersTimeout is longer than http.limits.requestTimeout',
+      'the whole request cannot take less time than its headers; raise requestTimeout or lower headersTimeout');
+  }
+  if (http.health.live === http.health.ready) {
+    report(['http', 'health', 'ready'], 'ACTORRT_E_CONFIG_VALUE', 'http.health.live and http.health.ready are the same path');
+  }
+
+  for (const [name, res] of Object.entries(config.resources)) {
+    if (res.type === 'postgres' && res.url === undefined && res.host === undefined) {
+      report(['resources', name], 'ACTORRT_E_CONFIG_MISSING_KEY', `resources.${name} needs "url" or "host"`,
+        'for example url: ${env:DATABASE_URL}');
+    }
+    if (res.type === 'sqlite' && res.init !== undefined && !isFile(res.init)) {
+      report(['resources', name, 'init'], 'ACTORRT_E_CONFIG_FILE_NOT_FOUND', `resources.${name}.init: file ${res.init} does not exist`);
+    }
+  }
+
+  for (const [name, cache] of Object.entries(config.caches)) {
+    if (cache.store === 'redis' && ref(['caches', name, 'resource'], 'resource', cache.resource, config.resources)) {
+      wantType(['caches', name, 'resource'], cache.resource, 'redis', 'a redis cache');
+    }
+  }
+
+  for (const [name, pool] of Object.entries(config.pools)) {
+    if (!ACTOR_EXTENSIONS.includes(extname(pool.actor))) {
+      report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor must be a ${ACTOR_EXTENSIONS.join(', ')} file; got ${pool.actor}`);
+    } else if (!isFile(pool.actor)) {
+      report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor: file ${pool.actor} does not exist`,
+        'paths are relative to the topology file');
+    }
+    pool.resources.forEach((r, i) => ref(['pools', name, 'resources', i], 'resource', r, config.resources));
+    const { backoff } = pool.supervision;
+    if (backoff.min > backoff.max) {
+      report(['pools', name, 'supervision', 'backoff', 'min'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.supervision.backoff.min is larger than backoff.max`);
+    }
+  }
+
+  const seen: Array<{ route: RouteConfig; shape: string; conditions: string }> = [];
+  for (const route of config.routes) checkRoute(route);
+  return issues;
+
+  function checkRoute(route: RouteConfig): void {
+    const at = ['routes', route.index] as const;
+    const hasPool = route.pool !== undefined;
+    const hasProxy = route.proxy !== undefined;
+    if (hasPool === hasProxy) {
+      report(at, 'ACTORRT_E_CONFIG_ROUTE_TARGET', hasPool
+        ? `routes[${route.index}] names both a pool and a proxy`
+        : `routes[${route.index}] names neither a pool nor a proxy`, 'give exactly one of pool: <name> or proxy: <http resource>');
+    }
+    if (route.pool !== undefined) ref([...at, 'pool'], 'pool', route.pool, config.pools);
+    if (route.proxy !== undefined && ref([...at, 'proxy'], 'resource', route.proxy, config.resources)) {
+      wantType([...at, 'proxy'], route.proxy, 'http', 'a proxy route');
+    }
+    if (!hasProxy) {
+      for (const key of ['stripPrefix', 'rewrite'] as const) {
+        if (route[key] !== undefined) report([...at, key], 'ACTORRT_E_CONFIG_VALUE', `routes[${route.index}].${key} only applies to proxy routes`);
+      }
+    }
+
+    const pattern = parsePathPattern(route.match.path);
+    if ('error' in pattern) {
+      report([...at, 'match', 'path'], 'ACTORRT_E_CONFIG_ROUTE_PATH', `routes[${route.index}].match.path ${pattern.error}`);
+      return;
+    }
+    if (route.match.path === http.health.live || route.match.path === http.health.ready) {
+      report([...at, 'match', 'path'], 'ACTORRT_E_CONFIG_ROUTE_CONFLICT', `routes[${route.index}].match.path ${route.match.path} is reserved for health checks`,
+        'choose another path, or move the health paths with http.health.live / http.health.ready');
+    }
+
+    const templates: Array<[readonly PathSegment[], string]> = [];
+    if (route.cache !== undefined) {
+      ref([...at, 'cache', 'use'], 'cache', route.cache.use, config.caches);
+      templates.push([[...at, 'cache', 'key'], route.cache.key]);
+      const methods = route.match.methods;
+      if (methods !== undefined && !methods.some((m) => m === 'GET' || m === 'HEAD')) {
+        report([...at, 'cache'], 'ACTORRT_E_CONFIG_VALUE', `routes[${route.index}].cache applies only to GET and HEAD requests, but the route matches ${methods.join(', ')}`,
+          'use invalidate: on mutating routes instead');
+      }
+    }
+    route.invalidate?.forEach((t, i) => templates.push([[...at, 'invalidate', i], t]));
+    for (const [path, template] of templates) {
+      const parts = parseKeyTemplate(template);
+      if ('error' in parts) {
+        report(path, 'ACTORRT_E_CONFIG_VALUE', `${pathLabel(path)} ${parts.error}`);
+        continue;
+      }
+      for (const part of parts) {
+        if (part.kind === 'field' && part.source === 'params' && !pattern.params.includes(part.name)) {
+          report(path, 'ACTORRT_E_CONFIG_VALUE', `${pathLabel(path)} uses {params.${part.name}}, but ${route.match.path} has no :${part.name}`,
+            didYouMean(part.name, pattern.params.filter((p) => p !== '*')));
+        }
+      }
+    }
+
+    const conditions = JSON.stringify([route.match.header ?? {}, route.match.query ?? {}, route.match.body ?? {}].map(sortKeys));
+    const earlier = seen.find((s) => s.shape === pattern.shape && s.conditions === conditions && covers(s.route, route));
+    if (earlier !== undefined) {
+      const pos = doc.locate(['routes', earlier.route.index]);
+      report([...at, 'match'], 'ACTORRT_E_CONFIG_ROUTE_CONFLICT',
+        `routes[${route.index}] can never match: routes[${earlier.route.index}] (line ${pos.line}) has the same path, methods and conditions and is tried first`,
+        'remove one of them, or add a header/query/body condition that tells them apart');
+    }
+    seen.push({ route, shape: pattern.shape, conditions });
+  }
+}
+
+/** True when every method `later` matches is also matched by `first`. */
+function covers(first: RouteConfig, later: RouteConfig): boolean {
+  const a = first.match.methods;
+  const b = later.match.methods;
+  if (a === undefined) return true;
+  if (b === undefined) return false;
+  return b.every((m) => a.includes(m));
+}
+
+function sortKeys(obj: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(obj).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
+}
+
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}

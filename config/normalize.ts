@@ -1,0 +1,208 @@
+import { dirname, resolve } from 'node:path';
+import type {
+  CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
+} from './types.js';
+import { parseDuration, parseSize } from './units.js';
+
+type Raw = Record<string, unknown>;
+
+/**
+ * Convert schema-valid data (ajv has applied the defaults) into the typed Config: units to
+ * numbers, relative paths resolved, optional keys omitted rather than undefined.
+ */
+export function normalize(data: Raw, file: string): Config {
+  const base = dirname(file);
+  return {
+    version: 1,
+    file,
+    http: http(data['http'] as Raw),
+    resources: mapValues(data['resources'] as Raw, (r) => resource(r as Raw, base)),
+    caches: mapValues(data['caches'] as Raw, (c) => cache(c as Raw)),
+    pools: mapValues(data['pools'] as Raw, (p, name) => pool(p as Raw, name, base)),
+    routes: (data['routes'] as Raw[]).map(route),
+  };
+}
+
+function http(h: Raw): HttpConfig {
+  const limits = h['limits'] as Raw;
+  const health = h['health'] as Raw;
+  return {
+    port: h['port'] as number,
+    host: h['host'] as string,
+    workers: h['workers'] as number | 'auto',
+    limits: {
+      bodyBytes: size(limits['bodyBytes']),
+      headersTimeout: ms(limits['headersTimeout']),
+      requestTimeout: ms(limits['requestTimeout']),
+      keepAliveTimeout: ms(limits['keepAliveTimeout']),
+      maxConnections: limits['maxConnections'] as number,
+    },
+    shutdownTimeout: ms(h['shutdownTimeout']),
+    health: { live: health['live'] as string, ready: health['ready'] as string },
+  };
+}
+
+function startup(r: Raw): StartupRetry {
+  const s = (r['startup'] ?? {}) as Raw;
+  return { retries: (s['retries'] as number | undefined) ?? 3, delay: ms(s['delay'] ?? '500ms') };
+}
+
+function resource(r: Raw, base: string): ResourceConfig {
+  switch (r['type']) {
+    case 'sqlite':
+      return {
+        type: 'sqlite',
+        file: r['file'] === ':memory:' ? ':memory:' : resolve(base, r['file'] as string),
+        readonly: (r['readonly'] as boolean | undefined) ?? false,
+        wal: (r['wal'] as boolean | undefined) ?? true,
+        ...opt('init', r['init'] === undefined ? undefined : resolve(base, r['init'] as string)),
+        startup: startup(r),
+      };
+    case 'postgres':
+      return {
+        type: 'postgres',
+        ...opt('url', r['url'] as string | undefined),
+        ...opt('host', r['host'] as string | undefined),
+        ...opt('port', r['port'] as number | undefined),
+        ...opt('user', r['user'] as string | undefined),
+        ...opt('password', r['password'] as string | undefined),
+        ...opt('database', r['database'] as string | undefined),
+        max: (r['max'] as number | undefined) ?? 10,
+        idleTimeout: ms(r['idleTimeout'] ?? '10s'),
+        ...opt('statementTimeout', r['statementTimeout'] === undefined ? undefined : ms(r['statementTimeout'])),
+        connectTimeout: ms(r['connectTimeout'] ?? '5s'),
+        startup: startup(r),
+      };
+    case 'redis':
+      return {
+        type: 'redis',
+        url: (r['url'] as string | undefined) ?? 'redis://127.0.0.1:6379',
+        ...opt('keyPrefix', r['keyPrefix'] as string | undefined),
+        connectTimeout: ms(r['connectTimeout'] ?? '5s'),
+        startup: startup(r),
+      };
+    default: {
+      const hc = r['healthCheck'] as Raw | undefined;
+      return {
+        type: 'http',
+        origins: (r['origins'] as string[]).map((o) => o.replace(/\/$/, '')),
+        connections: (r['connections'] as number | undefined) ?? 64,
+        pipelining: (r['pipelining'] as number | undefined) ?? 1,
+        keepAliveTimeout: ms(r['keepAliveTimeout'] ?? '4s'),
+        headersTimeout: ms(r['headersTimeout'] ?? '30s'),
+        bodyTimeout: ms(r['bodyTimeout'] ?? '30s'),
+        retries: (r['retries'] as number | undefined) ?? 2,
+        ...opt('healthCheck', hc === undefined ? undefined : { path: hc['path'] as string, interval: ms(hc['interval'] ?? '5s') }),
+        startup: startup(r),
+      };
+    }
+  }
+}
+
+function cache(c: Raw): CacheConfig {
+  if (c['store'] === 'redis') {
+    return {
+      store: 'redis',
+      resource: c['resource'] as string,
+      ...opt('namespace', c['namespace'] as string | undefined),
+      ttl: ms(c['ttl'] ?? '5m'),
+    };
+  }
+  return { store: 'memory', maxEntries: (c['maxEntries'] as number | undefined) ?? 10000, ttl: ms(c['ttl'] ?? '30s') };
+}
+
+function pool(p: Raw, name: string, base: string): PoolConfig {
+  const mailbox = p['mailbox'] as Raw;
+  const sup = p['supervision'] as Raw;
+  const backoff = sup['backoff'] as Raw;
+  return {
+    name,
+    actor: resolve(base, p['actor'] as string),
+    size: p['size'] as number,
+    ...opt('processes', p['processes'] as number | undefined),
+    resources: p['resources'] as string[],
+    mailbox: { capacity: mailbox['capacity'] as number, overflow: 'reject' },
+    timeout: ms(p['timeout']),
+    drainTimeout: ms(p['drainTimeout']),
+    supervision: {
+      strategy: sup['strategy'] as PoolConfig['supervision']['strategy'],
+      maxRestarts: sup['maxRestarts'] as number,
+      within: ms(sup['within']),
+      backoff: { min: ms(backoff['min']), max: ms(backoff['max']) },
+    },
+  };
+}
+
+function route(r: Raw, index: number): RouteConfig {
+  const m = r['match'] as Raw;
+  const method = m['method'] as HttpMethod | HttpMethod[] | undefined;
+  const match: RouteMatch = {
+    path: m['path'] as string,
+    ...opt('methods', method === undefined ? undefined : Array.isArray(method) ? method : [method]),
+    ...opt('header', lowerKeys(m['header'] as Record<string, string> | undefined)),
+    ...opt('query', stringValues(m['query'] as Raw | undefined)),
+    ...opt('body', m['body'] as Record<string, string | number | boolean | null> | undefined),
+  };
+  const c = r['cache'] as Raw | undefined;
+  const routeCache: RouteCache | undefined = c === undefined ? undefined : {
+    use: c['use'] as string,
+    key: c['key'] as string,
+    ...opt('ttl', c['ttl'] === undefined ? undefined : ms(c['ttl'])),
+    ...opt('staleWhileRevalidate', c['staleWhileRevalidate'] === undefined ? undefined : ms(c['staleWhileRevalidate'])),
+    ...opt('staleIfError', c['staleIfError'] === undefined ? undefined : ms(c['staleIfError'])),
+  };
+  return {
+    index,
+    match,
+    ...opt('pool', r['pool'] as string | undefined),
+    ...opt('proxy', r['proxy'] as string | undefined),
+    ...opt('timeout', r['timeout'] === undefined ? undefined : ms(r['timeout'])),
+    ...opt('stripPrefix', r['stripPrefix'] as string | undefined),
+    ...opt('rewrite', r['rewrite'] as string | undefined),
+    ...opt('cache', routeCache),
+    ...opt('invalidate', r['invalidate'] as string[] | undefined),
+  };
+}
+
+/** `{ key: value }` when value is defined, `{}` otherwise (exactOptionalPropertyTypes-friendly). */
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function mapValues<T>(obj: Raw, fn: (value: unknown, key: string) => T): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [k, v] of Object.entries(obj)) out[k] = fn(v, k);
+  return out;
+}
+
+function lowerKeys(h: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (h === undefined) return undefined;
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function stringValues(q: Raw | undefined): Record<string, string> | undefined {
+  if (q === undefined) return undefined;
+  return Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)]));
+}
+
+function ms(value: unknown): number {
+  const out = parseDuration(value as number | string);
+  // The schema accepted this value, so a failure here is our bug, not the user's.
+  if (out === undefined) throw new Error(`actorrt bug: schema-valid duration ${JSON.stringify(value)} did not parse`);
+  return out;
+}
+
+function size(value: unknown): number {
+  const out = parseSize(value as number | string);
+  if (out === undefined) throw new Error(`actorrt bug: schema-valid size ${JSON.stringify(value)} did not parse`);
+  return out;
+}
+
+/** Freeze an object graph so no part of the runtime can mutate the loaded topology. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

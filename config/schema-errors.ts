@@ -1,0 +1,194 @@
+import type { ErrorObject } from 'ajv';
+import type { ConfigIssue, ErrorCode } from '../runtime/errors.js';
+import { didYouMean } from './hints.js';
+import type { LoadedDocument, PathSegment } from './load.js';
+
+/**
+ * Turn ajv's errors into ConfigIssues a person can act on: the right code, the position of the
+ * offending key or value, and a hint. ajv reports `oneOf` failures as a pile of branch errors;
+ * those are folded into one message per value.
+ */
+export function schemaIssues(errors: readonly ErrorObject[], doc: LoadedDocument): ConfigIssue[] {
+  // A failed oneOf (`method: GET | [GET, POST]`) arrives as one error per branch plus a summary.
+  // Keep one per value: errors inside the value when a branch fit its shape (`[GET, FOO]`), else
+  // the enum error when a branch had one (it carries the allowed values for a hint), else the summary.
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const enumPaths = new Set(errors.filter((e) => e.keyword === 'enum' && !Array.isArray(e.data) && oneOfPaths.has(e.instancePath)).map((e) => e.instancePath));
+  const hasInner = (p: string): boolean => errors.some((e) => e.instancePath.startsWith(`${p}/`));
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  for (const err of errors) {
+    if (oneOfPaths.has(err.instancePath)) {
+      if (hasInner(err.instancePath)) continue;
+      if (err.keyword !== (enumPaths.has(err.instancePath) ? 'enum' : 'oneOf')) continue;
+    }
+    const issue = toIssue(err, doc);
+    if (issue === undefined) continue;
+    const id = `${issue.code}|${issue.path}|${issue.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    issues.push(issue);
+  }
+  return issues;
+}
+
+function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined {
+  const path = pointerToPath(err.instancePath);
+  const label = pathLabel(path);
+  const unit = unitOf(err.schemaPath);
+  const make = (code: ErrorCode, message: string, hint?: string, key?: string): ConfigIssue => {
+    const position = doc.locate(path, key);
+    const fullPath = key === undefined ? label : pathLabel([...path, key]);
+    return hint === undefined ? { code, message, position, path: fullPath } : { code, message, hint, position, path: fullPath };
+  };
+  const params = err.params as Record<string, unknown>;
+
+  switch (err.keyword) {
+    case 'additionalProperties': {
+      const key = String(params['additionalProperty']);
+      const allowed = Object.keys((err.parentSchema as { properties?: object } | undefined)?.properties ?? {}).filter((k) => k !== '$schema');
+      const hint = allowed.length === 0
+        ? undefined
+        : (didYouMean(key, allowed) ?? `allowed keys: ${allowed.join(', ')}`);
+      return make('ACTORRT_E_CONFIG_UNKNOWN_KEY', `${label || 'the top level'} has no key "${key}"`, hint, key);
+    }
+    case 'required': {
+      const key = String(params['missingProperty']);
+      return make('ACTORRT_E_CONFIG_MISSING_KEY', `${label || 'the top level'} is missing required key "${key}"`);
+    }
+    case 'discriminator': {
+      const tag = String(params['tag']);
+      if (params['error'] !== 'mapping') return undefined; // a missing tag is reported by `required`
+      const options = branchConstants(err.parentSchema, tag);
+      const value = valueAt(doc.data, [...path, tag]);
+      return {
+        ...make('ACTORRT_E_CONFIG_VALUE', `${pathLabel([...path, tag])} must be one of ${options.join(', ')}; got ${JSON.stringify(value)}`,
+          didYouMean(String(value), options)),
+        position: doc.locate([...path, tag]),
+        path: pathLabel([...path, tag]),
+      };
+    }
+    case 'oneOf':
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${describeOneOf(err.parentSchema)}; got ${JSON.stringify(err.data)}`,
+        enumHint(err.data, err.parentSchema));
+    case 'type':
+      if (unit !== undefined) return unitIssue(unit, label, err.data, make);
+      return make('ACTORRT_E_CONFIG_TYPE', `${label} must be ${article(String(params['type']))}, got ${describeValue(err.data)}`);
+    case 'pattern':
+      if (unit !== undefined) return unitIssue(unit, label, err.data, make);
+      return make(path.at(-1) === 'path' && path.includes('match') ? 'ACTORRT_E_CONFIG_ROUTE_PATH' : 'ACTORRT_E_CONFIG_VALUE',
+        `${label} ${patternMessage(err.schemaPath, err.data)}`);
+    case 'propertyNames': {
+      const name = String(params['propertyName']);
+      return make('ACTORRT_E_CONFIG_VALUE', `"${name}" is not a valid name in ${label}`,
+        'names start with a letter and use letters, digits, "-" and "_" (at most 63)', name);
+    }
+    case 'enum': {
+      const allowed = (params['allowedValues'] as unknown[]).map(String);
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be one of ${allowed.join(', ')}; got ${JSON.stringify(err.data)}`,
+        didYouMean(String(err.data), allowed));
+    }
+    case 'const':
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${JSON.stringify(params['allowedValue'])}; got ${JSON.stringify(err.data)}`);
+    case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
+      if (unit !== undefined) return unitIssue(unit, label, err.data, make);
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${String(params['comparison'])} ${String(params['limit'])}; got ${String(err.data)}`);
+    case 'minItems':
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must list at least ${String(params['limit'])} item(s)`);
+    case 'minLength':
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must not be empty`);
+    case 'uniqueItems':
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} lists the same item twice (items ${String(params['j'])} and ${String(params['i'])})`);
+    default:
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} ${err.message ?? 'is invalid'}`);
+  }
+}
+
+type Make = (code: ErrorCode, message: string, hint?: string) => ConfigIssue;
+
+function unitIssue(unit: 'duration' | 'size', label: string, value: unknown, make: Make): ConfigIssue {
+  return unit === 'duration'
+    ? make('ACTORRT_E_CONFIG_DURATION', `${label} is not a duration: ${JSON.stringify(value)}`,
+      'write milliseconds as a number, or a string such as 250ms, 10s, 5m, 1h')
+    : make('ACTORRT_E_CONFIG_SIZE', `${label} is not a size: ${JSON.stringify(value)}`,
+      'write bytes as a whole number, or a string such as 512kb, 1mb, 2gb');
+}
+
+function unitOf(schemaPath: string): 'duration' | 'size' | undefined {
+  if (schemaPath.startsWith('#/definitions/duration/')) return 'duration';
+  if (schemaPath.startsWith('#/definitions/size/')) return 'size';
+  return undefined;
+}
+
+function patternMessage(schemaPath: string, value: unknown): string {
+  if (schemaPath.startsWith('#/definitions/name/')) {
+    return `is not a valid name: ${JSON.stringify(value)} (names start with a letter and use letters, digits, "-" and "_")`;
+  }
+  if (schemaPath.includes('/origins/')) return `must be an origin such as http://10.0.0.5:9000 (no path); got ${JSON.stringify(value)}`;
+  return `must start with "/"; got ${JSON.stringify(value)}`;
+}
+
+function describeOneOf(schema: unknown): string {
+  const branches = ((schema as { oneOf?: unknown[] } | undefined)?.oneOf ?? []) as Array<Record<string, unknown>>;
+  const parts = branches.map((b) => {
+    if ('const' in b) return JSON.stringify(b['const']);
+    if (b['$ref'] === '#/definitions/method') return 'an HTTP method (GET, POST, ...)';
+    if (b['type'] === 'array') return 'a list of them';
+    if (b['type'] === 'integer') return `an integer >= ${String(b['minimum'] ?? 0)}`;
+    return String(b['type'] ?? 'a value');
+  });
+  return parts.join(' or ');
+}
+
+function enumHint(value: unknown, schema: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const branches = ((schema as { oneOf?: unknown[] } | undefined)?.oneOf ?? []) as Array<Record<string, unknown>>;
+  const candidates = branches.flatMap((b) => ('const' in b ? [String(b['const'])] : b['$ref'] === '#/definitions/method'
+    ? ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] : []));
+  return didYouMean(value, candidates);
+}
+
+function branchConstants(schema: unknown, tag: string): string[] {
+  const branches = ((schema as { oneOf?: unknown[] } | undefined)?.oneOf ?? []) as Array<{ properties?: Record<string, { const?: unknown }> }>;
+  return branches.map((b) => String(b.properties?.[tag]?.const));
+}
+
+function article(type: string): string {
+  const words = type.split(',').map((t) => (t === 'object' ? 'mapping' : t === 'array' ? 'list' : t));
+  const joined = words.join(' or ');
+  return /^[aeiou]/.test(joined) ? `an ${joined}` : `a ${joined}`;
+}
+
+/** Describe a value the way YAML users think of it (mapping / list / string "x"). */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null (an empty value)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  return `${typeof value} ${String(value)}`;
+}
+
+/** JSON pointer (`/pools/api/size`) to path segments (array indices become numbers). */
+export function pointerToPath(pointer: string): PathSegment[] {
+  if (pointer === '') return [];
+  return pointer.slice(1).split('/').map((raw) => {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^\d+$/.test(seg) ? Number(seg) : seg;
+  });
+}
+
+/** `pools.api.size`, `routes[2].match.method`: how messages name a place in the file. */
+export function pathLabel(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out;
+}
+
+function valueAt(data: unknown, path: readonly PathSegment[]): unknown {
+  let cur: unknown = data;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[String(seg)];
+  }
+  return cur;
+}

@@ -1,0 +1,174 @@
+// Generates config/schema.json (run: node config/schema.mjs). Kept as code so that shared
+// fragments (durations, sizes, names) are written once; the JSON file is what ships and what
+// editors read.
+import { writeFileSync } from 'node:fs';
+
+const duration = (def, description) => ({ $ref: '#/definitions/duration', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}) });
+const size = (def, description) => ({ $ref: '#/definitions/size', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}) });
+const int = (min, def, description, max) => ({ type: 'integer', minimum: min, ...(max === undefined ? {} : { maximum: max }), ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}) });
+const str = (description, extra = {}) => ({ type: 'string', minLength: 1, description, ...extra });
+const obj = (properties, extra = {}) => ({ type: 'object', additionalProperties: false, properties, ...extra });
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+const resourceCommon = {
+  startup: obj({
+    retries: int(0, 3, 'connection attempts at start-up before the process gives up'),
+    delay: duration('500ms', 'pause between start-up attempts'),
+  }, { default: {}, description: 'how hard to try when the resource is not reachable at start-up' }),
+};
+
+const schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://actorrt.dev/schema/v1.json',
+  title: 'actorrt topology (version 1)',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'routes'],
+  properties: {
+    $schema: { type: 'string', description: 'editor hint; ignored by actorrt' },
+    version: { const: 1, description: 'topology format version; always 1' },
+    http: obj({
+      port: int(0, 8080, 'TCP port; 0 picks a free one', 65535),
+      host: str('address to listen on', { default: '0.0.0.0' }),
+      workers: { oneOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }], default: 'auto', description: 'front worker processes; auto = CPU count' },
+      limits: obj({
+        bodyBytes: size('1mb', 'largest request body accepted (413 past it)'),
+        headersTimeout: duration('10s', 'time allowed to receive the request headers'),
+        requestTimeout: duration('30s', 'time allowed to receive the whole request'),
+        keepAliveTimeout: duration('5s', 'idle keep-alive connection lifetime'),
+        maxConnections: int(1, 10000, 'open connections per front worker'),
+      }, { default: {} }),
+      shutdownTimeout: duration('10s', 'how long a graceful stop waits for in-flight requests'),
+      health: obj({
+        live: str('liveness path answered by the front actor', { pattern: '^/', default: '/healthz' }),
+        ready: str('readiness path answered by the front actor', { pattern: '^/', default: '/readyz' }),
+      }, { default: {} }),
+    }, { default: {} }),
+    resources: {
+      type: 'object',
+      default: {},
+      propertyNames: { $ref: '#/definitions/name' },
+      additionalProperties: {
+        type: 'object',
+        required: ['type'],
+        properties: { type: { type: 'string' } },
+        discriminator: { propertyName: 'type' },
+        oneOf: [
+          obj({
+            type: { const: 'sqlite' },
+            file: str('database file, relative to the topology file'),
+            readonly: { type: 'boolean', default: false },
+            wal: { type: 'boolean', default: true, description: 'journal_mode=WAL' },
+            init: str('SQL file run once at start-up (idempotent statements)'),
+            ...resourceCommon,
+          }, { required: ['type', 'file'] }),
+          obj({
+            type: { const: 'postgres' },
+            url: str('postgres://user:password@host:port/database'),
+            host: str('server host'),
+            port: int(1, undefined, 'server port', 65535),
+            user: str('user name'),
+            password: { type: 'string' },
+            database: str('database name'),
+            max: int(1, 10, 'connections per process'),
+            idleTimeout: duration('10s', 'close a connection idle this long'),
+            statementTimeout: duration(undefined, 'server-side statement timeout'),
+            connectTimeout: duration('5s', 'time allowed to connect'),
+            ...resourceCommon,
+          }, { required: ['type'] }),
+          obj({
+            type: { const: 'redis' },
+            url: str('redis://host:port/db', { default: 'redis://127.0.0.1:6379' }),
+            keyPrefix: { type: 'string' },
+            connectTimeout: duration('5s', 'time allowed to connect'),
+            ...resourceCommon,
+          }, { required: ['type'] }),
+          obj({
+            type: { const: 'http' },
+            origins: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^https?://[^/]+/?$' }, description: 'upstream origins; several are balanced' },
+            connections: int(1, 64, 'connections per origin, per process'),
+            pipelining: int(0, 1, 'requests pipelined per connection'),
+            keepAliveTimeout: duration('4s'),
+            headersTimeout: duration('30s'),
+            bodyTimeout: duration('30s'),
+            retries: int(0, 2, 'retries of idempotent requests'),
+            healthCheck: obj({ path: str('path probed on each origin', { pattern: '^/' }), interval: duration('5s') }, { required: ['path'] }),
+            ...resourceCommon,
+          }, { required: ['type', 'origins'] }),
+        ],
+      },
+    },
+    caches: {
+      type: 'object',
+      default: {},
+      propertyNames: { $ref: '#/definitions/name' },
+      additionalProperties: {
+        type: 'object',
+        required: ['store'],
+        properties: { store: { type: 'string' } },
+        discriminator: { propertyName: 'store' },
+        oneOf: [
+          obj({ store: { const: 'memory' }, maxEntries: int(1, 10000, 'entries kept per process'), ttl: duration('30s') }, { required: ['store'] }),
+          obj({ store: { const: 'redis' }, resource: str('a redis resource'), namespace: str('key namespace'), ttl: duration('5m') }, { required: ['store', 'resource'] }),
+        ],
+      },
+    },
+    pools: {
+      type: 'object',
+      default: {},
+      propertyNames: { $ref: '#/definitions/name' },
+      additionalProperties: obj({
+        actor: str('actor module (.ts, .js, .mjs), relative to the topology file'),
+        size: int(1, 1, 'actors per process', 4096),
+        processes: int(1, undefined, 'own OS processes for this pool; absent = inside every front worker', 256),
+        resources: { type: 'array', uniqueItems: true, items: { $ref: '#/definitions/name' }, default: [] },
+        mailbox: obj({
+          capacity: int(1, 1000, 'messages queued per actor'),
+          overflow: { enum: ['reject'], default: 'reject', description: 'reject = 503 with Retry-After' },
+        }, { default: {} }),
+        timeout: duration('10s', 'reply deadline (504 past it); a route may override'),
+        drainTimeout: duration('30s', 'how long a shrinking pool lets mailboxes drain'),
+        supervision: obj({
+          strategy: { enum: ['one-for-one', 'one-for-all', 'stop', 'escalate'], default: 'one-for-one' },
+          maxRestarts: int(0, 3, 'restarts allowed within the window before escalating'),
+          within: duration('5s', 'restart intensity window'),
+          backoff: obj({ min: duration('100ms'), max: duration('5s') }, { default: {} }),
+        }, { default: {} }),
+      }, { required: ['actor'] }),
+    },
+    routes: {
+      type: 'array',
+      minItems: 1,
+      items: obj({
+        match: obj({
+          method: { oneOf: [{ $ref: '#/definitions/method' }, { type: 'array', minItems: 1, uniqueItems: true, items: { $ref: '#/definitions/method' } }] },
+          path: str('path pattern: /users/:id, /files/*', { pattern: '^/' }),
+          header: { type: 'object', additionalProperties: { type: 'string' }, description: 'header conditions; values may use * globs' },
+          query: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+          body: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] }, description: 'top-level JSON body field conditions' },
+        }, { required: ['path'] }),
+        pool: { $ref: '#/definitions/name' },
+        proxy: { $ref: '#/definitions/name' },
+        timeout: duration(undefined, 'overrides the pool timeout'),
+        stripPrefix: str('proxy: remove this prefix before forwarding', { pattern: '^/' }),
+        rewrite: str('proxy: forward to this path (may use :params)', { pattern: '^/' }),
+        cache: obj({
+          use: { $ref: '#/definitions/name' },
+          key: str('key template, e.g. user:{params.id}'),
+          ttl: duration(),
+          staleWhileRevalidate: duration(),
+          staleIfError: duration(),
+        }, { required: ['use', 'key'] }),
+        invalidate: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      }, { required: ['match'] }),
+    },
+  },
+  definitions: {
+    name: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_-]{0,62}$' },
+    method: { enum: METHODS },
+    duration: { type: ['number', 'string'], minimum: 0, pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h)$', description: 'milliseconds, or 250ms / 10s / 5m / 1h' },
+    size: { type: ['integer', 'string'], minimum: 0, pattern: '^\\d+(\\.\\d+)?\\s*([bB]|[kK][bB]|[mM][bB]|[gG][bB])$', description: 'bytes, or 512kb / 1mb' },
+  },
+};
+
+writeFileSync(new URL('./schema.json', import.meta.url), `${JSON.stringify(schema, null, 2)}\n`);

@@ -1,0 +1,152 @@
+/**
+ * The loaded topology: every default applied, every duration in milliseconds, every size in
+ * bytes, every relative path resolved against the topology file's folder. Deeply frozen.
+ */
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+export interface Config {
+  readonly version: 1;
+  /** Absolute path of the topology file. */
+  readonly file: string;
+  readonly http: HttpConfig;
+  readonly resources: Readonly<Record<string, ResourceConfig>>;
+  readonly caches: Readonly<Record<string, CacheConfig>>;
+  readonly pools: Readonly<Record<string, PoolConfig>>;
+  readonly routes: readonly RouteConfig[];
+}
+
+export interface HttpConfig {
+  readonly port: number;
+  readonly host: string;
+  /** Front worker processes; `auto` is resolved to the CPU count at start. */
+  readonly workers: number | 'auto';
+  readonly limits: {
+    readonly bodyBytes: number;
+    readonly headersTimeout: number;
+    readonly requestTimeout: number;
+    readonly keepAliveTimeout: number;
+    readonly maxConnections: number;
+  };
+  readonly shutdownTimeout: number;
+  readonly health: { readonly live: string; readonly ready: string };
+}
+
+export interface StartupRetry {
+  readonly retries: number;
+  readonly delay: number;
+}
+
+export interface SqliteResource {
+  readonly type: 'sqlite';
+  readonly file: string;
+  readonly readonly: boolean;
+  readonly wal: boolean;
+  readonly init?: string;
+  readonly startup: StartupRetry;
+}
+
+export interface PostgresResource {
+  readonly type: 'postgres';
+  readonly url?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly password?: string;
+  readonly database?: string;
+  readonly max: number;
+  readonly idleTimeout: number;
+  readonly statementTimeout?: number;
+  readonly connectTimeout: number;
+  readonly startup: StartupRetry;
+}
+
+export interface RedisResource {
+  readonly type: 'redis';
+  readonly url: string;
+  readonly keyPrefix?: string;
+  readonly connectTimeout: number;
+  readonly startup: StartupRetry;
+}
+
+export interface HttpResource {
+  readonly type: 'http';
+  readonly origins: readonly string[];
+  readonly connections: number;
+  readonly pipelining: number;
+  readonly keepAliveTimeout: number;
+  readonly headersTimeout: number;
+  readonly bodyTimeout: number;
+  readonly retries: number;
+  readonly healthCheck?: { readonly path: string; readonly interval: number };
+  readonly startup: StartupRetry;
+}
+
+export type ResourceConfig = SqliteResource | PostgresResource | RedisResource | HttpResource;
+export type ResourceType = ResourceConfig['type'];
+
+export interface MemoryCache {
+  readonly store: 'memory';
+  readonly maxEntries: number;
+  readonly ttl: number;
+}
+
+export interface RedisCache {
+  readonly store: 'redis';
+  readonly resource: string;
+  readonly namespace?: string;
+  readonly ttl: number;
+}
+
+export type CacheConfig = MemoryCache | RedisCache;
+
+export type SupervisionStrategy = 'one-for-one' | 'one-for-all' | 'stop' | 'escalate';
+
+export interface PoolConfig {
+  readonly name: string;
+  /** Absolute path of the actor module. */
+  readonly actor: string;
+  readonly size: number;
+  /** Own OS processes; undefined = inline in every front worker. */
+  readonly processes?: number;
+  readonly resources: readonly string[];
+  readonly mailbox: { readonly capacity: number; readonly overflow: 'reject' };
+  readonly timeout: number;
+  readonly drainTimeout: number;
+  readonly supervision: {
+    readonly strategy: SupervisionStrategy;
+    readonly maxRestarts: number;
+    readonly within: number;
+    readonly backoff: { readonly min: number; readonly max: number };
+  };
+}
+
+export interface RouteMatch {
+  /** Undefined = every method. */
+  readonly methods?: readonly HttpMethod[];
+  readonly path: string;
+  readonly header?: Readonly<Record<string, string>>;
+  readonly query?: Readonly<Record<string, string>>;
+  readonly body?: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+export interface RouteCache {
+  readonly use: string;
+  readonly key: string;
+  readonly ttl?: number;
+  readonly staleWhileRevalidate?: number;
+  readonly staleIfError?: number;
+}
+
+export interface RouteConfig {
+  /** Position in the file's `routes` list (0-based); routes are tried in this order. */
+  readonly index: number;
+  readonly match: RouteMatch;
+  readonly pool?: string;
+  readonly proxy?: string;
+  readonly timeout?: number;
+  readonly stripPrefix?: string;
+  readonly rewrite?: string;
+  readonly cache?: RouteCache;
+  readonly invalidate?: readonly string[];
+}

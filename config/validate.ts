@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { ConfigIssue } from '../runtime/errors.js';
+import { ConfigError } from '../runtime/errors.js';
+import { crossReferenceIssues } from './crossref.js';
+import { loadFile, loadSource, type LoadedDocument } from './load.js';
+import { deepFreeze, normalize } from './normalize.js';
+import { schemaIssues } from './schema-errors.js';
+import type { Config } from './types.js';
+
+/** Path of the published JSON Schema (editors read it through the `$schema` comment). */
+export const SCHEMA_PATH = new URL('../../config/schema.json', import.meta.url);
+/** The topology versions this actorrt reads. */
+export const SUPPORTED_VERSIONS = [1] as const;
+
+let compiled: ValidateFunction | undefined;
+
+/** The schema validator, compiled once per process. */
+function validator(): ValidateFunction {
+  if (compiled === undefined) {
+    const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object;
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, verbose: true, strict: true, allowUnionTypes: true });
+    compiled = ajv.compile(schema);
+  }
+  return compiled;
+}
+
+export type ValidationResult =
+  | { readonly ok: true; readonly config: Config }
+  | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
+
+/** Validate a parsed document: version, schema, then cross-references. Never throws for user mistakes. */
+export function validateDocument(doc: LoadedDocument): ValidationResult {
+  const data = structuredClone(doc.data) as Record<string, unknown>;
+  const version = data['version'];
+  if (version === undefined) {
+    return fail(doc, [], 'ACTORRT_E_CONFIG_VERSION', 'the topology has no "version" key', 'add `version: 1` as the first line');
+  }
+  if (!(SUPPORTED_VERSIONS as readonly unknown[]).includes(version)) {
+    return fail(doc, ['version'], 'ACTORRT_E_CONFIG_VERSION', `version ${JSON.stringify(version)} is not supported`,
+      `this actorrt reads version ${SUPPORTED_VERSIONS.join(', ')}`);
+  }
+  const validate = validator();
+  if (!validate(data)) return { ok: false, issues: schemaIssues(validate.errors ?? [], doc) };
+
+  const config = normalize(data, resolve(doc.file));
+  const issues = crossReferenceIssues(config, doc);
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, config: deepFreeze(config) };
+}
+
+/** Load and validate a topology file; throws ConfigError listing every issue. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return unwrap(validateDocument(loadFile(file, env)));
+}
+
+/** Validate topology text held in memory (`file` names it and anchors relative paths). */
+export function loadConfigSource(source: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return unwrap(validateDocument(loadSource(source, file, env)));
+}
+
+function unwrap(result: ValidationResult): Config {
+  if (!result.ok) throw new ConfigError(result.issues);
+  return result.config;
+}
+
+function fail(doc: LoadedDocument, path: string[], code: ConfigIssue['code'], message: string, hint: string): ValidationResult {
+  return { ok: false, issues: [{ code, message, hint, position: doc.locate(path), path: path.join('.') }] };
+}

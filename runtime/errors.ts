@@ -1,0 +1,109 @@
+/**
+ * Every failure actorrt reports has a stable code. Callers branch on `code`, never on message text
+ * (the undici `UND_ERR_*` habit). Codes that can reach an HTTP client carry the status they map to.
+ * Each code is documented in docs/errors.md; test/runtime/errors.test.ts fails when one is not.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status when this error reaches a client; absent for errors that never do. */
+  readonly status?: number;
+  /** One line for docs and `--help`: what the code means. */
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  // Configuration (reported by `actorrt validate`, `start` and `reload`; never reach a client).
+  ACTORRT_E_CONFIG_READ: { summary: 'The topology file could not be read (missing, a directory, no permission).' },
+  ACTORRT_E_CONFIG_TOO_LARGE: { summary: 'The topology file is larger than 1 MiB.' },
+  ACTORRT_E_CONFIG_EMPTY: { summary: 'The topology file is empty or holds only comments.' },
+  ACTORRT_E_CONFIG_SYNTAX: { summary: 'The file is not valid YAML.' },
+  ACTORRT_E_CONFIG_DUPLICATE_KEY: { summary: 'A mapping repeats a key.' },
+  ACTORRT_E_CONFIG_ALIAS_LIMIT: { summary: 'YAML aliases expand past the safety limit (a "billion laughs" file).' },
+  ACTORRT_E_CONFIG_TOO_DEEP: { summary: 'The document nests deeper than the loader accepts.' },
+  ACTORRT_E_CONFIG_ROOT: { summary: 'The document root is not a mapping.' },
+  ACTORRT_E_CONFIG_VERSION: { summary: 'The `version` key is missing or names a version this actorrt does not know.' },
+  ACTORRT_E_CONFIG_UNKNOWN_KEY: { summary: 'A key the schema does not define (typos are never silently ignored).' },
+  ACTORRT_E_CONFIG_MISSING_KEY: { summary: 'A required key is absent.' },
+  ACTORRT_E_CONFIG_TYPE: { summary: 'A value has the wrong type (a list where a mapping goes, a string where a number goes).' },
+  ACTORRT_E_CONFIG_VALUE: { summary: 'A value is out of range, not one of the allowed values, or badly formed.' },
+  ACTORRT_E_CONFIG_DURATION: { summary: 'A duration is not a number of milliseconds nor a string like `250ms`, `10s`, `5m`, `1h`.' },
+  ACTORRT_E_CONFIG_SIZE: { summary: 'A size is not a number of bytes nor a string like `512kb`, `1mb`.' },
+  ACTORRT_E_CONFIG_ENV: { summary: 'A `${env:NAME}` placeholder names a variable that is not set and has no default.' },
+  ACTORRT_E_CONFIG_UNKNOWN_REF: { summary: 'A name refers to a pool, resource or cache that the file does not declare.' },
+  ACTORRT_E_CONFIG_REF_TYPE: { summary: 'A reference names something of the wrong kind (a redis cache bound to a sqlite resource).' },
+  ACTORRT_E_CONFIG_ROUTE_TARGET: { summary: 'A route must name exactly one of `pool` or `proxy`.' },
+  ACTORRT_E_CONFIG_ROUTE_PATH: { summary: 'A route path is not a valid pattern (`/users/:id`, `/files/*`).' },
+  ACTORRT_E_CONFIG_ROUTE_CONFLICT: { summary: 'A route can never match because an earlier route with the same method, path and conditions takes all its requests.' },
+  ACTORRT_E_CONFIG_ACTOR_MODULE: { summary: 'A pool names an actor module file that does not exist.' },
+  ACTORRT_E_CONFIG_FILE_NOT_FOUND: { summary: 'A file the topology names (an SQL init script) does not exist.' },
+  ACTORRT_E_CONFIG_INVALID: { summary: 'The topology has one or more errors; each is listed with its own code.' },
+
+  // Command line.
+  ACTORRT_E_USAGE: { summary: 'The command line is wrong: unknown command, missing argument or unknown option.' },
+  ACTORRT_E_INIT_EXISTS: { summary: '`actorrt init` would overwrite files that already exist.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ActorrtErrorOptions {
+  readonly hint?: string;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error actorrt raises on purpose. */
+export class ActorrtError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ActorrtErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ActorrtError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+
+  /** HTTP status for this error when it reaches a client (500 if the code has none). */
+  get status(): number {
+    const spec: ErrorSpec = ERROR_CODES[this.code];
+    return spec.status ?? 500;
+  }
+}
+
+/** A position in a source file, 1-based as editors show it. */
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/** One problem found in a topology file. */
+export interface ConfigIssue {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly hint?: string;
+  readonly position: SourcePosition;
+  /** Dotted path of the offending node, e.g. `pools.api.size`; empty for the root. */
+  readonly path: string;
+}
+
+/** A topology that cannot be used: carries every issue found, each with its position. */
+export class ConfigError extends ActorrtError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    const first = issues[0];
+    const summary = first === undefined
+      ? 'invalid topology'
+      : `${formatIssue(first)}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`;
+    super(issues.length === 1 && first !== undefined ? first.code : 'ACTORRT_E_CONFIG_INVALID', summary);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** `file:line:col  CODE  message  (hint)`: the one-line form editors and terminals link. */
+export function formatIssue(issue: ConfigIssue): string {
+  const { file, line, col } = issue.position;
+  const hint = issue.hint === undefined ? '' : `  (${issue.hint})`;
+  return `${file}:${line}:${col}  ${issue.code}  ${issue.message}${hint}`;
+}
