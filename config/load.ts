@@ -63,6 +63,10 @@ export function loadSource(source: string, file: string, env: NodeJS.ProcessEnv 
   if (doc.errors.length > 0) {
     throw new ConfigError(doc.errors.map((e) => {
       const { line, col } = at(e.pos[0]);
+      // yaml catches its own stack overflow on hostile nesting and reports it as a parse error.
+      if (/call stack/i.test(e.message)) {
+        return issueAt(file, line, col, 'ACTORRT_E_CONFIG_TOO_DEEP', `the document nests deeper than the loader can follow (limit ${MAX_DEPTH} levels)`);
+      }
       const code = YAML_CODES[e.code] ?? 'ACTORRT_E_CONFIG_SYNTAX';
       return issueAt(file, line, col, code, firstLine(e.message),
         code === 'ACTORRT_E_CONFIG_DUPLICATE_KEY' ? 'each key may appear once per mapping; merge the two entries' : undefined);

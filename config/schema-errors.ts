@@ -22,6 +22,8 @@ export function schemaIssues(errors: readonly ErrorObject[], doc: LoadedDocument
       if (hasInner(err.instancePath)) continue;
       if (err.keyword !== (enumPaths.has(err.instancePath) ? 'enum' : 'oneOf')) continue;
     }
+    // Errors inside `propertyNames` repeat the propertyNames error itself, which names the key.
+    if (err.propertyName !== undefined && err.keyword !== 'propertyNames') continue;
     const issue = toIssue(err, doc);
     if (issue === undefined) continue;
     const id = `${issue.code}|${issue.path}|${issue.message}`;

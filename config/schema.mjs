@@ -1,7 +1,7 @@
-// Generates config/schema.json (run: node config/schema.mjs). Kept as code so that shared
+// Generates config/schema.json (run: node config/schema.mjs; `--check` only compares). Kept as code so that shared
 // fragments (durations, sizes, names) are written once; the JSON file is what ships and what
 // editors read.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const duration = (def, description) => ({ $ref: '#/definitions/duration', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}) });
 const size = (def, description) => ({ $ref: '#/definitions/size', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}) });
@@ -171,4 +171,13 @@ const schema = {
   },
 };
 
-writeFileSync(new URL('./schema.json', import.meta.url), `${JSON.stringify(schema, null, 2)}\n`);
+const target = new URL('./schema.json', import.meta.url);
+const text = `${JSON.stringify(schema, null, 2)}\n`;
+if (process.argv.includes('--check')) {
+  if (readFileSync(target, 'utf8') !== text) {
+    process.stderr.write('config/schema.json is out of date: run `node config/schema.mjs` and commit it\n');
+    process.exitCode = 1;
+  }
+} else {
+  writeFileSync(target, text);
+}

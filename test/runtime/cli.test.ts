@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CLI, MINIMAL, ROOT, writeProject } from '../helpers.js';
+
+function actorrt(args: string[], cwd = ROOT): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('validate prints a summary and exits 0 for a valid topology', () => {
+  const r = actorrt(['validate', 'examples/hello/actorrt.yml']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'ok: 2 pools, 5 routes, 0 resources, 0 caches\n');
+});
+
+test('validate prints one file:line:col line per error and exits 1', () => {
+  const file = writeProject(MINIMAL.replace('actor: ./actors/api.ts', 'actor: ./actors/api.ts\n    sise: 2\n    size: zero'));
+  const r = actorrt(['validate', file]);
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines[0], `${file}:5:5  ACTORRT_E_CONFIG_UNKNOWN_KEY  pools.api has no key "sise"  (did you mean "size"?)`);
+  assert.match(lines[1] ?? '', new RegExp(`^${file}:6:11  ACTORRT_E_CONFIG_TYPE  pools\\.api\\.size must be an integer`));
+  assert.equal(lines[2], `2 errors in ${file}`);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace for a user mistake');
+});
+
+test('validate --json prints the errors as a JSON array for tools', () => {
+  const file = writeProject(MINIMAL.replace('pool: api', 'pool: apu'));
+  const r = actorrt(['validate', file, '--json']);
+  assert.equal(r.code, 1);
+  const issues = JSON.parse(r.stdout) as Array<{ code: string; position: { line: number; col: number }; hint: string }>;
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]?.code, 'ACTORRT_E_CONFIG_UNKNOWN_REF');
+  assert.deepEqual(issues[0]?.position, { file, line: 7, col: 11 });
+  assert.equal(issues[0]?.hint, 'did you mean "api"?');
+  assert.deepEqual(JSON.parse(actorrt(['validate', 'examples/hello/actorrt.yml', '--json']).stdout), []);
+});
+
+test('validate reports a missing file with a code, not a stack trace', () => {
+  const r = actorrt(['validate', 'nope.yml']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^nope\.yml:1:1 {2}ACTORRT_E_CONFIG_READ {2}cannot read the topology file \(ENOENT\)/);
+});
+
+test('usage errors exit 2: unknown command with a suggestion, unknown option, missing argument', () => {
+  const cmd = actorrt(['valdate', 'x.yml']);
+  assert.equal(cmd.code, 2);
+  assert.match(cmd.stderr, /unknown command "valdate"; did you mean "validate"\?/);
+  const opt = actorrt(['validate', '--jsno', 'x.yml']);
+  assert.equal(opt.code, 2);
+  assert.match(opt.stderr, /unknown option --jsno for validate; did you mean "json"\?/);
+  const arg = actorrt(['validate']);
+  assert.equal(arg.code, 2);
+  assert.match(arg.stderr, /ACTORRT_E_USAGE {2}validate takes exactly one topology file/);
+});
+
+test('--help, <command> --help and --version answer and exit 0', () => {
+  const help = actorrt(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /validate <file> \[--json\]/);
+  assert.match(help.stdout, /init \[dir\]/);
+  const sub = actorrt(['validate', '--help']);
+  assert.equal(sub.code, 0);
+  assert.match(sub.stdout, /^Usage: actorrt validate/);
+  const version = actorrt(['--version']);
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(version.stdout.trim(), pkg.version);
+});
+
+test('init scaffolds a project that passes validate, with the schema line, and refuses to overwrite', () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'actorrt-init-')), 'svc');
+  const r = actorrt(['init', dir]);
+  assert.equal(r.code, 0, r.stderr);
+  for (const f of ['actorrt.yml', 'actors/hello.ts', 'README.md', 'package.json']) assert.ok(existsSync(join(dir, f)), f);
+  assert.match(readFileSync(join(dir, 'actorrt.yml'), 'utf8'), /^# yaml-language-server: \$schema=\.\/node_modules\/actorrt\/config\/schema\.json\n/);
+  assert.equal(actorrt(['validate', join(dir, 'actorrt.yml')]).code, 0);
+  const again = actorrt(['init', dir]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /ACTORRT_E_INIT_EXISTS/);
+  assert.equal(actorrt(['init', dir, '--force']).code, 0);
+});
