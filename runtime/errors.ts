@@ -38,6 +38,28 @@ export const ERROR_CODES = {
   ACTORRT_E_CONFIG_FILE_NOT_FOUND: { summary: 'A file the topology names (an SQL init script) does not exist.' },
   ACTORRT_E_CONFIG_INVALID: { summary: 'The topology has one or more errors; each is listed with its own code.' },
 
+  // Request path (each reaches the client as JSON with the status shown).
+  ACTORRT_E_NOT_FOUND: { status: 404, summary: 'No route matches the request path (or none of the routes on it accepts its headers, query or body).' },
+  ACTORRT_E_METHOD_NOT_ALLOWED: { status: 405, summary: 'A route matches the path but not the method; the `Allow` header lists the methods that do.' },
+  ACTORRT_E_BAD_JSON: { status: 400, summary: 'The request declares a JSON body that does not parse.' },
+  ACTORRT_E_BODY_TOO_LARGE: { status: 413, summary: 'The request body is larger than `http.limits.bodyBytes`.' },
+  ACTORRT_E_REQUEST_TIMEOUT: { status: 408, summary: 'The client took longer than `http.limits.requestTimeout` to send the request.' },
+  ACTORRT_E_MAILBOX_FULL: { status: 503, summary: "Every actor of the pool has a full mailbox; retry after the `Retry-After` seconds." },
+  ACTORRT_E_TIMEOUT: { status: 504, summary: "The actor did not reply within the pool's (or route's) `timeout`; a late reply is dropped." },
+  ACTORRT_E_ACTOR_FAILED: { status: 500, summary: 'The actor threw while handling this request; it is restarted per its supervision, and the request is not retried.' },
+  ACTORRT_E_BAD_REPLY: { status: 500, summary: 'The actor returned a reply actorrt cannot send (a status outside 100-599, a body that does not serialize).' },
+  ACTORRT_E_POOL_DOWN: { status: 503, summary: 'The pool gave up after too many restarts, or is stopping; other routes keep serving.' },
+  ACTORRT_E_NOT_READY: { status: 503, summary: 'The instance is starting or shutting down (`/readyz` answers this while not ready).' },
+  ACTORRT_E_UNKNOWN_POOL: { status: 500, summary: '`ctx.ask` named a pool that this topology does not declare.' },
+  ACTORRT_E_INTERNAL: { status: 500, summary: 'A bug in actorrt; the log line with the same request id has the stack trace.' },
+
+  // Start-up and lifecycle.
+  ACTORRT_E_ACTOR_MODULE: { summary: 'An actor module failed to load, or its default export is not an actor (use defineActor).' },
+  ACTORRT_E_ACTOR_INIT: { summary: "An actor's init() threw while the pool was starting." },
+  ACTORRT_E_STARTUP: { summary: 'A worker process failed to start; the message names the cause.' },
+  ACTORRT_E_UNSUPPORTED: { summary: 'The topology uses a feature this version validates but cannot run yet (isolated pool processes, proxy routes).' },
+  ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop` found no running instance for that topology.' },
+
   // Command line.
   ACTORRT_E_USAGE: { summary: 'The command line is wrong: unknown command, missing argument or unknown option.' },
   ACTORRT_E_INIT_EXISTS: { summary: '`actorrt init` would overwrite files that already exist.' },

@@ -1,5 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { init } from './init.js';
+import { start } from './start.js';
+import { stop } from './stop.js';
 import { validate } from './validate.js';
 
 export type OptionValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
@@ -14,4 +16,4 @@ export interface Command {
 }
 
 /** Every command the CLI knows, by name. */
-export const COMMANDS: Readonly<Record<string, Command>> = { validate, init };
+export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, validate, init };

@@ -1,0 +1,44 @@
+import { ActorrtError, ConfigError, formatIssue } from '../errors.js';
+import { runPrimary } from '../primary/primary.js';
+import type { Command } from './index.js';
+
+export const start: Command = {
+  usage: 'start <file> [--port N] [--workers N]',
+  summary: 'run the topology as a supervised service',
+  help: `Validates the topology, forks the front workers, and prints
+"actorrt ready on http://HOST:PORT (N workers, M pools)" once every worker is ready.
+SIGTERM / SIGINT (or actorrt stop) drain in-flight requests and exit 0; a second signal forces exit.
+
+Options:
+  --port N       listen on N instead of http.port (0 picks a free port)
+  --workers N    run N front workers instead of http.workers
+  --pid-file F   where to record the primary's pid (default: .actorrt/<name>.pid beside the file)`,
+  options: { port: { type: 'string' }, workers: { type: 'string' }, 'pid-file': { type: 'string' } },
+  async run(values, positionals) {
+    const file = positionals[0];
+    if (file === undefined || positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'start takes exactly one topology file');
+    const port = integer(values['port'], '--port', 0, 65535);
+    const workers = integer(values['workers'], '--workers', 1, 256);
+    const pidFile = typeof values['pid-file'] === 'string' ? values['pid-file'] : undefined;
+    try {
+      return await runPrimary(file, {
+        ...(port === undefined ? {} : { port }),
+        ...(workers === undefined ? {} : { workers }),
+        ...(pidFile === undefined ? {} : { pidFile }),
+      });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const issue of err.issues) process.stderr.write(`${formatIssue(issue)}\n`);
+      return 1;
+    }
+  },
+};
+
+function integer(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) {
+    throw new ActorrtError('ACTORRT_E_USAGE', `${name} must be a whole number from ${min} to ${max}; got ${String(value)}`);
+  }
+  return n;
+}

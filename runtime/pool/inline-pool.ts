@@ -1,0 +1,221 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dispatch as nactDispatch, spawn, stop as nactStop, type Ref } from 'nact';
+import type { Actor, ActorContext, ActorRequest } from '../../actors/index.js';
+import type { PoolConfig } from '../../config/types.js';
+import { ActorrtError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { decide, prune } from '../supervision/policy.js';
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ActorrtError };
+
+/** A message in an actor's mailbox: the request and how to report its outcome. */
+interface Envelope {
+  readonly req: ActorRequest;
+  complete(outcome: Outcome): void;
+}
+
+/** One actor of the pool: its nact reference, its private state and its load. */
+interface Cell {
+  readonly index: number;
+  ref: Ref<Envelope> | undefined;
+  state: unknown;
+  /** Resolves once init() has built `state`; every message waits for it. */
+  ready: Promise<void>;
+  /** Messages dispatched to this actor and not yet finished (queued + running). */
+  inflight: number;
+  stopped: boolean;
+  readonly restarts: number[];
+  readonly ctx: ActorContext<unknown>;
+}
+
+export interface InlinePoolDeps {
+  /** nact parent (the worker's actor system). */
+  readonly parent: Ref<never>;
+  readonly log: Logger;
+  /** The context actors of this pool see (resources, ask, logger), per actor index. */
+  contextFor(index: number): ActorContext<unknown>;
+  /** Called when the pool's failures exceed what its supervision may handle locally. */
+  onEscalate(pool: string, reason: string): void;
+}
+
+/**
+ * A pool of `size` actors inside this process, on nact. Requests go to the least-loaded actor;
+ * each actor's mailbox is bounded by `mailbox.capacity` (full everywhere -> 503, never an
+ * unbounded queue). An actor that throws fails only that request (500) and is restarted per the
+ * pool's supervision; a reply later than the timeout is dropped (504 was already sent).
+ */
+export class InlinePool {
+  readonly name: string;
+  private readonly cells: Cell[] = [];
+  private down: ActorrtError | undefined;
+  private next = 0;
+  private drained: (() => void) | undefined;
+
+  constructor(readonly config: PoolConfig, private readonly actor: Actor<unknown, unknown>, private readonly deps: InlinePoolDeps) {
+    this.name = config.name;
+  }
+
+  /** Spawn every actor and wait for each init(); rejects (naming the pool) if an init throws. */
+  async start(): Promise<void> {
+    for (let index = 0; index < this.config.size; index++) {
+      const cell: Cell = { index, ref: undefined, state: undefined, ready: Promise.resolve(), inflight: 0, stopped: false, restarts: [], ctx: this.deps.contextFor(index) };
+      cell.ref = this.spawnCell(cell);
+      cell.ready = this.init(cell);
+      this.cells.push(cell);
+    }
+    try {
+      await Promise.all(this.cells.map((c) => c.ready));
+    } catch (err) {
+      throw new ActorrtError('ACTORRT_E_ACTOR_INIT', `pool "${this.name}": init() failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Messages queued or running across the pool. */
+  get depth(): number {
+    let n = 0;
+    for (const c of this.cells) n += c.inflight;
+    return n;
+  }
+
+  /** Whether the pool can take requests (false once it gave up or is stopping). */
+  get available(): boolean {
+    return this.down === undefined;
+  }
+
+  /** Send a request to the least-loaded actor; resolves to what receive() returned. */
+  dispatch(req: ActorRequest, timeout: number): Promise<unknown> {
+    if (this.down !== undefined) return Promise.reject(this.down);
+    const cell = this.pick();
+    if (cell === undefined) return Promise.reject(this.poolDown('every actor of the pool is stopped'));
+    if (cell.inflight >= this.config.mailbox.capacity) {
+      return Promise.reject(new ActorrtError('ACTORRT_E_MAILBOX_FULL', `pool "${this.name}" is at capacity (${this.config.mailbox.capacity} messages per actor)`));
+    }
+    cell.inflight++;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${this.name}" did not reply within ${timeout} ms`));
+      }, timeout);
+      const envelope: Envelope = {
+        req,
+        complete: (outcome) => {
+          cell.inflight--;
+          if (cell.inflight === 0 && this.drained !== undefined && this.depth === 0) this.drained();
+          if (settled) return; // already answered 504; the late reply is dropped
+          settled = true;
+          clearTimeout(timer);
+          if (outcome.ok) resolve(outcome.value);
+          else reject(outcome.error);
+        },
+      };
+      nactDispatch(cell.ref as Ref<Envelope>, envelope);
+    });
+  }
+
+  /** Stop taking requests, let mailboxes drain (bounded by `timeout`), then stop every actor. */
+  async stop(timeout: number): Promise<void> {
+    this.down ??= new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is stopping`);
+    if (this.depth > 0) {
+      await Promise.race([new Promise<void>((r) => { this.drained = r; }), sleep(timeout, undefined, { ref: false })]);
+    }
+    await Promise.all(this.cells.map((cell) => this.stopCell(cell)));
+  }
+
+  private pick(): Cell | undefined {
+    // Least in-flight wins; the scan starts at a rotating index so ties spread evenly.
+    const n = this.cells.length;
+    let best: Cell | undefined;
+    for (let i = 0; i < n; i++) {
+      const cell = this.cells[(this.next + i) % n] as Cell;
+      if (cell.stopped) continue;
+      if (best === undefined || cell.inflight < best.inflight) {
+        best = cell;
+        if (cell.inflight === 0) break;
+      }
+    }
+    this.next = (this.next + 1) % n;
+    return best;
+  }
+
+  private spawnCell(cell: Cell): Ref<Envelope> {
+    const receive = this.actor.receive;
+    return spawn(this.deps.parent, async (_state: undefined, envelope: Envelope) => {
+      await cell.ready;
+      const value = await receive(cell.state, envelope.req, cell.ctx);
+      envelope.complete({ ok: true, value });
+      return undefined;
+    }, `${this.name}-${cell.index}`, {
+      onCrash: async (msg, error, ctx) => {
+        await this.onCrash(cell, msg as Envelope | undefined, error, ctx.mailbox as Envelope[]);
+        return cell.stopped ? ctx.stop : ctx.resume;
+      },
+    });
+  }
+
+  private async init(cell: Cell): Promise<void> {
+    cell.state = this.actor.init === undefined ? undefined : await this.actor.init(cell.ctx);
+  }
+
+  private async onCrash(cell: Cell, envelope: Envelope | undefined, error: Error | undefined, mailbox: readonly Envelope[]): Promise<void> {
+    const reason = error?.message ?? 'unknown error';
+    const errorId = envelope?.req.requestId;
+    envelope?.complete({ ok: false, error: new ActorrtError('ACTORRT_E_ACTOR_FAILED', `the actor failed while handling request ${errorId ?? ''}`.trim(), { cause: error }) });
+
+    const now = Date.now();
+    const { supervision } = this.config;
+    prune(cell.restarts, now, supervision.within);
+    const decision = decide(supervision, cell.restarts, now);
+    const fields = { pool: this.name, actor: cell.index, requestId: errorId, reason, count: decision.count, action: decision.action };
+    if (decision.action === 'restart-one' || decision.action === 'restart-all') {
+      this.deps.log.warn({ ...fields, delay: decision.delay, err: error }, 'actor crashed; restarting');
+      cell.restarts.push(now);
+      if (decision.delay > 0) await sleep(decision.delay);
+      const targets = decision.action === 'restart-all' ? this.cells.filter((c) => !c.stopped) : [cell];
+      await Promise.all(targets.map((c) => this.restart(c)));
+      return;
+    }
+    // stop / escalate: this actor takes no more messages; fail what it had queued.
+    cell.stopped = true;
+    const stoppedError = this.poolDown(`actor ${cell.index} of pool "${this.name}" stopped after a failure`);
+    for (const queued of mailbox) queued.complete({ ok: false, error: stoppedError });
+    if (decision.action === 'stop') {
+      this.deps.log.error({ ...fields, err: error }, 'actor crashed; stopped per supervision');
+      if (this.cells.every((c) => c.stopped)) this.down = this.poolDown('every actor of the pool is stopped');
+      return;
+    }
+    if (decision.action !== 'escalate') return;
+    this.deps.log.error({ ...fields, err: error, escalation: decision.reason }, 'actor crashed; escalating');
+    this.down = this.poolDown(`pool "${this.name}" escalated: ${decision.reason}`);
+    this.deps.onEscalate(this.name, decision.reason);
+  }
+
+  private async restart(cell: Cell): Promise<void> {
+    const old = cell.state;
+    try {
+      await this.actor.stop?.(old, cell.ctx);
+    } catch (err) {
+      this.deps.log.warn({ pool: this.name, actor: cell.index, err }, 'actor stop() threw during restart');
+    }
+    cell.ready = this.init(cell);
+    await cell.ready.catch((err: unknown) => {
+      // A failing init leaves the actor without state; its next message fails and counts as a crash.
+      this.deps.log.error({ pool: this.name, actor: cell.index, err }, 'actor init() failed during restart');
+    });
+  }
+
+  private async stopCell(cell: Cell): Promise<void> {
+    if (cell.ref !== undefined) nactStop(cell.ref);
+    if (cell.stopped) return;
+    cell.stopped = true;
+    try {
+      await this.actor.stop?.(cell.state, cell.ctx);
+    } catch (err) {
+      this.deps.log.warn({ pool: this.name, actor: cell.index, err }, 'actor stop() threw');
+    }
+  }
+
+  private poolDown(message: string): ActorrtError {
+    return new ActorrtError('ACTORRT_E_POOL_DOWN', message);
+  }
+}

@@ -1,0 +1,56 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import type { Logger } from '../logger.js';
+
+/**
+ * The primary's pid, so `actorrt stop` can find a running instance. Lives beside the topology in
+ * `.actorrt/<name>.pid`. A pid file owned by another live instance is left alone.
+ */
+export class PidFile {
+  private written = false;
+
+  constructor(readonly path: string, private readonly log: Logger) {}
+
+  /** `.actorrt/<topology name>.pid` next to the topology file. */
+  static defaultPath(topology: string): string {
+    return join(dirname(topology), '.actorrt', `${basename(topology, extname(topology))}.pid`);
+  }
+
+  /** The pid recorded at `path`, if that process is still alive. */
+  static read(path: string): number | undefined {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  write(): void {
+    const other = PidFile.read(this.path);
+    if (other !== undefined && other !== process.pid) {
+      this.log.warn({ pidFile: this.path, otherPid: other }, 'another running instance owns the pid file; `actorrt stop` will address that one');
+      return;
+    }
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      writeFileSync(this.path, `${process.pid}\n`);
+      this.written = true;
+    } catch (err) {
+      this.log.warn({ pidFile: this.path, err: (err as Error).message }, 'could not write the pid file; `actorrt stop` will not find this instance');
+    }
+  }
+
+  remove(): void {
+    if (!this.written) return;
+    this.written = false;
+    rmSync(this.path, { force: true });
+  }
+}

@@ -1,0 +1,180 @@
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../../config/types.js';
+import { loadConfig } from '../../config/validate.js';
+import { ActorrtError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { isWorkerMessage, type PrimaryMessage, type ReadyMessage } from '../protocol.js';
+import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
+import { PidFile } from './pid-file.js';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+/** How long a worker may take from fork to ready before start-up counts as failed. */
+const READY_TIMEOUT = 30_000;
+/** Front workers are restarted under this intensity; past it the primary gives up and exits 1. */
+const FRONT_POLICY: RestartPolicy = { strategy: 'one-for-one', maxRestarts: 5, within: 30_000, backoff: { min: 200, max: 5000 } };
+
+export interface StartOptions {
+  readonly port?: number;
+  readonly workers?: number;
+  readonly pidFile?: string;
+}
+
+interface Slot {
+  readonly index: number;
+  worker: Worker | undefined;
+  ready: boolean;
+}
+
+/**
+ * The primary: validates the topology, forks the front workers, waits for every one to report
+ * ready, restarts the ones that die, and coordinates graceful shutdown. It never handles a request.
+ * Resolves with the process exit code once the instance has stopped.
+ */
+export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
+  const config = loadConfig(file);
+  unsupported(config);
+  const log = createLogger('primary');
+  const count = options.workers ?? (config.http.workers === 'auto' ? availableParallelism() : config.http.workers);
+  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, ready: false }));
+  const restarts: number[] = [];
+  let stopping = false;
+  // Every worker listens with the same arguments: node:cluster shares one handle per (host, port)
+  // key, so `--port 0` gives all of them the one free port the first bind picked.
+  const listenPort = options.port;
+  let port: number | undefined;
+  const pid = new PidFile(options.pidFile ?? PidFile.defaultPath(config.file), log);
+
+  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
+
+  let done!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => { done = resolve; });
+
+  const fork = (slot: Slot): Promise<ReadyMessage> => new Promise((resolve, reject) => {
+    const worker = cluster.fork({ ACTORRT_WORKER_INDEX: String(slot.index) });
+    slot.worker = worker;
+    slot.ready = false;
+    const timer = setTimeout(() => {
+      reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} did not report ready within ${READY_TIMEOUT} ms`));
+      worker.kill('SIGKILL');
+    }, READY_TIMEOUT);
+    worker.on('message', (msg: unknown) => {
+      if (!isWorkerMessage(msg)) return;
+      if (msg.type === 'booted') {
+        const start: PrimaryMessage = { type: 'start', config, workerIndex: slot.index, ...(listenPort === undefined ? {} : { portOverride: listenPort }) };
+        worker.send(start);
+      } else if (msg.type === 'ready') {
+        clearTimeout(timer);
+        slot.ready = true;
+        resolve(msg);
+      } else if (msg.type === 'startup-failed') {
+        clearTimeout(timer);
+        reject(new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint }));
+      } else {
+        log.error({ worker: slot.index, workerPid: worker.process.pid, pool: msg.pool, reason: msg.reason }, 'worker escalated a pool failure; it will be restarted');
+      }
+    });
+    worker.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (!slot.ready) reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} exited during start-up (code ${String(code)}, signal ${String(signal)})`));
+      onExit(slot, worker, code, signal);
+    });
+  });
+
+  const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null): void => {
+    if (slot.worker !== worker) return;
+    slot.worker = undefined;
+    slot.ready = false;
+    if (stopping) {
+      if (slots.every((s) => s.worker === undefined)) finish(0);
+      return;
+    }
+    const now = Date.now();
+    prune(restarts, now, FRONT_POLICY.within);
+    const decision = decide(FRONT_POLICY, restarts, now);
+    const fields = { worker: slot.index, workerPid: worker.process.pid, code, signal, count: decision.count };
+    if (decision.action !== 'restart-one') {
+      log.fatal({ ...fields, reason: decision.action === 'escalate' ? decision.reason : decision.action }, 'front workers keep failing; giving up');
+      void shutdown(1);
+      return;
+    }
+    restarts.push(now);
+    log.warn({ ...fields, delay: decision.delay }, 'worker exited; restarting');
+    setTimeout(() => {
+      if (stopping) return;
+      fork(slot).catch((err: unknown) => log.error({ worker: slot.index, err: (err as Error).message }, 'restarted worker failed to start'));
+    }, decision.delay);
+  };
+
+  const finish = (code: number): void => {
+    pid.remove();
+    done(code);
+  };
+
+  let exitCode = 0;
+  const shutdown = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    log.info({ code }, 'shutting down');
+    const live = slots.filter((s) => s.worker !== undefined);
+    if (live.length === 0) return finish(code);
+    const message: PrimaryMessage = { type: 'shutdown', timeout: config.http.shutdownTimeout };
+    for (const s of live) if (s.worker?.isConnected() === true) s.worker.send(message);
+    // Past the drain deadline (plus a margin for closing resources), force the stragglers.
+    setTimeout(() => {
+      for (const s of slots) s.worker?.process.kill('SIGKILL');
+    }, config.http.shutdownTimeout + 5000).unref();
+  };
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal }, 'second signal: forcing exit');
+      for (const s of slots) s.worker?.process.kill('SIGKILL');
+      finish(130);
+      return;
+    }
+    void shutdown(0);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const ready = await Promise.all(slots.map((s) => fork(s)));
+    port = ready[0]?.port;
+  } catch (err) {
+    stopping = true;
+    for (const s of slots) s.worker?.process.kill('SIGKILL');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    pid.remove();
+    throw err;
+  }
+  pid.write();
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  process.stdout.write(`actorrt ready on http://${host}:${port} (${count} worker${count === 1 ? '' : 's'}, ${Object.keys(config.pools).length} pool${Object.keys(config.pools).length === 1 ? '' : 's'})\n`);
+  log.info({ port, workers: count, pools: Object.keys(config.pools) }, 'ready');
+
+  const code = await finished;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  log.info({ code: code === 0 ? exitCode : code }, 'stopped');
+  return code === 0 ? exitCode : code;
+}
+
+/** Features the schema accepts that this version cannot run yet: refuse them up front, clearly. */
+function unsupported(config: Config): void {
+  const isolated = Object.values(config.pools).filter((p) => p.processes !== undefined).map((p) => p.name);
+  if (isolated.length > 0) {
+    throw new ActorrtError('ACTORRT_E_UNSUPPORTED', `pool(s) ${isolated.join(', ')} ask for their own processes (processes:), which this version cannot run yet`,
+      { hint: 'remove processes: to run them inside the front workers' });
+  }
+  const proxies = config.routes.filter((r) => r.proxy !== undefined).map((r) => `routes[${r.index}]`);
+  if (proxies.length > 0) {
+    throw new ActorrtError('ACTORRT_E_UNSUPPORTED', `${proxies.join(', ')} use proxy:, which this version cannot run yet`);
+  }
+}
+

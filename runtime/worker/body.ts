@@ -1,0 +1,69 @@
+import type { IncomingMessage } from 'node:http';
+import { ActorrtError } from '../errors.js';
+
+/** The client went away before sending the whole body; there is nobody to answer. */
+export class ClientAbortedError extends Error {}
+
+/** True when the request carries a body (declared length > 0, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Read the whole body, refusing more than `limit` bytes. A declared Content-Length over the limit
+ * is refused before a byte is read; a chunked body is cut off as soon as it passes the limit.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? -1);
+  if (declared > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => { cleanup(); resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size)); };
+    const onAbort = (): void => { cleanup(); reject(new ClientAbortedError('client aborted the request')); };
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onAbort);
+      req.off('aborted', onAbort);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onAbort);
+    req.on('aborted', onAbort);
+  });
+}
+
+/** JSON for JSON content types (400 when it does not parse), the raw Buffer otherwise. */
+export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
+  if (raw.length === 0) return undefined;
+  if (contentType !== undefined && isJson(contentType)) {
+    try {
+      return JSON.parse(raw.toString('utf8')) as unknown;
+    } catch (err) {
+      throw new ActorrtError('ACTORRT_E_BAD_JSON', `the request body is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  return raw;
+}
+
+function isJson(contentType: string): boolean {
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+function tooLarge(limit: number): ActorrtError {
+  return new ActorrtError('ACTORRT_E_BODY_TOO_LARGE', `the request body is larger than ${limit} bytes`, { hint: 'http.limits.bodyBytes' });
+}

@@ -1,0 +1,106 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ActorRequest } from '../../actors/index.js';
+import type { Config } from '../../config/types.js';
+import { ActorrtError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { InlinePool } from '../pool/inline-pool.js';
+import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
+import { RequestIds } from './request-id.js';
+import { toReply, writeError, writeReply } from './responses.js';
+import { paramsFor, Router, type CompiledRoute } from './router.js';
+
+const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
+
+/** What the front actor needs from its worker. */
+export interface FrontDeps {
+  readonly config: Config;
+  readonly pools: ReadonlyMap<string, InlinePool>;
+  readonly log: Logger;
+  /** True once every pool is started and until shutdown begins. */
+  isReady(): boolean;
+  /** True while the worker drains: responses ask clients to close their connections. */
+  isDraining(): boolean;
+}
+
+/**
+ * The front actor: socket -> route -> body -> pool -> reply. One instance per worker process,
+ * called by node:http for every request. Health paths are answered here, before routing.
+ */
+export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, pools, log } = deps;
+  const router = new Router(config.routes);
+  const { live, ready } = config.http.health;
+  const bodyLimit = config.http.limits.bodyBytes;
+  const ids = new RequestIds();
+
+  return (req, res) => {
+    const requestId = ids.forRequest(req.headers['x-request-id']);
+    if (deps.isDraining()) res.shouldKeepAlive = false;
+    handle(req, res, requestId).catch((err: unknown) => fail(res, err, requestId));
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+
+    if (path === live) return writeReply(res, { status: 200, headers: {}, body: { status: 'ok' } }, requestId, method === 'HEAD');
+    if (path === ready) {
+      if (deps.isReady()) return writeReply(res, { status: 200, headers: {}, body: { status: 'ready' } }, requestId, method === 'HEAD');
+      return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
+    }
+
+    const found = router.lookup(method, path);
+    if (found.kind === 'not-found') throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
+    if (found.kind === 'method-not-allowed') {
+      return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId,
+        { allow: found.allow.join(', ') });
+    }
+
+    const query = q === -1 ? EMPTY : parseQuery(url.slice(q + 1));
+    const headMatches = found.candidates.filter((c) => c.matchesHead({ headers: req.headers, query }));
+    if (headMatches.length === 0) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's headers or query`);
+
+    const body = hasBody(req) ? parseBody(await readBody(req, bodyLimit), req.headers['content-type']) : undefined;
+    const route = headMatches.find((c) => c.matchesBody(body));
+    if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
+
+    const actorReq: ActorRequest = {
+      method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId,
+    };
+    const value = await dispatch(route, actorReq);
+    if (res.destroyed) return; // the client left while the actor worked
+    writeReply(res, toReply(value), requestId, method === 'HEAD');
+  }
+
+  function dispatch(route: CompiledRoute, req: ActorRequest): Promise<unknown> {
+    const name = route.config.pool;
+    const pool = name === undefined ? undefined : pools.get(name);
+    if (pool === undefined) {
+      return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} has no pool in this worker`));
+    }
+    return pool.dispatch(req, route.config.timeout ?? pool.config.timeout);
+  }
+
+  function fail(res: ServerResponse, err: unknown, requestId: string): void {
+    if (err instanceof ClientAbortedError) return;
+    if (err instanceof ActorrtError) {
+      if (err.code === 'ACTORRT_E_BODY_TOO_LARGE') res.shouldKeepAlive = false; // do not read the rest
+      const headers: Record<string, string> = err.code === 'ACTORRT_E_MAILBOX_FULL' ? { 'retry-after': '1' } : {};
+      writeError(res, err, requestId, headers);
+      return;
+    }
+    log.error({ requestId, err }, 'internal error while handling a request');
+    writeError(res, new ActorrtError('ACTORRT_E_INTERNAL', `internal error; report request id ${requestId}`), requestId);
+  }
+}
+
+function parseQuery(qs: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(qs)) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}

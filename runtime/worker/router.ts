@@ -1,0 +1,126 @@
+import FindMyWay from 'find-my-way';
+import { parsePathPattern } from '../../config/route-path.js';
+import type { HttpMethod, RouteConfig } from '../../config/types.js';
+
+const ALL_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** A request as far as routing sees it. Header names are lower case (as node:http gives them). */
+export interface RoutableRequest {
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly query: Readonly<Record<string, string | readonly string[]>>;
+}
+
+/** A route compiled for matching: its conditions turned into predicates. */
+export interface CompiledRoute {
+  readonly config: RouteConfig;
+  /** Path parameter names in path order, to rename find-my-way's positional values. */
+  readonly paramNames: readonly string[];
+  readonly needsBody: boolean;
+  matchesHead(req: RoutableRequest): boolean;
+  matchesBody(body: unknown): boolean;
+}
+
+export type RouteLookup =
+  | { readonly kind: 'found'; readonly candidates: readonly CompiledRoute[]; readonly params: Readonly<Record<string, string>>; readonly needsBody: boolean }
+  | { readonly kind: 'method-not-allowed'; readonly allow: readonly string[] }
+  | { readonly kind: 'not-found' };
+
+interface Slot {
+  readonly routes: CompiledRoute[];
+  needsBody: boolean;
+}
+
+/**
+ * Routes compiled once. Method and path go through find-my-way (the most specific path wins:
+ * static, then `:param`, then `*`); among routes with the same method and path, the first in
+ * file order whose header, query and body conditions hold is taken.
+ */
+export class Router {
+  private readonly fmw = FindMyWay({ ignoreTrailingSlash: true, caseSensitive: true, maxParamLength: 500 });
+
+  constructor(routes: readonly RouteConfig[]) {
+    const slots = new Map<string, Slot>();
+    for (const config of routes) {
+      const pattern = parsePathPattern(config.match.path);
+      if ('error' in pattern) throw new Error(`actorrt bug: route path ${config.match.path} passed validation but does not parse`);
+      const compiled = compile(config, pattern.params);
+      for (const method of config.match.methods ?? ALL_METHODS) {
+        // Routes whose paths differ only in parameter names share one find-my-way entry.
+        const key = `${method} ${pattern.shape}`;
+        let slot = slots.get(key);
+        if (slot === undefined) {
+          slot = { routes: [], needsBody: false };
+          slots.set(key, slot);
+          this.fmw.on(method, config.match.path, noop, slot);
+        }
+        slot.routes.push(compiled);
+        slot.needsBody ||= compiled.needsBody;
+      }
+    }
+  }
+
+  /** Find the candidate routes for a method and a path (without query string). */
+  lookup(method: string, path: string): RouteLookup {
+    const found = this.fmw.find(method as HttpMethod, path);
+    if (found !== null) {
+      const slot = found.store as Slot;
+      return { kind: 'found', candidates: slot.routes, params: found.params as Record<string, string>, needsBody: slot.needsBody };
+    }
+    const allow = ALL_METHODS.filter((m) => m !== method && this.fmw.find(m, path) !== null);
+    return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'not-found' };
+  }
+}
+
+/** Rename find-my-way's params (named after the first route of a slot) to this route's names. */
+export function paramsFor(route: CompiledRoute, found: Readonly<Record<string, string>>): Record<string, string> {
+  const values = Object.values(found);
+  const out: Record<string, string> = {};
+  route.paramNames.forEach((name, i) => { out[name] = values[i] ?? ''; });
+  return out;
+}
+
+function compile(config: RouteConfig, paramNames: readonly string[]): CompiledRoute {
+  const headerChecks = Object.entries(config.match.header ?? {}).map(([name, pattern]) => [name, glob(pattern)] as const);
+  const queryChecks = Object.entries(config.match.query ?? {}).map(([name, pattern]) => [name, glob(pattern)] as const);
+  const bodyChecks = Object.entries(config.match.body ?? {});
+  return {
+    config,
+    paramNames,
+    needsBody: bodyChecks.length > 0,
+    matchesHead(req) {
+      for (const [name, test] of headerChecks) {
+        const value = req.headers[name];
+        const first = Array.isArray(value) ? value[0] : value;
+        // `content-type: application/json` should match `application/json; charset=utf-8`.
+        if (first === undefined || !(test(first) || test(first.split(';')[0]?.trim() ?? ''))) return false;
+      }
+      for (const [name, test] of queryChecks) {
+        const value = req.query[name];
+        const first = typeof value === 'string' ? value : value?.[0];
+        if (first === undefined || !test(first)) return false;
+      }
+      return true;
+    },
+    matchesBody(body) {
+      if (bodyChecks.length === 0) return true;
+      if (body === null || typeof body !== 'object' || Array.isArray(body) || Buffer.isBuffer(body)) return false;
+      for (const [field, expected] of bodyChecks) {
+        if ((body as Record<string, unknown>)[field] !== expected) return false;
+      }
+      return true;
+    },
+  };
+}
+
+/** Case-insensitive glob (`*` = any run of characters) compiled to a predicate. */
+export function glob(pattern: string): (value: string) => boolean {
+  if (!pattern.includes('*')) {
+    const lower = pattern.toLowerCase();
+    return (value) => value.toLowerCase() === lower;
+  }
+  const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const re = new RegExp(`^${source}$`, 'i');
+  return (value) => re.test(value);
+}
+
+function noop(): void {}
