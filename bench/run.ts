@@ -1,10 +1,19 @@
+import { availableParallelism } from 'node:os';
+import { inlineScenario } from './http.js';
 import { benchValidate } from './validate.js';
 
-/** `npm run bench`: every scenario, side by side where there is a baseline. */
-async function main(): Promise<void> {
+/**
+ * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=inline picks one.
+ */
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const only = process.env['BENCH_ONLY'];
+const workers = availableParallelism();
+
+if (only === undefined || only === 'validate') {
   const v = benchValidate(500);
-  process.stdout.write(`validate, 500 routes: loadConfig ${v.inProcessMs.toFixed(1)} ms (median of 7, warm); `
+  process.stdout.write(`## validate, 500 routes\nloadConfig ${v.inProcessMs.toFixed(1)} ms (median of 7, warm); `
     + `\`actorrt validate\` end to end ${v.cliMs.toFixed(0)} ms (median of 7, incl. node start-up)\n`);
 }
-
-await main();
+if (only === undefined || only === 'inline') await inlineScenario(workers, rounds, seconds);

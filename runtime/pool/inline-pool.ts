@@ -11,16 +11,29 @@ type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: f
 /** A message in an actor's mailbox: the request and how to report its outcome. */
 interface Envelope {
   readonly req: ActorRequest;
+  /** True once the caller has its answer (a timeout counts); the actor then skips it. */
+  readonly settled: boolean;
   complete(outcome: Outcome): void;
 }
+
+/** The one nact message an actor receives: "drain your mailbox". */
+const WAKE = Symbol('wake');
+/** Messages an actor handles per wake before yielding the event loop to other work. */
+const BATCH = 64;
 
 /** One actor of the pool: its nact reference, its private state and its load. */
 interface Cell {
   readonly index: number;
-  ref: Ref<Envelope> | undefined;
+  ref: Ref<typeof WAKE> | undefined;
   state: unknown;
   /** Resolves once init() has built `state`; every message waits for it. */
   ready: Promise<void>;
+  /** This actor's mailbox, oldest first; bounded by mailbox.capacity. */
+  readonly queue: Envelope[];
+  /** The message being handled now (so a crash knows which request failed). */
+  current: Envelope | undefined;
+  /** A wake is queued in nact or running. */
+  awake: boolean;
   /** Messages dispatched to this actor and not yet finished (queued + running). */
   inflight: number;
   stopped: boolean;
@@ -42,7 +55,13 @@ export interface InlinePoolDeps {
  * A pool of `size` actors inside this process, on nact. Requests go to the least-loaded actor;
  * each actor's mailbox is bounded by `mailbox.capacity` (full everywhere -> 503, never an
  * unbounded queue). An actor that throws fails only that request (500) and is restarted per the
- * pool's supervision; a reply later than the timeout is dropped (504 was already sent).
+ * pool's supervision; a reply later than the timeout is dropped (504 was already sent), and a
+ * message that timed out before the actor reached it is skipped.
+ *
+ * Each actor handles one message at a time, in order. The mailbox is ours rather than nact's:
+ * nact runs every message in its own setImmediate, so an actor would handle at most one message
+ * per event-loop turn (measured: 0.78x of a bare cluster with 4 actors per worker). One nact
+ * message instead wakes the actor to drain its queue, yielding every BATCH messages.
  */
 export class InlinePool {
   readonly name: string;
@@ -58,7 +77,10 @@ export class InlinePool {
   /** Spawn every actor and wait for each init(); rejects (naming the pool) if an init throws. */
   async start(): Promise<void> {
     for (let index = 0; index < this.config.size; index++) {
-      const cell: Cell = { index, ref: undefined, state: undefined, ready: Promise.resolve(), inflight: 0, stopped: false, restarts: [], ctx: this.deps.contextFor(index) };
+      const cell: Cell = {
+        index, ref: undefined, state: undefined, ready: Promise.resolve(), queue: [], current: undefined, awake: false,
+        inflight: 0, stopped: false, restarts: [], ctx: this.deps.contextFor(index),
+      };
       cell.ref = this.spawnCell(cell);
       cell.ready = this.init(cell);
       this.cells.push(cell);
@@ -92,24 +114,25 @@ export class InlinePool {
     }
     cell.inflight++;
     return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${this.name}" did not reply within ${timeout} ms`));
-      }, timeout);
-      const envelope: Envelope = {
+      const envelope = {
         req,
-        complete: (outcome) => {
+        settled: false,
+        complete: (outcome: Outcome): void => {
           cell.inflight--;
-          if (cell.inflight === 0 && this.drained !== undefined && this.depth === 0) this.drained();
-          if (settled) return; // already answered 504; the late reply is dropped
-          settled = true;
+          if (this.drained !== undefined && this.depth === 0) this.drained();
+          if (envelope.settled) return; // already answered 504; the late reply is dropped
+          envelope.settled = true;
           clearTimeout(timer);
           if (outcome.ok) resolve(outcome.value);
           else reject(outcome.error);
         },
       };
-      nactDispatch(cell.ref as Ref<Envelope>, envelope);
+      const timer = setTimeout(() => {
+        envelope.settled = true;
+        reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${this.name}" did not reply within ${timeout} ms`));
+      }, timeout);
+      cell.queue.push(envelope);
+      this.wake(cell);
     });
   }
 
@@ -138,16 +161,31 @@ export class InlinePool {
     return best;
   }
 
-  private spawnCell(cell: Cell): Ref<Envelope> {
+  private wake(cell: Cell): void {
+    if (cell.awake || cell.stopped || cell.queue.length === 0) return;
+    cell.awake = true;
+    nactDispatch(cell.ref as Ref<typeof WAKE>, WAKE);
+  }
+
+  private spawnCell(cell: Cell): Ref<typeof WAKE> {
     const receive = this.actor.receive;
-    return spawn(this.deps.parent, async (_state: undefined, envelope: Envelope) => {
+    return spawn(this.deps.parent, async () => {
       await cell.ready;
-      const value = await receive(cell.state, envelope.req, cell.ctx);
-      envelope.complete({ ok: true, value });
+      for (let handled = 0; handled < BATCH && !cell.stopped; handled++) {
+        const envelope = cell.queue.shift();
+        if (envelope === undefined) break;
+        if (envelope.settled) { envelope.complete({ ok: true, value: undefined }); continue; } // timed out while queued
+        cell.current = envelope;
+        const value = await receive(cell.state, envelope.req, cell.ctx);
+        cell.current = undefined;
+        envelope.complete({ ok: true, value });
+      }
+      cell.awake = false;
+      this.wake(cell); // more arrived, or the batch limit was reached
       return undefined;
     }, `${this.name}-${cell.index}`, {
-      onCrash: async (msg, error, ctx) => {
-        await this.onCrash(cell, msg as Envelope | undefined, error, ctx.mailbox as Envelope[]);
+      onCrash: async (_msg, error, ctx) => {
+        await this.onCrash(cell, error);
         return cell.stopped ? ctx.stop : ctx.resume;
       },
     });
@@ -157,37 +195,45 @@ export class InlinePool {
     cell.state = this.actor.init === undefined ? undefined : await this.actor.init(cell.ctx);
   }
 
-  private async onCrash(cell: Cell, envelope: Envelope | undefined, error: Error | undefined, mailbox: readonly Envelope[]): Promise<void> {
+  private async onCrash(cell: Cell, error: Error | undefined): Promise<void> {
+    const envelope = cell.current;
+    cell.current = undefined;
     const reason = error?.message ?? 'unknown error';
-    const errorId = envelope?.req.requestId;
-    envelope?.complete({ ok: false, error: new ActorrtError('ACTORRT_E_ACTOR_FAILED', `the actor failed while handling request ${errorId ?? ''}`.trim(), { cause: error }) });
+    const requestId = envelope?.req.requestId;
+    envelope?.complete({ ok: false, error: new ActorrtError('ACTORRT_E_ACTOR_FAILED', `the actor failed while handling request ${requestId ?? ''}`.trim(), { cause: error }) });
 
     const now = Date.now();
     const { supervision } = this.config;
     prune(cell.restarts, now, supervision.within);
     const decision = decide(supervision, cell.restarts, now);
-    const fields = { pool: this.name, actor: cell.index, requestId: errorId, reason, count: decision.count, action: decision.action };
+    const fields = { pool: this.name, actor: cell.index, requestId, reason, count: decision.count, action: decision.action };
     if (decision.action === 'restart-one' || decision.action === 'restart-all') {
       this.deps.log.warn({ ...fields, delay: decision.delay, err: error }, 'actor crashed; restarting');
       cell.restarts.push(now);
       if (decision.delay > 0) await sleep(decision.delay);
       const targets = decision.action === 'restart-all' ? this.cells.filter((c) => !c.stopped) : [cell];
       await Promise.all(targets.map((c) => this.restart(c)));
+      cell.awake = false;
+      this.wake(cell); // queued messages go on after the restart
       return;
     }
     // stop / escalate: this actor takes no more messages; fail what it had queued.
     cell.stopped = true;
-    const stoppedError = this.poolDown(`actor ${cell.index} of pool "${this.name}" stopped after a failure`);
-    for (const queued of mailbox) queued.complete({ ok: false, error: stoppedError });
+    this.failQueued(cell, this.poolDown(`actor ${cell.index} of pool "${this.name}" stopped after a failure`));
     if (decision.action === 'stop') {
       this.deps.log.error({ ...fields, err: error }, 'actor crashed; stopped per supervision');
       if (this.cells.every((c) => c.stopped)) this.down = this.poolDown('every actor of the pool is stopped');
       return;
     }
-    if (decision.action !== 'escalate') return;
-    this.deps.log.error({ ...fields, err: error, escalation: decision.reason }, 'actor crashed; escalating');
-    this.down = this.poolDown(`pool "${this.name}" escalated: ${decision.reason}`);
-    this.deps.onEscalate(this.name, decision.reason);
+    if (decision.action === 'escalate') {
+      this.deps.log.error({ ...fields, err: error, escalation: decision.reason }, 'actor crashed; escalating');
+      this.down = this.poolDown(`pool "${this.name}" escalated: ${decision.reason}`);
+      this.deps.onEscalate(this.name, decision.reason);
+    }
+  }
+
+  private failQueued(cell: Cell, error: ActorrtError): void {
+    for (const queued of cell.queue.splice(0)) queued.complete({ ok: false, error });
   }
 
   private async restart(cell: Cell): Promise<void> {
@@ -206,6 +252,7 @@ export class InlinePool {
 
   private async stopCell(cell: Cell): Promise<void> {
     if (cell.ref !== undefined) nactStop(cell.ref);
+    this.failQueued(cell, this.poolDown(`pool "${this.name}" stopped before handling this request`));
     if (cell.stopped) return;
     cell.stopped = true;
     try {

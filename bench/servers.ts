@@ -1,0 +1,50 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** Repository root (bench runs from dist/bench). */
+export const ROOT = join(HERE, '..', '..');
+
+export interface Running {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a server as a plain child of the benchmark (same session: the kernel's autogroup then
+ * gives both sides the same CPU share) and wait for the line announcing its port.
+ */
+export function startServer(args: readonly string[], readyLine: RegExp, cwd = ROOT): Promise<Running> {
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ACTORRT_LOG_LEVEL: 'warn' } });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = readyLine.exec(out);
+      if (m !== null) resolve({ port: Number(m[1]), stop: () => stopChild(child) });
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${String(code)} before it was ready:\n${err}`)));
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) { resolve(); return; }
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** The bare node:http cluster baseline with `workers` workers. */
+export function startBare(workers: number): Promise<Running> {
+  return startServer([join(HERE, 'bare-cluster.js'), String(workers)], /listening (\d+)/);
+}
+
+/** `actorrt start <topology> --port 0 --workers N`. */
+export function startActorrt(topology: string, workers: number): Promise<Running> {
+  return startServer([join(ROOT, 'dist', 'runtime', 'cli.js'), 'start', topology, '--port', '0', '--workers', String(workers)],
+    /actorrt ready on http:\/\/[^:]+:(\d+)/);
+}
