@@ -9,6 +9,8 @@ import type { AddressInfo } from 'node:net';
 const workers = Number(process.argv[2] ?? 2);
 
 if (cluster.isPrimary) {
+  // The same scheduling policy actorrt uses, so the comparison measures actorrt, not the policy.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   let ready = 0;
   let port = 0;
   for (let i = 0; i < workers; i++) {

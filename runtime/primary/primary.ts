@@ -46,6 +46,11 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   let port: number | undefined;
   const pid = new PidFile(options.pidFile ?? PidFile.defaultPath(config.file), log);
 
+  // Workers accept on the shared socket themselves (SCHED_NONE) instead of the primary accepting
+  // and handing each connection over IPC (round-robin). That keeps the primary off the connection
+  // path, and a connection can no longer be handed to a worker in the instant it dies, where it
+  // would hang forever waiting for the handoff reply. Measured: same throughput as round-robin.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
 
   let done!: (code: number) => void;

@@ -11,9 +11,14 @@ export function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
+/** Past the limit, a chunked body is still read and discarded up to this much, so the client can finish sending and read its 413. */
+const LINGER_BYTES = 4 * 1024 * 1024;
+
 /**
  * Read the whole body, refusing more than `limit` bytes. A declared Content-Length over the limit
- * is refused before a byte is read; a chunked body is cut off as soon as it passes the limit.
+ * is refused before a byte is read. A chunked body that passes the limit is discarded (bounded by
+ * LINGER_BYTES, and by the server's request timeout) before the 413 goes out: answering while
+ * the client still writes would make it fail with EPIPE and never see the 413.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? -1);
@@ -23,15 +28,22 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let size = 0;
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > limit) {
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      chunks.length = 0;
+      if (size > limit + LINGER_BYTES) {
         cleanup();
         req.pause();
         reject(tooLarge(limit));
-        return;
       }
-      chunks.push(chunk);
     };
-    const onEnd = (): void => { cleanup(); resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size)); };
+    const onEnd = (): void => {
+      cleanup();
+      if (size > limit) reject(tooLarge(limit));
+      else resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size));
+    };
     const onAbort = (): void => { cleanup(); reject(new ClientAbortedError('client aborted the request')); };
     const cleanup = (): void => {
       req.off('data', onData);

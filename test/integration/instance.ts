@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, request } from 'undici';
+import { CLI, ROOT } from '../helpers.js';
+
+/** A running `actorrt start` child process, as a user would start it. */
+export interface Instance {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly pidFile: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM and wait for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Start the CLI on a topology with --port 0 and wait for its ready line. */
+export async function startInstance(topology: string, args: readonly string[] = []): Promise<Instance> {
+  const pidFile = join(mkdtempSync(join(tmpdir(), 'actorrt-pid-')), 'actorrt.pid');
+  const child = spawn(process.execPath, [CLI, 'start', join(ROOT, topology), '--port', '0', '--pid-file', pidFile, ...args], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Never leave a server behind if the test process ends first.
+  const reap = (): void => { if (child.exitCode === null) child.kill('SIGKILL'); };
+  process.once('exit', reap);
+  void exited.then(() => process.off('exit', reap));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line within 20 s\n${err}`)), 20_000);
+    const onData = (): void => {
+      const m = /actorrt ready on (http:\/\/[^\s]+)/.exec(out);
+      if (m !== null) { clearTimeout(timer); resolve(m[1] as string); }
+    };
+    child.stdout?.on('data', onData);
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`actorrt exited with ${String(code)} before it was ready\n${err}`)); });
+  });
+  return {
+    child, url, pidFile, exited,
+    stdout: () => out,
+    stderr: () => err,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Run the CLI to completion (for start-up failures and one-shot commands). */
+export function runCli(args: readonly string[], timeout = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`actorrt ${args.join(' ')} did not exit within ${timeout} ms\n${stderr}`)); }, timeout);
+    child.once('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly json: unknown;
+  readonly text: string;
+}
+
+/** One request with undici; the body is read whole. */
+export async function call(url: string, options: Parameters<typeof request>[1] = {}): Promise<Answer> {
+  const res = await request(url, options);
+  const text = await res.body.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.statusCode, headers: res.headers, json, text };
+}
+
+/** The `error` object of an actorrt error response. */
+export function errorOf(answer: Answer): { code: string; message: string; requestId: string } {
+  return (answer.json as { error: { code: string; message: string; requestId: string } }).error;
+}
+
+/** One request on a new connection of its own (no reuse of pooled keep-alive sockets). */
+export async function callFresh(url: string, path: string): Promise<Answer> {
+  const client = new Client(url);
+  try {
+    const res = await client.request({ method: 'GET', path });
+    const text = await res.body.text();
+    let json: unknown;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.statusCode, headers: res.headers, json, text };
+  } finally {
+    await client.close();
+  }
+}

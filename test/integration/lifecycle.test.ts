@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { call, callFresh, errorOf, runCli, startInstance } from './instance.js';
+
+const TOPOLOGY = 'test/fixtures/runtime/actorrt.yml';
+
+test('SIGTERM lets in-flight requests finish, then exits 0 and removes the pid file', async () => {
+  const app = await startInstance(TOPOLOGY);
+  assert.ok(existsSync(app.pidFile));
+  const inflight = call(`${app.url}/slow-long?ms=800`);
+  await sleep(150);
+  const code = app.stop('SIGTERM');
+  const answer = await inflight;
+  assert.equal(answer.status, 200, 'the in-flight request completed');
+  assert.deepEqual(answer.json, { slept: 800 });
+  assert.equal(await code, 0);
+  assert.ok(!existsSync(app.pidFile), 'pid file removed');
+});
+
+test('stops accepting new connections while draining, and the in-flight request still completes', async () => {
+  const app = await startInstance(TOPOLOGY, ['--workers', '1']);
+  const inflight = call(`${app.url}/slow-long?ms=800`);
+  await sleep(150);
+  const code = app.stop('SIGTERM');
+  await sleep(150);
+  // A new connection can no longer be accepted once the server closed its listener.
+  await assert.rejects(call(`${app.url}/readyz`));
+  assert.equal((await inflight).status, 200);
+  assert.equal(await code, 0);
+});
+
+test('actorrt stop stops a running instance gracefully', async () => {
+  const app = await startInstance(TOPOLOGY);
+  const inflight = call(`${app.url}/slow-long?ms=500`);
+  await sleep(100);
+  const r = await runCli(['stop', '--pid-file', app.pidFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^stopped \(pid \d+\)/);
+  assert.equal((await inflight).status, 200);
+  assert.equal(await app.exited, 0);
+});
+
+test('actorrt stop without a running instance exits 1 with a code', async () => {
+  const r = await runCli(['stop', '--pid-file', '/nonexistent/actorrt.pid']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /ACTORRT_E_NOT_RUNNING/);
+});
+
+test('a second signal forces the exit', async () => {
+  const app = await startInstance(TOPOLOGY, ['--workers', '1']);
+  void call(`${app.url}/slow-long?ms=2500`).catch(() => undefined);
+  await sleep(150);
+  app.child.kill('SIGTERM');
+  await sleep(100);
+  app.child.kill('SIGTERM');
+  const code = await Promise.race([app.exited, sleep(1500).then(() => 'still running')]);
+  assert.equal(code, 130);
+});
+
+test('a front worker killed with SIGKILL is restarted while the others keep serving', async () => {
+  const app = await startInstance(TOPOLOGY);
+  const pids = new Set<number>();
+  for (let i = 0; i < 40 && pids.size < 2; i++) pids.add(((await call(`${app.url}/pid`)).json as { pid: number }).pid);
+  assert.equal(pids.size, 2, 'both workers answered');
+  const [victim] = [...pids];
+  process.kill(victim as number, 'SIGKILL');
+  // Every new request keeps succeeding: the surviving worker takes them while the victim
+  // restarts. (Fresh connections: a keep-alive socket the dead worker owned is reset by the kernel.)
+  const seen = new Set<number>();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const a = await callFresh(app.url, '/pid');
+    assert.equal(a.status, 200);
+    seen.add((a.json as { pid: number }).pid);
+    if ([...seen].some((p) => !pids.has(p))) break;
+    await sleep(20);
+  }
+  assert.ok([...seen].some((p) => !pids.has(p)), 'a new worker process joined');
+  assert.ok(!seen.has(victim as number), 'the killed worker is gone');
+  assert.match(app.stderr(), /"msg":"worker exited; restarting"/);
+  assert.equal(await app.stop(), 0);
+});
+
+test('start-up stops with a clear error naming the file when an actor module has no valid export', async () => {
+  const r = await runCli(['start', 'test/fixtures/runtime/bad-module.yml', '--port', '0']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /actorrt: ACTORRT_E_ACTOR_MODULE {2}actor module .*no-default\.mjs has no valid default export {2}\(export default defineActor/);
+  assert.doesNotMatch(r.stdout, /ready/);
+});
+
+test('start-up stops with ACTOR_INIT when an actor init() throws, without respawning', async () => {
+  const r = await runCli(['start', 'test/fixtures/runtime/bad-init.yml', '--port', '0']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /actorrt: ACTORRT_E_ACTOR_INIT {2}pool "db": init\(\) failed: cannot reach the database/);
+  assert.equal((r.stderr.match(/worker start-up failed/g) ?? []).length, 1, 'one attempt, no hot loop');
+});
+
+test('start refuses an invalid topology with file:line:col errors and exit 1', async () => {
+  const r = await runCli(['start', 'test/fixtures/runtime/actorrt.yml', '--port', 'eighty']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--port must be a whole number/);
+  const bad = await runCli(['start', 'examples/hello/README.md']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /README\.md:\d+:\d+ {2}ACTORRT_E_CONFIG_/);
+});
+
+test('an unknown route still gets an error body after a crash elsewhere (the service keeps serving)', async () => {
+  const app = await startInstance(TOPOLOGY, ['--workers', '1']);
+  await call(`${app.url}/crashy`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"poison":true}' });
+  const echo = await call(`${app.url}/echo/1`);
+  assert.equal(echo.status, 200);
+  assert.equal(errorOf(await call(`${app.url}/nope`)).code, 'ACTORRT_E_NOT_FOUND');
+  assert.equal(await app.stop(), 0);
+});

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { start as startSystem } from 'nact';
+import { pino } from 'pino';
+import { defineActor, type ActorContext, type ActorDefinition, type ActorRequest } from '../../actors/index.js';
+import type { PoolConfig } from '../../config/types.js';
+import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
+import { InlinePool } from '../../runtime/pool/inline-pool.js';
+
+const silent = pino({ level: 'silent' });
+
+function poolConfig(over: Partial<PoolConfig> & { strategy?: PoolConfig['supervision']['strategy']; maxRestarts?: number } = {}): PoolConfig {
+  const { strategy, maxRestarts, ...rest } = over;
+  return {
+    name: 'p', actor: '/dev/null', size: 2, resources: [], mailbox: { capacity: 100, overflow: 'reject' }, timeout: 1000, drainTimeout: 1000,
+    supervision: { strategy: strategy ?? 'one-for-one', maxRestarts: maxRestarts ?? 3, within: 5000, backoff: { min: 10, max: 50 } },
+    ...rest,
+  };
+}
+
+interface State { n: number; readonly born: number }
+
+let births = 0;
+const counter = defineActor<State>({
+  init: () => ({ n: 0, born: ++births }),
+  receive: async (state, req) => {
+    const body = req.body as { crash?: boolean; wait?: number } | undefined;
+    if (body?.wait !== undefined) await sleep(body.wait);
+    if (body?.crash === true) throw new Error('poison message');
+    state.n += 1;
+    return { n: state.n, born: state.born, actor: req.params['actor'] };
+  },
+});
+
+async function startPool(config: PoolConfig, actor: ActorDefinition<State> = counter, escalations: string[] = []): Promise<InlinePool> {
+  const pool = new InlinePool(config, actor as never, {
+    parent: startSystem(),
+    log: silent,
+    contextFor: (index) => ({ resources: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
+    onEscalate: (_pool, reason) => { escalations.push(reason); },
+  });
+  await pool.start();
+  return pool;
+}
+
+let ids = 0;
+function req(body?: unknown): ActorRequest {
+  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}` };
+}
+
+async function code(p: Promise<unknown>): Promise<ErrorCode> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ActorrtError, String(err));
+    return err.code;
+  }
+  assert.fail('expected a rejection');
+}
+
+test('spreads concurrent requests across actors (least loaded first)', async () => {
+  const pool = await startPool(poolConfig({ size: 3 }));
+  const replies = await Promise.all([0, 1, 2].map(() => pool.dispatch(req({ wait: 20 }), 1000))) as State[];
+  assert.deepEqual(new Set(replies.map((r) => r.born)).size, 3, 'three different actors answered');
+  await pool.stop(100);
+});
+
+test('handles one message at a time per actor, in order', async () => {
+  const pool = await startPool(poolConfig({ size: 1 }));
+  const replies = await Promise.all(Array.from({ length: 10 }, () => pool.dispatch(req(), 1000))) as State[];
+  assert.deepEqual(replies.map((r) => r.n), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  await pool.stop(100);
+});
+
+test('rejects with MAILBOX_FULL when every actor is at capacity, never queueing beyond it', async () => {
+  const pool = await startPool(poolConfig({ size: 2, mailbox: { capacity: 2, overflow: 'reject' } }));
+  const accepted = Array.from({ length: 4 }, () => pool.dispatch(req({ wait: 50 }), 1000));
+  assert.equal(pool.depth, 4);
+  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_MAILBOX_FULL');
+  await Promise.all(accepted);
+  assert.equal(pool.depth, 0);
+  await pool.dispatch(req(), 1000);
+  await pool.stop(100);
+});
+
+test('times out with TIMEOUT, drops the late reply, and skips queued messages that already timed out', async () => {
+  const pool = await startPool(poolConfig({ size: 1 }));
+  const slow = pool.dispatch(req({ wait: 100 }), 30);
+  const queued = pool.dispatch(req(), 30);
+  assert.equal(await code(slow), 'ACTORRT_E_TIMEOUT');
+  assert.equal(await code(queued), 'ACTORRT_E_TIMEOUT');
+  await sleep(120);
+  // The queued message timed out before the actor reached it, so it never ran: n is still 1 after the next one.
+  const next = await pool.dispatch(req(), 1000) as State;
+  assert.equal(next.n, 2, 'the slow message ran (n=1) and the skipped one did not');
+  assert.equal(pool.depth, 0);
+  await pool.stop(100);
+});
+
+test('one-for-one: a crash fails only its request, restarts only that actor (state reset), siblings keep state', async () => {
+  const pool = await startPool(poolConfig({ size: 2 }));
+  // Warm both actors up so each has state.
+  const warm = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
+  const bornBefore = new Set(warm.map((r) => r.born));
+  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  const after = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
+  const reborn = after.filter((r) => !bornBefore.has(r.born));
+  const kept = after.filter((r) => bornBefore.has(r.born));
+  assert.equal(reborn.length, 1, 'exactly one actor was restarted');
+  assert.equal(reborn[0]?.n, 1, 'its state was rebuilt by init()');
+  assert.equal(kept[0]?.n, 2, 'the sibling kept its state');
+  await pool.stop(100);
+});
+
+test('one-for-all: a crash restarts every actor of the pool', async () => {
+  const pool = await startPool(poolConfig({ size: 2, strategy: 'one-for-all' }));
+  const warm = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
+  await code(pool.dispatch(req({ crash: true }), 1000));
+  const after = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
+  for (const r of after) assert.ok(!warm.some((w) => w.born === r.born), 'every actor was reborn');
+  await pool.stop(100);
+});
+
+test('queued messages survive a restart of their actor and run after it', async () => {
+  const pool = await startPool(poolConfig({ size: 1 }));
+  const crash = pool.dispatch(req({ crash: true, wait: 10 }), 1000);
+  const queued = [pool.dispatch(req(), 1000), pool.dispatch(req(), 1000)];
+  assert.equal(await code(crash), 'ACTORRT_E_ACTOR_FAILED');
+  assert.deepEqual((await Promise.all(queued) as State[]).map((r) => r.n), [1, 2]);
+  await pool.stop(100);
+});
+
+test('escalates when restarts exceed the intensity, failing the pool with POOL_DOWN', async () => {
+  const escalations: string[] = [];
+  const pool = await startPool(poolConfig({ size: 1, maxRestarts: 2 }), counter, escalations);
+  for (let i = 0; i < 2; i++) assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(escalations.length, 0);
+  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(escalations.length, 1);
+  assert.match(escalations[0] ?? '', /more than 2 restarts/);
+  assert.equal(pool.available, false);
+  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+  await pool.stop(100);
+});
+
+test('waits the backoff between restarts within a window', async () => {
+  const pool = await startPool(poolConfig({ size: 1, maxRestarts: 5, supervision: { strategy: 'one-for-one', maxRestarts: 5, within: 5000, backoff: { min: 80, max: 80 } } }));
+  await code(pool.dispatch(req({ crash: true }), 1000)); // first restart: immediate
+  await code(pool.dispatch(req({ crash: true }), 1000)); // second: backs off 40-80 ms before the actor resumes
+  const t = performance.now();
+  await pool.dispatch(req(), 1000);
+  assert.ok(performance.now() - t >= 35, 'the next message waited for the backed-off restart');
+  await pool.stop(100);
+});
+
+test('the stop strategy stops the failed actor; the pool goes down when none is left', async () => {
+  const pool = await startPool(poolConfig({ size: 1, strategy: 'stop' }));
+  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+  await pool.stop(100);
+});
+
+test('stop() lets in-flight messages finish, then calls each actor\'s stop()', async () => {
+  const stopped: number[] = [];
+  const actor = defineActor<State>({ ...counter, stop: (state) => { stopped.push(state.born); } });
+  const pool = await startPool(poolConfig({ size: 2 }), actor);
+  const inflight = pool.dispatch(req({ wait: 50 }), 1000);
+  await pool.stop(1000);
+  assert.equal((await inflight as State).n, 1);
+  assert.equal(stopped.length, 2);
+  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+});
+
+test('start() rejects with ACTOR_INIT naming the pool when an init throws', async () => {
+  const actor = defineActor({ init: () => { throw new Error('no database'); }, receive: () => ({}) });
+  await assert.rejects(startPool(poolConfig({ name: 'db-pool' }), actor as never),
+    (err: unknown) => err instanceof ActorrtError && err.code === 'ACTORRT_E_ACTOR_INIT' && /db-pool.*no database/.test(err.message));
+});

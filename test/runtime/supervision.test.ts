@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { backoffDelay, decide, prune, type RestartPolicy } from '../../runtime/supervision/policy.js';
+
+const policy = (over: Partial<RestartPolicy> = {}): RestartPolicy => ({
+  strategy: 'one-for-one', maxRestarts: 3, within: 5000, backoff: { min: 100, max: 1000 }, ...over,
+});
+
+test('restarts only the failed actor under one-for-one, the first time without delay', () => {
+  assert.deepEqual(decide(policy(), [], 10_000, 0.5), { action: 'restart-one', delay: 0, count: 1 });
+});
+
+test('restarts every actor of the pool under one-for-all', () => {
+  assert.equal(decide(policy({ strategy: 'one-for-all' }), [], 10_000).action, 'restart-all');
+});
+
+test('escalates once restarts within the window exceed maxRestarts', () => {
+  const d = decide(policy(), [9000, 9500, 9900], 10_000);
+  assert.equal(d.action, 'escalate');
+  assert.equal(d.count, 4);
+  assert.match(d.action === 'escalate' ? d.reason : '', /more than 3 restarts within 5000 ms/);
+});
+
+test('forgets restarts older than the window', () => {
+  assert.equal(decide(policy(), [1000, 2000, 3000], 10_000).action, 'restart-one');
+});
+
+test('stop and escalate strategies never restart', () => {
+  assert.equal(decide(policy({ strategy: 'stop' }), [], 0).action, 'stop');
+  assert.equal(decide(policy({ strategy: 'escalate' }), [], 0).action, 'escalate');
+});
+
+test('a maxRestarts of zero escalates on the first failure', () => {
+  assert.equal(decide(policy({ maxRestarts: 0 }), [], 0).action, 'escalate');
+});
+
+test('backs off exponentially between restarts, with jitter, up to the maximum', () => {
+  const b = { min: 100, max: 1000 };
+  assert.equal(backoffDelay(b, 0, 0.9), 0);
+  assert.equal(backoffDelay(b, 1, 0), 50);
+  assert.equal(backoffDelay(b, 1, 1), 100);
+  assert.equal(backoffDelay(b, 2, 1), 200);
+  assert.equal(backoffDelay(b, 3, 1), 400);
+  assert.equal(backoffDelay(b, 10, 1), 1000);
+  assert.equal(backoffDelay(b, 10, 0), 500);
+  const d = decide(policy(), [9900], 10_000, 1);
+  assert.deepEqual(d, { action: 'restart-one', delay: 100, count: 2 });
+});
+
+test('prune drops entries that fell out of the window, in place', () => {
+  const h = [1, 2, 9000, 9500];
+  prune(h, 10_000, 5000);
+  assert.deepEqual(h, [9000, 9500]);
+});
