@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { InlinePool } from '../pool/inline-pool.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { RequestIds } from './request-id.js';
-import { toReply, writeError, writeReply } from './responses.js';
+import { NO_HEADERS, toReply, writeError, writeReply } from './responses.js';
 import { paramsFor, Router, type CompiledRoute } from './router.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
@@ -45,9 +45,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
 
-    if (path === live) return writeReply(res, { status: 200, headers: {}, body: { status: 'ok' } }, requestId, method === 'HEAD');
+    if (path === live) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ok' } }, requestId, method === 'HEAD');
     if (path === ready) {
-      if (deps.isReady()) return writeReply(res, { status: 200, headers: {}, body: { status: 'ready' } }, requestId, method === 'HEAD');
+      if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, method === 'HEAD');
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
     }
 
@@ -59,11 +59,15 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     }
 
     const query = q === -1 ? EMPTY : parseQuery(url.slice(q + 1));
-    const headMatches = found.candidates.filter((c) => c.matchesHead({ headers: req.headers, query }));
-    if (headMatches.length === 0) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's headers or query`);
+    let headMatches: readonly CompiledRoute[] | undefined;
+    if (found.only === undefined) {
+      const routable = { headers: req.headers, query };
+      headMatches = found.candidates.filter((c) => c.matchesHead(routable));
+      if (headMatches.length === 0) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's headers or query`);
+    }
 
     const body = hasBody(req) ? parseBody(await readBody(req, bodyLimit), req.headers['content-type']) : undefined;
-    const route = headMatches.find((c) => c.matchesBody(body));
+    const route = found.only ?? headMatches?.find((c) => c.matchesBody(body));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
 
     const actorReq: ActorRequest = {

@@ -2,6 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { ActorrtError } from '../errors.js';
 
 const REPLY_KEYS = new Set(['status', 'headers', 'body']);
+/** The headers of a reply that set none; compared by identity on the hot path. */
+export const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** A reply ready to write. */
 export interface Reply {
@@ -17,9 +19,9 @@ export function toReply(value: unknown): Reply {
     if (!Number.isInteger(status) || status < 100 || status > 599) {
       throw new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor replied with status ${String(status)}; use an integer from 100 to 599`);
     }
-    return { status, headers: value.headers ?? {}, body: value.body };
+    return { status, headers: value.headers ?? NO_HEADERS, body: value.body };
   }
-  return { status: 200, headers: {}, body: value };
+  return { status: 200, headers: NO_HEADERS, body: value };
 }
 
 function isReplyShape(value: unknown): value is { status?: number; headers?: Record<string, string>; body?: unknown } {
@@ -49,10 +51,20 @@ export function writeReply(res: ServerResponse, reply: Reply, requestId: string,
     }
     type = 'application/json; charset=utf-8';
   }
-  const headers: Record<string, string | number | readonly string[]> = { ...reply.headers, 'x-request-id': requestId };
-  if (type !== undefined && !hasHeader(reply.headers, 'content-type')) headers['content-type'] = type;
-  if (payload !== undefined) headers['content-length'] = Buffer.byteLength(payload);
-  else if (reply.status !== 204 && reply.status !== 304) headers['content-length'] = 0;
+  const length = payload !== undefined ? Buffer.byteLength(payload) : reply.status === 204 || reply.status === 304 ? undefined : 0;
+  let headers: Record<string, string | number | readonly string[]>;
+  if (reply.headers === NO_HEADERS) {
+    // The common case (no actor headers) as one literal: no spread, no lookups.
+    headers = length === undefined
+      ? { 'x-request-id': requestId }
+      : type === undefined
+        ? { 'content-length': length, 'x-request-id': requestId }
+        : { 'content-type': type, 'content-length': length, 'x-request-id': requestId };
+  } else {
+    headers = { ...reply.headers, 'x-request-id': requestId };
+    if (type !== undefined && !hasHeader(reply.headers, 'content-type')) headers['content-type'] = type;
+    if (length !== undefined) headers['content-length'] = length;
+  }
   res.writeHead(reply.status, headers as Record<string, string | number | string[]>);
   res.end(head ? undefined : payload);
 }

@@ -16,18 +16,30 @@ export interface CompiledRoute {
   /** Path parameter names in path order, to rename find-my-way's positional values. */
   readonly paramNames: readonly string[];
   readonly needsBody: boolean;
+  /** No header, query or body condition. */
+  readonly unconditional: boolean;
+  /** Whether find-my-way's parameter names are already this route's (no renaming needed). */
+  readonly ownsParams: boolean;
   matchesHead(req: RoutableRequest): boolean;
   matchesBody(body: unknown): boolean;
 }
 
 export type RouteLookup =
-  | { readonly kind: 'found'; readonly candidates: readonly CompiledRoute[]; readonly params: Readonly<Record<string, string>>; readonly needsBody: boolean }
+  | {
+    readonly kind: 'found';
+    readonly candidates: readonly CompiledRoute[];
+    /** Set when the slot holds one route with no conditions: the common case, decided without filtering. */
+    readonly only: CompiledRoute | undefined;
+    readonly params: Readonly<Record<string, string>>;
+    readonly needsBody: boolean;
+  }
   | { readonly kind: 'method-not-allowed'; readonly allow: readonly string[] }
   | { readonly kind: 'not-found' };
 
 interface Slot {
   readonly routes: CompiledRoute[];
   needsBody: boolean;
+  only: CompiledRoute | undefined;
 }
 
 /**
@@ -43,18 +55,26 @@ export class Router {
     for (const config of routes) {
       const pattern = parsePathPattern(config.match.path);
       if ('error' in pattern) throw new Error(`actorrt bug: route path ${config.match.path} passed validation but does not parse`);
-      const compiled = compile(config, pattern.params);
-      for (const method of config.match.methods ?? ALL_METHODS) {
+      const methods = config.match.methods ?? ALL_METHODS;
+      // find-my-way names params after the first route registered for a (method, shape); this
+      // route may use them as they are only if that is true for every one of its methods.
+      const ownsParams = methods.every((m) => {
+        const first = slots.get(`${m} ${pattern.shape}`)?.routes[0];
+        return first === undefined || sameNames(first.paramNames, pattern.params);
+      });
+      const compiled = compile(config, pattern.params, ownsParams);
+      for (const method of methods) {
         // Routes whose paths differ only in parameter names share one find-my-way entry.
         const key = `${method} ${pattern.shape}`;
         let slot = slots.get(key);
         if (slot === undefined) {
-          slot = { routes: [], needsBody: false };
+          slot = { routes: [], needsBody: false, only: undefined };
           slots.set(key, slot);
           this.fmw.on(method, config.match.path, noop, slot);
         }
         slot.routes.push(compiled);
         slot.needsBody ||= compiled.needsBody;
+        slot.only = slot.routes.length === 1 && compiled.unconditional ? compiled : undefined;
       }
     }
   }
@@ -64,7 +84,7 @@ export class Router {
     const found = this.fmw.find(method as HttpMethod, path);
     if (found !== null) {
       const slot = found.store as Slot;
-      return { kind: 'found', candidates: slot.routes, params: found.params as Record<string, string>, needsBody: slot.needsBody };
+      return { kind: 'found', candidates: slot.routes, only: slot.only, params: found.params as Record<string, string>, needsBody: slot.needsBody };
     }
     const allow = ALL_METHODS.filter((m) => m !== method && this.fmw.find(m, path) !== null);
     return allow.length > 0 ? { kind: 'method-not-allowed', allow } : { kind: 'not-found' };
@@ -72,14 +92,19 @@ export class Router {
 }
 
 /** Rename find-my-way's params (named after the first route of a slot) to this route's names. */
-export function paramsFor(route: CompiledRoute, found: Readonly<Record<string, string>>): Record<string, string> {
+export function paramsFor(route: CompiledRoute, found: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  if (route.ownsParams) return found;
   const values = Object.values(found);
   const out: Record<string, string> = {};
   route.paramNames.forEach((name, i) => { out[name] = values[i] ?? ''; });
   return out;
 }
 
-function compile(config: RouteConfig, paramNames: readonly string[]): CompiledRoute {
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+function compile(config: RouteConfig, paramNames: readonly string[], ownsParams: boolean): CompiledRoute {
   const headerChecks = Object.entries(config.match.header ?? {}).map(([name, pattern]) => [name, glob(pattern)] as const);
   const queryChecks = Object.entries(config.match.query ?? {}).map(([name, pattern]) => [name, glob(pattern)] as const);
   const bodyChecks = Object.entries(config.match.body ?? {});
@@ -87,6 +112,8 @@ function compile(config: RouteConfig, paramNames: readonly string[]): CompiledRo
     config,
     paramNames,
     needsBody: bodyChecks.length > 0,
+    unconditional: headerChecks.length === 0 && queryChecks.length === 0 && bodyChecks.length === 0,
+    ownsParams,
     matchesHead(req) {
       for (const [name, test] of headerChecks) {
         const value = req.headers[name];

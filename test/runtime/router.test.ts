@@ -12,7 +12,7 @@ function pick(r: Router, method: string, path: string, req: { headers?: Record<s
   const found = r.lookup(method, path);
   if (found.kind !== 'found') return found.kind;
   const route = found.candidates.find((c) => c.matchesHead({ headers: req.headers ?? {}, query: req.query ?? {} }) && c.matchesBody(req.body));
-  return route === undefined ? 'not-found' : { index: route.config.index, params: paramsFor(route, found.params) };
+  return route === undefined ? 'not-found' : { index: route.config.index, params: { ...paramsFor(route, found.params) } };
 }
 
 test('routes by method and path, extracting parameters', () => {
@@ -65,6 +65,17 @@ test('gives each route its own parameter names when paths differ only in names',
   const r = router(`  - match: { method: GET, path: /u/:id, header: { x-v: "1" } }\n    pool: a\n  - match: { method: GET, path: /u/:key }\n    pool: b\n`);
   assert.deepEqual(pick(r, 'GET', '/u/7', { headers: { 'x-v': '1' } }), { index: 0, params: { id: '7' } });
   assert.deepEqual(pick(r, 'GET', '/u/7'), { index: 1, params: { key: '7' } });
+});
+
+test('renames parameters correctly when only some methods share a path with differently named params', () => {
+  const r = router(`  - match: { method: POST, path: /u/:id }\n    pool: a\n  - match: { method: [GET, POST], path: /u/:key, header: { x-v: "2" } }\n    pool: b\n`);
+  assert.deepEqual(pick(r, 'GET', '/u/7', { headers: { 'x-v': '2' } }), { index: 1, params: { key: '7' } });
+  assert.deepEqual(pick(r, 'POST', '/u/8'), { index: 0, params: { id: '8' } });
+  const found = r.lookup('POST', '/u/9');
+  assert.ok(found.kind === 'found');
+  const second = found.candidates[1];
+  assert.ok(second !== undefined);
+  assert.deepEqual({ ...paramsFor(second, found.params) }, { key: '9' });
 });
 
 test('decodes percent-encoded parameters and ignores a trailing slash', () => {
