@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
@@ -69,13 +69,26 @@ function listen(config: Config, portOverride: number | undefined): Server {
     isDraining: () => phase === 'draining',
   }));
   s.maxConnections = limits.maxConnections;
-  s.on('clientError', (err, socket) => {
+  s.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log.debug({ err }, 'client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const error = clientErrorFor(err.code);
+    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+    socket.end(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n`
+      + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
   s.listen(portOverride ?? config.http.port, config.http.host);
   return s;
+}
+
+/** What a connection-level failure (before a request exists) is answered with. */
+function clientErrorFor(code: string | undefined): ActorrtError {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new ActorrtError('ACTORRT_E_REQUEST_TIMEOUT', 'the request was not received in time');
+  if (code === 'HPE_HEADER_OVERFLOW') return new ActorrtError('ACTORRT_E_HEADERS_TOO_LARGE', 'the request headers are too large');
+  return new ActorrtError('ACTORRT_E_BAD_REQUEST', 'the request is not valid HTTP');
 }
 
 /** The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools. */

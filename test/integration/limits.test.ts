@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { call, startInstance, type Instance } from './instance.js';
+
+/** Send `data` on a raw socket and collect everything until the server closes (or `wait` ms pass). */
+function raw(url: string, data: string, wait: number): Promise<{ text: string; closed: boolean }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    let text = '';
+    const socket = connect(Number(port), hostname, () => socket.write(data));
+    const timer = setTimeout(() => { socket.destroy(); resolve({ text, closed: false }); }, wait);
+    socket.on('data', (d: Buffer) => { text += d.toString(); });
+    socket.on('close', () => { clearTimeout(timer); resolve({ text, closed: true }); });
+    socket.on('error', () => undefined);
+  });
+}
+
+describe('http.limits', () => {
+  let app: Instance;
+  before(async () => { app = await startInstance('test/fixtures/runtime/timeouts.yml'); });
+  after(async () => { assert.equal(await app.stop(), 0); });
+
+  test('a client that never finishes its headers gets 408 and is disconnected (headersTimeout)', async () => {
+    const r = await raw(app.url, 'GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Slow: ', 5000);
+    assert.ok(r.closed, 'the server closed the connection');
+    assert.match(r.text, /^HTTP\/1\.1 408 /);
+    assert.match(r.text, /"code":"ACTORRT_E_REQUEST_TIMEOUT"/);
+  });
+
+  test('a request that is not HTTP gets 400 with a code and is disconnected', async () => {
+    const r = await raw(app.url, 'HELLO THERE\r\n\r\n', 3000);
+    assert.ok(r.closed);
+    assert.match(r.text, /^HTTP\/1\.1 400 Bad Request/);
+    assert.match(r.text, /"code":"ACTORRT_E_BAD_REQUEST"/);
+  });
+
+  test('oversized headers get 431 with a code', async () => {
+    const r = await raw(app.url, `GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 3000);
+    assert.match(r.text, /^HTTP\/1\.1 431 /);
+    assert.match(r.text, /"code":"ACTORRT_E_HEADERS_TOO_LARGE"/);
+  });
+
+  test('a client that never finishes its body is disconnected (requestTimeout)', async () => {
+    const r = await raw(app.url, 'POST /echo/1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nabc', 5000);
+    assert.ok(r.closed, 'the server closed the connection');
+  });
+
+  test('normal requests are unaffected', async () => {
+    assert.equal((await call(`${app.url}/echo/1`)).status, 200);
+  });
+});
