@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { didYouMean } from '../config/hints.js';
 import { ActorrtError } from './errors.js';
 import { COMMANDS, type Command } from './commands/index.js';
+import { VERSION } from './version.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const USAGE = `actorrt ${VERSION}: a YAML topology turned into a supervised, multi-process HTTP service
 

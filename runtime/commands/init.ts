@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ActorrtError } from '../errors.js';
+import { VERSION } from '../version.js';
 import type { Command } from './index.js';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const TOPOLOGY = `# yaml-language-server: $schema=./node_modules/actorrt/config/schema.json
 version: 1

@@ -35,7 +35,6 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
-    if (deps.isDraining()) res.shouldKeepAlive = false;
     handle(req, res, requestId).catch((err: unknown) => fail(res, err, requestId));
   };
 
@@ -75,6 +74,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     };
     const value = await dispatch(route, actorReq);
     if (res.destroyed) return; // the client left while the actor worked
+    // Checked when the reply goes out: a request that arrived before draining began must still
+    // release its keep-alive connection, or the drain waits for the client to hang up.
+    if (deps.isDraining()) res.shouldKeepAlive = false;
     writeReply(res, toReply(value), requestId, method === 'HEAD');
   }
 
@@ -89,6 +91,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
   function fail(res: ServerResponse, err: unknown, requestId: string): void {
     if (err instanceof ClientAbortedError) return;
+    if (deps.isDraining()) res.shouldKeepAlive = false;
     if (err instanceof ActorrtError) {
       if (err.code === 'ACTORRT_E_BODY_TOO_LARGE') res.shouldKeepAlive = false; // do not read the rest
       const headers: Record<string, string> = err.code === 'ACTORRT_E_MAILBOX_FULL' ? { 'retry-after': '1' } : {};

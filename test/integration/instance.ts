@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,12 +91,21 @@ export function errorOf(answer: Answer): { code: string; message: string; reques
 export async function callFresh(url: string, path: string): Promise<Answer> {
   const client = new Client(url);
   try {
-    const res = await client.request({ method: 'GET', path });
-    const text = await res.body.text();
-    let json: unknown;
-    try { json = JSON.parse(text); } catch { json = undefined; }
-    return { status: res.statusCode, headers: res.headers, json, text };
+    return await call(new URL(path, url).href, { dispatcher: client });
   } finally {
     await client.close();
   }
+}
+
+/** Write `data` on a raw socket; collect what comes back until the server closes or `wait` ms pass. */
+export function raw(url: string, data: string, wait: number): Promise<{ text: string; closed: boolean }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    let text = '';
+    const socket = connect(Number(port), hostname, () => socket.write(data));
+    const timer = setTimeout(() => { socket.destroy(); resolve({ text, closed: false }); }, wait);
+    socket.on('data', (d: Buffer) => { text += d.toString(); });
+    socket.on('close', () => { clearTimeout(timer); resolve({ text, closed: true }); });
+    socket.on('error', () => undefined);
+  });
 }

@@ -1,20 +1,6 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { call, startInstance, type Instance } from './instance.js';
-
-/** Send `data` on a raw socket and collect everything until the server closes (or `wait` ms pass). */
-function raw(url: string, data: string, wait: number): Promise<{ text: string; closed: boolean }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    let text = '';
-    const socket = connect(Number(port), hostname, () => socket.write(data));
-    const timer = setTimeout(() => { socket.destroy(); resolve({ text, closed: false }); }, wait);
-    socket.on('data', (d: Buffer) => { text += d.toString(); });
-    socket.on('close', () => { clearTimeout(timer); resolve({ text, closed: true }); });
-    socket.on('error', () => undefined);
-  });
-}
+import { call, raw, startInstance, type Instance } from './instance.js';
 
 describe('http.limits', () => {
   let app: Instance;

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { call, errorOf, startInstance, type Instance } from './instance.js';
+import { call, errorOf, raw, startInstance, type Instance } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/actorrt.yml';
 
@@ -84,17 +83,8 @@ describe('actorrt start: serving the fixture topology', () => {
 
   test('answers 413 at once to a declared Content-Length over the limit, without reading the body', async () => {
     // A raw socket: declare 1 MB, send none of it, and the answer must still come.
-    const { hostname, port } = new URL(app.url);
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () => {
-        socket.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1048576\r\n\r\n');
-      });
-      let data = '';
-      socket.on('data', (d: Buffer) => { data += d.toString(); });
-      socket.on('end', () => resolve(data));
-      socket.on('error', reject);
-      setTimeout(() => { socket.destroy(); reject(new Error(`no answer without the body; got ${JSON.stringify(data)}`)); }, 3000);
-    });
+    const { text: reply, closed } = await raw(app.url, 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1048576\r\n\r\n', 3000);
+    assert.ok(closed, 'the server closed the connection instead of waiting for the body');
     assert.match(reply, /^HTTP\/1\.1 413 /);
     assert.match(reply, /ACTORRT_E_BODY_TOO_LARGE/);
     assert.match(reply, /[Cc]onnection: close/);
@@ -155,16 +145,7 @@ describe('actorrt start: serving the fixture topology', () => {
   });
 
   test('keeps connections alive and serves pipelined requests in order', async () => {
-    const { hostname, port } = new URL(app.url);
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () => {
-        socket.write('GET /echo/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-      });
-      let data = '';
-      socket.on('data', (d: Buffer) => { data += d.toString(); });
-      socket.on('end', () => resolve(data));
-      socket.on('error', reject);
-    });
+    const { text: reply } = await raw(app.url, 'GET /echo/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /echo/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000);
     const ids = [...reply.matchAll(/"params":\{"id":"(\d)"\}/g)].map((m) => m[1]);
     assert.deepEqual(ids, ['1', '2', '3']);
   });
