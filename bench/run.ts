@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { inlineScenario } from './http.js';
+import { benchCodec } from './codec.js';
 import { benchValidate } from './validate.js';
 
 /**
@@ -15,5 +16,10 @@ if (only === undefined || only === 'validate') {
   const v = benchValidate(500);
   process.stdout.write(`## validate, 500 routes\nloadConfig ${v.inProcessMs.toFixed(1)} ms (median of 7, warm); `
     + `\`actorrt validate\` end to end ${v.cliMs.toFixed(0)} ms (median of 7, incl. node start-up)\n`);
+}
+if (only === undefined || only === 'codec') {
+  const c = benchCodec();
+  process.stdout.write(`\n## channel frame codec (encode + decode of one request and its reply, best of 3)\n`
+    + `JSON frames ${c.json.toFixed(2)} us, v8.serialize ${c.v8.toFixed(2)} us\n`);
 }
 if (only === undefined || only === 'inline') await inlineScenario(workers, rounds, seconds);
