@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,5 +48,6 @@ export function benchValidate(routes = 500, runs = 7): { inProcessMs: number; cl
     cli.push(performance.now() - t);
     if (r.status !== 0) throw new Error(`validate failed on the generated file:\n${r.stderr}`);
   }
+  rmSync(dirname(file), { recursive: true, force: true });
   return { inProcessMs: median(inProcess), cliMs: median(cli) };
 }

@@ -5,16 +5,36 @@ import type { Config } from '../config/types.js';
  * never carries request traffic: these are lifecycle and control messages only.
  */
 
-/** Primary -> worker: the validated topology to run (sent once, right after fork). */
-export interface StartMessage { readonly type: 'start'; readonly config: Config; readonly workerIndex: number; readonly portOverride?: number }
+/** Socket paths of every isolated pool's processes, by pool name. */
+export type Endpoints = Readonly<Record<string, readonly string[]>>;
+
+/** Primary -> front worker: the validated topology to run (sent once, after the worker booted). */
+export interface StartMessage {
+  readonly type: 'start';
+  readonly config: Config;
+  readonly workerIndex: number;
+  readonly portOverride?: number;
+  readonly endpoints: Endpoints;
+}
+/** Primary -> pool process: run pool `pool` (process `index`) and serve it on `socket`. */
+export interface StartPoolMessage {
+  readonly type: 'start-pool';
+  readonly config: Config;
+  readonly pool: string;
+  readonly index: number;
+  readonly socket: string;
+  readonly endpoints: Endpoints;
+}
+/** Primary -> front workers: the supervisor gave up on an isolated pool. */
+export interface PoolDownMessage { readonly type: 'pool-down'; readonly pool: string; readonly reason: string }
 /** Primary -> worker: stop accepting, drain in-flight requests, close, exit 0. */
 export interface ShutdownMessage { readonly type: 'shutdown'; readonly timeout: number }
 
-export type PrimaryMessage = StartMessage | ShutdownMessage;
+export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage;
 
 /** Worker -> primary: the worker's code is loaded and listening for its start message. */
 export interface BootedMessage { readonly type: 'booted' }
-/** Worker -> primary: pools started, resources open, server listening. */
+/** Worker -> primary: pools started, resources open, server listening (`port` is 0 for a pool process). */
 export interface ReadyMessage { readonly type: 'ready'; readonly port: number; readonly pools: readonly string[] }
 /** Worker -> primary: start-up failed; the primary reports it and does not respawn in a hot loop. */
 export interface StartupFailedMessage { readonly type: 'startup-failed'; readonly code: string; readonly message: string; readonly hint?: string }
@@ -32,7 +52,7 @@ export function isWorkerMessage(msg: unknown): msg is WorkerMessage {
 /** Narrow an IPC payload to a primary message. */
 export function isPrimaryMessage(msg: unknown): msg is PrimaryMessage {
   const type = (msg as { type?: unknown } | null)?.type;
-  return type === 'start' || type === 'shutdown';
+  return type === 'start' || type === 'start-pool' || type === 'shutdown' || type === 'pool-down';
 }
 
 /** Exit code a worker uses when it escalates a failure to its supervisor (the primary). */

@@ -1,5 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/types.js';
 import { loadConfig } from '../../config/validate.js';
@@ -8,6 +10,7 @@ import { createLogger } from '../logger.js';
 import { isWorkerMessage, type PrimaryMessage, type ReadyMessage } from '../protocol.js';
 import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
 import { PidFile } from './pid-file.js';
+import { PoolProcesses } from './pool-processes.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 /** How long a worker may take from fork to ready before start-up counts as failed. */
@@ -45,6 +48,13 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const listenPort = options.port;
   let port: number | undefined;
   const pid = new PidFile(options.pidFile ?? PidFile.defaultPath(config.file), log);
+  // Per-instance folder for the channel sockets: mkdtemp makes it 0700 and unique, so two
+  // instances on one machine never collide. Removed when the instance stops.
+  const runtimeDir = mkdtempSync(join(tmpdir(), 'actorrt-'));
+  const isolated = new PoolProcesses(config, runtimeDir, log, (pool, reason) => {
+    const message: PrimaryMessage = { type: 'pool-down', pool, reason };
+    for (const s of slots) if (s.worker?.isConnected() === true) s.worker.send(message);
+  });
 
   // Workers accept on the shared socket themselves (SCHED_NONE) instead of the primary accepting
   // and handing each connection over IPC (round-robin). That keeps the primary off the connection
@@ -67,7 +77,9 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     worker.on('message', (msg: unknown) => {
       if (!isWorkerMessage(msg)) return;
       if (msg.type === 'booted') {
-        const start: PrimaryMessage = { type: 'start', config, workerIndex: slot.index, ...(listenPort === undefined ? {} : { portOverride: listenPort }) };
+        const start: PrimaryMessage = {
+          type: 'start', config, workerIndex: slot.index, endpoints: isolated.endpoints, ...(listenPort === undefined ? {} : { portOverride: listenPort }),
+        };
         worker.send(start);
       } else if (msg.type === 'ready') {
         clearTimeout(timer);
@@ -92,7 +104,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     slot.worker = undefined;
     slot.ready = false;
     if (stopping) {
-      if (slots.every((s) => s.worker === undefined)) finish(0);
+      // Front workers first (they stop sending), then the pool processes they were calling.
+      if (slots.every((s) => s.worker === undefined)) void isolated.stop(config.http.shutdownTimeout).then(() => finish(0));
       return;
     }
     const now = Date.now();
@@ -114,6 +127,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
 
   const finish = (code: number): void => {
     pid.remove();
+    rmSync(runtimeDir, { recursive: true, force: true });
     done(code);
   };
 
@@ -124,7 +138,10 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     exitCode = code;
     log.info({ code }, 'shutting down');
     const live = slots.filter((s) => s.worker !== undefined);
-    if (live.length === 0) return finish(code);
+    if (live.length === 0) {
+      await isolated.stop(config.http.shutdownTimeout);
+      return finish(code);
+    }
     const message: PrimaryMessage = { type: 'shutdown', timeout: config.http.shutdownTimeout };
     for (const s of live) if (s.worker?.isConnected() === true) s.worker.send(message);
     // Past the drain deadline (plus a margin for closing resources), force the stragglers.
@@ -139,6 +156,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     if (signals > 1) {
       log.warn({ signal }, 'second signal: forcing exit');
       for (const s of slots) s.worker?.process.kill('SIGKILL');
+      isolated.kill();
       finish(130);
       return;
     }
@@ -148,20 +166,23 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   process.on('SIGTERM', onSignal);
 
   try {
+    await isolated.start();
     const ready = await Promise.all(slots.map((s) => fork(s)));
     port = ready[0]?.port;
   } catch (err) {
     stopping = true;
     for (const s of slots) s.worker?.process.kill('SIGKILL');
+    isolated.kill();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     pid.remove();
+    rmSync(runtimeDir, { recursive: true, force: true });
     throw err;
   }
   pid.write();
+  log.info({ port, workers: count, pools: Object.keys(config.pools), runtimeDir }, 'ready');
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   process.stdout.write(`actorrt ready on http://${host}:${port} (${count} worker${count === 1 ? '' : 's'}, ${Object.keys(config.pools).length} pool${Object.keys(config.pools).length === 1 ? '' : 's'})\n`);
-  log.info({ port, workers: count, pools: Object.keys(config.pools) }, 'ready');
 
   const code = await finished;
   process.off('SIGINT', onSignal);
@@ -172,14 +193,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
 
 /** Features the schema accepts that this version cannot run yet: refuse them up front, clearly. */
 function unsupported(config: Config): void {
-  const isolated = Object.values(config.pools).filter((p) => p.processes !== undefined).map((p) => p.name);
-  if (isolated.length > 0) {
-    throw new ActorrtError('ACTORRT_E_UNSUPPORTED', `pool(s) ${isolated.join(', ')} ask for their own processes (processes:), which this version cannot run yet`,
-      { hint: 'remove processes: to run them inside the front workers' });
-  }
   const proxies = config.routes.filter((r) => r.proxy !== undefined).map((r) => `routes[${r.index}]`);
   if (proxies.length > 0) {
     throw new ActorrtError('ACTORRT_E_UNSUPPORTED', `${proxies.join(', ')} use proxy:, which this version cannot run yet`);
   }
 }
-

@@ -3,7 +3,7 @@ import type { ActorRequest } from '../../actors/index.js';
 import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { InlinePool } from '../pool/inline-pool.js';
+import type { Pool } from '../pool/pool.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { RequestIds } from './request-id.js';
 import { NO_HEADERS, toReply, writeError, writeReply } from './responses.js';
@@ -14,7 +14,7 @@ const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 /** What the front actor needs from its worker. */
 export interface FrontDeps {
   readonly config: Config;
-  readonly pools: ReadonlyMap<string, InlinePool>;
+  readonly pools: ReadonlyMap<string, Pool>;
   readonly log: Logger;
   /** True once every pool is started and until shutdown begins. */
   isReady(): boolean;

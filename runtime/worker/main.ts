@@ -2,16 +2,14 @@ import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
-import type { ActorContext, ActorRequest } from '../../actors/index.js';
 import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { loadActor } from '../pool/actor-loader.js';
-import { InlinePool } from '../pool/inline-pool.js';
-import { EXIT_ESCALATE, EXIT_STARTUP, isPrimaryMessage, type StartMessage, type WorkerMessage } from '../protocol.js';
+import type { Pool } from '../pool/pool.js';
+import { RemotePool } from '../pool/remote-pool.js';
+import { buildPools, closePools, exitOnUnhandled, reportStartupFailure, send } from '../process-role.js';
+import { EXIT_ESCALATE, isPrimaryMessage, type StartMessage } from '../protocol.js';
 import { createFrontHandler } from './front.js';
-import { RequestIds } from './request-id.js';
-import { toReply } from './responses.js';
 
 /**
  * A front worker: runs every inline pool as nact actors and serves HTTP on the shared port.
@@ -19,31 +17,17 @@ import { toReply } from './responses.js';
  * disappears), draining in-flight requests first.
  */
 const log = createLogger('worker');
-const pools = new Map<string, InlinePool>();
+let pools = new Map<string, Pool>();
 let server: Server | undefined;
 let system: Ref<never> | undefined;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
 let exitCode = 0;
 
-function send(message: WorkerMessage): void {
-  if (process.connected) process.send?.(message);
-}
-
 async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   system = startActorSystem();
-  const ids = new RequestIds();
-  for (const pool of Object.values(config.pools)) {
-    const actor = await loadActor(pool.actor);
-    const inline = new InlinePool(pool, actor, {
-      parent: system,
-      log,
-      contextFor: (index) => actorContext(config, pool.name, index, ids),
-      onEscalate: (name, reason) => escalate(name, reason),
-    });
-    await inline.start();
-    pools.set(pool.name, inline);
-  }
+  const inline = Object.values(config.pools).filter((p) => p.processes === undefined);
+  pools = await buildPools(config, inline, msg.endpoints, log, system, (name, reason) => escalate(name, reason));
   server = listen(config, msg.portOverride);
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
@@ -91,23 +75,6 @@ function clientErrorFor(code: string | undefined): ActorrtError {
   return new ActorrtError('ACTORRT_E_BAD_REQUEST', 'the request is not valid HTTP');
 }
 
-/** The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools. */
-function actorContext(config: Config, pool: string, index: number, ids: RequestIds): ActorContext<unknown> {
-  return {
-    resources: Object.freeze({}),
-    log: log.child({ pool, actor: index }),
-    self: Object.freeze({ pool, index, pid: process.pid }),
-    async ask<T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> {
-      const to = pools.get(target);
-      if (to === undefined) {
-        throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(config.pools).join(', ')}` });
-      }
-      const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: ids.next() };
-      return toReply(await to.dispatch(req, options.timeout ?? to.config.timeout)).body as T;
-    },
-  };
-}
-
 function escalate(pool: string, reason: string): void {
   send({ type: 'escalate', pool, reason });
   exitCode = EXIT_ESCALATE;
@@ -126,8 +93,7 @@ async function shutdown(timeout: number): Promise<void> {
     await Promise.race([closed, sleep(timeout, undefined, { ref: false })]);
     server.closeAllConnections();
   }
-  const remaining = Math.max(0, timeout - (Date.now() - started));
-  for (const pool of [...pools.values()].reverse()) await pool.stop(remaining);
+  await closePools(pools, Math.max(0, timeout - (Date.now() - started)));
   if (system !== undefined) stopActorSystem(system);
   log.info({ exitCode }, 'worker stopped');
   process.exit(exitCode);
@@ -136,13 +102,11 @@ async function shutdown(timeout: number): Promise<void> {
 process.on('message', (msg: unknown) => {
   if (!isPrimaryMessage(msg)) return;
   if (msg.type === 'start') {
-    boot(msg).catch((err: unknown) => {
-      const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_STARTUP', (err as Error).message ?? String(err), { cause: err });
-      log.error({ err }, 'worker start-up failed');
-      send({ type: 'startup-failed', code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
-      setImmediate(() => process.exit(EXIT_STARTUP));
-    });
-  } else {
+    boot(msg).catch((err: unknown) => reportStartupFailure(log, err));
+  } else if (msg.type === 'pool-down') {
+    const pool = pools.get(msg.pool);
+    if (pool instanceof RemotePool) pool.markDown(msg.reason);
+  } else if (msg.type === 'shutdown') {
     void shutdown(msg.timeout);
   }
 });
@@ -152,14 +116,7 @@ process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 // If the primary disappears, drain and leave rather than serve unsupervised.
 process.on('disconnect', () => { void shutdown(10_000); });
-process.on('uncaughtException', (err) => {
-  log.fatal({ err }, 'uncaught exception in worker; exiting');
-  process.exit(1);
-});
-process.on('unhandledRejection', (err) => {
-  log.fatal({ err }, 'unhandled rejection in worker; exiting');
-  process.exit(1);
-});
+exitOnUnhandled(log);
 // Handshake: cluster's 'online' fires before this module has loaded, so a start message sent
 // then would be lost. Ask for it only now that the listener above is in place.
 send({ type: 'booted' });

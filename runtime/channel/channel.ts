@@ -1,0 +1,120 @@
+import { connect, type Socket } from 'node:net';
+import type { ActorRequest } from '../../actors/index.js';
+import { ActorrtError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { decodeFrame, encodeFrame, FrameReader } from './frames.js';
+import { joinBinary, reviveError, type ReplyFrame, type RequestFrame } from './wire.js';
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(err: ActorrtError): void;
+  timer: NodeJS.Timeout;
+}
+
+const RECONNECT_MIN = 50;
+const RECONNECT_MAX = 2000;
+
+/**
+ * One connection to another process's endpoint, multiplexing requests by id. When the peer goes
+ * away, every request in flight on it fails with ACTORRT_E_ACTOR_CRASHED (never a hang, never a
+ * retry: the request may have had effects), and the channel reconnects with backoff.
+ */
+export class Channel {
+  private socket: Socket | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private delay = RECONNECT_MIN;
+  private retry: NodeJS.Timeout | undefined;
+  connected = false;
+
+  constructor(readonly path: string, private readonly log: Logger) {
+    this.open();
+  }
+
+  /** Requests sent on this channel and not yet answered. */
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  /** Send `req` to `pool` at the other end; rejects with a coded error on failure or timeout. */
+  request(pool: string, req: ActorRequest, timeout: number): Promise<unknown> {
+    const socket = this.socket;
+    if (socket === undefined || !this.connected) {
+      return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${pool}" is not reachable (${this.path})`));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
+      }, timeout);
+      this.pending.set(id, { resolve, reject, timer });
+      const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
+      const frame: RequestFrame = binary === undefined
+        ? { t: 'req', id, pool, timeout, req }
+        : { t: 'req', id, pool, timeout, req: { ...req, body: null }, bin: 1 };
+      socket.write(encodeFrame(frame, binary));
+    });
+  }
+
+  /** Stop reconnecting and close; pending requests fail. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
+    this.socket?.destroy();
+  }
+
+  private open(): void {
+    const reader = new FrameReader();
+    const socket = connect(this.path);
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      this.connected = true;
+      this.delay = RECONNECT_MIN;
+    });
+    socket.on('data', (chunk: Buffer) => {
+      let payloads: Buffer[];
+      try {
+        payloads = reader.push(chunk);
+      } catch (err) {
+        this.log.error({ err, channel: this.path }, 'malformed reply frame; reconnecting');
+        socket.destroy();
+        return;
+      }
+      for (const payload of payloads) {
+        const { message, binary } = decodeFrame(payload);
+        const frame = message as ReplyFrame;
+        const pending = this.pending.get(frame.id);
+        if (pending === undefined) continue; // timed out already; the late reply is dropped
+        this.pending.delete(frame.id);
+        clearTimeout(pending.timer);
+        if (frame.ok) pending.resolve(joinBinary(frame.value, binary, frame.bin));
+        else pending.reject(reviveError(frame.code, frame.message));
+      }
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.connected) this.log.warn({ channel: this.path, err: err.message }, 'channel error');
+    });
+    socket.on('close', () => {
+      const wasConnected = this.connected;
+      this.connected = false;
+      this.failPending(wasConnected);
+      if (this.closed) return;
+      this.retry = setTimeout(() => this.open(), this.delay);
+      this.retry.unref();
+      this.delay = Math.min(RECONNECT_MAX, this.delay * 2);
+    });
+  }
+
+  private failPending(peerDied: boolean): void {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(peerDied
+        ? new ActorrtError('ACTORRT_E_ACTOR_CRASHED', 'the pool process handling this request exited before replying')
+        : new ActorrtError('ACTORRT_E_POOL_DOWN', 'the pool process is not reachable'));
+      this.pending.delete(id);
+    }
+  }
+}

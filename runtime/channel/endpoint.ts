@@ -1,0 +1,58 @@
+import { rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { ActorRequest } from '../../actors/index.js';
+import { ActorrtError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Pool } from '../pool/pool.js';
+import { decodeFrame, encodeFrame, FrameReader } from './frames.js';
+import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
+
+/**
+ * Serve this process's pools on a Unix socket: every peer (a front worker, another pool process)
+ * holds one connection and multiplexes its requests over it by id.
+ */
+export function serveEndpoint(path: string, pools: ReadonlyMap<string, Pool>, log: Logger): Promise<Server> {
+  rmSync(path, { force: true });
+  const server = createServer((socket) => serveConnection(socket, pools, log));
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve(server));
+  });
+}
+
+function serveConnection(socket: Socket, pools: ReadonlyMap<string, Pool>, log: Logger): void {
+  const reader = new FrameReader();
+  socket.setNoDelay(true);
+  socket.on('error', (err) => log.debug({ err }, 'channel connection error'));
+  socket.on('data', (chunk: Buffer) => {
+    let payloads: Buffer[];
+    try {
+      payloads = reader.push(chunk);
+    } catch (err) {
+      log.error({ err }, 'malformed channel frame; closing the connection');
+      socket.destroy();
+      return;
+    }
+    for (const payload of payloads) {
+      const { message, binary } = decodeFrame(payload);
+      const frame = message as RequestFrame;
+      const req = (frame.bin === 1 ? { ...frame.req, body: binary } : frame.req) as ActorRequest;
+      const pool = pools.get(frame.pool);
+      const outcome = pool === undefined
+        ? Promise.reject(new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `pool "${frame.pool}" does not run in this process`))
+        : pool.dispatch(req, frame.timeout);
+      outcome.then((value) => {
+        const { json, binary: tail, bin } = splitBinary(value);
+        reply(socket, bin === undefined ? { t: 'res', id: frame.id, ok: true, value: json } : { t: 'res', id: frame.id, ok: true, value: json, bin }, tail);
+      }, (err: unknown) => {
+        const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', 'internal error in the pool process');
+        if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId }, 'internal error serving a channel request');
+        reply(socket, { t: 'res', id: frame.id, ok: false, code: e.code, message: e.message }, undefined);
+      });
+    }
+  });
+}
+
+function reply(socket: Socket, frame: ReplyFrame, binary: Buffer | undefined): void {
+  if (!socket.destroyed) socket.write(encodeFrame(frame, binary));
+}

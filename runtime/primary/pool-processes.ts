@@ -1,0 +1,149 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config, PoolConfig } from '../../config/types.js';
+import type { Logger } from '../logger.js';
+import { isWorkerMessage, type Endpoints, type PrimaryMessage } from '../protocol.js';
+import { decide, prune } from '../supervision/policy.js';
+
+const ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
+const READY_TIMEOUT = 30_000;
+
+interface Slot {
+  readonly pool: PoolConfig;
+  readonly index: number;
+  readonly socket: string;
+  child: ChildProcess | undefined;
+}
+
+interface PoolState {
+  readonly restarts: number[];
+  down: string | undefined;
+  lastError: string | undefined;
+}
+
+/**
+ * Supervises the OS processes of every pool with `processes: N`. Each process is restarted on
+ * exit under its pool's intensity (maxRestarts within `within`) with exponential backoff; past
+ * that the pool is given up (onPoolDown) and stays down, and the process count never grows.
+ * A process that fails during start-up counts the same way, so a pool that cannot start is
+ * retried a bounded number of times, never in a hot loop.
+ */
+export class PoolProcesses {
+  readonly endpoints: Endpoints;
+  private readonly slots: Slot[] = [];
+  private readonly state = new Map<string, PoolState>();
+  private stopping = false;
+
+  constructor(private readonly config: Config, runtimeDir: string, private readonly log: Logger,
+    private readonly onPoolDown: (pool: string, reason: string) => void) {
+    const endpoints: Record<string, string[]> = {};
+    for (const pool of Object.values(config.pools)) {
+      if (pool.processes === undefined) continue;
+      this.state.set(pool.name, { restarts: [], down: undefined, lastError: undefined });
+      endpoints[pool.name] = [];
+      for (let index = 0; index < pool.processes; index++) {
+        const socket = join(runtimeDir, `${pool.name}.${index}.sock`);
+        endpoints[pool.name]?.push(socket);
+        this.slots.push({ pool, index, socket, child: undefined });
+      }
+    }
+    this.endpoints = endpoints;
+  }
+
+  /**
+   * Start every process in file order and wait for each first attempt. One that fails is handed
+   * to supervision (restarted with backoff, given up past the intensity); the instance starts
+   * anyway and that pool answers 503 until a process of it is up.
+   */
+  async start(): Promise<void> {
+    for (const slot of this.slots) {
+      const ok = await this.spawn(slot);
+      if (!ok) this.log.error({ pool: slot.pool.name, process: slot.index, lastError: this.state.get(slot.pool.name)?.lastError }, 'pool process failed to start');
+    }
+  }
+
+  /** Whether every process has exited. */
+  get idle(): boolean {
+    return this.slots.every((s) => s.child === undefined);
+  }
+
+  /** Ask every process to drain and exit (reverse order of start); resolves when all have exited. */
+  async stop(timeout: number): Promise<void> {
+    this.stopping = true;
+    const message: PrimaryMessage = { type: 'shutdown', timeout };
+    const exits = [...this.slots].reverse().map((slot) => {
+      const child = slot.child;
+      if (child === undefined || child.exitCode !== null) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        if (child.connected) child.send(message);
+        setTimeout(() => child.kill('SIGKILL'), timeout + 5000).unref();
+      });
+    });
+    await Promise.all(exits);
+  }
+
+  /** Kill everything at once (start-up failed, or a second signal). */
+  kill(): void {
+    this.stopping = true;
+    for (const slot of this.slots) slot.child?.kill('SIGKILL');
+  }
+
+  /** Fork the process of a slot; resolves true once it is ready, false if it exited or hung first. */
+  private spawn(slot: Slot): Promise<boolean> {
+    const state = this.state.get(slot.pool.name) as PoolState;
+    return new Promise((resolve) => {
+      const child = fork(ENTRY, [], { stdio: 'inherit' });
+      slot.child = child;
+      const timer = setTimeout(() => {
+        state.lastError = `did not report ready within ${READY_TIMEOUT} ms`;
+        child.kill('SIGKILL');
+      }, READY_TIMEOUT);
+      child.on('message', (msg: unknown) => {
+        if (!isWorkerMessage(msg)) return;
+        if (msg.type === 'booted') {
+          const start: PrimaryMessage = { type: 'start-pool', config: this.config, pool: slot.pool.name, index: slot.index, socket: slot.socket, endpoints: this.endpoints };
+          child.send(start);
+        } else if (msg.type === 'ready') {
+          clearTimeout(timer);
+          resolve(true);
+        } else if (msg.type === 'startup-failed') {
+          state.lastError = `${msg.code}: ${msg.message}`;
+        } else if (msg.type === 'escalate') {
+          state.lastError = `escalated: ${msg.reason}`;
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve(false);
+        if (slot.child === child) slot.child = undefined;
+        this.onExit(slot, child, code, signal);
+      });
+    });
+  }
+
+  private onExit(slot: Slot, child: ChildProcess, code: number | null, signal: string | null): void {
+    if (this.stopping) return;
+    const state = this.state.get(slot.pool.name) as PoolState;
+    if (state.down !== undefined) return;
+    const now = Date.now();
+    const { supervision } = slot.pool;
+    prune(state.restarts, now, supervision.within);
+    const decision = decide({ ...supervision, strategy: 'one-for-one' }, state.restarts, now);
+    const fields = { pool: slot.pool.name, process: slot.index, processPid: child.pid, code, signal, count: decision.count, lastError: state.lastError };
+    if (decision.action !== 'restart-one') {
+      state.down = decision.action === 'escalate' ? decision.reason : decision.action;
+      this.log.error({ ...fields, reason: state.down }, 'pool process keeps failing; giving the pool up');
+      for (const s of this.slots) if (s.pool === slot.pool) s.child?.kill('SIGTERM');
+      this.onPoolDown(slot.pool.name, `${state.down}${state.lastError === undefined ? '' : ` (last error: ${state.lastError})`}`);
+      return;
+    }
+    state.restarts.push(now);
+    this.log.warn({ ...fields, delay: decision.delay }, 'pool process exited; restarting');
+    setTimeout(() => {
+      if (this.stopping || state.down !== undefined) return;
+      void this.spawn(slot);
+    }, decision.delay);
+  }
+}

@@ -1,0 +1,90 @@
+import type { Ref } from 'nact';
+import type { ActorContext, ActorRequest } from '../actors/index.js';
+import type { Config, PoolConfig } from '../config/types.js';
+import { ActorrtError } from './errors.js';
+import type { Logger } from './logger.js';
+import { loadActor } from './pool/actor-loader.js';
+import { InlinePool } from './pool/inline-pool.js';
+import type { Pool } from './pool/pool.js';
+import { RemotePool } from './pool/remote-pool.js';
+import { EXIT_STARTUP, type Endpoints, type WorkerMessage } from './protocol.js';
+import { RequestIds } from './worker/request-id.js';
+import { toReply } from './worker/responses.js';
+
+/** What front workers and pool processes share: pools, actor contexts, start-up reporting. */
+
+/** Send a message to the primary, if it is still there. */
+export function send(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+/**
+ * The pools this process can reach: `local` ones run here as nact actors (started in file
+ * order); every isolated pool in `endpoints` that is not local is reached over its channels.
+ */
+export async function buildPools(config: Config, local: readonly PoolConfig[], endpoints: Endpoints, log: Logger,
+  system: Ref<never>, onEscalate: (pool: string, reason: string) => void): Promise<Map<string, Pool>> {
+  const pools = new Map<string, Pool>();
+  const ids = new RequestIds();
+  for (const [name, paths] of Object.entries(endpoints)) {
+    const pool = config.pools[name];
+    if (pool !== undefined && !local.includes(pool)) pools.set(name, new RemotePool(pool, paths, log));
+  }
+  for (const pool of local) {
+    const actor = await loadActor(pool.actor);
+    const inline = new InlinePool(pool, actor, {
+      parent: system,
+      log,
+      contextFor: (index) => actorContext(config, pool.name, index, pools, ids, log),
+      onEscalate,
+    });
+    await inline.start();
+    pools.set(pool.name, inline);
+  }
+  return pools;
+}
+
+/** Stop pools in reverse start order. */
+export async function closePools(pools: ReadonlyMap<string, Pool>, timeout: number): Promise<void> {
+  for (const pool of [...pools.values()].reverse()) await pool.stop(timeout);
+}
+
+/** The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools. */
+function actorContext(config: Config, pool: string, index: number, pools: ReadonlyMap<string, Pool>, ids: RequestIds, log: Logger): ActorContext<unknown> {
+  return {
+    resources: Object.freeze({}),
+    log: log.child({ pool, actor: index }),
+    self: Object.freeze({ pool, index, pid: process.pid }),
+    async ask<T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> {
+      const to = pools.get(target);
+      if (to === undefined) {
+        const inlineElsewhere = config.pools[target] !== undefined;
+        throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', inlineElsewhere
+          ? `ctx.ask("${target}"): that pool runs inside the front workers, which an isolated pool process cannot reach yet`
+          : `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(config.pools).join(', ')}` });
+      }
+      const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: ids.next() };
+      return toReply(await to.dispatch(req, options.timeout ?? to.config.timeout)).body as T;
+    },
+  };
+}
+
+/** Tell the primary why start-up failed, then exit: the primary decides about restarting. */
+export function reportStartupFailure(log: Logger, err: unknown): void {
+  const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_STARTUP', (err as Error).message ?? String(err), { cause: err });
+  log.error({ err }, 'start-up failed');
+  send({ type: 'startup-failed', code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
+  setImmediate(() => process.exit(EXIT_STARTUP));
+}
+
+/** Crash loudly (and let the primary restart us) on errors nobody handled. */
+export function exitOnUnhandled(log: Logger): void {
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception; exiting');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection; exiting');
+    process.exit(1);
+  });
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { call, errorOf, startInstance, type Answer, type Instance } from './instance.js';
+
+const TOPOLOGY = 'test/fixtures/runtime/isolated.yml';
+
+/** Pids of the pool processes (children of the primary running process-main.js). */
+function poolProcessPids(primary: number): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(primary)], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes('process-main.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+describe('isolated pool processes', () => {
+  let app: Instance;
+  before(async () => { app = await startInstance(TOPOLOGY); });
+  after(async () => { assert.equal(await app.stop(), 0); });
+
+  test('serves an isolated pool from its own processes, spreading requests over them', async () => {
+    const pids = new Set<number>();
+    for (let i = 0; i < 10; i++) {
+      const a = await call(`${app.url}/cpu?ms=1`);
+      assert.equal(a.status, 200);
+      pids.add((a.json as { pid: number }).pid);
+    }
+    assert.equal(pids.size, 2, 'both processes of the pool answered');
+    const workerPid = ((await call(`${app.url}/echo/1`)).json as { pid: number }).pid;
+    assert.ok(!pids.has(workerPid), 'not a front worker');
+    assert.deepEqual(new Set(poolProcessPids(app.child.pid as number).filter((p) => pids.has(p))), pids);
+  });
+
+  test('a pool that crashes in init every time is given up after bounded restarts; the rest keeps serving', async () => {
+    const deadline = Date.now() + 10_000;
+    let answer: Answer | undefined;
+    while (Date.now() < deadline) {
+      answer = await call(`${app.url}/broken`);
+      if (/is down/.test(errorOf(answer).message)) break;
+      await sleep(100);
+    }
+    assert.ok(answer);
+    assert.equal(answer.status, 503);
+    assert.equal(errorOf(answer).code, 'ACTORRT_E_POOL_DOWN');
+    assert.match(errorOf(answer).message, /more than 2 restarts.*last error: ACTORRT_E_ACTOR_INIT.*cannot reach the database/);
+    const restarts = app.stderr().match(/"pool":"broken"[^\n]*"msg":"pool process exited; restarting"/g) ?? [];
+    assert.equal(restarts.length, 2, 'exactly maxRestarts restarts, then given up');
+    await sleep(500);
+    assert.equal((app.stderr().match(/"pool":"broken"[^\n]*"msg":"pool process exited; restarting"/g) ?? []).length, 2, 'no further restarts');
+    assert.equal(poolProcessPids(app.child.pid as number).length, 2, 'only the two cpu processes remain');
+    assert.equal((await call(`${app.url}/echo/1`)).status, 200);
+    assert.equal((await call(`${app.url}/cpu?ms=1`)).status, 200);
+  });
+
+  test('kill -9 of a pool process under load: only its in-flight requests fail (502), other routes are unaffected, the pool serves again', async () => {
+    const [victim] = poolProcessPids(app.child.pid as number).filter((p) => p !== undefined);
+    assert.ok(victim !== undefined);
+    let stop = false;
+    const statuses: Record<string, number> = {};
+    const otherFailures: Answer[] = [];
+    const load = Array.from({ length: 8 }, async () => {
+      while (!stop) {
+        const a = await call(`${app.url}/cpu?ms=20`);
+        const key = a.status === 200 ? '200' : `${a.status} ${errorOf(a).code}`;
+        statuses[key] = (statuses[key] ?? 0) + 1;
+      }
+    });
+    const other = (async () => {
+      while (!stop) {
+        const a = await call(`${app.url}/echo/1`);
+        if (a.status !== 200) otherFailures.push(a);
+        await sleep(5);
+      }
+    })();
+    await sleep(300);
+    process.kill(victim, 'SIGKILL');
+    const killedAt = Date.now();
+    // The pool serves from both processes again: a new pid appears within 2 s.
+    let replaced = false;
+    while (Date.now() - killedAt < 2000 && !replaced) {
+      await sleep(50);
+      replaced = poolProcessPids(app.child.pid as number).some((p) => p !== victim) && poolProcessPids(app.child.pid as number).length >= 2;
+    }
+    await sleep(300);
+    stop = true;
+    await Promise.all([...load, other]);
+    assert.ok(replaced, 'a replacement process started within 2 s');
+    assert.equal(otherFailures.length, 0, 'the inline route never failed');
+    const failures = Object.entries(statuses).filter(([k]) => k !== '200');
+    for (const [key] of failures) assert.match(key, /^(502 ACTORRT_E_ACTOR_CRASHED|503 ACTORRT_E_POOL_DOWN)$/, `unexpected failure ${key}`);
+    const failed = failures.reduce((n, [, c]) => n + c, 0);
+    assert.ok(failed <= 8, `at most the requests in flight on the killed process failed (got ${failed})`);
+    assert.ok((statuses['200'] ?? 0) > 20, 'the pool kept serving on the other process');
+    const after = await call(`${app.url}/cpu?ms=1`);
+    assert.equal(after.status, 200);
+  });
+
+  test('with the CPU pool saturated, an inline route still answers', async () => {
+    let stop = false;
+    let cpuDone = 0;
+    const burners = Array.from({ length: 6 }, async () => {
+      while (!stop) {
+        await call(`${app.url}/cpu?ms=50`);
+        cpuDone++;
+      }
+    });
+    await sleep(200);
+    const doneBefore = cpuDone;
+    for (let i = 0; i < 20; i++) assert.equal((await call(`${app.url}/echo/1`)).status, 200);
+    const doneDuring = cpuDone - doneBefore;
+    stop = true;
+    await Promise.all(burners);
+    // How much faster it answers than it would inline is measured by `npm run bench` (isolation).
+    assert.ok(doneDuring > 0, 'the CPU pool was busy the whole time the inline route answered');
+  });
+
+  test('ctx.ask from an inline actor reaches an isolated pool in another process', async () => {
+    const a = await call(`${app.url}/ask/7?pool=cpu`);
+    assert.equal(a.status, 200);
+    const body = a.json as { asked: { pid: number }; askerPid: number };
+    assert.notEqual(body.asked.pid, body.askerPid);
+    assert.ok(poolProcessPids(app.child.pid as number).includes(body.asked.pid));
+  });
+
+  test('the channel sockets live in a private (0700) per-instance folder', () => {
+    const dir = runtimeDirOf(app);
+    assert.equal(execFileSync('stat', ['-c', '%a', dir], { encoding: 'utf8' }).trim(), '700');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('cpu.')).sort(), ['cpu.0.sock', 'cpu.1.sock']);
+  });
+});
+
+function runtimeDirOf(app: Instance): string {
+  const m = /"runtimeDir":"([^"]+)"/.exec(app.stderr());
+  assert.ok(m, 'the ready log line names the runtime folder');
+  return m[1] as string;
+}
+
+test('stopping the instance removes its runtime folder', async () => {
+  const app = await startInstance(TOPOLOGY, ['--workers', '1']);
+  const dir = runtimeDirOf(app);
+  assert.ok(existsSync(dir));
+  assert.equal(await app.stop(), 0);
+  assert.ok(!existsSync(dir));
+});
