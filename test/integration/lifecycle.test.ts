@@ -94,7 +94,7 @@ test('start-up stops with ACTOR_INIT when an actor init() throws, without respaw
   const r = await runCli(['start', 'test/fixtures/runtime/bad-init.yml', '--port', '0']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /actorrt: ACTORRT_E_ACTOR_INIT {2}pool "db": init\(\) failed: cannot reach the database/);
-  assert.equal((r.stderr.match(/worker start-up failed/g) ?? []).length, 1, 'one attempt, no hot loop');
+  assert.equal((r.stderr.match(/"role":"worker"[^\n]*"msg":"start-up failed"/g) ?? []).length, 1, 'one attempt, no hot loop');
 });
 
 test('start refuses an invalid topology with file:line:col errors and exit 1', async () => {
