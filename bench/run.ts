@@ -1,11 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { inlineScenario } from './http.js';
+import { isolatedScenario, isolationScenario } from './isolated.js';
 import { benchCodec } from './codec.js';
 import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=inline picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation picks one.
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -23,3 +24,5 @@ if (only === undefined || only === 'codec') {
     + `JSON frames ${c.json.toFixed(2)} us, v8.serialize ${c.v8.toFixed(2)} us\n`);
 }
 if (only === undefined || only === 'inline') await inlineScenario(workers, rounds, seconds);
+if (only === undefined || only === 'isolated') await isolatedScenario(workers, rounds, seconds);
+if (only === undefined || only === 'isolation') await isolationScenario(workers, rounds, seconds);

@@ -44,6 +44,12 @@ export async function buildPools(config: Config, local: readonly PoolConfig[], e
   return pools;
 }
 
+/** The supervisor gave up on pool `name`: its remote handle answers POOL_DOWN with `reason` from now on. */
+export function markDown(pools: ReadonlyMap<string, Pool>, name: string, reason: string): void {
+  const pool = pools.get(name);
+  if (pool instanceof RemotePool) pool.markDown(reason);
+}
+
 /** Stop pools in reverse start order. */
 export async function closePools(pools: ReadonlyMap<string, Pool>, timeout: number): Promise<void> {
   for (const pool of [...pools.values()].reverse()) await pool.stop(timeout);
@@ -58,10 +64,7 @@ function actorContext(config: Config, pool: string, index: number, pools: Readon
     async ask<T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> {
       const to = pools.get(target);
       if (to === undefined) {
-        const inlineElsewhere = config.pools[target] !== undefined;
-        throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', inlineElsewhere
-          ? `ctx.ask("${target}"): that pool runs inside the front workers, which an isolated pool process cannot reach yet`
-          : `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(config.pools).join(', ')}` });
+        throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(config.pools).join(', ')}` });
       }
       const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: ids.next() };
       return toReply(await to.dispatch(req, options.timeout ?? to.config.timeout)).body as T;

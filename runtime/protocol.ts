@@ -15,6 +15,10 @@ export interface StartMessage {
   readonly workerIndex: number;
   readonly portOverride?: number;
   readonly endpoints: Endpoints;
+  /** Where to serve this worker's inline pools to pool processes (used when `endpoints` names them). */
+  readonly socket: string;
+  /** Isolated pools already given up, with the reason. */
+  readonly down: Readonly<Record<string, string>>;
 }
 /** Primary -> pool process: run pool `pool` (process `index`) and serve it on `socket`. */
 export interface StartPoolMessage {
@@ -24,8 +28,10 @@ export interface StartPoolMessage {
   readonly index: number;
   readonly socket: string;
   readonly endpoints: Endpoints;
+  /** Isolated pools already given up, with the reason. */
+  readonly down: Readonly<Record<string, string>>;
 }
-/** Primary -> front workers: the supervisor gave up on an isolated pool. */
+/** Primary -> front workers and pool processes: the supervisor gave up on an isolated pool. */
 export interface PoolDownMessage { readonly type: 'pool-down'; readonly pool: string; readonly reason: string }
 /** Primary -> worker: stop accepting, drain in-flight requests, close, exit 0. */
 export interface ShutdownMessage { readonly type: 'shutdown'; readonly timeout: number }

@@ -2,6 +2,7 @@ import { connect, type Socket } from 'node:net';
 import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader } from './frames.js';
 import { joinBinary, reviveError, type ReplyFrame, type RequestFrame } from './wire.js';
 
@@ -21,6 +22,7 @@ const RECONNECT_MAX = 2000;
  */
 export class Channel {
   private socket: Socket | undefined;
+  private writer: BatchedWriter | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
@@ -39,8 +41,8 @@ export class Channel {
 
   /** Send `req` to `pool` at the other end; rejects with a coded error on failure or timeout. */
   request(pool: string, req: ActorRequest, timeout: number): Promise<unknown> {
-    const socket = this.socket;
-    if (socket === undefined || !this.connected) {
+    const writer = this.writer;
+    if (writer === undefined || !this.connected) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${pool}" is not reachable (${this.path})`));
     }
     const id = this.nextId++;
@@ -54,7 +56,7 @@ export class Channel {
       const frame: RequestFrame = binary === undefined
         ? { t: 'req', id, pool, timeout, req }
         : { t: 'req', id, pool, timeout, req: { ...req, body: null }, bin: 1 };
-      socket.write(encodeFrame(frame, binary));
+      writer.write(encodeFrame(frame, binary));
     });
   }
 
@@ -69,6 +71,7 @@ export class Channel {
     const reader = new FrameReader();
     const socket = connect(this.path);
     this.socket = socket;
+    this.writer = new BatchedWriter(socket);
     socket.setNoDelay(true);
     socket.on('connect', () => {
       this.connected = true;

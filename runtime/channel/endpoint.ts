@@ -4,6 +4,7 @@ import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
+import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader } from './frames.js';
 import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
 
@@ -22,6 +23,7 @@ export function serveEndpoint(path: string, pools: ReadonlyMap<string, Pool>, lo
 
 function serveConnection(socket: Socket, pools: ReadonlyMap<string, Pool>, log: Logger): void {
   const reader = new FrameReader();
+  const writer = new BatchedWriter(socket);
   socket.setNoDelay(true);
   socket.on('error', (err) => log.debug({ err }, 'channel connection error'));
   socket.on('data', (chunk: Buffer) => {
@@ -43,16 +45,16 @@ function serveConnection(socket: Socket, pools: ReadonlyMap<string, Pool>, log: 
         : pool.dispatch(req, frame.timeout);
       outcome.then((value) => {
         const { json, binary: tail, bin } = splitBinary(value);
-        reply(socket, bin === undefined ? { t: 'res', id: frame.id, ok: true, value: json } : { t: 'res', id: frame.id, ok: true, value: json, bin }, tail);
+        reply(writer, bin === undefined ? { t: 'res', id: frame.id, ok: true, value: json } : { t: 'res', id: frame.id, ok: true, value: json, bin }, tail);
       }, (err: unknown) => {
         const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', 'internal error in the pool process');
         if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId }, 'internal error serving a channel request');
-        reply(socket, { t: 'res', id: frame.id, ok: false, code: e.code, message: e.message }, undefined);
+        reply(writer, { t: 'res', id: frame.id, ok: false, code: e.code, message: e.message }, undefined);
       });
     }
   });
 }
 
-function reply(socket: Socket, frame: ReplyFrame, binary: Buffer | undefined): void {
-  if (!socket.destroyed) socket.write(encodeFrame(frame, binary));
+function reply(writer: BatchedWriter, frame: ReplyFrame, binary: Buffer | undefined): void {
+  writer.write(encodeFrame(frame, binary));
 }

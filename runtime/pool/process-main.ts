@@ -3,7 +3,7 @@ import { start as startActorSystem } from 'nact';
 import { serveEndpoint } from '../channel/endpoint.js';
 import { createLogger } from '../logger.js';
 import { EXIT_ESCALATE, isPrimaryMessage, type StartPoolMessage } from '../protocol.js';
-import { buildPools, closePools, exitOnUnhandled, reportStartupFailure, send } from '../process-role.js';
+import { buildPools, closePools, exitOnUnhandled, markDown, reportStartupFailure, send } from '../process-role.js';
 import type { Pool } from './pool.js';
 
 /**
@@ -24,6 +24,7 @@ async function boot(msg: StartPoolMessage): Promise<void> {
     exitCode = EXIT_ESCALATE;
     void shutdown(5000);
   });
+  for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
   server = await serveEndpoint(msg.socket, new Map([[msg.pool, pools.get(msg.pool) as Pool]]), log);
   log.info({ pool: msg.pool, index: msg.index, socket: msg.socket }, 'pool process ready');
   send({ type: 'ready', port: 0, pools: [msg.pool] });
@@ -40,6 +41,7 @@ async function shutdown(timeout: number): Promise<void> {
 process.on('message', (msg: unknown) => {
   if (!isPrimaryMessage(msg)) return;
   if (msg.type === 'start-pool') boot(msg).catch((err: unknown) => reportStartupFailure(log, err));
+  else if (msg.type === 'pool-down') markDown(pools, msg.pool, msg.reason);
   else if (msg.type === 'shutdown') void shutdown(msg.timeout);
 });
 process.on('SIGINT', () => {});

@@ -30,23 +30,33 @@ interface PoolState {
  * retried a bounded number of times, never in a hot loop.
  */
 export class PoolProcesses {
+  /** Socket paths of every pool, by name: isolated pools' processes, and inline pools' front workers (when any pool is isolated). */
   readonly endpoints: Endpoints;
   private readonly slots: Slot[] = [];
   private readonly state = new Map<string, PoolState>();
   private stopping = false;
 
-  constructor(private readonly config: Config, runtimeDir: string, private readonly log: Logger,
+  /**
+   * `frontSockets`: where front worker i serves its inline pools. Pool processes reach inline
+   * pools there (ctx.ask from an isolated actor to an inline pool).
+   */
+  constructor(private readonly config: Config, runtimeDir: string, frontSockets: readonly string[], private readonly log: Logger,
     private readonly onPoolDown: (pool: string, reason: string) => void) {
-    const endpoints: Record<string, string[]> = {};
+    const endpoints: Record<string, readonly string[]> = {};
+    const isolated = Object.values(config.pools).some((p) => p.processes !== undefined);
+    for (const pool of Object.values(config.pools)) {
+      if (isolated && pool.processes === undefined) endpoints[pool.name] = frontSockets;
+    }
     for (const pool of Object.values(config.pools)) {
       if (pool.processes === undefined) continue;
       this.state.set(pool.name, { restarts: [], down: undefined, lastError: undefined });
-      endpoints[pool.name] = [];
+      const sockets: string[] = [];
       for (let index = 0; index < pool.processes; index++) {
         const socket = join(runtimeDir, `${pool.name}.${index}.sock`);
-        endpoints[pool.name]?.push(socket);
+        sockets.push(socket);
         this.slots.push({ pool, index, socket, child: undefined });
       }
+      endpoints[pool.name] = sockets;
     }
     this.endpoints = endpoints;
   }
@@ -61,6 +71,17 @@ export class PoolProcesses {
       const ok = await this.spawn(slot);
       if (!ok) this.log.error({ pool: slot.pool.name, process: slot.index, lastError: this.state.get(slot.pool.name)?.lastError }, 'pool process failed to start');
     }
+  }
+
+  /** Pools the supervisor gave up on, with the reason (sent to every front worker that starts). */
+  downPools(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, state] of this.state) if (state.down !== undefined) out[name] = this.describeDown(state);
+    return out;
+  }
+
+  private describeDown(state: PoolState): string {
+    return `${state.down ?? ''}${state.lastError === undefined ? '' : ` (last error: ${state.lastError})`}`;
   }
 
   /** Whether every process has exited. */
@@ -103,7 +124,9 @@ export class PoolProcesses {
       child.on('message', (msg: unknown) => {
         if (!isWorkerMessage(msg)) return;
         if (msg.type === 'booted') {
-          const start: PrimaryMessage = { type: 'start-pool', config: this.config, pool: slot.pool.name, index: slot.index, socket: slot.socket, endpoints: this.endpoints };
+          const start: PrimaryMessage = {
+            type: 'start-pool', config: this.config, pool: slot.pool.name, index: slot.index, socket: slot.socket, endpoints: this.endpoints, down: this.downPools(),
+          };
           child.send(start);
         } else if (msg.type === 'ready') {
           clearTimeout(timer);
@@ -136,7 +159,9 @@ export class PoolProcesses {
       state.down = decision.action === 'escalate' ? decision.reason : decision.action;
       this.log.error({ ...fields, reason: state.down }, 'pool process keeps failing; giving the pool up');
       for (const s of this.slots) if (s.pool === slot.pool) s.child?.kill('SIGTERM');
-      this.onPoolDown(slot.pool.name, `${state.down}${state.lastError === undefined ? '' : ` (last error: ${state.lastError})`}`);
+      const message: PrimaryMessage = { type: 'pool-down', pool: slot.pool.name, reason: this.describeDown(state) };
+      for (const s of this.slots) if (s.child?.connected === true) s.child.send(message);
+      this.onPoolDown(slot.pool.name, message.reason);
       return;
     }
     state.restarts.push(now);

@@ -51,7 +51,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   // Per-instance folder for the channel sockets: mkdtemp makes it 0700 and unique, so two
   // instances on one machine never collide. Removed when the instance stops.
   const runtimeDir = mkdtempSync(join(tmpdir(), 'actorrt-'));
-  const isolated = new PoolProcesses(config, runtimeDir, log, (pool, reason) => {
+  const frontSockets = slots.map((s) => join(runtimeDir, `front.${s.index}.sock`));
+  const isolated = new PoolProcesses(config, runtimeDir, frontSockets, log, (pool, reason) => {
     const message: PrimaryMessage = { type: 'pool-down', pool, reason };
     for (const s of slots) if (s.worker?.isConnected() === true) s.worker.send(message);
   });
@@ -78,7 +79,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       if (!isWorkerMessage(msg)) return;
       if (msg.type === 'booted') {
         const start: PrimaryMessage = {
-          type: 'start', config, workerIndex: slot.index, endpoints: isolated.endpoints, ...(listenPort === undefined ? {} : { portOverride: listenPort }),
+          type: 'start', config, workerIndex: slot.index, endpoints: isolated.endpoints, socket: frontSockets[slot.index] as string, down: isolated.downPools(),
+          ...(listenPort === undefined ? {} : { portOverride: listenPort }),
         };
         worker.send(start);
       } else if (msg.type === 'ready') {

@@ -1,13 +1,13 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config } from '../../config/types.js';
+import { serveEndpoint } from '../channel/endpoint.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
-import { RemotePool } from '../pool/remote-pool.js';
-import { buildPools, closePools, exitOnUnhandled, reportStartupFailure, send } from '../process-role.js';
+import { buildPools, closePools, exitOnUnhandled, markDown, reportStartupFailure, send } from '../process-role.js';
 import { EXIT_ESCALATE, isPrimaryMessage, type StartMessage } from '../protocol.js';
 import { createFrontHandler } from './front.js';
 
@@ -19,6 +19,7 @@ import { createFrontHandler } from './front.js';
 const log = createLogger('worker');
 let pools = new Map<string, Pool>();
 let server: Server | undefined;
+let endpoint: NetServer | undefined;
 let system: Ref<never> | undefined;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
 let exitCode = 0;
@@ -28,6 +29,11 @@ async function boot(msg: StartMessage): Promise<void> {
   system = startActorSystem();
   const inline = Object.values(config.pools).filter((p) => p.processes === undefined);
   pools = await buildPools(config, inline, msg.endpoints, log, system, (name, reason) => escalate(name, reason));
+  for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
+  if (inline.some((p) => msg.endpoints[p.name] !== undefined)) {
+    // Isolated pools may ask inline ones: serve them to the pool processes.
+    endpoint = await serveEndpoint(msg.socket, new Map(inline.map((p) => [p.name, pools.get(p.name) as Pool])), log);
+  }
   server = listen(config, msg.portOverride);
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
@@ -93,6 +99,7 @@ async function shutdown(timeout: number): Promise<void> {
     await Promise.race([closed, sleep(timeout, undefined, { ref: false })]);
     server.closeAllConnections();
   }
+  endpoint?.close();
   await closePools(pools, Math.max(0, timeout - (Date.now() - started)));
   if (system !== undefined) stopActorSystem(system);
   log.info({ exitCode }, 'worker stopped');
@@ -104,8 +111,7 @@ process.on('message', (msg: unknown) => {
   if (msg.type === 'start') {
     boot(msg).catch((err: unknown) => reportStartupFailure(log, err));
   } else if (msg.type === 'pool-down') {
-    const pool = pools.get(msg.pool);
-    if (pool instanceof RemotePool) pool.markDown(msg.reason);
+    markDown(pools, msg.pool, msg.reason);
   } else if (msg.type === 'shutdown') {
     void shutdown(msg.timeout);
   }

@@ -47,13 +47,15 @@ describe('isolated pool processes', () => {
     assert.equal(restarts.length, 2, 'exactly maxRestarts restarts, then given up');
     await sleep(500);
     assert.equal((app.stderr().match(/"pool":"broken"[^\n]*"msg":"pool process exited; restarting"/g) ?? []).length, 2, 'no further restarts');
-    assert.equal(poolProcessPids(app.child.pid as number).length, 2, 'only the two cpu processes remain');
+    assert.equal(poolProcessPids(app.child.pid as number).length, 3, 'only the two cpu processes and the iso-asker remain');
     assert.equal((await call(`${app.url}/echo/1`)).status, 200);
     assert.equal((await call(`${app.url}/cpu?ms=1`)).status, 200);
   });
 
   test('kill -9 of a pool process under load: only its in-flight requests fail (502), other routes are unaffected, the pool serves again', async () => {
-    const [victim] = poolProcessPids(app.child.pid as number).filter((p) => p !== undefined);
+    const cpuPids = new Set<number>();
+    for (let i = 0; i < 10; i++) cpuPids.add(((await call(`${app.url}/cpu?ms=1`)).json as { pid: number }).pid);
+    const [victim] = [...cpuPids];
     assert.ok(victim !== undefined);
     let stop = false;
     const statuses: Record<string, number> = {};
@@ -79,7 +81,8 @@ describe('isolated pool processes', () => {
     let replaced = false;
     while (Date.now() - killedAt < 2000 && !replaced) {
       await sleep(50);
-      replaced = poolProcessPids(app.child.pid as number).some((p) => p !== victim) && poolProcessPids(app.child.pid as number).length >= 2;
+      const now = poolProcessPids(app.child.pid as number);
+      replaced = !now.includes(victim) && now.length >= 3;
     }
     await sleep(300);
     stop = true;
@@ -116,6 +119,24 @@ describe('isolated pool processes', () => {
 
   test('ctx.ask from an inline actor reaches an isolated pool in another process', async () => {
     const a = await call(`${app.url}/ask/7?pool=cpu`);
+    assert.equal(a.status, 200);
+    const body = a.json as { asked: { pid: number }; askerPid: number };
+    assert.notEqual(body.asked.pid, body.askerPid);
+    assert.ok(poolProcessPids(app.child.pid as number).includes(body.asked.pid));
+  });
+
+  test('ctx.ask from an isolated pool process reaches an inline pool in the front workers', async () => {
+    const a = await call(`${app.url}/iso-ask/8?pool=echo`);
+    assert.equal(a.status, 200);
+    const body = a.json as { asked: { method: string; body: unknown; pid: number }; askerPid: number };
+    assert.equal(body.asked.method, 'ASK');
+    assert.deepEqual(body.asked.body, { from: 'asker', id: '8' });
+    assert.ok(poolProcessPids(app.child.pid as number).includes(body.askerPid), 'the asker runs in a pool process');
+    assert.ok(!poolProcessPids(app.child.pid as number).includes(body.asked.pid), 'the answer came from a front worker');
+  });
+
+  test('ctx.ask from an isolated pool process reaches another isolated pool', async () => {
+    const a = await call(`${app.url}/iso-ask/9?pool=cpu`);
     assert.equal(a.status, 200);
     const body = a.json as { asked: { pid: number }; askerPid: number };
     assert.notEqual(body.asked.pid, body.askerPid);

@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { report, sideBySide } from './http.js';
+import { load, LOAD_GENERATOR, type LoadResult } from './load.js';
+import { ROOT, startActorrt, startBare } from './servers.js';
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** Issue 5: the same route served by an isolated pool (one channel hop) vs the bare cluster. */
+export async function isolatedScenario(workers: number, rounds: number, seconds: number): Promise<void> {
+  const rows = await sideBySide([
+    { name: `bare node:http cluster (${workers}w)`, start: () => startBare(workers), path: '/hello/bench' },
+    { name: `actorrt isolated pool (${workers}w+1p)`, start: () => startActorrt(join(ROOT, 'bench', 'topologies', 'isolated.yml'), workers), path: '/hello/bench' },
+  ], rounds, seconds, 64);
+  report(`isolated-pool route, GET /hello/:name over a Unix-socket channel, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (target >= 0.80x req/s)`, rows);
+}
+
+/**
+ * Issue 5's isolation scenario: the 20 ms CPU route under steady load (8 connections) while the
+ * light route is measured (16 connections). (a) both routes share one inline pool; (b) the CPU
+ * route has its own process. Reports the light route's p99 in both; target (b) >= 5x lower.
+ */
+export async function isolationScenario(workers: number, rounds: number, seconds: number): Promise<void> {
+  const variants = [
+    { name: '(a) CPU + light in one inline pool', topology: 'isolation-shared.yml' },
+    { name: '(b) CPU route in processes: 1', topology: 'isolation-split.yml' },
+  ];
+  const results = variants.map(() => [] as LoadResult[]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, v] of (round % 2 === 0 ? variants : [...variants].reverse()).entries()) {
+      const index = round % 2 === 0 ? i : variants.length - 1 - i;
+      const server = await startActorrt(join(ROOT, 'bench', 'topologies', v.topology), workers);
+      try {
+        const base = `http://127.0.0.1:${server.port}`;
+        const cpu = background(`${base}/cpu`, seconds + 3);
+        await new Promise((r) => setTimeout(r, 1000));
+        (results[index] as LoadResult[]).push(await load(`${base}/hello/light`, { connections: 16, seconds }));
+        await cpu;
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  process.stdout.write(`\n## isolation: light route p99 while a 20 ms CPU route is loaded (${LOAD_GENERATOR}: 8 conns on /cpu, 16 on the light route), ${seconds}s x ${rounds}\n`);
+  const p99s = results.map((runs) => median(runs.map((r) => r.p99)));
+  variants.forEach((v, i) => {
+    const runs = results[i] as LoadResult[];
+    process.stdout.write(`${v.name.padEnd(40)} light req/s ${median(runs.map((r) => r.rps)).toFixed(0).padStart(7)}  p50 ${median(runs.map((r) => r.p50)).toFixed(2).padStart(7)} ms  p99 ${(p99s[i] as number).toFixed(2).padStart(8)} ms   runs p99: ${runs.map((r) => r.p99.toFixed(1)).join(' / ')}\n`);
+  });
+  process.stdout.write(`light-route p99 (a)/(b) = ${((p99s[0] as number) / (p99s[1] as number)).toFixed(1)}x (target >= 5x)\n`);
+}
+
+/** A second load generator in the background (wrk when installed), for the CPU route. */
+function background(url: string, seconds: number): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn('wrk', ['-t1', '-c8', `-d${seconds}s`, url], { stdio: 'ignore' });
+    child.on('error', () => resolve());
+    child.on('exit', () => resolve());
+  });
+}
