@@ -1,6 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { init } from './init.js';
 import { start } from './start.js';
+import { status } from './status.js';
 import { stop } from './stop.js';
 import { validate } from './validate.js';
 
@@ -16,4 +17,4 @@ export interface Command {
 }
 
 /** Every command the CLI knows, by name. */
-export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, validate, init };
+export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, validate, init };

@@ -3,13 +3,14 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { Logger } from '../logger.js';
 
 /**
- * The primary's pid, so `actorrt stop` can find a running instance. Lives beside the topology in
- * `.actorrt/<name>.pid`. A pid file owned by another live instance is left alone.
+ * The primary's pid (first line) and its runtime folder (second line), so `actorrt stop` and
+ * `actorrt status` can find a running instance. Lives beside the topology in `.actorrt/<name>.pid`.
+ * A pid file owned by another live instance is left alone.
  */
 export class PidFile {
   private written = false;
 
-  constructor(readonly path: string, private readonly log: Logger) {}
+  constructor(readonly path: string, private readonly runtimeDir: string, private readonly log: Logger) {}
 
   /** `.actorrt/<topology name>.pid` next to the topology file. */
   static defaultPath(topology: string): string {
@@ -18,16 +19,23 @@ export class PidFile {
 
   /** The pid recorded at `path`, if that process is still alive. */
   static read(path: string): number | undefined {
-    let pid: number;
+    return PidFile.readEntry(path)?.pid;
+  }
+
+  /** The pid and runtime folder recorded at `path`, if that process is still alive. */
+  static readEntry(path: string): { pid: number; runtimeDir: string | undefined } | undefined {
+    let lines: string[];
     try {
-      pid = Number(readFileSync(path, 'utf8').trim());
+      lines = readFileSync(path, 'utf8').split('\n');
     } catch {
       return undefined;
     }
+    const pid = Number(lines[0]?.trim());
+    const runtimeDir = lines[1]?.trim() || undefined;
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
     try {
       process.kill(pid, 0);
-      return pid;
+      return { pid, runtimeDir };
     } catch {
       return undefined;
     }
@@ -41,7 +49,7 @@ export class PidFile {
     }
     try {
       mkdirSync(dirname(this.path), { recursive: true });
-      writeFileSync(this.path, `${process.pid}\n`);
+      writeFileSync(this.path, `${process.pid}\n${this.runtimeDir}\n`);
       this.written = true;
     } catch (err) {
       this.log.warn({ pidFile: this.path, err: (err as Error).message }, 'could not write the pid file; `actorrt stop` will not find this instance');

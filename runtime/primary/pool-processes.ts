@@ -14,12 +14,25 @@ interface Slot {
   readonly index: number;
   readonly socket: string;
   child: ChildProcess | undefined;
+  ready: boolean;
 }
 
 interface PoolState {
   readonly restarts: number[];
+  /** Restarts since start, for status and metrics (the window above forgets). */
+  restartsTotal: number;
   down: string | undefined;
   lastError: string | undefined;
+}
+
+/** What `actorrt status` shows of an isolated pool. */
+export interface IsolatedPoolStatus {
+  readonly name: string;
+  readonly state: 'up' | 'starting' | 'down';
+  readonly processes: ReadonlyArray<{ readonly index: number; readonly pid: number | undefined; readonly up: boolean }>;
+  readonly restarts: number;
+  readonly down?: string;
+  readonly lastError?: string;
 }
 
 /**
@@ -49,12 +62,12 @@ export class PoolProcesses {
     }
     for (const pool of Object.values(config.pools)) {
       if (pool.processes === undefined) continue;
-      this.state.set(pool.name, { restarts: [], down: undefined, lastError: undefined });
+      this.state.set(pool.name, { restarts: [], restartsTotal: 0, down: undefined, lastError: undefined });
       const sockets: string[] = [];
       for (let index = 0; index < pool.processes; index++) {
         const socket = join(runtimeDir, `${pool.name}.${index}.sock`);
         sockets.push(socket);
-        this.slots.push({ pool, index, socket, child: undefined });
+        this.slots.push({ pool, index, socket, child: undefined, ready: false });
       }
       endpoints[pool.name] = sockets;
     }
@@ -82,6 +95,21 @@ export class PoolProcesses {
 
   private describeDown(state: PoolState): string {
     return `${state.down ?? ''}${state.lastError === undefined ? '' : ` (last error: ${state.lastError})`}`;
+  }
+
+  /** Every isolated pool with its processes, restarts and, when given up, why. */
+  status(): IsolatedPoolStatus[] {
+    return [...this.state].map(([name, state]) => {
+      const processes = this.slots.filter((s) => s.pool.name === name).map((s) => ({ index: s.index, pid: s.child?.pid, up: s.ready }));
+      return {
+        name,
+        state: state.down !== undefined ? 'down' : processes.every((p) => p.up) ? 'up' : 'starting',
+        processes,
+        restarts: state.restartsTotal,
+        ...(state.down === undefined ? {} : { down: this.describeDown(state) }),
+        ...(state.lastError === undefined ? {} : { lastError: state.lastError }),
+      };
+    });
   }
 
   /** Whether every process has exited. */
@@ -130,6 +158,7 @@ export class PoolProcesses {
           child.send(start);
         } else if (msg.type === 'ready') {
           clearTimeout(timer);
+          slot.ready = true;
           resolve(true);
         } else if (msg.type === 'startup-failed') {
           state.lastError = `${msg.code}: ${msg.message}`;
@@ -140,7 +169,10 @@ export class PoolProcesses {
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         resolve(false);
-        if (slot.child === child) slot.child = undefined;
+        if (slot.child === child) {
+          slot.child = undefined;
+          slot.ready = false;
+        }
         this.onExit(slot, child, code, signal);
       });
     });
@@ -165,6 +197,7 @@ export class PoolProcesses {
       return;
     }
     state.restarts.push(now);
+    state.restartsTotal++;
     this.log.warn({ ...fields, delay: decision.delay }, 'pool process exited; restarting');
     setTimeout(() => {
       if (this.stopping || state.down !== undefined) return;

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
+import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/types.js';
@@ -9,6 +10,7 @@ import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { isWorkerMessage, type PrimaryMessage, type ReadyMessage } from '../protocol.js';
 import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
+import { serveAdmin } from './admin.js';
 import { PidFile } from './pid-file.js';
 import { PoolProcesses } from './pool-processes.js';
 
@@ -47,10 +49,12 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   // key, so `--port 0` gives all of them the one free port the first bind picked.
   const listenPort = options.port;
   let port: number | undefined;
-  const pid = new PidFile(options.pidFile ?? PidFile.defaultPath(config.file), log);
-  // Per-instance folder for the channel sockets: mkdtemp makes it 0700 and unique, so two
-  // instances on one machine never collide. Removed when the instance stops.
+  // Per-instance folder for the channel and admin sockets: mkdtemp makes it 0700 and unique, so
+  // two instances on one machine never collide. Removed when the instance stops.
   const runtimeDir = mkdtempSync(join(tmpdir(), 'actorrt-'));
+  const pid = new PidFile(options.pidFile ?? PidFile.defaultPath(config.file), runtimeDir, log);
+  const startedAt = Date.now();
+  let workerRestarts = 0;
   const frontSockets = slots.map((s) => join(runtimeDir, `front.${s.index}.sock`));
   const isolated = new PoolProcesses(config, runtimeDir, frontSockets, log, (pool, reason) => {
     const message: PrimaryMessage = { type: 'pool-down', pool, reason };
@@ -120,6 +124,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       return;
     }
     restarts.push(now);
+    workerRestarts++;
     log.warn({ ...fields, delay: decision.delay }, 'worker exited; restarting');
     setTimeout(() => {
       if (stopping) return;
@@ -127,7 +132,9 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     }, decision.delay);
   };
 
+  let admin: Server | undefined;
   const finish = (code: number): void => {
+    admin?.close();
     pid.remove();
     rmSync(runtimeDir, { recursive: true, force: true });
     done(code);
@@ -181,6 +188,19 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     rmSync(runtimeDir, { recursive: true, force: true });
     throw err;
   }
+  admin = await serveAdmin(join(runtimeDir, 'admin.sock'), {
+    status: () => ({
+      pid: process.pid,
+      url: `http://${config.http.host}:${String(port)}`,
+      file: config.file,
+      uptime: Math.round((Date.now() - startedAt) / 1000),
+      workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid, up: s.ready })),
+      workerRestarts,
+      pools: Object.values(config.pools).map((p) => (p.processes === undefined
+        ? { name: p.name, kind: 'inline', size: p.size, state: 'up' }
+        : { kind: 'isolated', size: p.size, ...isolated.status().find((st) => st.name === p.name) })),
+    }),
+  });
   pid.write();
   log.info({ port, workers: count, pools: Object.keys(config.pools), runtimeDir }, 'ready');
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;

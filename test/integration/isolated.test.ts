@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { call, errorOf, startInstance, type Answer, type Instance } from './instance.js';
+import { call, errorOf, runCli, startInstance, type Answer, type Instance } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/isolated.yml';
 
@@ -50,6 +50,20 @@ describe('isolated pool processes', () => {
     assert.equal(poolProcessPids(app.child.pid as number).length, 3, 'only the two cpu processes and the iso-asker remain');
     assert.equal((await call(`${app.url}/echo/1`)).status, 200);
     assert.equal((await call(`${app.url}/cpu?ms=1`)).status, 200);
+  });
+
+  test('actorrt status shows the pools, their processes, and the given-up pool as down with its last error', async () => {
+    const text = await runCli(['status', '--pid-file', app.pidFile]);
+    assert.equal(text.code, 1, 'non-zero while a pool is down');
+    assert.match(text.stdout, /^actorrt pid \d+ on http:\/\/127\.0\.0\.1:\d+, up \d+s\n/);
+    assert.match(text.stdout, /front workers: 2\/2 up/);
+    assert.match(text.stdout, /\n {2}echo {13}up {7}inline, 4 actors per worker\n/);
+    assert.match(text.stdout, /\n {2}cpu {14}up {7}isolated, 2 processes x 1 actors/);
+    assert.match(text.stdout, /\n {2}broken {11}down {5}isolated, 1 processes x 1 actors \(pids -\), 2 restarts\n {6}down: more than 2 restarts within 30000 ms \(last error: ACTORRT_E_ACTOR_INIT/);
+    const json = await runCli(['status', '--pid-file', app.pidFile, '--json']);
+    const status = JSON.parse(json.stdout) as { pools: Array<{ name: string; state: string; lastError?: string }> };
+    assert.equal(status.pools.find((p) => p.name === 'broken')?.state, 'down');
+    assert.match(status.pools.find((p) => p.name === 'broken')?.lastError ?? '', /cannot reach the database/);
   });
 
   test('kill -9 of a pool process under load: only its in-flight requests fail (502), other routes are unaffected, the pool serves again', async () => {

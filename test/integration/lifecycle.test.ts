@@ -48,6 +48,12 @@ test('actorrt stop without a running instance exits 1 with a code', async () => 
   assert.match(r.stderr, /ACTORRT_E_NOT_RUNNING/);
 });
 
+test('actorrt status without a running instance exits 1 with a code', async () => {
+  const r = await runCli(['status', '--pid-file', '/nonexistent/actorrt.pid']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /ACTORRT_E_NOT_RUNNING/);
+});
+
 test('a second signal forces the exit', async () => {
   const app = await startInstance(TOPOLOGY, ['--workers', '1']);
   void call(`${app.url}/slow-long?ms=2500`).catch(() => undefined);
