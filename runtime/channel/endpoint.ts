@@ -8,16 +8,35 @@ import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader } from './frames.js';
 import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
 
+/** A listening endpoint. */
+export interface Endpoint {
+  /** Stop accepting, flush the replies already written, then close every connection (bounded by `timeout`). */
+  close(timeout?: number): Promise<void>;
+}
+
 /**
  * Serve this process's pools on a Unix socket: every peer (a front worker, another pool process)
  * holds one connection and multiplexes its requests over it by id.
  */
-export function serveEndpoint(path: string, pools: ReadonlyMap<string, Pool>, log: Logger): Promise<Server> {
+export function serveEndpoint(path: string, pools: ReadonlyMap<string, Pool>, log: Logger): Promise<Endpoint> {
   rmSync(path, { force: true });
-  const server = createServer((socket) => serveConnection(socket, pools, log));
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    serveConnection(socket, pools, log);
+  });
+  const close = async (timeout = 1000): Promise<void> => {
+    server.close();
+    // Let writes already queued (a reply corked until the next tick) reach the peer first.
+    await new Promise((r) => setImmediate(r));
+    const closed = [...sockets].map((s) => new Promise<void>((r) => { s.once('close', () => r()); s.end(); }));
+    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, timeout).unref())]);
+    for (const s of sockets) s.destroy();
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve(server));
+    server.listen(path, () => resolve({ close }));
   });
 }
 

@@ -1,6 +1,5 @@
-import type { Server } from 'node:net';
 import { start as startActorSystem } from 'nact';
-import { serveEndpoint } from '../channel/endpoint.js';
+import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { createLogger } from '../logger.js';
 import { EXIT_ESCALATE, isPrimaryMessage, type StartPoolMessage } from '../protocol.js';
 import { buildPools, closePools, exitOnUnhandled, markDown, reportStartupFailure, send } from '../process-role.js';
@@ -12,7 +11,7 @@ import type { Pool } from './pool.js';
  */
 const log = createLogger('pool');
 let pools = new Map<string, Pool>();
-let server: Server | undefined;
+let endpoint: Endpoint | undefined;
 let stopping = false;
 let exitCode = 0;
 
@@ -25,7 +24,7 @@ async function boot(msg: StartPoolMessage): Promise<void> {
     void shutdown(5000);
   });
   for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
-  server = await serveEndpoint(msg.socket, new Map([[msg.pool, pools.get(msg.pool) as Pool]]), log);
+  endpoint = await serveEndpoint(msg.socket, new Map([[msg.pool, pools.get(msg.pool) as Pool]]), log);
   log.info({ pool: msg.pool, index: msg.index, socket: msg.socket }, 'pool process ready');
   send({ type: 'ready', port: 0, pools: [msg.pool] });
 }
@@ -33,8 +32,9 @@ async function boot(msg: StartPoolMessage): Promise<void> {
 async function shutdown(timeout: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  server?.close();
+  // Drain first (replies still go out), then flush and close the peers' connections.
   await closePools(pools, timeout);
+  await endpoint?.close();
   process.exit(exitCode);
 }
 

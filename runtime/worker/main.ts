@@ -1,9 +1,9 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
-import type { AddressInfo, Server as NetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config } from '../../config/types.js';
-import { serveEndpoint } from '../channel/endpoint.js';
+import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
@@ -19,7 +19,7 @@ import { createFrontHandler } from './front.js';
 const log = createLogger('worker');
 let pools = new Map<string, Pool>();
 let server: Server | undefined;
-let endpoint: NetServer | undefined;
+let endpoint: Endpoint | undefined;
 let system: Ref<never> | undefined;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
 let exitCode = 0;
@@ -99,8 +99,8 @@ async function shutdown(timeout: number): Promise<void> {
     await Promise.race([closed, sleep(timeout, undefined, { ref: false })]);
     server.closeAllConnections();
   }
-  endpoint?.close();
   await closePools(pools, Math.max(0, timeout - (Date.now() - started)));
+  await endpoint?.close();
   if (system !== undefined) stopActorSystem(system);
   log.info({ exitCode }, 'worker stopped');
   process.exit(exitCode);

@@ -47,9 +47,27 @@ describe('isolated pool processes', () => {
     assert.equal(restarts.length, 2, 'exactly maxRestarts restarts, then given up');
     await sleep(500);
     assert.equal((app.stderr().match(/"pool":"broken"[^\n]*"msg":"pool process exited; restarting"/g) ?? []).length, 2, 'no further restarts');
-    assert.equal(poolProcessPids(app.child.pid as number).length, 3, 'only the two cpu processes and the iso-asker remain');
+    assert.equal(poolProcessPids(app.child.pid as number).length, 4, 'only the cpu, crashy-iso and iso-asker processes remain');
     assert.equal((await call(`${app.url}/echo/1`)).status, 200);
     assert.equal((await call(`${app.url}/cpu?ms=1`)).status, 200);
+  });
+
+  test('an isolated actor past its restart intensity escalates to its process, which the primary restarts', async () => {
+    const poison = { method: 'POST' as const, headers: { 'content-type': 'application/json' }, body: '{"poison":true}' };
+    assert.equal((await call(`${app.url}/crashy-iso`)).status, 200);
+    assert.equal(errorOf(await call(`${app.url}/crashy-iso`, poison)).code, 'ACTORRT_E_ACTOR_FAILED'); // actor restarted
+    assert.deepEqual((await call(`${app.url}/crashy-iso`)).json, { count: 1 }, 'state reset by the actor restart');
+    assert.equal(errorOf(await call(`${app.url}/crashy-iso`, poison)).code, 'ACTORRT_E_ACTOR_FAILED'); // escalates
+    const deadline = Date.now() + 5000;
+    let back: Answer | undefined;
+    while (Date.now() < deadline) {
+      back = await call(`${app.url}/crashy-iso`);
+      if (back.status === 200) break;
+      await sleep(50);
+    }
+    assert.equal(back?.status, 200, 'the pool serves again from a restarted process');
+    assert.match(app.stderr(), /"pool":"crashy-iso"[^\n]*"code":70[^\n]*"msg":"pool process exited; restarting"/);
+    assert.match(app.stderr(), /"pool":"crashy-iso"[^\n]*"msg":"actor crashed; escalating"/);
   });
 
   test('actorrt status shows the pools, their processes, and the given-up pool as down with its last error', async () => {
@@ -96,7 +114,7 @@ describe('isolated pool processes', () => {
     while (Date.now() - killedAt < 2000 && !replaced) {
       await sleep(50);
       const now = poolProcessPids(app.child.pid as number);
-      replaced = !now.includes(victim) && now.length >= 3;
+      replaced = !now.includes(victim) && now.length >= 4;
     }
     await sleep(300);
     stop = true;
