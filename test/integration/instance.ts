@@ -18,8 +18,8 @@ export interface Instance {
   exited: Promise<number | null>;
 }
 
-/** Start the CLI on a topology with --port 0 and wait for its ready line. */
-export async function startInstance(topology: string, args: readonly string[] = []): Promise<Instance> {
+/** Start the CLI on a topology with --port 0 and wait for its ready line; with `t`, it is killed when that test ends, pass or fail. */
+export async function startInstance(topology: string, args: readonly string[] = [], t?: { after(fn: () => unknown): void }): Promise<Instance> {
   const pidFile = join(mkdtempSync(join(tmpdir(), 'actorrt-pid-')), 'actorrt.pid');
   const child = spawn(process.execPath, [CLI, 'start', join(ROOT, topology), '--port', '0', '--pid-file', pidFile, ...args], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,6 +42,7 @@ export async function startInstance(topology: string, args: readonly string[] = 
     child.stdout?.on('data', onData);
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`actorrt exited with ${String(code)} before it was ready\n${err}`)); });
   });
+  t?.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); return exited; });
   return {
     child, url, pidFile, exited,
     stdout: () => out,
