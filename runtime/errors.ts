@@ -60,7 +60,7 @@ export const ERROR_CODES = {
   ACTORRT_E_ACTOR_MODULE: { summary: 'An actor module failed to load, or its default export is not an actor (use defineActor).' },
   ACTORRT_E_ACTOR_INIT: { summary: "An actor's init() threw while the pool was starting." },
   ACTORRT_E_STARTUP: { summary: 'A worker process failed to start; the message names the cause.' },
-  ACTORRT_E_UNSUPPORTED: { summary: 'The topology uses a feature this version validates but cannot run yet (isolated pool processes, proxy routes).' },
+  ACTORRT_E_UNSUPPORTED: { summary: 'The topology uses a feature this version validates but cannot run yet (proxy routes).' },
   ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop` found no running instance for that topology.' },
 
   // Command line.
