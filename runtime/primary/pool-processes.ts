@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, PoolConfig } from '../../config/types.js';
 import type { Logger } from '../logger.js';
-import { isWorkerMessage, type Endpoints, type PrimaryMessage } from '../protocol.js';
+import type { Endpoints, PrimaryMessage } from '../protocol.js';
+import { handshake } from './handshake.js';
 import { decide, prune } from '../supervision/policy.js';
 
 const ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
@@ -145,29 +146,22 @@ export class PoolProcesses {
     return new Promise((resolve) => {
       const child = fork(ENTRY, [], { stdio: 'inherit' });
       slot.child = child;
-      const timer = setTimeout(() => {
-        state.lastError = `did not report ready within ${READY_TIMEOUT} ms`;
-        child.kill('SIGKILL');
-      }, READY_TIMEOUT);
-      child.on('message', (msg: unknown) => {
-        if (!isWorkerMessage(msg)) return;
-        if (msg.type === 'booted') {
-          const start: PrimaryMessage = {
-            type: 'start-pool', config: this.config, pool: slot.pool.name, index: slot.index, socket: slot.socket, endpoints: this.endpoints, down: this.downPools(),
-          };
-          child.send(start);
-        } else if (msg.type === 'ready') {
-          clearTimeout(timer);
+      const cancel = handshake(child, () => ({
+        type: 'start-pool', config: this.config, pool: slot.pool.name, index: slot.index, socket: slot.socket, endpoints: this.endpoints, down: this.downPools(),
+      }), READY_TIMEOUT, {
+        ready: () => {
           slot.ready = true;
           resolve(true);
-        } else if (msg.type === 'startup-failed') {
-          state.lastError = `${msg.code}: ${msg.message}`;
-        } else if (msg.type === 'escalate') {
-          state.lastError = `escalated: ${msg.reason}`;
-        }
+        },
+        failed: (msg) => { state.lastError = `${msg.code}: ${msg.message}`; },
+        escalated: (msg) => { state.lastError = `escalated: ${msg.reason}`; },
+        timedOut: () => {
+          state.lastError = `did not report ready within ${READY_TIMEOUT} ms`;
+          child.kill('SIGKILL');
+        },
       });
       child.once('exit', (code, signal) => {
-        clearTimeout(timer);
+        cancel();
         resolve(false);
         if (slot.child === child) {
           slot.child = undefined;

@@ -8,9 +8,10 @@ import type { Config } from '../../config/types.js';
 import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { isWorkerMessage, type PrimaryMessage, type ReadyMessage } from '../protocol.js';
+import type { PrimaryMessage, ReadyMessage } from '../protocol.js';
 import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
 import { serveAdmin } from './admin.js';
+import { handshake } from './handshake.js';
 import { PidFile } from './pid-file.js';
 import { PoolProcesses } from './pool-processes.js';
 
@@ -75,31 +76,23 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     const worker = cluster.fork({ ACTORRT_WORKER_INDEX: String(slot.index) });
     slot.worker = worker;
     slot.ready = false;
-    const timer = setTimeout(() => {
-      reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} did not report ready within ${READY_TIMEOUT} ms`));
-      worker.kill('SIGKILL');
-    }, READY_TIMEOUT);
-    worker.on('message', (msg: unknown) => {
-      if (!isWorkerMessage(msg)) return;
-      if (msg.type === 'booted') {
-        const start: PrimaryMessage = {
-          type: 'start', config, workerIndex: slot.index, endpoints: isolated.endpoints, socket: frontSockets[slot.index] as string, down: isolated.downPools(),
-          ...(listenPort === undefined ? {} : { portOverride: listenPort }),
-        };
-        worker.send(start);
-      } else if (msg.type === 'ready') {
-        clearTimeout(timer);
+    const cancel = handshake(worker, () => ({
+      type: 'start', config, workerIndex: slot.index, endpoints: isolated.endpoints, socket: frontSockets[slot.index] as string, down: isolated.downPools(),
+      ...(listenPort === undefined ? {} : { portOverride: listenPort }),
+    }), READY_TIMEOUT, {
+      ready: (msg) => {
         slot.ready = true;
         resolve(msg);
-      } else if (msg.type === 'startup-failed') {
-        clearTimeout(timer);
-        reject(new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint }));
-      } else {
-        log.error({ worker: slot.index, workerPid: worker.process.pid, pool: msg.pool, reason: msg.reason }, 'worker escalated a pool failure; it will be restarted');
-      }
+      },
+      failed: (msg) => reject(new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint })),
+      escalated: (msg) => log.error({ worker: slot.index, workerPid: worker.process.pid, pool: msg.pool, reason: msg.reason }, 'worker escalated a pool failure; it will be restarted'),
+      timedOut: () => {
+        reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} did not report ready within ${READY_TIMEOUT} ms`));
+        worker.kill('SIGKILL');
+      },
     });
     worker.once('exit', (code, signal) => {
-      clearTimeout(timer);
+      cancel();
       if (!slot.ready) reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} exited during start-up (code ${String(code)}, signal ${String(signal)})`));
       onExit(slot, worker, code, signal);
     });

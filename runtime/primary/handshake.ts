@@ -1,0 +1,35 @@
+import { isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type StartupFailedMessage } from '../protocol.js';
+
+/** A forked process as the primary talks to it (a cluster Worker or a ChildProcess). */
+export interface Messenger {
+  on(event: 'message', listener: (msg: unknown) => void): unknown;
+  send(message: PrimaryMessage): unknown;
+}
+
+export interface HandshakeHandlers {
+  ready(msg: ReadyMessage): void;
+  failed(msg: StartupFailedMessage): void;
+  escalated(msg: EscalateMessage): void;
+  /** No ready within the deadline; the caller decides what to kill. */
+  timedOut(): void;
+}
+
+/**
+ * Drive a freshly forked process through start-up: when it says `booted` (its listener is in
+ * place), send it `start()`; then wait for `ready` or `startup-failed` within `timeout` ms.
+ * Later messages (escalations) keep going to the handlers. Returns a function that cancels the
+ * deadline, for when the process exits first.
+ */
+export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout: number, on: HandshakeHandlers): () => void {
+  const timer = setTimeout(() => on.timedOut(), timeout);
+  proc.on('message', (msg: unknown) => {
+    if (!isWorkerMessage(msg)) return;
+    switch (msg.type) {
+      case 'booted': proc.send(start()); break;
+      case 'ready': clearTimeout(timer); on.ready(msg); break;
+      case 'startup-failed': clearTimeout(timer); on.failed(msg); break;
+      case 'escalate': on.escalated(msg); break;
+    }
+  });
+  return () => clearTimeout(timer);
+}
