@@ -7,7 +7,7 @@ import { loadActor } from './pool/actor-loader.js';
 import { InlinePool } from './pool/inline-pool.js';
 import type { Pool } from './pool/pool.js';
 import { RemotePool } from './pool/remote-pool.js';
-import { EXIT_STARTUP, type Endpoints, type WorkerMessage } from './protocol.js';
+import { EXIT_ESCALATE, EXIT_STARTUP, isPrimaryMessage, type Endpoints, type PrimaryMessage, type WorkerMessage } from './protocol.js';
 import { RequestIds } from './worker/request-id.js';
 import { toReply } from './worker/responses.js';
 
@@ -72,16 +72,32 @@ function actorContext(config: Config, pool: string, index: number, pools: Readon
   };
 }
 
-/** Tell the primary why start-up failed, then exit: the primary decides about restarting. */
-export function reportStartupFailure(log: Logger, err: unknown): void {
-  const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_STARTUP', (err as Error).message ?? String(err), { cause: err });
-  log.error({ err }, 'start-up failed');
-  send({ type: 'startup-failed', code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
-  setImmediate(() => process.exit(EXIT_STARTUP));
+/** How a child process of the primary (front worker or pool process) reacts to it. */
+export interface RoleHandlers<Start extends PrimaryMessage> {
+  /** The start message this role expects. */
+  readonly startType: Start['type'];
+  start(msg: Start): Promise<void>;
+  poolDown(pool: string, reason: string): void;
+  /** Drain and exit with `exitCode()`; called once per reason, must tolerate repeats. */
+  shutdown(timeout: number): Promise<void>;
 }
 
-/** Crash loudly (and let the primary restart us) on errors nobody handled. */
-export function exitOnUnhandled(log: Logger): void {
+/**
+ * Wire a child process to the primary: start / pool-down / shutdown messages, start-up failure
+ * reporting, drain when the primary disappears, crash on unhandled errors, then the `booted`
+ * handshake. Signals are ignored: a terminal's Ctrl-C reaches the whole process group, and the
+ * primary coordinates an orderly drain.
+ */
+export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHandlers<Start>): void {
+  process.on('message', (msg: unknown) => {
+    if (!isPrimaryMessage(msg)) return;
+    if (msg.type === on.startType) on.start(msg as Start).catch((err: unknown) => reportStartupFailure(log, err));
+    else if (msg.type === 'pool-down') on.poolDown(msg.pool, msg.reason);
+    else if (msg.type === 'shutdown') void on.shutdown(msg.timeout);
+  });
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  process.on('disconnect', () => { void on.shutdown(10_000); });
   process.on('uncaughtException', (err) => {
     log.fatal({ err }, 'uncaught exception; exiting');
     process.exit(1);
@@ -90,4 +106,21 @@ export function exitOnUnhandled(log: Logger): void {
     log.fatal({ err }, 'unhandled rejection; exiting');
     process.exit(1);
   });
+  // Handshake: the primary learns of a fork before this module has loaded, so a start message
+  // sent then would be lost. Ask for it only now that the listener above is in place.
+  send({ type: 'booted' });
+}
+
+/** A pool's failures exceeded its supervision here: tell the primary, then drain and exit with EXIT_ESCALATE. */
+export function escalateToPrimary(pool: string, reason: string, shutdown: (timeout: number, code: number) => Promise<void>): void {
+  send({ type: 'escalate', pool, reason });
+  void shutdown(5000, EXIT_ESCALATE);
+}
+
+/** Tell the primary why start-up failed, then exit: the primary decides about restarting. */
+function reportStartupFailure(log: Logger, err: unknown): void {
+  const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_STARTUP', (err as Error).message ?? String(err), { cause: err });
+  log.error({ err }, 'start-up failed');
+  send({ type: 'startup-failed', code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
+  setImmediate(() => process.exit(EXIT_STARTUP));
 }

@@ -126,10 +126,13 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   };
 
   let admin: Server | undefined;
-  const finish = (code: number): void => {
+  const releaseFiles = (): void => {
     admin?.close();
     pid.remove();
     rmSync(runtimeDir, { recursive: true, force: true });
+  };
+  const finish = (code: number): void => {
+    releaseFiles();
     done(code);
   };
 
@@ -177,8 +180,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     isolated.kill();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    pid.remove();
-    rmSync(runtimeDir, { recursive: true, force: true });
+    releaseFiles();
     throw err;
   }
   admin = await serveAdmin(join(runtimeDir, 'admin.sock'), {

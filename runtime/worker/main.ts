@@ -7,8 +7,8 @@ import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
-import { buildPools, closePools, exitOnUnhandled, markDown, reportStartupFailure, send } from '../process-role.js';
-import { EXIT_ESCALATE, isPrimaryMessage, type StartMessage } from '../protocol.js';
+import { buildPools, closePools, escalateToPrimary, markDown, send, serveRole } from '../process-role.js';
+import type { StartMessage } from '../protocol.js';
 import { createFrontHandler } from './front.js';
 
 /**
@@ -20,15 +20,15 @@ const log = createLogger('worker');
 let pools = new Map<string, Pool>();
 let server: Server | undefined;
 let endpoint: Endpoint | undefined;
+let exitCode = 0;
 let system: Ref<never> | undefined;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
-let exitCode = 0;
 
 async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   system = startActorSystem();
   const inline = Object.values(config.pools).filter((p) => p.processes === undefined);
-  pools = await buildPools(config, inline, msg.endpoints, log, system, (name, reason) => escalate(name, reason));
+  pools = await buildPools(config, inline, msg.endpoints, log, system, (name, reason) => escalateToPrimary(name, reason, shutdown));
   for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
   if (inline.some((p) => msg.endpoints[p.name] !== undefined)) {
     // Isolated pools may ask inline ones: serve them to the pool processes.
@@ -81,14 +81,9 @@ function clientErrorFor(code: string | undefined): ActorrtError {
   return new ActorrtError('ACTORRT_E_BAD_REQUEST', 'the request is not valid HTTP');
 }
 
-function escalate(pool: string, reason: string): void {
-  send({ type: 'escalate', pool, reason });
-  exitCode = EXIT_ESCALATE;
-  void shutdown(5000);
-}
-
 /** Stop accepting, answer what is in flight (closing keep-alive connections), stop pools in reverse order. */
-async function shutdown(timeout: number): Promise<void> {
+async function shutdown(timeout: number, code = 0): Promise<void> {
+  if (code !== 0) exitCode = code; // an escalation during a drain still exits non-zero
   if (phase === 'draining') return;
   phase = 'draining';
   const started = Date.now();
@@ -106,23 +101,9 @@ async function shutdown(timeout: number): Promise<void> {
   process.exit(exitCode);
 }
 
-process.on('message', (msg: unknown) => {
-  if (!isPrimaryMessage(msg)) return;
-  if (msg.type === 'start') {
-    boot(msg).catch((err: unknown) => reportStartupFailure(log, err));
-  } else if (msg.type === 'pool-down') {
-    markDown(pools, msg.pool, msg.reason);
-  } else if (msg.type === 'shutdown') {
-    void shutdown(msg.timeout);
-  }
+serveRole<StartMessage>(log, {
+  startType: 'start',
+  start: boot,
+  poolDown: (pool, reason) => markDown(pools, pool, reason),
+  shutdown,
 });
-// The primary coordinates shutdown: a terminal's Ctrl-C reaches the whole process group, and
-// the workers must not race the primary's orderly drain.
-process.on('SIGINT', () => {});
-process.on('SIGTERM', () => {});
-// If the primary disappears, drain and leave rather than serve unsupervised.
-process.on('disconnect', () => { void shutdown(10_000); });
-exitOnUnhandled(log);
-// Handshake: cluster's 'online' fires before this module has loaded, so a start message sent
-// then would be lost. Ask for it only now that the listener above is in place.
-send({ type: 'booted' });
