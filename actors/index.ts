@@ -8,6 +8,15 @@
  *   });
  */
 
+/**
+ * Resource clients as `ctx.resources` holds them: the drivers' own objects, opened once per
+ * process. Declare the ones a pool binds: `defineActor<State, { db: SqliteDatabase }>(...)`.
+ */
+export type SqliteDatabase = import('better-sqlite3').Database;
+export type PostgresPool = import('pg').Pool;
+export type RedisClient = import('@keyv/redis').RedisClientType;
+export type { HttpUpstream } from '../runtime/resources/http.js';
+
 /** A request as an actor sees it; actor-to-actor messages arrive with method `ASK`. */
 export interface ActorRequest<Body = unknown> {
   readonly method: string;

@@ -103,6 +103,16 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
       report([...at, 'match', 'path'], 'ACTORRT_E_CONFIG_ROUTE_PATH', `routes[${route.index}].match.path ${pattern.error}`);
       return;
     }
+    if (route.stripPrefix !== undefined && route.rewrite !== undefined) {
+      report([...at, 'rewrite'], 'ACTORRT_E_CONFIG_VALUE', `routes[${route.index}] gives both stripPrefix and rewrite`, 'rewrite already sets the whole upstream path; keep one');
+    }
+    for (const token of route.rewrite?.match(/:[A-Za-z_][A-Za-z0-9_]*|\*/g) ?? []) {
+      const name = token === '*' ? '*' : token.slice(1);
+      if (!pattern.params.includes(name)) {
+        report([...at, 'rewrite'], 'ACTORRT_E_CONFIG_VALUE', `routes[${route.index}].rewrite uses ${token}, but ${route.match.path} has no ${token}`,
+          pattern.params.length === 0 ? undefined : `parameters of this path: ${pattern.params.map((p) => (p === '*' ? '*' : `:${p}`)).join(', ')}`);
+      }
+    }
     if (route.match.path === http.health.live || route.match.path === http.health.ready) {
       report([...at, 'match', 'path'], 'ACTORRT_E_CONFIG_ROUTE_CONFLICT', `routes[${route.index}].match.path ${route.match.path} is reserved for health checks`,
         'choose another path, or move the health paths with http.health.live / http.health.ready');

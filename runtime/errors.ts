@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   ACTORRT_E_BAD_REPLY: { status: 500, summary: 'The actor returned a reply actorrt cannot send (a status outside 100-599, a body that does not serialize).' },
   ACTORRT_E_ACTOR_CRASHED: { status: 502, summary: 'The pool process handling the request exited before replying; the request is not retried.' },
   ACTORRT_E_POOL_DOWN: { status: 503, summary: 'The pool gave up after too many restarts, or is stopping; other routes keep serving.' },
+  ACTORRT_E_RESOURCE_UNAVAILABLE: { status: 503, summary: 'A resource the request needs (database, Redis, upstream) cannot be reached right now; the runtime reconnects on its own.' },
+  ACTORRT_E_UPSTREAM_UNAVAILABLE: { status: 502, summary: "A proxy route could not connect to any origin of its upstream, or the upstream broke the connection." },
+  ACTORRT_E_UPSTREAM_TIMEOUT: { status: 504, summary: "The upstream of a proxy route did not send its headers (or the rest of its body) in time." },
   ACTORRT_E_NOT_READY: { status: 503, summary: 'The instance is starting or shutting down (`/readyz` answers this while not ready).' },
   ACTORRT_E_UNKNOWN_POOL: { status: 500, summary: '`ctx.ask` named a pool that this topology does not declare.' },
   ACTORRT_E_INTERNAL: { status: 500, summary: 'A bug in actorrt; the log line with the same request id has the stack trace.' },
@@ -60,7 +63,9 @@ export const ERROR_CODES = {
   ACTORRT_E_ACTOR_MODULE: { summary: 'An actor module failed to load, or its default export is not an actor (use defineActor).' },
   ACTORRT_E_ACTOR_INIT: { summary: "An actor's init() threw while the pool was starting." },
   ACTORRT_E_STARTUP: { summary: 'A worker process failed to start; the message names the cause.' },
-  ACTORRT_E_UNSUPPORTED: { summary: 'The topology uses a feature this version validates but cannot run yet (proxy routes).' },
+  ACTORRT_E_RESOURCE_UNREACHABLE: { summary: 'A resource could not be reached at start-up after its `startup.retries`; the message names it, its address (credentials redacted) and the cause.' },
+  ACTORRT_E_RESOURCE_FAILED: { summary: 'A resource was reached but could not be opened (bad credentials, missing database, a failing SQLite `init` script).' },
+  ACTORRT_E_UNSUPPORTED: { summary: 'The topology uses a feature this version validates but cannot run yet (route caches).' },
   ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop` found no running instance for that topology.' },
 
   // Command line.

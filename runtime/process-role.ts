@@ -7,6 +7,7 @@ import { loadActor } from './pool/actor-loader.js';
 import { InlinePool } from './pool/inline-pool.js';
 import type { Pool } from './pool/pool.js';
 import { RemotePool } from './pool/remote-pool.js';
+import type { Resources } from './resources/resources.js';
 import { EXIT_ESCALATE, EXIT_STARTUP, isPrimaryMessage, type Endpoints, type PrimaryMessage, type WorkerMessage } from './protocol.js';
 import { RequestIds } from './worker/request-id.js';
 import { toReply } from './worker/responses.js';
@@ -18,12 +19,25 @@ export function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
 }
 
+/** What a process needs to build its pools. */
+export interface PoolSetup {
+  readonly config: Config;
+  /** Pools that run here as nact actors, started in file order. */
+  readonly local: readonly PoolConfig[];
+  readonly endpoints: Endpoints;
+  readonly log: Logger;
+  readonly system: Ref<never>;
+  /** This process's open resources; actors see those bound to their pool. */
+  readonly resources: Resources;
+  onEscalate(pool: string, reason: string): void;
+}
+
 /**
  * The pools this process can reach: `local` ones run here as nact actors (started in file
  * order); every isolated pool in `endpoints` that is not local is reached over its channels.
  */
-export async function buildPools(config: Config, local: readonly PoolConfig[], endpoints: Endpoints, log: Logger,
-  system: Ref<never>, onEscalate: (pool: string, reason: string) => void): Promise<Map<string, Pool>> {
+export async function buildPools(setup: PoolSetup): Promise<Map<string, Pool>> {
+  const { config, local, endpoints, log, resources } = setup;
   const pools = new Map<string, Pool>();
   const ids = new RequestIds();
   for (const [name, paths] of Object.entries(endpoints)) {
@@ -32,11 +46,13 @@ export async function buildPools(config: Config, local: readonly PoolConfig[], e
   }
   for (const pool of local) {
     const actor = await loadActor(pool.actor);
+    const bound = resources.clientsFor(pool.resources);
     const inline = new InlinePool(pool, actor, {
-      parent: system,
+      parent: setup.system,
       log,
-      contextFor: (index) => actorContext(config, pool.name, index, pools, ids, log),
-      onEscalate,
+      contextFor: (index) => actorContext(config, pool.name, index, bound, pools, ids, log),
+      unavailable: (err) => resources.unavailable(err, pool.resources),
+      onEscalate: setup.onEscalate,
     });
     await inline.start();
     pools.set(pool.name, inline);
@@ -56,9 +72,10 @@ export async function closePools(pools: ReadonlyMap<string, Pool>, timeout: numb
 }
 
 /** The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools. */
-function actorContext(config: Config, pool: string, index: number, pools: ReadonlyMap<string, Pool>, ids: RequestIds, log: Logger): ActorContext<unknown> {
+function actorContext(config: Config, pool: string, index: number, resources: Readonly<Record<string, unknown>>, pools: ReadonlyMap<string, Pool>,
+  ids: RequestIds, log: Logger): ActorContext<unknown> {
   return {
-    resources: Object.freeze({}),
+    resources,
     log: log.child({ pool, actor: index }),
     self: Object.freeze({ pool, index, pid: process.pid }),
     async ask<T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> {

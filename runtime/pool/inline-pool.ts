@@ -48,6 +48,8 @@ export interface InlinePoolDeps {
   readonly log: Logger;
   /** The context actors of this pool see (resources, ask, logger), per actor index. */
   contextFor(index: number): ActorContext<unknown>;
+  /** The 503 to answer when a thrown error means a bound resource is unreachable (not an actor crash). */
+  unavailable(err: unknown): ActorrtError | undefined;
   /** Called when the pool's failures exceed what its supervision may handle locally. */
   onEscalate(pool: string, reason: string): void;
 }
@@ -177,7 +179,18 @@ export class InlinePool implements Pool {
         if (envelope === undefined) break;
         if (envelope.settled) { envelope.complete({ ok: true, value: undefined }); continue; } // timed out while queued
         cell.current = envelope;
-        const value = await receive(cell.state, envelope.req, cell.ctx);
+        let value: unknown;
+        try {
+          value = await receive(cell.state, envelope.req, cell.ctx);
+        } catch (err) {
+          // A database that went away is not this actor's fault: answer 503, keep its state, and
+          // keep restarts for real crashes (else a DB restart would make supervision give up).
+          const unavailable = this.deps.unavailable(err);
+          if (unavailable === undefined) throw err;
+          cell.current = undefined;
+          envelope.complete({ ok: false, error: unavailable });
+          continue;
+        }
         cell.current = undefined;
         envelope.complete({ ok: true, value });
       }

@@ -2,6 +2,7 @@ import { start as startActorSystem } from 'nact';
 import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { createLogger } from '../logger.js';
 import type { StartPoolMessage } from '../protocol.js';
+import { Resources, resourcesFor } from '../resources/resources.js';
 import { buildPools, closePools, escalateToPrimary, markDown, send, serveRole } from '../process-role.js';
 import type { Pool } from './pool.js';
 
@@ -11,6 +12,7 @@ import type { Pool } from './pool.js';
  */
 const log = createLogger('pool');
 let pools = new Map<string, Pool>();
+let resources: Resources | undefined;
 let endpoint: Endpoint | undefined;
 let exitCode = 0;
 let stopping = false;
@@ -18,8 +20,12 @@ let stopping = false;
 async function boot(msg: StartPoolMessage): Promise<void> {
   const local = msg.config.pools[msg.pool];
   if (local === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
-  pools = await buildPools(msg.config, [local], msg.endpoints, log.child({ pool: msg.pool, index: msg.index }), startActorSystem(),
-    (pool, reason) => escalateToPrimary(pool, reason, shutdown));
+  const plog = log.child({ pool: msg.pool, index: msg.index });
+  resources = await Resources.open(msg.config, resourcesFor(msg.config, [local], false), plog);
+  pools = await buildPools({
+    config: msg.config, local: [local], endpoints: msg.endpoints, log: plog, system: startActorSystem(), resources,
+    onEscalate: (pool, reason) => escalateToPrimary(pool, reason, shutdown),
+  });
   for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
   endpoint = await serveEndpoint(msg.socket, new Map([[msg.pool, pools.get(msg.pool) as Pool]]), log);
   log.info({ pool: msg.pool, index: msg.index, socket: msg.socket }, 'pool process ready');
@@ -33,6 +39,7 @@ async function shutdown(timeout: number, code = 0): Promise<void> {
   // Drain first (replies still go out), then flush and close the peers' connections.
   await closePools(pools, timeout);
   await endpoint?.close();
+  await resources?.close();
   process.exit(exitCode);
 }
 

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, PoolConfig } from '../../config/types.js';
+import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Endpoints, PrimaryMessage } from '../protocol.js';
 import { handshake } from './handshake.js';
@@ -24,6 +25,8 @@ interface PoolState {
   restartsTotal: number;
   down: string | undefined;
   lastError: string | undefined;
+  /** The last start-up failure a process of this pool reported, with its code. */
+  lastFailure: ActorrtError | undefined;
 }
 
 /** What `actorrt status` shows of an isolated pool. */
@@ -41,7 +44,8 @@ export interface IsolatedPoolStatus {
  * exit under its pool's intensity (maxRestarts within `within`) with exponential backoff; past
  * that the pool is given up (onPoolDown) and stays down, and the process count never grows.
  * A process that fails during start-up counts the same way, so a pool that cannot start is
- * retried a bounded number of times, never in a hot loop.
+ * retried a bounded number of times, never in a hot loop. The one exception is the first start
+ * with an unreachable resource, which fails the whole instance (see start()).
  */
 export class PoolProcesses {
   /** Socket paths of every pool, by name: isolated pools' processes, and inline pools' front workers (when any pool is isolated). */
@@ -63,7 +67,7 @@ export class PoolProcesses {
     }
     for (const pool of Object.values(config.pools)) {
       if (pool.processes === undefined) continue;
-      this.state.set(pool.name, { restarts: [], restartsTotal: 0, down: undefined, lastError: undefined });
+      this.state.set(pool.name, { restarts: [], restartsTotal: 0, down: undefined, lastError: undefined, lastFailure: undefined });
       const sockets: string[] = [];
       for (let index = 0; index < pool.processes; index++) {
         const socket = join(runtimeDir, `${pool.name}.${index}.sock`);
@@ -83,7 +87,12 @@ export class PoolProcesses {
   async start(): Promise<void> {
     for (const slot of this.slots) {
       const ok = await this.spawn(slot);
-      if (!ok) this.log.error({ pool: slot.pool.name, process: slot.index, lastError: this.state.get(slot.pool.name)?.lastError }, 'pool process failed to start');
+      if (ok) continue;
+      const state = this.state.get(slot.pool.name) as PoolState;
+      // A resource that stayed unreachable through its own start-up retries fails the whole
+      // start (exit 1, naming it): serving without the database is not what anyone asked for.
+      if (state.lastFailure?.code.startsWith('ACTORRT_E_RESOURCE_') === true) throw state.lastFailure;
+      this.log.error({ pool: slot.pool.name, process: slot.index, lastError: state.lastError }, 'pool process failed to start');
     }
   }
 
@@ -153,7 +162,10 @@ export class PoolProcesses {
           slot.ready = true;
           resolve(true);
         },
-        failed: (msg) => { state.lastError = `${msg.code}: ${msg.message}`; },
+        failed: (msg) => {
+          state.lastError = `${msg.code}: ${msg.message}`;
+          state.lastFailure = new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint });
+        },
         escalated: (msg) => { state.lastError = `escalated: ${msg.reason}`; },
         timedOut: () => {
           state.lastError = `did not report ready within ${READY_TIMEOUT} ms`;

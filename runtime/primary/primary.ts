@@ -210,8 +210,9 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
 
 /** Features the schema accepts that this version cannot run yet: refuse them up front, clearly. */
 function unsupported(config: Config): void {
-  const proxies = config.routes.filter((r) => r.proxy !== undefined).map((r) => `routes[${r.index}]`);
-  if (proxies.length > 0) {
-    throw new ActorrtError('ACTORRT_E_UNSUPPORTED', `${proxies.join(', ')} use proxy:, which this version cannot run yet`);
+  const cached = config.routes.filter((r) => r.cache !== undefined || r.invalidate !== undefined).map((r) => `routes[${r.index}]`);
+  if (cached.length > 0) {
+    throw new ActorrtError('ACTORRT_E_UNSUPPORTED', `${cached.join(', ')} use cache: or invalidate:, which this version validates but cannot run yet`,
+      { hint: 'remove the route cache settings for now; running without them would silently skip the caching you asked for' });
   }
 }

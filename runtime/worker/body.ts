@@ -76,6 +76,7 @@ function isJson(contentType: string): boolean {
   return type === 'application/json' || type.endsWith('+json');
 }
 
-function tooLarge(limit: number): ActorrtError {
+/** The 413 for a body past `limit` bytes. */
+export function tooLarge(limit: number): ActorrtError {
   return new ActorrtError('ACTORRT_E_BODY_TOO_LARGE', `the request body is larger than ${limit} bytes`, { hint: 'http.limits.bodyBytes' });
 }

@@ -4,9 +4,11 @@ import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
+import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { RequestIds } from './request-id.js';
 import { NO_HEADERS, toReply, writeError, writeReply } from './responses.js';
+import { forward } from './proxy.js';
 import { paramsFor, Router, type CompiledRoute } from './router.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
@@ -15,6 +17,8 @@ const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 export interface FrontDeps {
   readonly config: Config;
   readonly pools: ReadonlyMap<string, Pool>;
+  /** The open upstream behind an http resource (proxy routes). */
+  upstream(name: string): HttpUpstream;
   readonly log: Logger;
   /** True once every pool is started and until shutdown begins. */
   isReady(): boolean;
@@ -65,9 +69,15 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       if (headMatches.length === 0) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's headers or query`);
     }
 
-    const body = hasBody(req) ? parseBody(await readBody(req, bodyLimit), req.headers['content-type']) : undefined;
+    // A proxy route that does not look at the body streams it to the upstream unread.
+    const first = found.only ?? headMatches?.[0];
+    if (first?.config.proxy !== undefined && !first.needsBody) return proxy(req, res, first, path, q === -1 ? '' : url.slice(q), found.params, requestId, undefined);
+
+    const raw = hasBody(req) ? await readBody(req, bodyLimit) : undefined;
+    const body = raw === undefined ? undefined : parseBody(raw, req.headers['content-type']);
     const route = found.only ?? headMatches?.find((c) => c.matchesBody(body));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
+    if (route.config.proxy !== undefined) return proxy(req, res, route, path, q === -1 ? '' : url.slice(q), found.params, requestId, raw);
 
     const actorReq: ActorRequest = {
       method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId,
@@ -78,6 +88,16 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     // release its keep-alive connection, or the drain waits for the client to hang up.
     if (deps.isDraining()) res.shouldKeepAlive = false;
     writeReply(res, toReply(value), requestId, method === 'HEAD');
+  }
+
+  function proxy(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
+    params: Readonly<Record<string, string>>, requestId: string, body: Buffer | undefined): Promise<void> {
+    const name = route.config.proxy as string;
+    const resource = config.resources[name];
+    if (resource?.type !== 'http') return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`));
+    return forward({
+      req, res, route: route.config, path, search, params: paramsFor(route, params), requestId, body, bodyLimit, closeAfter: deps.isDraining(),
+    }, deps.upstream(name), resource, name);
   }
 
   function dispatch(route: CompiledRoute, req: ActorRequest): Promise<unknown> {

@@ -9,15 +9,17 @@ import { createLogger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
 import { buildPools, closePools, escalateToPrimary, markDown, send, serveRole } from '../process-role.js';
 import type { StartMessage } from '../protocol.js';
+import { Resources, resourcesFor } from '../resources/resources.js';
 import { createFrontHandler } from './front.js';
 
 /**
- * A front worker: runs every inline pool as nact actors and serves HTTP on the shared port.
- * It reports ready only after every pool has started; it stops when the primary says so (or
+ * A front worker: opens its resources, runs every inline pool as nact actors and serves HTTP on
+ * the shared port. It reports ready only after every resource is open and every pool has started; it stops when the primary says so (or
  * disappears), draining in-flight requests first.
  */
 const log = createLogger('worker');
 let pools = new Map<string, Pool>();
+let resources: Resources | undefined;
 let server: Server | undefined;
 let endpoint: Endpoint | undefined;
 let exitCode = 0;
@@ -28,13 +30,17 @@ async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   system = startActorSystem();
   const inline = Object.values(config.pools).filter((p) => p.processes === undefined);
-  pools = await buildPools(config, inline, msg.endpoints, log, system, (name, reason) => escalateToPrimary(name, reason, shutdown));
+  resources = await Resources.open(config, resourcesFor(config, inline, true), log);
+  pools = await buildPools({
+    config, local: inline, endpoints: msg.endpoints, log, system, resources,
+    onEscalate: (name, reason) => escalateToPrimary(name, reason, shutdown),
+  });
   for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
   if (inline.some((p) => msg.endpoints[p.name] !== undefined)) {
     // Isolated pools may ask inline ones: serve them to the pool processes.
     endpoint = await serveEndpoint(msg.socket, new Map(inline.map((p) => [p.name, pools.get(p.name) as Pool])), log);
   }
-  server = listen(config, msg.portOverride);
+  server = listen(config, resources, msg.portOverride);
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
   });
@@ -44,7 +50,7 @@ async function boot(msg: StartMessage): Promise<void> {
   send({ type: 'ready', port, pools: [...pools.keys()] });
 }
 
-function listen(config: Config, portOverride: number | undefined): Server {
+function listen(config: Config, open: Resources, portOverride: number | undefined): Server {
   const { limits } = config.http;
   const s = createServer({
     requestTimeout: limits.requestTimeout,
@@ -54,6 +60,7 @@ function listen(config: Config, portOverride: number | undefined): Server {
   }, createFrontHandler({
     config,
     pools,
+    upstream: (name) => open.upstream(name),
     log,
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',
@@ -96,6 +103,7 @@ async function shutdown(timeout: number, code = 0): Promise<void> {
   }
   await closePools(pools, Math.max(0, timeout - (Date.now() - started)));
   await endpoint?.close();
+  await resources?.close();
   if (system !== undefined) stopActorSystem(system);
   log.info({ exitCode }, 'worker stopped');
   process.exit(exitCode);

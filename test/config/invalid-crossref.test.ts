@@ -144,3 +144,15 @@ test('reports every cross-reference problem at once, not just the first', () => 
   assert.deepEqual(issues.map((i) => i.code), ['ACTORRT_E_CONFIG_UNKNOWN_REF', 'ACTORRT_E_CONFIG_UNKNOWN_REF']);
   assert.deepEqual(issues.map((i) => i.path), ['routes[0].pool', 'routes[1].proxy']);
 });
+
+const UP = 'resources:\n  up: { type: http, origins: [http://127.0.0.1:9] }\n';
+
+test('rejects a proxy rewrite that uses a parameter the path does not have', () => {
+  assertIssue(`version: 1\n${UP}routes:\n  - match: { path: /users/:id }\n    proxy: up\n    rewrite: /v2/users/:uid\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 7, col: 14, message: /uses :uid, but \/users\/:id has no :uid/, hint: /:id/ });
+});
+
+test('rejects a proxy route with both stripPrefix and rewrite', () => {
+  assertIssue(`version: 1\n${UP}routes:\n  - match: { path: /api/* }\n    proxy: up\n    stripPrefix: /api\n    rewrite: /*\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 8, col: 14, message: /both stripPrefix and rewrite/ });
+});

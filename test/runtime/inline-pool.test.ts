@@ -7,6 +7,7 @@ import { defineActor, type ActorContext, type ActorDefinition, type ActorRequest
 import type { PoolConfig } from '../../config/types.js';
 import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
 import { InlinePool } from '../../runtime/pool/inline-pool.js';
+import { isConnectionError } from '../../runtime/resources/connection-errors.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -25,9 +26,10 @@ let births = 0;
 const counter = defineActor<State>({
   init: () => ({ n: 0, born: ++births }),
   receive: async (state, req) => {
-    const body = req.body as { crash?: boolean; wait?: number } | undefined;
+    const body = req.body as { crash?: boolean; dbDown?: boolean; wait?: number } | undefined;
     if (body?.wait !== undefined) await sleep(body.wait);
     if (body?.crash === true) throw new Error('poison message');
+    if (body?.dbDown === true) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     state.n += 1;
     return { n: state.n, born: state.born, actor: req.params['actor'] };
   },
@@ -38,6 +40,7 @@ async function startPool(config: PoolConfig, actor: ActorDefinition<State> = cou
     parent: startSystem(),
     log: silent,
     contextFor: (index) => ({ resources: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
+    unavailable: (err) => (isConnectionError(err) ? new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', 'db down') : undefined),
     onEscalate: (_pool, reason) => { escalations.push(reason); },
   });
   await pool.start();
@@ -176,4 +179,16 @@ test('start() rejects with ACTOR_INIT naming the pool when an init throws', asyn
   const actor = defineActor({ init: () => { throw new Error('no database'); }, receive: () => ({}) });
   await assert.rejects(startPool(poolConfig({ name: 'db-pool' }), actor as never),
     (err: unknown) => err instanceof ActorrtError && err.code === 'ACTORRT_E_ACTOR_INIT' && /db-pool.*no database/.test(err.message));
+});
+
+test('a connection error from a resource answers RESOURCE_UNAVAILABLE and is not counted as a crash', async () => {
+  const escalations: string[] = [];
+  const pool = await startPool(poolConfig({ size: 1, strategy: 'escalate', maxRestarts: 0 }), counter, escalations);
+  const first = await pool.dispatch(req(), 1000) as State;
+  for (let i = 0; i < 5; i++) assert.equal(await code(pool.dispatch(req({ dbDown: true }), 1000)), 'ACTORRT_E_RESOURCE_UNAVAILABLE');
+  const after = await pool.dispatch(req(), 1000) as State;
+  assert.equal(after.born, first.born, 'the actor was not restarted');
+  assert.equal(after.n, 2, 'its state survived');
+  assert.deepEqual(escalations, [], 'nothing escalated although the policy escalates on the first crash');
+  await pool.stop(100);
 });

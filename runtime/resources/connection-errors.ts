@@ -1,0 +1,46 @@
+/**
+ * Whether an error means "the server behind a resource cannot be reached right now" (as opposed
+ * to a bad query or a bug in an actor). Such errors answer 503 RESOURCE_UNAVAILABLE and do not
+ * count as actor crashes: a database restart must not make supervision give a pool up.
+ */
+
+/** Socket-level codes from node:net, undici and the drivers. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN',
+  'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
+  // SQLite: the file cannot be opened or read (disk gone, permissions changed).
+  'SQLITE_CANTOPEN', 'SQLITE_IOERR',
+]);
+
+/** PostgreSQL SQLSTATEs: class 08 (connection exception) and the server shutting down or starting. */
+const PG_UNAVAILABLE = /^(08...|57P0[1-3]|53300)$/;
+
+/** node-redis error classes raised while the client is disconnected or reconnecting. */
+const REDIS_UNAVAILABLE = new Set([
+  'ClientClosedError', 'ClientOfflineError', 'ConnectionTimeoutError', 'SocketClosedUnexpectedlyError', 'ReconnectStrategyError', 'SocketTimeoutError',
+]);
+
+/** pg reports lost and timed-out connections as plain Errors; these are its messages. */
+const PG_MESSAGES = [/^Connection terminated/, /timeout exceeded when trying to connect/, /^Client has encountered a connection error/];
+
+/** True when `err` (or its cause, or one of an AggregateError's errors) is a connection failure. */
+export function isConnectionError(err: unknown, depth = 0): boolean {
+  if (err === null || typeof err !== 'object' || depth > 4) return false;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || PG_UNAVAILABLE.test(e.code))) return true;
+  if (typeof e.name === 'string' && REDIS_UNAVAILABLE.has(e.name)) return true;
+  if (typeof e.message === 'string' && PG_MESSAGES.some((re) => re.test(e.message as string))) return true;
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isConnectionError(inner, depth + 1))) return true;
+  return isConnectionError(e.cause, depth + 1);
+}
+
+/** The code or class name of a connection failure, for messages (`ECONNREFUSED`). */
+export function causeOf(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown } | null;
+  if (e === null || typeof e !== 'object') return String(err);
+  if (typeof e.code === 'string' && e.code !== '') return e.code;
+  if (Array.isArray(e.errors) && e.errors.length > 0) return causeOf(e.errors[0]);
+  if (typeof e.name === 'string' && e.name !== 'Error') return `${e.name}${typeof e.message === 'string' && e.message !== '' ? `: ${e.message}` : ''}`;
+  return typeof e.message === 'string' ? e.message : String(err);
+}

@@ -1,0 +1,151 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { HttpResource, RouteConfig } from '../../config/types.js';
+import { ActorrtError } from '../errors.js';
+import { redactUrl } from '../resources/address.js';
+import { causeOf, isConnectionError } from '../resources/connection-errors.js';
+import type { HttpUpstream } from '../resources/http.js';
+import { ClientAbortedError, hasBody, tooLarge } from './body.js';
+
+/** Headers that describe one connection, not the message (RFC 9110 section 7.6.1); never forwarded. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+/** Request headers the proxy sets itself (host comes from the origin; undici does not send Expect). */
+const REPLACED = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+
+/** One proxied request: what the front actor knows once the route is chosen. */
+export interface ProxyCall {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: RouteConfig;
+  /** The raw path (before `?`) and the query string with its `?` (or ''). */
+  readonly path: string;
+  readonly search: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly requestId: string;
+  /** The body when routing had to read it (body conditions); otherwise the request is streamed. */
+  readonly body: Buffer | undefined;
+  readonly bodyLimit: number;
+  readonly closeAfter: boolean;
+}
+
+interface Opaque {
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  readonly closeAfter: boolean;
+}
+
+/**
+ * Forward a request to an upstream with undici and stream the reply back: request bodies are
+ * streamed (bounded by the body limit), hop-by-hop headers are dropped both ways, and
+ * x-forwarded-for / -proto / -host and x-request-id are set. Resolves when the reply is sent;
+ * rejects with a typed error (502 / 504 / 413) only while nothing has been written yet.
+ */
+export async function forward(call: ProxyCall, upstream: HttpUpstream, resource: HttpResource, resourceName: string): Promise<void> {
+  const { req, route } = call;
+  const method = req.method ?? 'GET';
+  const headers = requestHeaders(req, call.requestId, call.body);
+  const options: Dispatcher.RequestOptions<Opaque> = {
+    path: targetPath(route, call.path, call.params) + call.search,
+    method: method as Dispatcher.HttpMethod,
+    headers,
+    body: call.body ?? (method === 'GET' || method === 'HEAD' || !hasBody(req) ? null : Readable.from(limited(req, call.bodyLimit), { objectMode: false })),
+    headersTimeout: route.timeout ?? resource.headersTimeout,
+    opaque: { res: call.res, requestId: call.requestId, closeAfter: call.closeAfter },
+  };
+  try {
+    await upstream.dispatcher.stream(options, writeHead);
+  } catch (err) {
+    throw upstreamError(err, resourceName, upstream);
+  }
+}
+
+/** undici's stream factory: write the upstream's status and end-to-end headers, then let it pipe into `res`. */
+function writeHead({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<Opaque>): ServerResponse {
+  const { res, requestId, closeAfter } = opaque;
+  const out: Record<string, string | string[]> = {};
+  const connectionTokens = listTokens(headers['connection']);
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name) === true) continue;
+    out[name] = value;
+  }
+  out['x-request-id'] = requestId;
+  if (closeAfter) res.shouldKeepAlive = false;
+  res.writeHead(statusCode, out);
+  return res;
+}
+
+function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const { headers } = req;
+  const connectionTokens = listTokens(headers.connection);
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || REPLACED.has(name) || connectionTokens?.has(name) === true) continue;
+    out[name] = value;
+  }
+  if (body !== undefined) out['content-length'] = String(body.length);
+  const client = req.socket.remoteAddress ?? '';
+  const prior = headers['x-forwarded-for'];
+  out['x-forwarded-for'] = prior === undefined || prior === '' ? client : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}`;
+  out['x-forwarded-proto'] = 'encrypted' in req.socket ? 'https' : 'http';
+  if (headers.host !== undefined) out['x-forwarded-host'] = headers.host;
+  out['x-request-id'] = requestId;
+  return out;
+}
+
+function listTokens(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
+}
+
+/** The upstream path: `rewrite` (with :params and * filled in) or the path without `stripPrefix`. */
+export function targetPath(route: Pick<RouteConfig, 'rewrite' | 'stripPrefix'>, path: string, params: Readonly<Record<string, string>>): string {
+  if (route.rewrite !== undefined) {
+    return route.rewrite.replace(/:([A-Za-z_][A-Za-z0-9_]*)|\*/g, (token, name: string | undefined) => {
+      if (name === undefined) return params['*'] ?? '';
+      return encodeURIComponent(params[name] ?? '');
+    });
+  }
+  const prefix = route.stripPrefix;
+  if (prefix === undefined || !path.startsWith(prefix)) return path;
+  const rest = path.slice(prefix.endsWith('/') ? prefix.length - 1 : prefix.length);
+  return rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/** The request body as it arrives, failing past `limit` bytes (a declared oversize length fails before a byte is sent). */
+async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? -1);
+  if (declared > limit) throw tooLarge(limit);
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw tooLarge(limit);
+      yield chunk;
+    }
+  } catch (err) {
+    if (err instanceof ActorrtError) throw err;
+    throw new ClientAbortedError('client aborted the request');
+  }
+}
+
+/** Map an undici failure to what the client is told. */
+function upstreamError(err: unknown, name: string, upstream: HttpUpstream): Error {
+  if (err instanceof ActorrtError || err instanceof ClientAbortedError) return err;
+  const code = (err as { code?: unknown }).code;
+  // undici wraps a failing request body; the client's own abort or our 413 is the real story.
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof ActorrtError || cause instanceof ClientAbortedError) return cause;
+  const where = `upstream "${name}" (${upstream.origins.map(redactUrl).join(', ')})`;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new ActorrtError('ACTORRT_E_UPSTREAM_TIMEOUT', `${where} did not answer in time (${String(code)})`, { cause: err });
+  }
+  if (code === 'UND_ERR_ABORTED' || code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+    return new ClientAbortedError('client aborted the request');
+  }
+  if (isConnectionError(err) || (typeof code === 'string' && code.startsWith('UND_ERR'))) {
+    return new ActorrtError('ACTORRT_E_UPSTREAM_UNAVAILABLE', `${where} is unavailable: ${causeOf(err)}`, { cause: err });
+  }
+  return err as Error;
+}
