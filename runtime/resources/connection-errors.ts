@@ -29,10 +29,16 @@ export function isConnectionError(err: unknown, depth = 0): boolean {
   if (err === null || typeof err !== 'object' || depth > 4) return false;
   const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
   if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || PG_UNAVAILABLE.test(e.code))) return true;
-  if (typeof e.name === 'string' && REDIS_UNAVAILABLE.has(e.name)) return true;
+  if (REDIS_UNAVAILABLE.has(className(err))) return true;
   if (typeof e.message === 'string' && PG_MESSAGES.some((re) => re.test(e.message as string))) return true;
   if (Array.isArray(e.errors) && e.errors.some((inner) => isConnectionError(inner, depth + 1))) return true;
   return isConnectionError(e.cause, depth + 1);
+}
+
+/** The error's class name: node-redis errors keep `name` = 'Error', so only the constructor tells them apart. */
+export function className(err: object): string {
+  const name = (err as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' ? name : '';
 }
 
 /** The code or class name of a connection failure, for messages (`ECONNREFUSED`). */
@@ -41,6 +47,7 @@ export function causeOf(err: unknown): string {
   if (e === null || typeof e !== 'object') return String(err);
   if (typeof e.code === 'string' && e.code !== '') return e.code;
   if (Array.isArray(e.errors) && e.errors.length > 0) return causeOf(e.errors[0]);
-  if (typeof e.name === 'string' && e.name !== 'Error') return `${e.name}${typeof e.message === 'string' && e.message !== '' ? `: ${e.message}` : ''}`;
+  const kind = className(e) !== 'Error' && className(e) !== '' ? className(e) : typeof e.name === 'string' && e.name !== 'Error' ? e.name : undefined;
+  if (kind !== undefined) return `${kind}${typeof e.message === 'string' && e.message !== '' ? `: ${e.message}` : ''}`;
   return typeof e.message === 'string' ? e.message : String(err);
 }

@@ -3,7 +3,7 @@ import type { Config, PoolConfig, ResourceConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { describeAddress, scrub } from './address.js';
-import { causeOf, isConnectionError } from './connection-errors.js';
+import { causeOf, className, isConnectionError } from './connection-errors.js';
 import type { Opened } from './driver.js';
 import { openHttp, type HttpUpstream } from './http.js';
 import { openPostgres } from './postgres.js';
@@ -135,8 +135,8 @@ export class Resources {
 
 /** Which kind of driver raised `err`, judged by its shape. */
 function driverOf(err: unknown): ResourceConfig['type'] | undefined {
-  const e = err as { name?: unknown; code?: unknown; severity?: unknown; message?: unknown };
-  if (typeof e.name === 'string' && /^(Client|Socket|Connection|Reconnect).*Error$/.test(e.name) && e.name !== 'Error') return 'redis';
+  const e = err as { code?: unknown; severity?: unknown; message?: unknown };
+  if (typeof err === 'object' && err !== null && /^(Client|Socket|Connection|Reconnect).+Error$/.test(className(err))) return 'redis';
   if (typeof e.code === 'string' && e.code.startsWith('UND_ERR')) return 'http';
   if (typeof e.code === 'string' && e.code.startsWith('SQLITE')) return 'sqlite';
   if (e.severity !== undefined || (typeof e.message === 'string' && /^Connection terminated|trying to connect/.test(e.message))) return 'postgres';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Client, request } from 'undici';
 import { CLI, ROOT } from '../helpers.js';
 
@@ -18,11 +18,15 @@ export interface Instance {
   exited: Promise<number | null>;
 }
 
-/** Start the CLI on a topology with --port 0 and wait for its ready line; with `t`, it is killed when that test ends, pass or fail. */
-export async function startInstance(topology: string, args: readonly string[] = [], t?: { after(fn: () => unknown): void }): Promise<Instance> {
+/**
+ * Start the CLI on a topology (absolute, or relative to the repository) with --port 0 and wait for
+ * its ready line; with `t`, it is killed when that test ends, pass or fail. `env` adds variables.
+ */
+export async function startInstance(topology: string, args: readonly string[] = [], t?: { after(fn: () => unknown): void },
+  env: NodeJS.ProcessEnv = {}): Promise<Instance> {
   const pidFile = join(mkdtempSync(join(tmpdir(), 'actorrt-pid-')), 'actorrt.pid');
-  const child = spawn(process.execPath, [CLI, 'start', join(ROOT, topology), '--port', '0', '--pid-file', pidFile, ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, [CLI, 'start', resolve(ROOT, topology), '--port', '0', '--pid-file', pidFile, ...args], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
   });
   let out = '';
   let err = '';
@@ -55,8 +59,8 @@ export async function startInstance(topology: string, args: readonly string[] = 
 }
 
 /** Run the CLI to completion (for start-up failures and one-shot commands). */
-export function runCli(args: readonly string[], timeout = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(args: readonly string[], timeout = 20_000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -31,7 +31,9 @@ test('tells connection failures from query errors and actor bugs', () => {
   assert.equal(isConnectionError(new AggregateError([net], 'all attempts failed')), true, 'dual-stack connect errors');
   assert.equal(isConnectionError(new Error('Connection terminated unexpectedly')), true, 'pg lost connection');
   assert.equal(isConnectionError(Object.assign(new Error('admin shutdown'), { code: '57P01' })), true, 'pg server shutting down');
-  assert.equal(isConnectionError(Object.assign(new Error('x'), { name: 'ClientOfflineError' })), true, 'node-redis offline');
+  class ClientOfflineError extends Error {}
+  assert.equal(isConnectionError(new ClientOfflineError('The client is offline')), true, 'node-redis offline (its errors keep name "Error")');
+  assert.equal(causeOf(new ClientOfflineError('The client is offline')), 'ClientOfflineError: The client is offline');
   assert.equal(isConnectionError(new Error('wrapped', { cause: net })), true, 'through a cause');
   assert.equal(isConnectionError(Object.assign(new Error('syntax error at or near "SELEC"'), { code: '42601' })), false);
   assert.equal(isConnectionError(Object.assign(new Error('UNIQUE constraint failed'), { code: 'SQLITE_CONSTRAINT_UNIQUE' })), false);
