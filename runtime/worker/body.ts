@@ -12,7 +12,7 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /** Past the limit, a chunked body is still read and discarded up to this much, so the client can finish sending and read its 413. */
-const LINGER_BYTES = 4 * 1024 * 1024;
+export const LINGER_BYTES = 4 * 1024 * 1024;
 
 /**
  * Read the whole body, refusing more than `limit` bytes. A declared Content-Length over the limit

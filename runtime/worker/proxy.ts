@@ -6,7 +6,7 @@ import { ActorrtError } from '../errors.js';
 import { redactUrl } from '../resources/address.js';
 import { causeOf, isConnectionError } from '../resources/connection-errors.js';
 import type { HttpUpstream } from '../resources/http.js';
-import { ClientAbortedError, hasBody, tooLarge } from './body.js';
+import { ClientAbortedError, hasBody, LINGER_BYTES, tooLarge } from './body.js';
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1); never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -113,7 +113,11 @@ export function targetPath(route: Pick<RouteConfig, 'rewrite' | 'stripPrefix'>, 
   return rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
 }
 
-/** The request body as it arrives, failing past `limit` bytes (a declared oversize length fails before a byte is sent). */
+/**
+ * The request body as it arrives, failing past `limit` bytes. A declared oversize length fails
+ * before a byte is sent; a chunked body that grows past the limit is read and discarded up to
+ * LINGER_BYTES more first, as for pool routes, so the client can finish sending and read its 413.
+ */
 async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
   const declared = Number(req.headers['content-length'] ?? -1);
   if (declared > limit) throw tooLarge(limit);
@@ -121,13 +125,13 @@ async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buf
   try {
     for await (const chunk of req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > limit) throw tooLarge(limit);
-      yield chunk;
+      if (size > limit + LINGER_BYTES) break;
+      if (size <= limit) yield chunk;
     }
-  } catch (err) {
-    if (err instanceof ActorrtError) throw err;
+  } catch {
     throw new ClientAbortedError('client aborted the request');
   }
+  if (size > limit) throw tooLarge(limit);
 }
 
 /** Map an undici failure to what the client is told. */
