@@ -2,11 +2,12 @@ import { availableParallelism } from 'node:os';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
 import { benchCodec } from './codec.js';
+import { proxyScenario, sqliteScenario } from './resources.js';
 import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy picks one.
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -26,3 +27,5 @@ if (only === undefined || only === 'codec') {
 if (only === undefined || only === 'inline') await inlineScenario(workers, rounds, seconds);
 if (only === undefined || only === 'isolated') await isolatedScenario(workers, rounds, seconds);
 if (only === undefined || only === 'isolation') await isolationScenario(workers, rounds, seconds);
+if (only === undefined || only === 'sqlite') await sqliteScenario(workers, rounds, seconds);
+if (only === undefined || only === 'proxy') await proxyScenario(workers, rounds, seconds);

@@ -38,9 +38,9 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** The bare node:http cluster baseline with `workers` workers. */
-export function startBare(workers: number): Promise<Running> {
-  return startServer([join(HERE, 'bare-cluster.js'), String(workers)], /listening (\d+)/);
+/** The bare node:http cluster baseline with `workers` workers (`mode` args: see bare-cluster.ts). */
+export function startBare(workers: number, ...mode: string[]): Promise<Running> {
+  return startServer([join(HERE, 'bare-cluster.js'), String(workers), ...mode], /listening (\d+)/);
 }
 
 /** `actorrt start <topology> --port 0 --workers N`. */
