@@ -77,7 +77,19 @@ routes:
     proxy: single
     stripPrefix: /single
     timeout: 300ms
-`), ['--workers', '1']);
+  - match: { method: GET, path: /via-actor }
+    pool: caller
+pools:
+  caller: { actor: ./actors/caller.mjs, resources: [api] }
+`, {
+      'actors/caller.mjs': `export default {
+  receive: async (_s, req, ctx) => {
+    const { statusCode, body } = await ctx.resources.api.dispatcher.request({ method: 'GET', path: '/from-actor' });
+    return { statusCode, seen: await body.json() };
+  },
+};
+`,
+    }), ['--workers', '1']);
   });
   after(async () => {
     assert.equal(await app.stop(), 0);
@@ -95,6 +107,14 @@ routes:
     }
     assert.deepEqual(origins, new Set(['a', 'b']));
     assert.equal(((await call(`${app.url}/users/a%20b`)).json as Seen).url, '/v2/users/a%20b/profile');
+  });
+
+  test('actors call an http resource through the same balanced pool', async () => {
+    const answer = await call(`${app.url}/via-actor`);
+    const { statusCode, seen } = answer.json as { statusCode: number; seen: Seen };
+    assert.equal(statusCode, 200);
+    assert.equal(seen.url, '/from-actor');
+    assert.ok(['a', 'b'].includes(seen.origin));
   });
 
   test('sets forwarding headers and strips hop-by-hop headers both ways', async () => {
