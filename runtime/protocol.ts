@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import type { SupervisionEvent } from './supervision/counters.js';
 
 /**
  * Every message between the primary and its worker processes (node:cluster IPC). The primary
@@ -47,12 +48,15 @@ export interface StartupFailedMessage { readonly type: 'startup-failed'; readonl
 /** Worker -> primary: an actor's restart intensity was exceeded; the process is about to exit. */
 export interface EscalateMessage { readonly type: 'escalate'; readonly pool: string; readonly reason: string }
 
-export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage;
+/** Worker -> primary: supervision acted on actors of `pool` here (counted for status and metrics). */
+export interface SupervisionMessage { readonly type: 'supervision'; readonly pool: string; readonly event: SupervisionEvent; readonly count: number }
+
+export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage;
 
 /** Narrow an IPC payload to a worker message (anything else is ignored). */
 export function isWorkerMessage(msg: unknown): msg is WorkerMessage {
   const type = (msg as { type?: unknown } | null)?.type;
-  return type === 'booted' || type === 'ready' || type === 'startup-failed' || type === 'escalate';
+  return type === 'booted' || type === 'ready' || type === 'startup-failed' || type === 'escalate' || type === 'supervision';
 }
 
 /** Narrow an IPC payload to a primary message. */

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { ActorrtError } from '../errors.js';
 import { adminRequest } from '../primary/admin.js';
 import { PidFile } from '../primary/pid-file.js';
+import { SUPERVISION_EVENTS, type SupervisionCounts } from '../supervision/counters.js';
 import type { Command } from './index.js';
 
 interface Status {
@@ -10,15 +11,19 @@ interface Status {
   uptime: number;
   workers: Array<{ index: number; pid?: number; up: boolean }>;
   workerRestarts: number;
-  pools: Array<{ name: string; kind: string; size: number; state: string; restarts?: number; processes?: Array<{ pid?: number; up: boolean }>; down?: string; lastError?: string }>;
+  pools: Array<{
+    name: string; kind: string; size: number; state: string; restarts?: number; processes?: Array<{ pid?: number; up: boolean }>; down?: string; lastError?: string;
+    supervision: SupervisionCounts;
+  }>;
 }
 
 export const status: Command = {
   usage: 'status [file] [--json]',
   summary: 'pools, processes, restarts of a running instance',
   help: `Asks the instance started from the topology file (default: actorrt.yml) for its state:
-front workers, every pool (inline or isolated, up / starting / down), process ids, restarts, and
-for a pool that was given up, why and its last error.
+front workers, every pool (inline or isolated, up / starting / down), process ids, restarts, the
+supervision totals since start (actor restarts / stops, escalations, process restarts, give-ups),
+and for a pool that was given up, why and its last error.
 
 Options:
   --pid-file F   the pid file the instance was started with
@@ -44,7 +49,9 @@ Options:
       ...answer.pools.map((p) => {
         const where = p.kind === 'inline' ? `inline, ${p.size} actors per worker` : `isolated, ${p.processes?.length ?? 0} processes x ${p.size} actors (pids ${(p.processes ?? []).map((x) => x.pid ?? '-').join(', ')}), ${p.restarts ?? 0} restarts`;
         const why = p.down === undefined ? '' : `\n      down: ${p.down}`;
-        return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${why}`;
+        const acted = SUPERVISION_EVENTS.filter((e) => p.supervision[e] > 0).map((e) => `${p.supervision[e]} ${e}`);
+        const supervision = acted.length === 0 ? '' : `\n      supervision: ${acted.join(', ')}`;
+        return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${why}${supervision}`;
       }),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -4,6 +4,7 @@ import type { Actor, ActorContext, ActorRequest } from '../../actors/index.js';
 import type { PoolConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { SupervisionEvent } from '../supervision/counters.js';
 import { decide, prune } from '../supervision/policy.js';
 import type { Pool } from './pool.js';
 
@@ -50,6 +51,8 @@ export interface InlinePoolDeps {
   contextFor(index: number): ActorContext<unknown>;
   /** The 503 to answer when a thrown error means a bound resource is unreachable (not an actor crash). */
   unavailable(err: unknown): ActorrtError | undefined;
+  /** Supervision acted on `count` actors of this pool (for counters; the log line is written here). */
+  onSupervision(event: SupervisionEvent, count: number): void;
   /** Called when the pool's failures exceed what its supervision may handle locally. */
   onEscalate(pool: string, reason: string): void;
 }
@@ -226,6 +229,7 @@ export class InlinePool implements Pool {
       cell.restarts.push(now);
       if (decision.delay > 0) await sleep(decision.delay);
       const targets = decision.action === 'restart-all' ? this.cells.filter((c) => !c.stopped) : [cell];
+      this.deps.onSupervision('actor-restart', targets.length);
       await Promise.all(targets.map((c) => this.restart(c)));
       cell.awake = false;
       this.wake(cell); // queued messages go on after the restart
@@ -236,11 +240,13 @@ export class InlinePool implements Pool {
     this.failQueued(cell, this.poolDown(`actor ${cell.index} of pool "${this.name}" stopped after a failure`));
     if (decision.action === 'stop') {
       this.deps.log.error({ ...fields, err: error }, 'actor crashed; stopped per supervision');
+      this.deps.onSupervision('actor-stop', 1);
       if (this.cells.every((c) => c.stopped)) this.down = this.poolDown('every actor of the pool is stopped');
       return;
     }
     if (decision.action === 'escalate') {
       this.deps.log.error({ ...fields, err: error, escalation: decision.reason }, 'actor crashed; escalating');
+      this.deps.onSupervision('escalation', 1);
       this.down = this.poolDown(`pool "${this.name}" escalated: ${decision.reason}`);
       this.deps.onEscalate(this.name, decision.reason);
     }

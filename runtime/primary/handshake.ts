@@ -1,4 +1,4 @@
-import { isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type StartupFailedMessage } from '../protocol.js';
+import { isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type StartupFailedMessage, type SupervisionMessage } from '../protocol.js';
 
 /** A forked process as the primary talks to it (a cluster Worker or a ChildProcess). */
 export interface Messenger {
@@ -10,6 +10,8 @@ export interface HandshakeHandlers {
   ready(msg: ReadyMessage): void;
   failed(msg: StartupFailedMessage): void;
   escalated(msg: EscalateMessage): void;
+  /** Supervision acted inside the process (any time after start). */
+  supervised(msg: SupervisionMessage): void;
   /** No ready within the deadline; the caller decides what to kill. */
   timedOut(): void;
 }
@@ -17,7 +19,7 @@ export interface HandshakeHandlers {
 /**
  * Drive a freshly forked process through start-up: when it says `booted` (its listener is in
  * place), send it `start()`; then wait for `ready` or `startup-failed` within `timeout` ms.
- * Later messages (escalations) keep going to the handlers. Returns a function that cancels the
+ * Later messages (escalations, supervision counts) keep going to the handlers. Returns a function that cancels the
  * deadline, for when the process exits first.
  */
 export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout: number, on: HandshakeHandlers): () => void {
@@ -29,6 +31,7 @@ export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout:
       case 'ready': clearTimeout(timer); on.ready(msg); break;
       case 'startup-failed': clearTimeout(timer); on.failed(msg); break;
       case 'escalate': on.escalated(msg); break;
+      case 'supervision': on.supervised(msg); break;
     }
   });
   return () => clearTimeout(timer);

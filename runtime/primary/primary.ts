@@ -9,6 +9,7 @@ import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { PrimaryMessage, ReadyMessage } from '../protocol.js';
+import { SupervisionCounters } from '../supervision/counters.js';
 import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
 import { serveAdmin } from './admin.js';
 import { handshake } from './handshake.js';
@@ -57,7 +58,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const startedAt = Date.now();
   let workerRestarts = 0;
   const frontSockets = slots.map((s) => join(runtimeDir, `front.${s.index}.sock`));
-  const isolated = new PoolProcesses(config, runtimeDir, frontSockets, log, (pool, reason) => {
+  const counters = new SupervisionCounters();
+  const isolated = new PoolProcesses(config, runtimeDir, frontSockets, log, counters, (pool, reason) => {
     const message: PrimaryMessage = { type: 'pool-down', pool, reason };
     for (const s of slots) if (s.worker?.isConnected() === true) s.worker.send(message);
   });
@@ -86,6 +88,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       },
       failed: (msg) => reject(new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint })),
       escalated: (msg) => log.error({ worker: slot.index, workerPid: worker.process.pid, pool: msg.pool, reason: msg.reason }, 'worker escalated a pool failure; it will be restarted'),
+      supervised: (msg) => counters.record(msg.pool, msg.event, msg.count),
       timedOut: () => {
         reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} did not report ready within ${READY_TIMEOUT} ms`));
         worker.kill('SIGKILL');
@@ -191,9 +194,12 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       uptime: Math.round((Date.now() - startedAt) / 1000),
       workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid, up: s.ready })),
       workerRestarts,
-      pools: Object.values(config.pools).map((p) => (p.processes === undefined
-        ? { name: p.name, kind: 'inline', size: p.size, state: 'up' }
-        : { kind: 'isolated', size: p.size, ...isolated.status().find((st) => st.name === p.name) })),
+      pools: Object.values(config.pools).map((p) => ({
+        ...(p.processes === undefined
+          ? { name: p.name, kind: 'inline', size: p.size, state: 'up' }
+          : { kind: 'isolated', size: p.size, ...isolated.status().find((st) => st.name === p.name) }),
+        supervision: counters.of(p.name),
+      })),
     }),
   });
   pid.write();

@@ -79,9 +79,17 @@ describe('isolated pool processes', () => {
     assert.match(text.stdout, /\n {2}cpu {14}up {7}isolated, 2 processes x 1 actors/);
     assert.match(text.stdout, /\n {2}broken {11}down {5}isolated, 1 processes x 1 actors \(pids -\), 2 restarts\n {6}down: more than 2 restarts within 30000 ms \(last error: ACTORRT_E_ACTOR_INIT/);
     const json = await runCli(['status', '--pid-file', app.pidFile, '--json']);
-    const status = JSON.parse(json.stdout) as { pools: Array<{ name: string; state: string; lastError?: string }> };
+    const status = JSON.parse(json.stdout) as { pools: Array<{ name: string; state: string; lastError?: string; supervision: Record<string, number> }> };
     assert.equal(status.pools.find((p) => p.name === 'broken')?.state, 'down');
     assert.match(status.pools.find((p) => p.name === 'broken')?.lastError ?? '', /cannot reach the database/);
+    // Supervision totals at every level, counted by the primary from what each process reports.
+    assert.deepEqual(status.pools.find((p) => p.name === 'broken')?.supervision,
+      { 'actor-restart': 0, 'actor-stop': 0, escalation: 0, 'process-restart': 2, 'give-up': 1 });
+    assert.deepEqual(status.pools.find((p) => p.name === 'crashy-iso')?.supervision,
+      { 'actor-restart': 1, 'actor-stop': 0, escalation: 1, 'process-restart': 1, 'give-up': 0 });
+    assert.deepEqual(status.pools.find((p) => p.name === 'echo')?.supervision,
+      { 'actor-restart': 0, 'actor-stop': 0, escalation: 0, 'process-restart': 0, 'give-up': 0 });
+    assert.match(text.stdout, /\n {2}crashy-iso {7}up[^\n]*\n {6}supervision: 1 actor-restart, 1 escalation, 1 process-restart\n/);
   });
 
   test('kill -9 of a pool process under load: only its in-flight requests fail (502), other routes are unaffected, the pool serves again', async () => {

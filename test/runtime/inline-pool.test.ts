@@ -8,6 +8,7 @@ import type { PoolConfig } from '../../config/types.js';
 import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
 import { InlinePool } from '../../runtime/pool/inline-pool.js';
 import { isConnectionError } from '../../runtime/resources/connection-errors.js';
+import type { SupervisionEvent } from '../../runtime/supervision/counters.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -35,12 +36,14 @@ const counter = defineActor<State>({
   },
 });
 
-async function startPool(config: PoolConfig, actor: ActorDefinition<State> = counter, escalations: string[] = []): Promise<InlinePool> {
+async function startPool(config: PoolConfig, actor: ActorDefinition<State> = counter, escalations: string[] = [],
+  events: Array<[SupervisionEvent, number]> = []): Promise<InlinePool> {
   const pool = new InlinePool(config, actor as never, {
     parent: startSystem(),
     log: silent,
     contextFor: (index) => ({ resources: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
     unavailable: (err) => (isConnectionError(err) ? new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', 'db down') : undefined),
+    onSupervision: (event, count) => { events.push([event, count]); },
     onEscalate: (_pool, reason) => { escalations.push(reason); },
   });
   await pool.start();
@@ -117,11 +120,13 @@ test('one-for-one: a crash fails only its request, restarts only that actor (sta
 });
 
 test('one-for-all: a crash restarts every actor of the pool', async () => {
-  const pool = await startPool(poolConfig({ size: 2, strategy: 'one-for-all' }));
+  const events: Array<[SupervisionEvent, number]> = [];
+  const pool = await startPool(poolConfig({ size: 2, strategy: 'one-for-all' }), counter, [], events);
   const warm = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
   await code(pool.dispatch(req({ crash: true }), 1000));
   const after = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
   for (const r of after) assert.ok(!warm.some((w) => w.born === r.born), 'every actor was reborn');
+  assert.deepEqual(events, [['actor-restart', 2]], 'counted: two actors restarted');
   await pool.stop(100);
 });
 
