@@ -28,7 +28,7 @@ export function serveEndpoint(path: string, pools: ReadonlyMap<string, Pool>, lo
   });
   const close = async (timeout = 1000): Promise<void> => {
     server.close();
-    // Let writes already queued (a reply corked until the next tick) reach the peer first.
+    // Let writes already queued (replies corked until the batched writer's setImmediate) reach the peer first.
     await new Promise((r) => setImmediate(r));
     const closed = [...sockets].map((s) => new Promise<void>((r) => { s.once('close', () => r()); s.end(); }));
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, timeout).unref())]);
