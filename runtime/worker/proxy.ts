@@ -56,6 +56,8 @@ export async function forward(call: ProxyCall, upstream: HttpUpstream, resource:
   try {
     await upstream.dispatcher.stream(options, writeHead);
   } catch (err) {
+    // The client left (undici then fails the upstream call too): nobody is left to answer.
+    if (req.socket.destroyed && !call.res.headersSent) throw new ClientAbortedError('client went away during the proxied request');
     throw upstreamError(err, resourceName, upstream);
   }
 }

@@ -201,6 +201,17 @@ pools:
     assert.deepEqual(origins, new Set(['a']));
     assert.match(app.stderr(), /upstream origin unhealthy; taken out/);
 
+    // b comes back on the same port: the health check puts it back into the balancer.
+    await new Promise<void>((resolve) => b.server.listen(Number(new URL(b.origin).port), '127.0.0.1', resolve));
+    const deadline = Date.now() + 5000;
+    const back = new Set<string>();
+    while (Date.now() < deadline && back.size < 2) {
+      back.add(((await call(`${app.url}/api/back`)).json as Seen).origin);
+      await sleep(20);
+    }
+    assert.deepEqual(back, new Set(['a', 'b']));
+    assert.match(app.stderr(), /upstream origin healthy again; put back/);
+
     const dead = await call(`${app.url}/single/ok`);
     assert.equal(dead.status, 502);
     assert.equal(errorOf(dead).code, 'ACTORRT_E_UPSTREAM_UNAVAILABLE');
