@@ -1,31 +1,58 @@
+import { fork } from 'node:child_process';
 import cluster from 'node:cluster';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 
 /**
  * The baseline: a bare node:http cluster answering the same JSON the actorrt route answers.
- * Usage: node bare-cluster.js <workers> [hello | sqlite <file> | proxy <origin>]; prints "listening
+ * Usage: node bare-cluster.js <workers> [hello | sqlite <file> | proxy <origin> | hop]; prints "listening
  * <port>" once every worker listens. `sqlite` answers GET /items/:id from the file, as the actorrt
- * route does; `proxy` forwards GET requests to <origin> with undici (the floor for a node proxy).
+ * route does; `proxy` forwards GET requests to <origin> with undici (the floor for a node proxy);
+ * `hop` sends every request as one NDJSON line over a Unix socket to a separate process that builds
+ * the reply (the floor for any cross-process hop: no ids beyond a counter, no timeouts, no supervision).
  */
 const workers = Number(process.argv[2] ?? 2);
 const mode = process.argv[3] ?? 'hello';
 
-if (cluster.isPrimary) {
+if (mode === 'hop-process') {
+  // The other end of `hop`: answer each line with the greeting, one write per reply.
+  let greeted = 0;
+  createNetServer((socket) => {
+    let rest = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const { id, name } = JSON.parse(line) as { id: number; name: string };
+        socket.write(`${JSON.stringify({ id, body: { hello: name, actor: 0, greeted: ++greeted } })}\n`);
+      }
+    });
+  }).listen(process.argv[4] as string, () => process.send?.('ready'));
+} else if (cluster.isPrimary) {
   // The same scheduling policy actorrt uses, so the comparison measures actorrt, not the policy.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
   let ready = 0;
   let port = 0;
-  for (let i = 0; i < workers; i++) {
-    cluster.fork().on('message', (msg: { port: number }) => {
-      port = msg.port;
-      if (++ready === workers) process.stdout.write(`listening ${port}\n`);
-    });
-  }
+  const env: Record<string, string> = {};
+  let hopProcess: ReturnType<typeof fork> | undefined;
+  const started = mode === 'hop' ? startHopProcess(env).then((child) => { hopProcess = child; }) : Promise.resolve();
+  void started.then(() => {
+    for (let i = 0; i < workers; i++) {
+      cluster.fork(env).on('message', (msg: { port: number }) => {
+        port = msg.port;
+        if (++ready === workers) process.stdout.write(`listening ${port}\n`);
+      });
+    }
+  });
   process.on('SIGTERM', () => {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
+    hopProcess?.kill();
     process.exit(0);
   });
 } else if (mode === 'proxy') {
@@ -35,6 +62,32 @@ if (cluster.isPrimary) {
     pool.stream({ path: req.url ?? '/', method: 'GET', headers: { 'x-forwarded-for': req.socket.remoteAddress ?? '' }, opaque: res },
       ({ statusCode, headers, opaque }) => opaque.writeHead(statusCode, headers as Record<string, string>))
       .catch(() => res.destroy());
+  });
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+} else if (mode === 'hop') {
+  const pending = new Map<number, (reply: unknown) => void>();
+  const socket = connect(process.env['BARE_HOP_SOCKET'] as string);
+  let rest = '';
+  let nextId = 0;
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      const { id, body } = JSON.parse(line) as { id: number; body: unknown };
+      pending.get(id)?.(body);
+      pending.delete(id);
+    }
+  });
+  let served = 0;
+  const server = createServer((req, res) => {
+    const id = nextId++;
+    pending.set(id, (reply) => {
+      const body = JSON.stringify(reply);
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': `bare-${++served}` });
+      res.end(body);
+    });
+    socket.write(`${JSON.stringify({ id, name: (req.url ?? '/').split('/')[2] ?? 'world' })}\n`);
   });
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
 } else if (mode === 'sqlite') {
@@ -60,4 +113,13 @@ if (cluster.isPrimary) {
     res.end(body);
   });
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+}
+
+/** Fork the process at the other end of `hop` and wait until it listens; workers find it through `env`. */
+function startHopProcess(env: Record<string, string>): Promise<ReturnType<typeof fork>> {
+  const path = join(mkdtempSync(join(tmpdir(), 'bare-hop-')), 'hop.sock');
+  env['BARE_HOP_SOCKET'] = path;
+  // Its stdout is not the benchmark's pipe: a leftover child must not keep the benchmark waiting.
+  const child = fork(process.argv[1] as string, ['0', 'hop-process', path], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve) => child.once('message', () => resolve(child)));
 }

@@ -10,6 +10,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 export async function isolatedScenario(workers: number, rounds: number, seconds: number): Promise<void> {
   const rows = await sideBySide([
     { name: `bare node:http cluster (${workers}w)`, start: () => startBare(workers), path: '/hello/bench' },
+    { name: `bare cluster + NDJSON hop (${workers}w+1p)`, start: () => startBare(workers, 'hop'), path: '/hello/bench' },
     { name: `actorrt isolated pool (${workers}w+1p)`, start: () => startActorrt(join(ROOT, 'bench', 'topologies', 'isolated.yml'), workers), path: '/hello/bench' },
   ], rounds, seconds, 64);
   report(`isolated-pool route, GET /hello/:name over a Unix-socket channel, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (target >= 0.80x req/s)`, rows);
