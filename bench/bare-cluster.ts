@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import cluster from 'node:cluster';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -23,15 +23,9 @@ if (mode === 'hop-process') {
   // The other end of `hop`: answer each line with the greeting, one write per reply.
   let greeted = 0;
   createNetServer((socket) => {
-    let rest = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        const { id, name } = JSON.parse(line) as { id: number; name: string };
-        socket.write(`${JSON.stringify({ id, body: { hello: name, actor: 0, greeted: ++greeted } })}\n`);
-      }
+    onLines(socket, (line) => {
+      const { id, name } = JSON.parse(line) as { id: number; name: string };
+      socket.write(`${JSON.stringify({ id, body: { hello: name, actor: 0, greeted: ++greeted } })}\n`);
     });
   }).listen(process.argv[4] as string, () => process.send?.('ready'));
 } else if (cluster.isPrimary) {
@@ -67,17 +61,11 @@ if (mode === 'hop-process') {
 } else if (mode === 'hop') {
   const pending = new Map<number, (reply: unknown) => void>();
   const socket = connect(process.env['BARE_HOP_SOCKET'] as string);
-  let rest = '';
   let nextId = 0;
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
-      const { id, body } = JSON.parse(line) as { id: number; body: unknown };
-      pending.get(id)?.(body);
-      pending.delete(id);
-    }
+  onLines(socket, (line) => {
+    const { id, body } = JSON.parse(line) as { id: number; body: unknown };
+    pending.get(id)?.(body);
+    pending.delete(id);
   });
   let served = 0;
   const server = createServer((req, res) => {
@@ -122,4 +110,15 @@ function startHopProcess(env: Record<string, string>): Promise<ReturnType<typeof
   // Its stdout is not the benchmark's pipe: a leftover child must not keep the benchmark waiting.
   const child = fork(process.argv[1] as string, ['0', 'hop-process', path], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve) => child.once('message', () => resolve(child)));
+}
+
+/** Call `handle` with every complete line the socket reads (the `hop` wire format: NDJSON). */
+function onLines(socket: Socket, handle: (line: string) => void): void {
+  let rest = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) handle(line);
+  });
 }
