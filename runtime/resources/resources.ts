@@ -173,7 +173,7 @@ async function openWithRetries(name: string, resource: ResourceConfig, log: Logg
 
 function openDriver(name: string, resource: ResourceConfig, log: Logger): Promise<Opened<unknown>> {
   switch (resource.type) {
-    case 'sqlite': return Promise.resolve(openSqlite(resource));
+    case 'sqlite': return openSqlite(resource);
     case 'postgres': return Promise.resolve(openPostgres(name, resource, log));
     case 'redis': return openRedis(name, resource, log);
     case 'http': return openHttp(name, resource, log);
