@@ -51,12 +51,23 @@ export interface EscalateMessage { readonly type: 'escalate'; readonly pool: str
 /** Worker -> primary: supervision acted on actors of `pool` here (counted for status and metrics). */
 export interface SupervisionMessage { readonly type: 'supervision'; readonly pool: string; readonly event: SupervisionEvent; readonly count: number }
 
-export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage;
+/** Worker -> primary: a resource of this process became unreachable, came back, or had upstream origins taken out / put back. */
+export interface ResourceMessage {
+  readonly type: 'resource';
+  readonly resource: string;
+  readonly available: boolean;
+  /** Why it is unavailable (redacted). */
+  readonly error?: string;
+  /** http resources: origins the health check has taken out of the balancer (redacted). */
+  readonly originsOut?: readonly string[];
+}
+
+export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage;
 
 /** Narrow an IPC payload to a worker message (anything else is ignored). */
 export function isWorkerMessage(msg: unknown): msg is WorkerMessage {
   const type = (msg as { type?: unknown } | null)?.type;
-  return type === 'booted' || type === 'ready' || type === 'startup-failed' || type === 'escalate' || type === 'supervision';
+  return type === 'booted' || type === 'ready' || type === 'startup-failed' || type === 'escalate' || type === 'supervision' || type === 'resource';
 }
 
 /** Narrow an IPC payload to a primary message. */

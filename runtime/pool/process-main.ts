@@ -21,7 +21,7 @@ async function boot(msg: StartPoolMessage): Promise<void> {
   const local = msg.config.pools[msg.pool];
   if (local === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
   const plog = log.child({ pool: msg.pool, index: msg.index });
-  resources = await Resources.open(msg.config, resourcesFor(msg.config, [local], false), plog);
+  resources = await Resources.open(msg.config, resourcesFor(msg.config, [local], false), plog, (change) => send({ type: 'resource', ...change }));
   pools = await buildPools({
     config: msg.config, local: [local], endpoints: msg.endpoints, log: plog, system: startActorSystem(), resources,
     onEscalate: (pool, reason) => escalateToPrimary(pool, reason, shutdown),

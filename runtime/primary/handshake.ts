@@ -1,4 +1,4 @@
-import { isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type StartupFailedMessage, type SupervisionMessage } from '../protocol.js';
+import { isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage } from '../protocol.js';
 
 /** A forked process as the primary talks to it (a cluster Worker or a ChildProcess). */
 export interface Messenger {
@@ -12,6 +12,8 @@ export interface HandshakeHandlers {
   escalated(msg: EscalateMessage): void;
   /** Supervision acted inside the process (any time after start). */
   supervised(msg: SupervisionMessage): void;
+  /** A resource of the process changed health (any time after start). */
+  resource(msg: ResourceMessage): void;
   /** No ready within the deadline; the caller decides what to kill. */
   timedOut(): void;
 }
@@ -19,7 +21,7 @@ export interface HandshakeHandlers {
 /**
  * Drive a freshly forked process through start-up: when it says `booted` (its listener is in
  * place), send it `start()`; then wait for `ready` or `startup-failed` within `timeout` ms.
- * Later messages (escalations, supervision counts) keep going to the handlers. Returns a function that cancels the
+ * Later messages (escalations, supervision counts, resource health) keep going to the handlers. Returns a function that cancels the
  * deadline, for when the process exits first.
  */
 export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout: number, on: HandshakeHandlers): () => void {
@@ -32,6 +34,7 @@ export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout:
       case 'startup-failed': clearTimeout(timer); on.failed(msg); break;
       case 'escalate': on.escalated(msg); break;
       case 'supervision': on.supervised(msg); break;
+      case 'resource': on.resource(msg); break;
     }
   });
   return () => clearTimeout(timer);

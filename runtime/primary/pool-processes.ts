@@ -6,7 +6,7 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Endpoints, PrimaryMessage } from '../protocol.js';
 import { handshake } from './handshake.js';
-import type { SupervisionCounters } from '../supervision/counters.js';
+import type { ProcessReports } from './reports.js';
 import { decide, prune } from '../supervision/policy.js';
 
 const ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
@@ -60,7 +60,7 @@ export class PoolProcesses {
    * pools there (ctx.ask from an isolated actor to an inline pool).
    */
   constructor(private readonly config: Config, runtimeDir: string, frontSockets: readonly string[], private readonly log: Logger,
-    private readonly counters: SupervisionCounters, private readonly onPoolDown: (pool: string, reason: string) => void) {
+    private readonly reports: ProcessReports, private readonly onPoolDown: (pool: string, reason: string) => void) {
     const endpoints: Record<string, readonly string[]> = {};
     const isolated = Object.values(config.pools).some((p) => p.processes !== undefined);
     for (const pool of Object.values(config.pools)) {
@@ -168,7 +168,7 @@ export class PoolProcesses {
           state.lastFailure = new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint });
         },
         escalated: (msg) => { state.lastError = `escalated: ${msg.reason}`; },
-        supervised: (msg) => this.counters.record(msg.pool, msg.event, msg.count),
+        ...this.reports.from(`${slot.pool.name} ${slot.index}`),
         timedOut: () => {
           state.lastError = `did not report ready within ${READY_TIMEOUT} ms`;
           child.kill('SIGKILL');
@@ -176,6 +176,7 @@ export class PoolProcesses {
       });
       child.once('exit', (code, signal) => {
         cancel();
+        this.reports.exited(`${slot.pool.name} ${slot.index}`);
         resolve(false);
         if (slot.child === child) {
           slot.child = undefined;
@@ -198,7 +199,7 @@ export class PoolProcesses {
     if (decision.action !== 'restart-one') {
       state.down = decision.action === 'escalate' ? decision.reason : decision.action;
       this.log.error({ ...fields, reason: state.down }, 'pool process keeps failing; giving the pool up');
-      this.counters.record(slot.pool.name, 'give-up');
+      this.reports.counters.record(slot.pool.name, 'give-up');
       for (const s of this.slots) if (s.pool === slot.pool) s.child?.kill('SIGTERM');
       const message: PrimaryMessage = { type: 'pool-down', pool: slot.pool.name, reason: this.describeDown(state) };
       for (const s of this.slots) if (s.child?.connected === true) s.child.send(message);
@@ -207,7 +208,7 @@ export class PoolProcesses {
     }
     state.restarts.push(now);
     state.restartsTotal++;
-    this.counters.record(slot.pool.name, 'process-restart');
+    this.reports.counters.record(slot.pool.name, 'process-restart');
     this.log.warn({ ...fields, delay: decision.delay }, 'pool process exited; restarting');
     setTimeout(() => {
       if (this.stopping || state.down !== undefined) return;

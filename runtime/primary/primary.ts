@@ -9,12 +9,12 @@ import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import type { PrimaryMessage, ReadyMessage } from '../protocol.js';
-import { SupervisionCounters } from '../supervision/counters.js';
 import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
 import { serveAdmin } from './admin.js';
 import { handshake } from './handshake.js';
 import { PidFile } from './pid-file.js';
 import { PoolProcesses } from './pool-processes.js';
+import { ProcessReports } from './reports.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 /** How long a worker may take from fork to ready before start-up counts as failed. */
@@ -58,8 +58,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const startedAt = Date.now();
   let workerRestarts = 0;
   const frontSockets = slots.map((s) => join(runtimeDir, `front.${s.index}.sock`));
-  const counters = new SupervisionCounters();
-  const isolated = new PoolProcesses(config, runtimeDir, frontSockets, log, counters, (pool, reason) => {
+  const reports = new ProcessReports();
+  const isolated = new PoolProcesses(config, runtimeDir, frontSockets, log, reports, (pool, reason) => {
     const message: PrimaryMessage = { type: 'pool-down', pool, reason };
     for (const s of slots) if (s.worker?.isConnected() === true) s.worker.send(message);
   });
@@ -88,7 +88,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       },
       failed: (msg) => reject(new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint })),
       escalated: (msg) => log.error({ worker: slot.index, workerPid: worker.process.pid, pool: msg.pool, reason: msg.reason }, 'worker escalated a pool failure; it will be restarted'),
-      supervised: (msg) => counters.record(msg.pool, msg.event, msg.count),
+      ...reports.from(`worker ${slot.index}`),
       timedOut: () => {
         reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} did not report ready within ${READY_TIMEOUT} ms`));
         worker.kill('SIGKILL');
@@ -96,6 +96,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     });
     worker.once('exit', (code, signal) => {
       cancel();
+      reports.exited(`worker ${slot.index}`);
       if (!slot.ready) reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} exited during start-up (code ${String(code)}, signal ${String(signal)})`));
       onExit(slot, worker, code, signal);
     });
@@ -198,8 +199,9 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
         ...(p.processes === undefined
           ? { name: p.name, kind: 'inline', size: p.size, state: 'up' }
           : { kind: 'isolated', size: p.size, ...isolated.status().find((st) => st.name === p.name) }),
-        supervision: counters.of(p.name),
+        supervision: reports.counters.of(p.name),
       })),
+      resources: reports.health.status(config),
     }),
   });
   pid.write();

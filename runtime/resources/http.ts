@@ -17,6 +17,9 @@ export interface HttpUpstream {
   readonly unhealthy: ReadonlySet<string>;
 }
 
+/** Told the origins the health check has taken out (redacted), and why when that is all of them. */
+export type OriginsListener = (out: readonly string[], error: string | undefined) => void;
+
 /**
  * Open an upstream: one origin -> undici Pool, several -> BalancedPool (which also lowers the
  * weight of an origin that errors). With `healthCheck`, each origin is probed every `interval`;
@@ -24,7 +27,7 @@ export interface HttpUpstream {
  * (undici's RetryAgent) cover connection errors of idempotent methods only: an upstream's own
  * 5xx reply is the upstream's answer and passes through unchanged.
  */
-export async function openHttp(name: string, resource: HttpResource, log: Logger): Promise<Opened<HttpUpstream>> {
+export async function openHttp(name: string, resource: HttpResource, log: Logger, onOrigins: OriginsListener = () => {}): Promise<Opened<HttpUpstream>> {
   const options: Pool.Options = {
     connections: resource.connections,
     pipelining: resource.pipelining,
@@ -57,21 +60,25 @@ export async function openHttp(name: string, resource: HttpResource, log: Logger
   const checkAll = async (): Promise<void> => {
     const results = await Promise.allSettled(origins.map(probe));
     let firstError: unknown;
+    let changed = false;
     results.forEach((result, i) => {
       const origin = origins[i] as string;
       if (result.status === 'rejected') {
         firstError ??= result.reason;
         if (!unhealthy.has(origin)) {
           unhealthy.add(origin);
+          changed = true;
           log.warn({ resource: name, origin: redactUrl(origin), err: (result.reason as Error).message }, 'upstream origin unhealthy; taken out');
           // Never empty the balancer: with every origin down, requests fail fast with 502 either way.
           if (balanced !== undefined && unhealthy.size < origins.length) balanced.removeUpstream(origin);
         }
       } else if (unhealthy.delete(origin)) {
+        changed = true;
         log.info({ resource: name, origin: redactUrl(origin) }, 'upstream origin healthy again; put back');
         if (balanced !== undefined && !balanced.upstreams.includes(origin)) balanced.addUpstream(origin);
       }
     });
+    if (changed) onOrigins([...unhealthy].map(redactUrl), unhealthy.size === origins.length ? (firstError instanceof Error ? firstError.message : String(firstError)) : undefined);
     if (unhealthy.size === origins.length) throw firstError;
   };
 

@@ -2,10 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, PoolConfig, ResourceConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ResourceMessage } from '../protocol.js';
 import { describeAddress, scrub } from './address.js';
 import { causeOf, className, isConnectionError } from './connection-errors.js';
 import type { Opened } from './driver.js';
-import { openHttp, type HttpUpstream } from './http.js';
+import { openHttp, type HttpUpstream, type OriginsListener } from './http.js';
 import { openPostgres } from './postgres.js';
 import { openRedis } from './redis.js';
 import { openSqlite } from './sqlite.js';
@@ -20,6 +21,9 @@ interface Entry {
   /** Set while the resource is known to be unreachable (between a failure and a passing probe). */
   down: boolean;
 }
+
+/** Told when a resource of this process becomes unreachable or is back (front workers and pool processes tell the primary). */
+export type HealthListener = (change: Omit<ResourceMessage, 'type'>) => void;
 
 /** The resources a process needs: those of its local pools, plus (front workers) those its proxy routes use. */
 export function resourcesFor(config: Config, pools: readonly PoolConfig[], proxies: boolean): string[] {
@@ -39,16 +43,19 @@ export class Resources {
   private readonly entries = new Map<string, Entry>();
   private closed = false;
 
-  private constructor(private readonly log: Logger) {}
+  private constructor(private readonly log: Logger, private readonly onHealth: HealthListener) {}
 
   /** Open `names` in order, retrying each per its `startup` settings; on failure close what opened and throw. */
-  static async open(config: Config, names: readonly string[], log: Logger): Promise<Resources> {
-    const set = new Resources(log);
+  static async open(config: Config, names: readonly string[], log: Logger, onHealth: HealthListener = () => {}): Promise<Resources> {
+    const set = new Resources(log, onHealth);
     try {
       for (const name of names) {
         const resource = config.resources[name];
         if (resource === undefined) throw new ActorrtError('ACTORRT_E_INTERNAL', `resource "${name}" is not in the topology`);
-        set.entries.set(name, { name, config: resource, opened: await openWithRetries(name, resource, log), down: false });
+        const onOrigins = (originsOut: readonly string[], error: string | undefined): void => {
+          onHealth({ resource: name, available: error === undefined, originsOut, ...(error === undefined ? {} : { error: scrub(error, resource) }) });
+        };
+        set.entries.set(name, { name, config: resource, opened: await openWithRetries(name, resource, log, onOrigins), down: false });
       }
     } catch (err) {
       await set.close();
@@ -115,8 +122,9 @@ export class Resources {
   private markDown(entry: Entry, err: unknown): void {
     if (entry.down || this.closed) return;
     entry.down = true;
-    this.log.warn({ resource: entry.name, address: describeAddress(entry.config), err: scrub(causeOf(err), entry.config) },
-      'resource unavailable; requests that need it get 503 until it is back');
+    const cause = scrub(causeOf(err), entry.config);
+    this.log.warn({ resource: entry.name, address: describeAddress(entry.config), err: cause }, 'resource unavailable; requests that need it get 503 until it is back');
+    this.onHealth({ resource: entry.name, available: false, error: cause });
     void (async () => {
       while (!this.closed) {
         await sleep(RECOVERY_PROBE_MS, undefined, { ref: false });
@@ -124,6 +132,7 @@ export class Resources {
           await entry.opened.check();
           entry.down = false;
           this.log.info({ resource: entry.name }, 'resource available again');
+          this.onHealth({ resource: entry.name, available: true });
           return;
         } catch {
           // still down; probe again
@@ -144,12 +153,12 @@ function driverOf(err: unknown): ResourceConfig['type'] | undefined {
 }
 
 /** Open one resource and health-check it; connection failures are retried `startup.retries` times. */
-async function openWithRetries(name: string, resource: ResourceConfig, log: Logger): Promise<Opened<unknown>> {
+async function openWithRetries(name: string, resource: ResourceConfig, log: Logger, onOrigins: OriginsListener): Promise<Opened<unknown>> {
   const { retries, delay } = resource.startup;
   for (let attempt = 0; ; attempt++) {
     let opened: Opened<unknown> | undefined;
     try {
-      opened = await openDriver(name, resource, log);
+      opened = await openDriver(name, resource, log, onOrigins);
       await opened.check();
       log.debug({ resource: name, type: resource.type, address: describeAddress(resource) }, 'resource open');
       return opened;
@@ -171,11 +180,11 @@ async function openWithRetries(name: string, resource: ResourceConfig, log: Logg
   }
 }
 
-function openDriver(name: string, resource: ResourceConfig, log: Logger): Promise<Opened<unknown>> {
+function openDriver(name: string, resource: ResourceConfig, log: Logger, onOrigins: OriginsListener): Promise<Opened<unknown>> {
   switch (resource.type) {
     case 'sqlite': return openSqlite(resource);
     case 'postgres': return Promise.resolve(openPostgres(name, resource, log));
     case 'redis': return openRedis(name, resource, log);
-    case 'http': return openHttp(name, resource, log);
+    case 'http': return openHttp(name, resource, log, onOrigins);
   }
 }

@@ -30,7 +30,7 @@ async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   system = startActorSystem();
   const inline = Object.values(config.pools).filter((p) => p.processes === undefined);
-  resources = await Resources.open(config, resourcesFor(config, inline, true), log);
+  resources = await Resources.open(config, resourcesFor(config, inline, true), log, (change) => send({ type: 'resource', ...change }));
   pools = await buildPools({
     config, local: inline, endpoints: msg.endpoints, log, system, resources,
     onEscalate: (name, reason) => escalateToPrimary(name, reason, shutdown),

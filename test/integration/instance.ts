@@ -58,6 +58,23 @@ export async function startInstance(topology: string, args: readonly string[] = 
   };
 }
 
+/** A resource as `actorrt status --json` reports it. */
+export interface ResourceState {
+  readonly name: string;
+  readonly state: string;
+  readonly address: string;
+  readonly unavailableIn: readonly string[];
+  readonly error?: string;
+  readonly originsOut?: readonly string[];
+}
+
+/** `actorrt status --json` of a running instance: its exit code and how it sees resource `name`. */
+export async function resourceStatus(app: Instance, name: string): Promise<{ code: number | null; resource: ResourceState | undefined }> {
+  const { code, stdout } = await runCli(['status', '--pid-file', app.pidFile, '--json']);
+  const { resources } = JSON.parse(stdout) as { resources: ResourceState[] };
+  return { code, resource: resources.find((r) => r.name === name) };
+}
+
 /** Run the CLI to completion (for start-up failures and one-shot commands). */
 export function runCli(args: readonly string[], timeout = 20_000, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });

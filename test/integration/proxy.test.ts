@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeProject } from '../helpers.js';
-import { call, errorOf, raw, startInstance, type Instance } from './instance.js';
+import { call, errorOf, raw, resourceStatus, startInstance, type Instance } from './instance.js';
 
 /** What an upstream saw of a request. */
 interface Seen {
@@ -200,6 +200,10 @@ pools:
     for (let i = 0; i < 10; i++) origins.add(((await call(`${app.url}/api/x`)).json as Seen).origin);
     assert.deepEqual(origins, new Set(['a']));
     assert.match(app.stderr(), /upstream origin unhealthy; taken out/);
+    const degraded = await resourceStatus(app, 'api');
+    assert.equal(degraded.resource?.state, 'degraded', 'actorrt status shows the origin taken out');
+    assert.deepEqual(degraded.resource?.originsOut, [b.origin]);
+    assert.equal(degraded.code, 0, 'degraded is still serving');
 
     // b comes back on the same port: the health check puts it back into the balancer.
     await new Promise<void>((resolve) => b.server.listen(Number(new URL(b.origin).port), '127.0.0.1', resolve));
@@ -211,6 +215,7 @@ pools:
     }
     assert.deepEqual(back, new Set(['a', 'b']));
     assert.match(app.stderr(), /upstream origin healthy again; put back/);
+    assert.equal((await resourceStatus(app, 'api')).resource?.state, 'available');
 
     const dead = await call(`${app.url}/single/ok`);
     assert.equal(dead.status, 502);

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { writeProject } from '../helpers.js';
-import { call, callFresh, errorOf, runCli, startInstance, type Answer } from './instance.js';
+import { call, callFresh, errorOf, resourceStatus, runCli, startInstance, type Answer } from './instance.js';
 import { needServer, POSTGRES_URL, REDIS_URL, Relay } from './services.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -166,10 +166,24 @@ describe('postgres', () => {
     assert.equal(errorOf(down).code, 'ACTORRT_E_RESOURCE_UNAVAILABLE');
     assert.match(errorOf(down).message, /resource "pg" \(postgres:\/\/postgres@127\.0\.0\.1:\d+\/test\) is unavailable/);
     for (let i = 0; i < 5; i++) assert.equal((await call(`${app.url}/pg/one`)).status, 503, 'failures are not actor crashes: the pool is not given up');
+    const seen = await resourceStatus(app, 'pg');
+    assert.equal(seen.code, 1, 'actorrt status exits 1 while a resource is unavailable');
+    assert.equal(seen.resource?.state, 'unavailable');
+    assert.deepEqual(seen.resource?.unavailableIn, ['worker 0']);
+    assert.match(seen.resource?.address ?? '', /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/test$/);
+    assert.ok((seen.resource?.error ?? '') !== '', 'with the reason');
+    const text = await runCli(['status', '--pid-file', app.pidFile]);
+    assert.match(text.stdout, /\nresources:\n {2}pg {15}unavailable postgres postgres:\/\/postgres@127\.0\.0\.1:\d+\/test\n {6}unavailable in worker 0 since \d{4}-[^:]+:\d\d:[\d.]+Z: \S/);
 
     await relay.open();
     await until(`${app.url}/pg/one`, 200, 10_000);
     assert.match(app.stderr(), /resource unavailable; requests that need it get 503/);
+    // The recovery probe runs every second; status follows it.
+    const deadline = Date.now() + 5000;
+    let back = await resourceStatus(app, 'pg');
+    while (back.resource?.state !== 'available' && Date.now() < deadline) back = await resourceStatus(app, 'pg');
+    assert.equal(back.resource?.state, 'available');
+    assert.equal(back.code, 0);
     assert.equal(await app.stop(), 0);
   });
 });
