@@ -126,7 +126,11 @@ function patternMessage(schemaPath: string, value: unknown): string {
   if (schemaPath.startsWith('#/definitions/name/')) {
     return `is not a valid name: ${JSON.stringify(value)} (names start with a letter and use letters, digits, "-" and "_")`;
   }
-  if (schemaPath.includes('/origins/')) return `must be an origin such as http://10.0.0.5:9000 (no path); got ${JSON.stringify(value)}`;
+  if (schemaPath.includes('/origins/')) {
+    // The client would not send credentials written into an origin; and they must not be echoed here.
+    if (typeof value === 'string' && /^https?:\/\/[^/]*@/.test(value)) return 'must be an origin without credentials (user:password@ is not sent upstream); remove them';
+    return `must be an origin such as http://10.0.0.5:9000 (no path); got ${JSON.stringify(value)}`;
+  }
   return `must start with "/"; got ${JSON.stringify(value)}`;
 }
 

@@ -85,7 +85,7 @@ const schema = {
           }, { required: ['type'] }),
           obj({
             type: { const: 'http' },
-            origins: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^https?://[^/]+/?$' }, description: 'upstream origins; several are balanced' },
+            origins: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^https?://[^/@]+/?$' }, description: 'upstream origins; several are balanced' },
             connections: int(1, 64, 'connections per origin, per process'),
             pipelining: int(0, 1, 'requests pipelined per connection'),
             keepAliveTimeout: duration('4s'),

@@ -204,6 +204,11 @@ const cases: Case[] = [
     code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 31, message: /origin/,
   },
   {
+    name: 'rejects an http origin with credentials, without echoing them',
+    yaml: `version: 1\nresources:\n  up: { type: http, origins: ["http://app:hunter2@10.0.0.5:9000"] }\n${POOL}${ROUTE}`,
+    code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 31, message: /^resources\.up\.origins\[0\] must be an origin without credentials \(user:password@ is not sent upstream\); remove them$/,
+  },
+  {
     name: 'rejects an empty routes list',
     yaml: `version: 1\n${POOL}routes: []\n`,
     code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 9, message: /at least 1/,
