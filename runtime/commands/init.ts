@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { ActorrtError } from '../errors.js';
+import { makeDirectory } from '../make-directory.js';
 import { VERSION } from '../version.js';
 import type { Command } from './index.js';
 
@@ -71,7 +72,7 @@ export const init: Command = {
     }
     for (const [name, text] of Object.entries(files)) {
       const target = join(dir, name);
-      mkdirSync(join(target, '..'), { recursive: true });
+      makeDirectory(join(target, '..'));
       writeFileSync(target, text);
     }
     const where = relative(process.cwd(), dir) || '.';

@@ -1,6 +1,7 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { Logger } from '../logger.js';
+import { makeDirectory } from '../make-directory.js';
 
 /**
  * The primary's pid (first line) and its runtime folder (second line), so `actorrt stop` and
@@ -48,7 +49,7 @@ export class PidFile {
       return;
     }
     try {
-      mkdirSync(dirname(this.path), { recursive: true });
+      makeDirectory(dirname(this.path));
       writeFileSync(this.path, `${process.pid}\n${this.runtimeDir}\n`);
       this.written = true;
     } catch (err) {

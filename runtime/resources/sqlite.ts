@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SqliteResource } from '../../config/types.js';
+import { makeDirectory } from '../make-directory.js';
 import type { Opened } from './driver.js';
 
 /** How long a writer waits for another process's lock before SQLITE_BUSY (every process opens the file). */
@@ -14,7 +15,7 @@ const BUSY_TIMEOUT_MS = 5000;
  */
 export async function openSqlite(resource: SqliteResource): Promise<Opened<Database.Database>> {
   const memory = resource.file === ':memory:';
-  if (!memory && !resource.readonly) mkdirSync(dirname(resource.file), { recursive: true });
+  if (!memory && !resource.readonly) makeDirectory(dirname(resource.file));
   const init = resource.init === undefined ? undefined : readFileSync(resource.init, 'utf8');
   const db = await retryLocked(() => setUp(resource, memory, init), Date.now() + BUSY_TIMEOUT_MS);
   const probe = db.prepare('SELECT 1');
