@@ -79,7 +79,7 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
     case 'pattern':
       if (unit !== undefined) return unitIssue(unit, label, err.data, make);
       return make(path.at(-1) === 'path' && path.includes('match') ? 'ACTORRT_E_CONFIG_ROUTE_PATH' : 'ACTORRT_E_CONFIG_VALUE',
-        `${label} ${patternMessage(err.schemaPath, err.data)}`);
+        `${label} ${patternMessage(err.schemaPath, err.data, String(params['pattern']))}`);
     case 'propertyNames': {
       const name = String(params['propertyName']);
       return make('ACTORRT_E_CONFIG_VALUE', `"${name}" is not a valid name in ${label}`,
@@ -122,7 +122,13 @@ function unitOf(schemaPath: string): 'duration' | 'size' | undefined {
   return undefined;
 }
 
-function patternMessage(schemaPath: string, value: unknown): string {
+/** Resource URL patterns and what to tell a user whose URL misses them. */
+const URL_SHAPES: Readonly<Record<string, string>> = {
+  '^postgres(ql)?://': 'must be a postgres:// or postgresql:// URL such as postgres://user:password@host:5432/database',
+  '^rediss?://': 'must be a redis:// or rediss:// URL such as redis://host:6379/0',
+};
+
+function patternMessage(schemaPath: string, value: unknown, pattern: string): string {
   if (schemaPath.startsWith('#/definitions/name/')) {
     return `is not a valid name: ${JSON.stringify(value)} (names start with a letter and use letters, digits, "-" and "_")`;
   }
@@ -131,6 +137,9 @@ function patternMessage(schemaPath: string, value: unknown): string {
     if (typeof value === 'string' && /^https?:\/\/[^/]*@/.test(value)) return 'must be an origin without credentials (user:password@ is not sent upstream); remove them';
     return `must be an origin such as http://10.0.0.5:9000 (no path); got ${JSON.stringify(value)}`;
   }
+  // URLs may carry a password (often from ${env:...}): say what is expected, never echo the value.
+  const url = URL_SHAPES[pattern];
+  if (url !== undefined) return url;
   return `must start with "/"; got ${JSON.stringify(value)}`;
 }
 

@@ -64,7 +64,7 @@ const schema = {
           }, { required: ['type', 'file'] }),
           obj({
             type: { const: 'postgres' },
-            url: str('postgres://user:password@host:port/database'),
+            url: str('postgres://user:password@host:port/database', { pattern: '^postgres(ql)?://' }),
             host: str('server host'),
             port: int(1, undefined, 'server port', 65535),
             user: str('user name'),
@@ -78,7 +78,7 @@ const schema = {
           }, { required: ['type'] }),
           obj({
             type: { const: 'redis' },
-            url: str('redis://host:port/db', { default: 'redis://127.0.0.1:6379' }),
+            url: str('redis://host:port/db', { default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' }),
             keyPrefix: { type: 'string' },
             connectTimeout: duration('5s', 'time allowed to connect'),
             ...resourceCommon,

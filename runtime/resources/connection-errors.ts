@@ -45,6 +45,8 @@ export function className(err: object): string {
 export function causeOf(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; message?: unknown; errors?: unknown } | null;
   if (e === null || typeof e !== 'object') return String(err);
+  // SQLite's codes are terse (SQLITE_CANTOPEN); its message says what it could not do.
+  if (typeof e.code === 'string' && e.code.startsWith('SQLITE_') && typeof e.message === 'string') return `${e.code} (${e.message})`;
   if (typeof e.code === 'string' && e.code !== '') return e.code;
   if (Array.isArray(e.errors) && e.errors.length > 0) return causeOf(e.errors[0]);
   const kind = className(e) !== 'Error' && className(e) !== '' ? className(e) : typeof e.name === 'string' && e.name !== 'Error' ? e.name : undefined;

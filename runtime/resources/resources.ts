@@ -174,7 +174,7 @@ async function openWithRetries(name: string, resource: ResourceConfig, log: Logg
       const what = `resource "${name}" (${describeAddress(resource)})`;
       throw unreachable
         ? new ActorrtError('ACTORRT_E_RESOURCE_UNREACHABLE', `${what} unreachable: ${cause}`,
-          { hint: `tried ${attempt + 1} time${attempt === 0 ? '' : 's'}; check the server is up, or raise resources.${name}.startup.retries` })
+          { hint: `tried ${attempt + 1} time${attempt === 0 ? '' : 's'}; ${resource.type === 'sqlite' ? 'check the file exists and this user can open it' : 'check the server is up'}, or raise resources.${name}.startup.retries` })
         : new ActorrtError('ACTORRT_E_RESOURCE_FAILED', `${what} failed to open: ${cause}`);
     }
   }

@@ -204,6 +204,16 @@ const cases: Case[] = [
     code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 31, message: /origin/,
   },
   {
+    name: 'rejects a postgres url of another scheme, without echoing it (it may hold a password)',
+    yaml: `version: 1\nresources:\n  pg: { type: postgres, url: "postgres//app:hunter2@db/app" }\n${POOL}${ROUTE}`,
+    code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 30, message: /^resources\.pg\.url must be a postgres:\/\/ or postgresql:\/\/ URL such as postgres:\/\/user:password@host:5432\/database$/,
+  },
+  {
+    name: 'rejects a redis url of another scheme',
+    yaml: `version: 1\nresources:\n  cache: { type: redis, url: "http://127.0.0.1:6379" }\n${POOL}${ROUTE}`,
+    code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 30, message: /^resources\.cache\.url must be a redis:\/\/ or rediss:\/\/ URL/,
+  },
+  {
     name: 'rejects an http origin with credentials, without echoing them',
     yaml: `version: 1\nresources:\n  up: { type: http, origins: ["http://app:hunter2@10.0.0.5:9000"] }\n${POOL}${ROUTE}`,
     code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 31, message: /^resources\.up\.origins\[0\] must be an origin without credentials \(user:password@ is not sent upstream\); remove them$/,

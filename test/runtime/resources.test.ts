@@ -40,6 +40,9 @@ test('tells connection failures from query errors and actor bugs', () => {
   assert.equal(isConnectionError(new TypeError('x is undefined')), false);
   assert.equal(isConnectionError('ECONNREFUSED'), false);
   assert.equal(causeOf(new AggregateError([net])), 'ECONNREFUSED');
+  const cantOpen = Object.assign(new Error('unable to open database file'), { code: 'SQLITE_CANTOPEN' });
+  assert.equal(isConnectionError(cantOpen), true, 'a database file that is not there (yet)');
+  assert.equal(causeOf(cantOpen), 'SQLITE_CANTOPEN (unable to open database file)', "SQLite's code with what it could not do");
 });
 
 test('proxy paths: stripPrefix removes the prefix, rewrite fills :params and *', () => {
