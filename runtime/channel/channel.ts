@@ -3,7 +3,7 @@ import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
-import { decodeFrame, encodeFrame, FrameReader } from './frames.js';
+import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
 import { joinBinary, reviveError, type ReplyFrame, type RequestFrame } from './wire.js';
 
 interface Pending {
@@ -45,6 +45,18 @@ export class Channel {
     if (writer === undefined || !this.connected) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${pool}" is not reachable (${this.path})`));
     }
+    const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(binary === undefined
+        ? { t: 'req', id: this.nextId, pool, timeout, req } satisfies RequestFrame
+        : { t: 'req', id: this.nextId, pool, timeout, req: { ...req, body: null }, bin: 1 } satisfies RequestFrame, binary);
+    } catch (err) {
+      // Not JSON (a ctx.ask message with a BigInt or a cycle) or too large: fail this call only.
+      return Promise.reject(err instanceof FrameTooLargeError
+        ? new ActorrtError('ACTORRT_E_BODY_TOO_LARGE', `the request to pool "${pool}" is ${err.bytes} bytes; messages to isolated pools are limited to ${MAX_FRAME_BYTES} bytes`)
+        : err);
+    }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -52,11 +64,7 @@ export class Channel {
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
       }, timeout);
       this.pending.set(id, { resolve, reject, timer });
-      const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
-      const frame: RequestFrame = binary === undefined
-        ? { t: 'req', id, pool, timeout, req }
-        : { t: 'req', id, pool, timeout, req: { ...req, body: null }, bin: 1 };
-      writer.write(encodeFrame(frame, binary));
+      writer.write(frame);
     });
   }
 

@@ -5,7 +5,7 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
 import { BatchedWriter } from './batched-writer.js';
-import { decodeFrame, encodeFrame, FrameReader } from './frames.js';
+import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
 import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
 
 /** A listening endpoint. */
@@ -64,7 +64,14 @@ function serveConnection(socket: Socket, pools: ReadonlyMap<string, Pool>, log: 
         : pool.dispatch(req, frame.timeout);
       outcome.then((value) => {
         const { json, binary: tail, bin } = splitBinary(value);
-        reply(writer, bin === undefined ? { t: 'res', id: frame.id, ok: true, value: json } : { t: 'res', id: frame.id, ok: true, value: json, bin }, tail);
+        try {
+          reply(writer, bin === undefined ? { t: 'res', id: frame.id, ok: true, value: json } : { t: 'res', id: frame.id, ok: true, value: json, bin }, tail);
+        } catch (err) {
+          // Only this request fails: a throw here would take the process (and every request in it) down.
+          const e = unsendable(frame.pool, err);
+          log.error({ pool: frame.pool, requestId: req.requestId, err: e.message }, 'reply cannot cross the channel; answering 500');
+          reply(writer, { t: 'res', id: frame.id, ok: false, code: e.code, message: e.message }, undefined);
+        }
       }, (err: unknown) => {
         const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', 'internal error in the pool process');
         if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId }, 'internal error serving a channel request');
@@ -72,6 +79,14 @@ function serveConnection(socket: Socket, pools: ReadonlyMap<string, Pool>, log: 
       });
     }
   });
+}
+
+/** Why a reply could not be encoded: too large for a frame, or not JSON (a BigInt, a cycle). */
+function unsendable(pool: string, err: unknown): ActorrtError {
+  if (err instanceof FrameTooLargeError) {
+    return new ActorrtError('ACTORRT_E_REPLY_TOO_LARGE', `pool "${pool}" replied with ${err.bytes} bytes; replies from isolated pools are limited to ${MAX_FRAME_BYTES} bytes`);
+  }
+  return new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply does not serialize to JSON: ${(err as Error).message}`);
 }
 
 function reply(writer: BatchedWriter, frame: ReplyFrame, binary: Buffer | undefined): void {

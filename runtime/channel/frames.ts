@@ -17,11 +17,21 @@ export interface Decoded {
   readonly binary: Buffer | undefined;
 }
 
-/** Encode a message (and an optional binary tail) as one frame. */
+/** A message too large for one frame; thrown by encodeFrame before anything is written. */
+export class FrameTooLargeError extends Error {
+  constructor(readonly bytes: number) {
+    super(`a ${bytes}-byte message exceeds the ${MAX_FRAME_BYTES}-byte channel frame limit`);
+  }
+}
+
+/** Encode a message (and an optional binary tail) as one frame; throws FrameTooLargeError past MAX_FRAME_BYTES. */
 export function encodeFrame(message: unknown, binary?: Buffer): Buffer {
   const json = JSON.stringify(message);
   const jsonBytes = Buffer.byteLength(json);
   const tail = binary?.length ?? 0;
+  // Checked here, where the sender can still fail just this message: the receiver closes the
+  // whole connection on an oversized frame, failing every request in flight on it.
+  if (4 + jsonBytes + tail > MAX_FRAME_BYTES) throw new FrameTooLargeError(4 + jsonBytes + tail);
   const out = Buffer.allocUnsafe(8 + jsonBytes + tail);
   out.writeUInt32BE(4 + jsonBytes + tail, 0);
   out.writeUInt32BE(jsonBytes, 4);

@@ -92,6 +92,25 @@ describe('isolated pool processes', () => {
     assert.match(text.stdout, /\n {2}crashy-iso {7}up[^\n]*\n {6}supervision: 1 actor-restart, 1 escalation, 1 process-restart\n/);
   });
 
+  test('a reply that cannot cross the channel fails only its own request; the process keeps serving', async () => {
+    const pidsOf = async (): Promise<Set<number>> => {
+      const pids = new Set<number>();
+      for (let i = 0; i < 8; i++) pids.add(((await call(`${app.url}/cpu?ms=0`)).json as { pid: number }).pid);
+      return pids;
+    };
+    const before = await pidsOf();
+    const [huge, bigint, fine] = await Promise.all([
+      call(`${app.url}/cpu?ms=0&reply=huge`), call(`${app.url}/cpu?ms=0&reply=bigint`), call(`${app.url}/cpu?ms=50`),
+    ]);
+    assert.equal(huge.status, 500);
+    assert.equal(errorOf(huge).code, 'ACTORRT_E_REPLY_TOO_LARGE');
+    assert.match(errorOf(huge).message, /replied with \d+ bytes; replies from isolated pools are limited to 67108864 bytes/);
+    assert.equal(bigint.status, 500);
+    assert.equal(errorOf(bigint).code, 'ACTORRT_E_BAD_REPLY');
+    assert.equal(fine.status, 200, 'a request in flight beside them is answered');
+    assert.deepEqual(await pidsOf(), before, 'no pool process was restarted');
+  });
+
   test('kill -9 of a pool process under load: only its in-flight requests fail (502), other routes are unaffected, the pool serves again', async () => {
     const cpuPids = new Set<number>();
     for (let i = 0; i < 10; i++) cpuPids.add(((await call(`${app.url}/cpu?ms=1`)).json as { pid: number }).pid);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeFrame, encodeFrame, FrameReader, MAX_FRAME_BYTES } from '../../runtime/channel/frames.js';
+import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from '../../runtime/channel/frames.js';
 
 test('round-trips a message and its binary tail', () => {
   const frame = encodeFrame({ id: 1, req: { path: '/x', params: { id: 'é' } } }, Buffer.from([0, 1, 2, 255]));
@@ -28,4 +28,14 @@ test('refuses a frame that announces more than the limit', () => {
   const header = Buffer.alloc(4);
   header.writeUInt32BE(MAX_FRAME_BYTES + 1, 0);
   assert.throws(() => new FrameReader().push(header), /exceeds/);
+});
+
+test('refuses to encode a frame the receiver would reject, before anything is written', () => {
+  const tail = Buffer.alloc(MAX_FRAME_BYTES);
+  assert.throws(() => encodeFrame({ id: 1 }, tail), (err: unknown) => {
+    assert.ok(err instanceof FrameTooLargeError);
+    assert.equal(err.bytes, MAX_FRAME_BYTES + 4 + JSON.stringify({ id: 1 }).length);
+    return true;
+  });
+  assert.equal(encodeFrame({ id: 1 }, tail.subarray(0, MAX_FRAME_BYTES - 64)).length > 0, true);
 });
