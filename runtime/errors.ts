@@ -50,6 +50,7 @@ export const ERROR_CODES = {
   ACTORRT_E_TIMEOUT: { status: 504, summary: "The actor did not reply within the pool's (or route's) `timeout`; a late reply is dropped." },
   ACTORRT_E_ACTOR_FAILED: { status: 500, summary: 'The actor threw while handling this request; it is restarted per its supervision, and the request is not retried.' },
   ACTORRT_E_BAD_REPLY: { status: 500, summary: 'The actor returned a reply actorrt cannot send (a status outside 100-599, a body that does not serialize).' },
+  ACTORRT_E_RESOURCE_TIMEOUT: { status: 504, summary: "A database statement ran past the resource's statementTimeout and was cancelled." },
   ACTORRT_E_REPLY_TOO_LARGE: { status: 500, summary: 'An isolated pool replied with more than a channel frame carries (64 MiB).' },
   ACTORRT_E_ACTOR_CRASHED: { status: 502, summary: 'The pool process handling the request exited before replying; the request is not retried.' },
   ACTORRT_E_POOL_DOWN: { status: 503, summary: 'The pool gave up after too many restarts, or is stopping; other routes keep serving.' },

@@ -51,7 +51,7 @@ export async function buildPools(setup: PoolSetup): Promise<Map<string, Pool>> {
       parent: setup.system,
       log,
       contextFor: (index) => actorContext(config, pool.name, index, bound, pools, ids, log),
-      unavailable: (err) => resources.unavailable(err, pool.resources),
+      resourceFailure: (err) => resources.failureOf(err, pool.resources),
       onSupervision: (event, count) => send({ type: 'supervision', pool: pool.name, event, count }),
       onEscalate: setup.onEscalate,
     });

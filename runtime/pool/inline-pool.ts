@@ -49,8 +49,8 @@ export interface InlinePoolDeps {
   readonly log: Logger;
   /** The context actors of this pool see (resources, ask, logger), per actor index. */
   contextFor(index: number): ActorContext<unknown>;
-  /** The 503 to answer when a thrown error means a bound resource is unreachable (not an actor crash). */
-  unavailable(err: unknown): ActorrtError | undefined;
+  /** What to answer when a thrown error is a bound resource's failure (503 unreachable, 504 statement timeout), not an actor crash. */
+  resourceFailure(err: unknown): ActorrtError | undefined;
   /** Supervision acted on `count` actors of this pool (for counters; the log line is written here). */
   onSupervision(event: SupervisionEvent, count: number): void;
   /** Called when the pool's failures exceed what its supervision may handle locally. */
@@ -186,12 +186,13 @@ export class InlinePool implements Pool {
         try {
           value = await receive(cell.state, envelope.req, cell.ctx);
         } catch (err) {
-          // A database that went away is not this actor's fault: answer 503, keep its state, and
-          // keep restarts for real crashes (else a DB restart would make supervision give up).
-          const unavailable = this.deps.unavailable(err);
-          if (unavailable === undefined) throw err;
+          // A database that went away or a statement past its timeout is not this actor's fault:
+          // answer 503 / 504, keep its state, and keep restarts for real crashes (else a DB restart
+          // or a slow query storm would make supervision give the pool up).
+          const failure = this.deps.resourceFailure(err);
+          if (failure === undefined) throw err;
           cell.current = undefined;
-          envelope.complete({ ok: false, error: unavailable });
+          envelope.complete({ ok: false, error: failure });
           continue;
         }
         cell.current = undefined;

@@ -35,6 +35,12 @@ export function isConnectionError(err: unknown, depth = 0): boolean {
   return isConnectionError(e.cause, depth + 1);
 }
 
+/** True for PostgreSQL cancelling a statement that ran past `statement_timeout` (SQLSTATE 57014). */
+export function isStatementTimeout(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  return e !== null && typeof e === 'object' && e.code === '57014' && typeof e.message === 'string' && /statement timeout/.test(e.message);
+}
+
 /** The error's class name: node-redis errors keep `name` = 'Error', so only the constructor tells them apart. */
 export function className(err: object): string {
   const name = (err as { constructor?: { name?: unknown } }).constructor?.name;

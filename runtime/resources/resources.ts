@@ -4,12 +4,15 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ResourceMessage } from '../protocol.js';
 import { describeAddress, scrub } from './address.js';
-import { causeOf, className, isConnectionError } from './connection-errors.js';
+import { causeOf, className, isConnectionError, isStatementTimeout } from './connection-errors.js';
 import type { Opened } from './driver.js';
 import { openHttp, type HttpUpstream, type OriginsListener } from './http.js';
 import { openPostgres } from './postgres.js';
 import { openRedis } from './redis.js';
 import { openSqlite } from './sqlite.js';
+
+/** Resource failures an actor may pass on (from ctx.ask) without it counting as its own crash. */
+const RESOURCE_CODES: ReadonlySet<string> = new Set(['ACTORRT_E_RESOURCE_UNAVAILABLE', 'ACTORRT_E_RESOURCE_TIMEOUT']);
 
 /** While a resource is seen down at run time, how often it is probed to log its return. */
 const RECOVERY_PROBE_MS = 1000;
@@ -82,12 +85,20 @@ export class Resources {
   }
 
   /**
-   * If `err` (thrown while serving a pool bound to `bound`) means one of those resources is
-   * unreachable, the 503 to answer with instead of counting an actor crash; undefined otherwise.
+   * If `err` (thrown while serving a pool bound to `bound`) is one of those resources failing
+   * rather than the actor (unreachable: 503; a statement past `statementTimeout`: 504), the error
+   * to answer with instead of counting an actor crash; undefined otherwise.
    */
-  unavailable(err: unknown, bound: readonly string[]): ActorrtError | undefined {
-    if (err instanceof ActorrtError) return err.code === 'ACTORRT_E_RESOURCE_UNAVAILABLE' ? err : undefined;
-    if (bound.length === 0 || !isConnectionError(err)) return undefined;
+  failureOf(err: unknown, bound: readonly string[]): ActorrtError | undefined {
+    if (err instanceof ActorrtError) return RESOURCE_CODES.has(err.code) ? err : undefined;
+    if (bound.length === 0) return undefined;
+    if (isStatementTimeout(err)) {
+      const entry = this.attribute(err, bound);
+      const what = entry === undefined ? 'a database statement' : `a statement on resource "${entry.name}" (${describeAddress(entry.config)})`;
+      const limit = entry?.config.type === 'postgres' && entry.config.statementTimeout !== undefined ? ` (${entry.config.statementTimeout} ms)` : '';
+      return new ActorrtError('ACTORRT_E_RESOURCE_TIMEOUT', `${what} ran past its statementTimeout${limit} and was cancelled`, { cause: err });
+    }
+    if (!isConnectionError(err)) return undefined;
     const entry = this.attribute(err, bound);
     if (entry === undefined) {
       return new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', `a resource this request needs is unavailable: ${causeOf(err)}`, { cause: err });

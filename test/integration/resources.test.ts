@@ -81,11 +81,11 @@ const PG_ACTOR = `export default {
 };
 `;
 
-function pgTopology(url: string, extra: { processes?: number; max?: number; name?: string; retries?: number } = {}): string {
+function pgTopology(url: string, extra: { processes?: number; max?: number; name?: string; retries?: number; statementTimeout?: string } = {}): string {
   const name = extra.name ?? 'pg';
   return writeProject(`version: 1
 resources:
-  ${name}: { type: postgres, url: "${url}", max: ${extra.max ?? 5}, connectTimeout: 1s, startup: { retries: ${extra.retries ?? 0}, delay: 100ms } }
+  ${name}: { type: postgres, url: "${url}", max: ${extra.max ?? 5}, connectTimeout: 1s, startup: { retries: ${extra.retries ?? 0}, delay: 100ms }${extra.statementTimeout === undefined ? '' : `, statementTimeout: ${extra.statementTimeout}`} }
 pools:
   db:
     actor: ./actors/pg.mjs
@@ -109,6 +109,24 @@ describe('postgres', () => {
     assert.equal((await call(`${app.url}/notes/${id}`, { method: 'PUT', headers: JSON_HEADERS, body: JSON.stringify({ title: 'renamed' }) })).status, 200);
     assert.equal((await call(`${app.url}/notes/${id}`, { method: 'DELETE' })).status, 204);
     assert.equal((await call(`${app.url}/notes/${id}`)).status, 404);
+    assert.equal(await app.stop(), 0);
+  });
+
+  test('a statement past statementTimeout answers 504 RESOURCE_TIMEOUT; the actor is not restarted', async (t) => {
+    if (!await needServer(t, POSTGRES_URL)) return;
+    const app = await startInstance(pgTopology(POSTGRES_URL, { statementTimeout: '100ms' }), ['--workers', '1'], t);
+    const slow = await Promise.all(Array.from({ length: 12 }, () => call(`${app.url}/pg/sleep`))); // pg_sleep(0.3)
+    for (const answer of slow) {
+      assert.equal(answer.status, 504);
+      assert.equal(errorOf(answer).code, 'ACTORRT_E_RESOURCE_TIMEOUT');
+      assert.match(errorOf(answer).message, /^a statement on resource "pg" \(postgres:\/\/postgres@127\.0\.0\.1:5432\/test\) ran past its statementTimeout \(100 ms\) and was cancelled$/);
+    }
+    assert.equal((await call(`${app.url}/pg/one`)).status, 200);
+    const { stdout } = await runCli(['status', '--pid-file', app.pidFile, '--json']);
+    const status = JSON.parse(stdout) as { pools: Array<{ name: string; state: string; supervision: Record<string, number> }> };
+    const pool = status.pools.find((p) => p.name === 'db');
+    assert.equal(pool?.state, 'up', 'more slow statements than maxRestarts did not give the pool up');
+    assert.equal(pool?.supervision['actor-restart'], 0);
     assert.equal(await app.stop(), 0);
   });
 

@@ -42,7 +42,7 @@ async function startPool(config: PoolConfig, actor: ActorDefinition<State> = cou
     parent: startSystem(),
     log: silent,
     contextFor: (index) => ({ resources: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
-    unavailable: (err) => (isConnectionError(err) ? new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', 'db down') : undefined),
+    resourceFailure: (err) => (isConnectionError(err) ? new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', 'db down') : undefined),
     onSupervision: (event, count) => { events.push([event, count]); },
     onEscalate: (_pool, reason) => { escalations.push(reason); },
   });
