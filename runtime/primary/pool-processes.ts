@@ -155,6 +155,7 @@ export class PoolProcesses {
     const state = this.state.get(slot.pool.name) as PoolState;
     return new Promise((resolve) => {
       const child = fork(ENTRY, [], { stdio: 'inherit' });
+      const name = `${slot.pool.name} process ${slot.index}`; // as status names it
       slot.child = child;
       const cancel = handshake(child, () => ({
         type: 'start-pool', config: this.config, pool: slot.pool.name, index: slot.index, socket: slot.socket, endpoints: this.endpoints, down: this.downPools(),
@@ -168,7 +169,7 @@ export class PoolProcesses {
           state.lastFailure = new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint });
         },
         escalated: (msg) => { state.lastError = `escalated: ${msg.reason}`; },
-        ...this.reports.from(`${slot.pool.name} ${slot.index}`),
+        ...this.reports.from(name),
         timedOut: () => {
           state.lastError = `did not report ready within ${READY_TIMEOUT} ms`;
           child.kill('SIGKILL');
@@ -176,7 +177,7 @@ export class PoolProcesses {
       });
       child.once('exit', (code, signal) => {
         cancel();
-        this.reports.exited(`${slot.pool.name} ${slot.index}`);
+        this.reports.exited(name);
         resolve(false);
         if (slot.child === child) {
           slot.child = undefined;

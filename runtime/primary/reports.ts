@@ -7,7 +7,7 @@ export class ProcessReports {
   readonly counters = new SupervisionCounters();
   readonly health = new ResourceHealth();
 
-  /** The handshake handlers that record what process `name` (`worker 0`, `<pool> 1`) reports. */
+  /** The handshake handlers that record what process `name` (`worker 0`, `<pool> process 1`) reports. */
   from(name: string): Pick<HandshakeHandlers, 'supervised' | 'resource'> {
     return {
       supervised: (msg) => this.counters.record(msg.pool, msg.event, msg.count),

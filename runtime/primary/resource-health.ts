@@ -10,7 +10,7 @@ export interface ResourceStatus {
   readonly address: string;
   /** unavailable: some process cannot reach it; degraded: an http resource with origins taken out. */
   readonly state: 'available' | 'degraded' | 'unavailable';
-  /** The processes that report it unavailable now (`worker 0`, `<pool> 1`). */
+  /** The processes that report it unavailable now (`worker 0`, `<pool> process 1`). */
   readonly unavailableIn: readonly string[];
   /** When the oldest of those reports began (ISO time). */
   readonly since?: string;

@@ -112,6 +112,23 @@ describe('postgres', () => {
     assert.equal(await app.stop(), 0);
   });
 
+  test('an isolated pool process reports its unreachable resource to actorrt status too', async (t) => {
+    if (!await needServer(t, POSTGRES_URL)) return;
+    const relay = new Relay(address(POSTGRES_URL));
+    await relay.open();
+    t.after(() => relay.cut());
+    const app = await startInstance(pgTopology(relay.url(POSTGRES_URL), { processes: 1 }), ['--workers', '1'], t);
+    assert.equal((await call(`${app.url}/pg/one`)).status, 200);
+    await relay.cut();
+    assert.equal((await call(`${app.url}/pg/one`)).status, 503);
+    const seen = await resourceStatus(app, 'pg');
+    assert.equal(seen.resource?.state, 'unavailable');
+    assert.deepEqual(seen.resource?.unavailableIn, ['db process 0']);
+    await relay.open();
+    await until(`${app.url}/pg/one`, 200, 10_000);
+    assert.equal(await app.stop(), 0);
+  });
+
   test('a statement past statementTimeout answers 504 RESOURCE_TIMEOUT; the actor is not restarted', async (t) => {
     if (!await needServer(t, POSTGRES_URL)) return;
     const app = await startInstance(pgTopology(POSTGRES_URL, { statementTimeout: '100ms' }), ['--workers', '1'], t);
