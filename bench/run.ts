@@ -12,6 +12,11 @@ import { benchValidate } from './validate.js';
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const only = process.env['BENCH_ONLY'];
+const SCENARIOS = ['validate', 'codec', 'inline', 'isolated', 'isolation', 'sqlite', 'proxy'];
+if (only !== undefined && !SCENARIOS.includes(only)) {
+  process.stderr.write(`BENCH_ONLY=${only} is not a scenario; use one of ${SCENARIOS.join(', ')}\n`);
+  process.exit(2);
+}
 const workers = availableParallelism();
 
 if (only === undefined || only === 'validate') {
