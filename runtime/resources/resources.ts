@@ -108,6 +108,12 @@ export class Resources {
       `resource "${entry.name}" (${describeAddress(entry.config)}) is unavailable: ${scrub(causeOf(err), entry.config)}`, { cause: err });
   }
 
+  /** Resource `name` failed outside an actor (a proxied request): mark it down if `err` is a connection failure. */
+  failed(name: string, err: unknown): void {
+    const entry = this.entries.get(name);
+    if (entry !== undefined && isConnectionError(err)) this.markDown(entry, err);
+  }
+
   /** Close every resource in reverse order of opening; errors are logged, never thrown. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -134,7 +140,9 @@ export class Resources {
     if (entry.down || this.closed) return;
     entry.down = true;
     const cause = scrub(causeOf(err), entry.config);
-    this.log.warn({ resource: entry.name, address: describeAddress(entry.config), err: cause }, 'resource unavailable; requests that need it get 503 until it is back');
+    this.log.warn({ resource: entry.name, address: describeAddress(entry.config), err: cause }, entry.config.type === 'http'
+      ? 'upstream unavailable; requests that need it get 502 / 503 until an origin answers'
+      : 'resource unavailable; requests that need it get 503 until it is back');
     this.onHealth({ resource: entry.name, available: false, error: cause });
     void (async () => {
       while (!this.closed) {

@@ -19,6 +19,8 @@ export interface FrontDeps {
   readonly pools: ReadonlyMap<string, Pool>;
   /** The open upstream behind an http resource (proxy routes). */
   upstream(name: string): HttpUpstream;
+  /** A proxied request could not reach upstream `name` (for resource health: status, recovery log). */
+  upstreamFailed(name: string, err: unknown): void;
   readonly log: Logger;
   /** True once every pool is started and until shutdown begins. */
   isReady(): boolean;
@@ -97,7 +99,10 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (resource?.type !== 'http') return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`));
     return forward({
       req, res, route: route.config, path, search, params: paramsFor(route, params), requestId, body, bodyLimit, closeAfter: deps.isDraining(),
-    }, deps.upstream(name), resource, name);
+    }, deps.upstream(name), resource, name).catch((err: unknown) => {
+      if (err instanceof ActorrtError && err.code === 'ACTORRT_E_UPSTREAM_UNAVAILABLE') deps.upstreamFailed(name, err.cause);
+      throw err;
+    });
   }
 
   function dispatch(route: CompiledRoute, req: ActorRequest): Promise<unknown> {

@@ -61,6 +61,7 @@ function listen(config: Config, open: Resources, portOverride: number | undefine
     config,
     pools,
     upstream: (name) => open.upstream(name),
+    upstreamFailed: (name, err) => open.failed(name, err),
     log,
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',

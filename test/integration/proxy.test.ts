@@ -221,5 +221,17 @@ pools:
     assert.equal(dead.status, 502);
     assert.equal(errorOf(dead).code, 'ACTORRT_E_UPSTREAM_UNAVAILABLE');
     assert.match(errorOf(dead).message, /upstream "single" \(http:\/\/127\.0\.0\.1:\d+\) is unavailable: ECONNREFUSED/);
+    const seen = await resourceStatus(app, 'single');
+    assert.equal(seen.resource?.state, 'unavailable', 'actorrt status shows the dead upstream');
+    assert.deepEqual(seen.resource?.unavailableIn, ['worker 0']);
+    assert.equal(seen.resource?.error, 'ECONNREFUSED');
+    assert.match(app.stderr(), /"resource":"single"[^\n]*upstream unavailable; requests that need it get 502/);
+
+    // Back on the same port: the recovery probe sees it, status and the route follow.
+    await new Promise<void>((resolve) => lone.server.listen(Number(new URL(lone.origin).port), '127.0.0.1', resolve));
+    const recovered = Date.now() + 5000;
+    while ((await resourceStatus(app, 'single')).resource?.state !== 'available' && Date.now() < recovered) await sleep(100);
+    assert.equal((await resourceStatus(app, 'single')).resource?.state, 'available');
+    assert.equal((await call(`${app.url}/single/ok`)).status, 200);
   });
 });
