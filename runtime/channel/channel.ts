@@ -45,19 +45,19 @@ export class Channel {
     if (writer === undefined || !this.connected) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${pool}" is not reachable (${this.path})`));
     }
+    const id = this.nextId++;
     const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
     let frame: Buffer;
     try {
       frame = encodeFrame(binary === undefined
-        ? { t: 'req', id: this.nextId, pool, timeout, req } satisfies RequestFrame
-        : { t: 'req', id: this.nextId, pool, timeout, req: { ...req, body: null }, bin: 1 } satisfies RequestFrame, binary);
+        ? { t: 'req', id, pool, timeout, req } satisfies RequestFrame
+        : { t: 'req', id, pool, timeout, req: { ...req, body: null }, bin: 1 } satisfies RequestFrame, binary);
     } catch (err) {
       // Not JSON (a ctx.ask message with a BigInt or a cycle) or too large: fail this call only.
       return Promise.reject(err instanceof FrameTooLargeError
         ? new ActorrtError('ACTORRT_E_BODY_TOO_LARGE', `the request to pool "${pool}" is ${err.bytes} bytes; messages to isolated pools are limited to ${MAX_FRAME_BYTES} bytes`)
         : err);
     }
-    const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

@@ -41,12 +41,13 @@ export class ResourceHealth {
       byProcess = new Map();
       this.reports.set(msg.resource, byProcess);
     }
-    const originsOut = msg.originsOut ?? [];
+    const prior = byProcess.get(process);
+    // Reports about reachability say nothing of origins; keep what the health check said last.
+    const originsOut = msg.originsOut ?? prior?.originsOut ?? [];
     if (msg.available && originsOut.length === 0) {
       byProcess.delete(process);
       return;
     }
-    const prior = byProcess.get(process);
     const since = prior !== undefined && prior.available === msg.available ? prior.since : Date.now();
     byProcess.set(process, { available: msg.available, since, error: msg.error, originsOut });
   }

@@ -49,3 +49,13 @@ test('an http resource with origins taken out is degraded; with all of them out,
   health.record('worker 0', { type: 'resource', resource: 'api', available: true, originsOut: [] });
   assert.equal(health.status(config)[1]?.state, 'available');
 });
+
+test('a reachability report keeps the origins the health check took out', () => {
+  const health = new ResourceHealth();
+  health.record('worker 0', { type: 'resource', resource: 'api', available: true, originsOut: ['http://b.internal'] });
+  health.record('worker 0', { type: 'resource', resource: 'api', available: false, error: 'ECONNREFUSED' });
+  assert.equal(health.status(config)[1]?.state, 'unavailable');
+  health.record('worker 0', { type: 'resource', resource: 'api', available: true });
+  assert.equal(health.status(config)[1]?.state, 'degraded', 'back, but b is still out');
+  assert.deepEqual(health.status(config)[1]?.originsOut, ['http://b.internal']);
+});
