@@ -1,10 +1,10 @@
 import { fork } from 'node:child_process';
 import cluster from 'node:cluster';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
 
@@ -47,6 +47,7 @@ if (mode === 'hop-process') {
   process.on('SIGTERM', () => {
     for (const w of Object.values(cluster.workers ?? {})) w?.kill();
     hopProcess?.kill();
+    if (env['BARE_HOP_SOCKET'] !== undefined) rmSync(dirname(env['BARE_HOP_SOCKET']), { recursive: true, force: true });
     process.exit(0);
   });
 } else if (mode === 'proxy') {

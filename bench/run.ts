@@ -12,25 +12,31 @@ import { benchValidate } from './validate.js';
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const only = process.env['BENCH_ONLY'];
-const SCENARIOS = ['validate', 'codec', 'inline', 'isolated', 'isolation', 'sqlite', 'proxy'];
-if (only !== undefined && !SCENARIOS.includes(only)) {
-  process.stderr.write(`BENCH_ONLY=${only} is not a scenario; use one of ${SCENARIOS.join(', ')}\n`);
-  process.exit(2);
-}
 const workers = availableParallelism();
 
-if (only === undefined || only === 'validate') {
-  const v = benchValidate(500);
-  process.stdout.write(`## validate, 500 routes\nloadConfig ${v.inProcessMs.toFixed(1)} ms (median of 7, warm); `
-    + `\`actorrt validate\` end to end ${v.cliMs.toFixed(0)} ms (median of 7, incl. node start-up)\n`);
+/** Every scenario, in the order a full run takes them; BENCH_ONLY names one. */
+const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
+  validate: () => {
+    const v = benchValidate(500);
+    process.stdout.write(`## validate, 500 routes\nloadConfig ${v.inProcessMs.toFixed(1)} ms (median of 7, warm); `
+      + `\`actorrt validate\` end to end ${v.cliMs.toFixed(0)} ms (median of 7, incl. node start-up)\n`);
+  },
+  codec: () => {
+    const c = benchCodec();
+    process.stdout.write(`\n## channel frame codec (encode + decode of one request and its reply, best of 3)\n`
+      + `JSON frames ${c.json.toFixed(2)} us, v8.serialize ${c.v8.toFixed(2)} us\n`);
+  },
+  inline: () => inlineScenario(workers, rounds, seconds),
+  isolated: () => isolatedScenario(workers, rounds, seconds),
+  isolation: () => isolationScenario(workers, rounds, seconds),
+  sqlite: () => sqliteScenario(workers, rounds, seconds),
+  proxy: () => proxyScenario(workers, rounds, seconds),
+};
+
+if (only !== undefined && !(only in SCENARIOS)) {
+  process.stderr.write(`BENCH_ONLY=${only} is not a scenario; use one of ${Object.keys(SCENARIOS).join(', ')}\n`);
+  process.exit(2);
 }
-if (only === undefined || only === 'codec') {
-  const c = benchCodec();
-  process.stdout.write(`\n## channel frame codec (encode + decode of one request and its reply, best of 3)\n`
-    + `JSON frames ${c.json.toFixed(2)} us, v8.serialize ${c.v8.toFixed(2)} us\n`);
+for (const [name, run] of Object.entries(SCENARIOS)) {
+  if (only === undefined || only === name) await run();
 }
-if (only === undefined || only === 'inline') await inlineScenario(workers, rounds, seconds);
-if (only === undefined || only === 'isolated') await isolatedScenario(workers, rounds, seconds);
-if (only === undefined || only === 'isolation') await isolationScenario(workers, rounds, seconds);
-if (only === undefined || only === 'sqlite') await sqliteScenario(workers, rounds, seconds);
-if (only === undefined || only === 'proxy') await proxyScenario(workers, rounds, seconds);
