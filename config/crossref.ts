@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
-import type { ConfigIssue, ErrorCode } from '../runtime/errors.js';
+import type { ErrorCode } from '../runtime/errors.js';
+import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './hints.js';
 import { parseKeyTemplate } from './key-template.js';
 import type { LoadedDocument, PathSegment } from './load.js';

@@ -48,12 +48,14 @@ function change(path: string[], kind: ConfigChange['kind'], before: unknown, aft
 /** How a change at `path` can be applied to a running instance. */
 export function applyMode(path: readonly string[]): ApplyMode {
   const [section, name, key] = path;
-  if (section === 'http') return name === 'port' || name === 'host' ? 'restart' : 'roll';
+  if (section === 'http') {
+    if (name === 'port' || name === 'host') return 'restart';
+    return name === 'limits' ? 'roll' : 'live'; // workers grow / shrink; health and shutdownTimeout are read per use
+  }
   if (section === 'routes' || section === 'caches' || section === 'file' || section === 'version') return 'live';
   if (section === 'pools') {
-    // A new or removed pool, or a size change, is started or drained in place.
-    if (key === undefined || key === 'size' || key === 'processes' || key === 'timeout' || key === 'drainTimeout' || key === 'mailbox') return 'live';
-    return 'roll';
+    // New code or other resources replace the processes; anything else is applied in place.
+    return key === 'actor' || key === 'resources' ? 'roll' : 'live';
   }
   return 'roll';
 }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { ConfigIssue, ErrorCode, SourcePosition } from '../runtime/errors.js';
-import { ConfigError } from '../runtime/errors.js';
+import type { ErrorCode } from '../runtime/errors.js';
+import { ConfigError, type ConfigIssue, type SourcePosition } from './errors.js';
 import { interpolateEnv } from './env.js';
 
 /** Files past this size are refused before parsing: a topology is never this large. */

@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
-import type { ConfigIssue, ErrorCode } from '../runtime/errors.js';
+import type { ErrorCode } from '../runtime/errors.js';
+import type { ConfigIssue } from './errors.js';
 import { didYouMean } from './hints.js';
 import type { LoadedDocument, PathSegment } from './load.js';
 

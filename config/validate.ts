@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { ConfigIssue } from '../runtime/errors.js';
-import { ConfigError } from '../runtime/errors.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 import { crossReferenceIssues } from './crossref.js';
 import { loadFile, loadSource, type LoadedDocument } from './load.js';
 import { deepFreeze, normalize } from './normalize.js';

@@ -68,7 +68,9 @@ export const ERROR_CODES = {
   ACTORRT_E_RESOURCE_UNREACHABLE: { summary: 'A resource could not be reached at start-up after its `startup.retries`; the message names it, its address (credentials redacted) and the cause.' },
   ACTORRT_E_RESOURCE_FAILED: { summary: 'A resource was reached but could not be opened (bad credentials, missing database, a failing SQLite `init` script).' },
   ACTORRT_E_UNSUPPORTED: { summary: 'The topology uses a feature this version validates but cannot run yet (route caches).' },
-  ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop` found no running instance for that topology.' },
+  ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop`, `status`, `reload` or `scale` found no running instance for that topology.' },
+  ACTORRT_E_RELOAD_REFUSED: { summary: 'A reload or scale asked for a change a running instance cannot take (`http.port`, `http.host`): restart the instance to apply it. Nothing was changed.' },
+  ACTORRT_E_RELOAD_FAILED: { summary: 'A reload could not be applied (a new process failed to start, or a process could not apply the topology); the processes it started were stopped and the previous topology keeps serving.' },
 
   // Command line.
   ACTORRT_E_USAGE: { summary: 'The command line is wrong: unknown command, missing argument or unknown option.' },
@@ -99,43 +101,4 @@ export class ActorrtError extends Error {
     const spec: ErrorSpec = ERROR_CODES[this.code];
     return spec.status ?? 500;
   }
-}
-
-/** A position in a source file, 1-based as editors show it. */
-export interface SourcePosition {
-  readonly file: string;
-  readonly line: number;
-  readonly col: number;
-}
-
-/** One problem found in a topology file. */
-export interface ConfigIssue {
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly hint?: string;
-  readonly position: SourcePosition;
-  /** Dotted path of the offending node, e.g. `pools.api.size`; empty for the root. */
-  readonly path: string;
-}
-
-/** A topology that cannot be used: carries every issue found, each with its position. */
-export class ConfigError extends ActorrtError {
-  readonly issues: readonly ConfigIssue[];
-
-  constructor(issues: readonly ConfigIssue[]) {
-    const first = issues[0];
-    const summary = first === undefined
-      ? 'invalid topology'
-      : `${formatIssue(first)}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`;
-    super(issues.length === 1 && first !== undefined ? first.code : 'ACTORRT_E_CONFIG_INVALID', summary);
-    this.name = 'ConfigError';
-    this.issues = issues;
-  }
-}
-
-/** `file:line:col  CODE  message  (hint)`: the one-line form editors and terminals link. */
-export function formatIssue(issue: ConfigIssue): string {
-  const { file, line, col } = issue.position;
-  const hint = issue.hint === undefined ? '' : `  (${issue.hint})`;
-  return `${file}:${line}:${col}  ${issue.code}  ${issue.message}${hint}`;
 }

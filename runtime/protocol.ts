@@ -14,7 +14,8 @@ export interface StartMessage {
   readonly type: 'start';
   readonly config: Config;
   readonly workerIndex: number;
-  readonly portOverride?: number;
+  /** The primary's listening socket, inherited at this file descriptor (bound once for the instance's life). */
+  readonly listenFd: number;
   readonly endpoints: Endpoints;
   /** Where to serve this worker's inline pools to pool processes (used when `endpoints` names them). */
   readonly socket: string;
@@ -34,10 +35,27 @@ export interface StartPoolMessage {
 }
 /** Primary -> front workers and pool processes: the supervisor gave up on an isolated pool. */
 export interface PoolDownMessage { readonly type: 'pool-down'; readonly pool: string; readonly reason: string }
-/** Primary -> worker: stop accepting, drain in-flight requests, close, exit 0. */
-export interface ShutdownMessage { readonly type: 'shutdown'; readonly timeout: number }
+/**
+ * Primary -> worker: stop accepting, drain in-flight requests, close, exit 0. `stop` is the whole
+ * instance going away (idle connections are closed at once); `retire` is one process leaving a
+ * running instance (shrink or roll): peers have already stopped routing to it, so it waits for
+ * them to hang up and never closes a keep-alive connection a client may be reusing.
+ */
+export interface ShutdownMessage { readonly type: 'shutdown'; readonly timeout: number; readonly mode: 'stop' | 'retire' }
 
-export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage;
+/** Primary -> running worker: apply a new topology (pool sizes and settings, endpoints, routes); answered with a reply. */
+export interface ReconfigureMessage {
+  readonly type: 'reconfigure';
+  readonly id: number;
+  readonly config: Config;
+  readonly endpoints: Endpoints;
+  readonly down: Readonly<Record<string, string>>;
+}
+
+/** Primary -> running worker: report the load of the pools running here; answered with a reply. */
+export interface StatsMessage { readonly type: 'stats'; readonly id: number }
+
+export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage;
 
 /** Worker -> primary: the worker's code is loaded and listening for its start message. */
 export interface BootedMessage { readonly type: 'booted' }
@@ -62,19 +80,41 @@ export interface ResourceMessage {
   readonly originsOut?: readonly string[];
 }
 
-export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage;
+/** The load of one pool in one process, as a stats reply carries it. */
+export interface PoolLoad {
+  readonly pool: string;
+  /** Actors taking messages here (retiring ones excluded). */
+  readonly actors: number;
+  /** Messages queued or running here. */
+  readonly depth: number;
+}
+
+/** Worker -> primary: the answer to a reconfigure or stats message with the same id. */
+export interface ReplyMessage {
+  readonly type: 'reply';
+  readonly id: number;
+  readonly ok: boolean;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly loads?: readonly PoolLoad[];
+}
+
+export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage;
+
+const WORKER_TYPES: ReadonlySet<unknown> = new Set<WorkerMessage['type']>(['booted', 'ready', 'startup-failed', 'escalate', 'supervision', 'resource', 'reply']);
+const PRIMARY_TYPES: ReadonlySet<unknown> = new Set<PrimaryMessage['type']>(['start', 'start-pool', 'shutdown', 'pool-down', 'reconfigure', 'stats']);
 
 /** Narrow an IPC payload to a worker message (anything else is ignored). */
 export function isWorkerMessage(msg: unknown): msg is WorkerMessage {
-  const type = (msg as { type?: unknown } | null)?.type;
-  return type === 'booted' || type === 'ready' || type === 'startup-failed' || type === 'escalate' || type === 'supervision' || type === 'resource';
+  return WORKER_TYPES.has((msg as { type?: unknown } | null)?.type);
 }
 
 /** Narrow an IPC payload to a primary message. */
 export function isPrimaryMessage(msg: unknown): msg is PrimaryMessage {
-  const type = (msg as { type?: unknown } | null)?.type;
-  return type === 'start' || type === 'start-pool' || type === 'shutdown' || type === 'pool-down';
+  return PRIMARY_TYPES.has((msg as { type?: unknown } | null)?.type);
 }
+
+/** File descriptor at which front workers inherit the primary's listening socket (0-2 stdio, 3 IPC). */
+export const LISTEN_FD = 4;
 
 /** Exit code a worker uses when it escalates a failure to its supervisor (the primary). */
 export const EXIT_ESCALATE = 70;

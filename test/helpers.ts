@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/validate.js';
 import type { Config } from '../config/types.js';
-import { ConfigError, type ConfigIssue, type ErrorCode } from '../runtime/errors.js';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import type { ErrorCode } from '../runtime/errors.js';
 
 /** Repository root (tests run from dist/test/...). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -28,6 +28,7 @@ export class Channel {
   private closed = false;
   private delay = RECONNECT_MIN;
   private retry: NodeJS.Timeout | undefined;
+  private idle: (() => void) | undefined;
   connected = false;
 
   constructor(readonly path: string, private readonly log: Logger) {
@@ -61,11 +62,26 @@ export class Channel {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
+        if (this.pending.size === 0) this.idle?.();
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
       }, timeout);
       this.pending.set(id, { resolve, reject, timer });
       writer.write(frame);
     });
+  }
+
+  /**
+   * Send nothing more; close once every request in flight is answered, or after `timeout` ms.
+   * Closing is what tells the peer this side is done (a retiring process waits for it).
+   */
+  async closeWhenIdle(timeout: number): Promise<void> {
+    if (this.pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        setTimeout(resolve, timeout).unref();
+      });
+    }
+    this.close();
   }
 
   /** Stop reconnecting and close; pending requests fail. */
@@ -101,6 +117,7 @@ export class Channel {
         if (pending === undefined) continue; // timed out already; the late reply is dropped
         this.pending.delete(frame.id);
         clearTimeout(pending.timer);
+        if (this.pending.size === 0) this.idle?.();
         if (frame.ok) pending.resolve(joinBinary(frame.value, binary, frame.bin));
         else pending.reject(reviveError(frame.code, frame.message));
       }

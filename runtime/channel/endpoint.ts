@@ -10,22 +10,44 @@ import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
 
 /** A listening endpoint. */
 export interface Endpoint {
+  /**
+   * Stop accepting and wait (bounded by `timeout`) until every peer has closed its connection: a
+   * peer closes once it routes nothing more here and its requests are answered, so a retiring
+   * process serves everything its peers sent before they let it go.
+   */
+  peersGone(timeout: number): Promise<void>;
   /** Stop accepting, flush the replies already written, then close every connection (bounded by `timeout`). */
   close(timeout?: number): Promise<void>;
 }
 
+/** The pool a channel request names, if it runs in this process. */
+export type PoolLookup = (name: string) => Pool | undefined;
+
 /**
  * Serve this process's pools on a Unix socket: every peer (a front worker, another pool process)
- * holds one connection and multiplexes its requests over it by id.
+ * holds one connection and multiplexes its requests over it by id. Pools are looked up per
+ * request, so pools added or resized live are served at once.
  */
-export function serveEndpoint(path: string, pools: ReadonlyMap<string, Pool>, log: Logger): Promise<Endpoint> {
+export function serveEndpoint(path: string, pools: PoolLookup, log: Logger): Promise<Endpoint> {
   rmSync(path, { force: true });
   const sockets = new Set<Socket>();
+  let allGone: (() => void) | undefined;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size === 0) allGone?.();
+    });
     serveConnection(socket, pools, log);
   });
+  const peersGone = async (timeout: number): Promise<void> => {
+    server.close();
+    if (sockets.size === 0) return;
+    await new Promise<void>((resolve) => {
+      allGone = resolve;
+      setTimeout(resolve, timeout).unref();
+    });
+  };
   const close = async (timeout = 1000): Promise<void> => {
     server.close();
     // Let writes already queued (replies corked until the batched writer's setImmediate) reach the peer first.
@@ -36,11 +58,11 @@ export function serveEndpoint(path: string, pools: ReadonlyMap<string, Pool>, lo
   };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve({ close }));
+    server.listen(path, () => resolve({ peersGone, close }));
   });
 }
 
-function serveConnection(socket: Socket, pools: ReadonlyMap<string, Pool>, log: Logger): void {
+function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
   const reader = new FrameReader();
   const writer = new BatchedWriter(socket);
   socket.setNoDelay(true);
@@ -58,7 +80,7 @@ function serveConnection(socket: Socket, pools: ReadonlyMap<string, Pool>, log: 
       const { message, binary } = decodeFrame(payload);
       const frame = message as RequestFrame;
       const req = (frame.bin === 1 ? { ...frame.req, body: binary } : frame.req) as ActorRequest;
-      const pool = pools.get(frame.pool);
+      const pool = pools(frame.pool);
       const outcome = pool === undefined
         ? Promise.reject(new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `pool "${frame.pool}" does not run in this process`))
         : pool.dispatch(req, frame.timeout);

@@ -1,5 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { init } from './init.js';
+import { reload } from './reload.js';
+import { scale } from './scale.js';
 import { start } from './start.js';
 import { status } from './status.js';
 import { stop } from './stop.js';
@@ -17,4 +19,4 @@ export interface Command {
 }
 
 /** Every command the CLI knows, by name. */
-export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, validate, init };
+export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, reload, scale, validate, init };

@@ -1,19 +1,22 @@
-import { ActorrtError, ConfigError, formatIssue } from '../errors.js';
+import { ConfigError, formatIssue } from '../../config/errors.js';
+import { ActorrtError } from '../errors.js';
 import { runPrimary } from '../primary/primary.js';
 import type { Command } from './index.js';
 
 export const start: Command = {
-  usage: 'start <file> [--port N] [--workers N]',
+  usage: 'start <file> [--port N] [--workers N] [--no-watch]',
   summary: 'run the topology as a supervised service',
   help: `Validates the topology, forks the front workers, and prints
 "actorrt ready on http://HOST:PORT (N workers, M pools)" once every worker is ready.
 SIGTERM / SIGINT (or actorrt stop) drain in-flight requests and exit 0; a second signal forces exit.
+Saving the topology file reloads it live (see actorrt reload); so does SIGHUP.
 
 Options:
   --port N       listen on N instead of http.port (0 picks a free port)
   --workers N    run N front workers instead of http.workers
-  --pid-file F   where to record the primary's pid (default: .actorrt/<name>.pid beside the file)`,
-  options: { port: { type: 'string' }, workers: { type: 'string' }, 'pid-file': { type: 'string' } },
+  --pid-file F   where to record the primary's pid (default: .actorrt/<name>.pid beside the file)
+  --no-watch     do not reload when the file is saved (SIGHUP and actorrt reload still do)`,
+  options: { port: { type: 'string' }, workers: { type: 'string' }, 'pid-file': { type: 'string' }, 'no-watch': { type: 'boolean' } },
   async run(values, positionals) {
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'start takes exactly one topology file');
@@ -25,6 +28,7 @@ Options:
         ...(port === undefined ? {} : { port }),
         ...(workers === undefined ? {} : { workers }),
         ...(pidFile === undefined ? {} : { pidFile }),
+        watch: values['no-watch'] !== true,
       });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;

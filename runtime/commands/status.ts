@@ -1,32 +1,20 @@
-import { join, resolve } from 'node:path';
 import { ActorrtError } from '../errors.js';
-import { adminRequest } from '../primary/admin.js';
-import { PidFile } from '../primary/pid-file.js';
 import type { ResourceStatus } from '../primary/resource-health.js';
-import { SUPERVISION_EVENTS, type SupervisionCounts } from '../supervision/counters.js';
+import { isInstanceStatus, type InstanceStatus, type PoolStatus } from '../primary/status.js';
+import { SUPERVISION_EVENTS } from '../supervision/counters.js';
 import type { Command } from './index.js';
-
-interface Status {
-  pid: number;
-  url: string;
-  uptime: number;
-  workers: Array<{ index: number; pid?: number; up: boolean }>;
-  workerRestarts: number;
-  pools: Array<{
-    name: string; kind: string; size: number; state: string; restarts?: number; processes?: Array<{ pid?: number; up: boolean }>; down?: string; lastError?: string;
-    supervision: SupervisionCounts;
-  }>;
-  resources: ResourceStatus[];
-}
+import { findInstance } from './instance.js';
 
 export const status: Command = {
   usage: 'status [file] [--json]',
   summary: 'pools, processes, restarts and resource health of a running instance',
   help: `Asks the instance started from the topology file (default: actorrt.yml) for its state:
-front workers, every pool (inline or isolated, up / starting / down), process ids, restarts, the
-supervision totals since start (actor restarts / stops, escalations, process restarts, give-ups),
-for a pool that was given up, why and its last error, and every resource: available, unavailable
-(in which processes, since when, why) or degraded (upstream origins taken out by the health check).
+front workers, every pool (inline or isolated, up / starting / down) with its size, processes
+(pid, state, in flight), mailbox depth and restarts (since start and within the supervision
+window), the supervision totals since start (actor restarts / stops, escalations, process
+restarts, give-ups), for a pool that was given up, why and its last error, every resource
+(available, unavailable: in which processes, since when, why; degraded: upstream origins taken
+out by the health check), and the last reload (when, applied or refused, the plan or the error).
 Exits 1 while a pool is down or a resource is unavailable.
 
 Options:
@@ -35,36 +23,50 @@ Options:
   options: { 'pid-file': { type: 'string' }, json: { type: 'boolean' } },
   async run(values, positionals) {
     if (positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'status takes at most one topology file');
-    const path = typeof values['pid-file'] === 'string' ? values['pid-file'] : PidFile.defaultPath(resolve(positionals[0] ?? 'actorrt.yml'));
-    const entry = PidFile.readEntry(path);
-    if (entry?.runtimeDir === undefined) {
-      throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `no running instance recorded in ${path}`, { hint: 'pass the topology file it was started with, or --pid-file' });
-    }
-    const answer = await adminRequest(join(entry.runtimeDir, 'admin.sock'), 'status') as Status;
+    const answer = await findInstance(values, positionals[0]).ask('status');
+    if (!isInstanceStatus(answer)) throw new ActorrtError('ACTORRT_E_INTERNAL', 'the instance answered status with something this actorrt does not understand');
     // Scripts and probes get the same verdict from either format.
     const code = answer.pools.some((p) => p.state === 'down') || answer.resources.some((r) => r.state === 'unavailable') ? 1 : 0;
     if (values['json'] === true) {
       process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
       return code;
     }
-    const up = answer.workers.filter((w) => w.up).length;
-    const lines = [
-      `actorrt pid ${answer.pid} on ${answer.url}, up ${answer.uptime}s`,
-      `front workers: ${up}/${answer.workers.length} up (pids ${answer.workers.map((w) => w.pid ?? '-').join(', ')}), ${answer.workerRestarts} restarts`,
-      'pools:',
-      ...answer.pools.map((p) => {
-        const where = p.kind === 'inline' ? `inline, ${p.size} actors per worker` : `isolated, ${p.processes?.length ?? 0} processes x ${p.size} actors (pids ${(p.processes ?? []).map((x) => x.pid ?? '-').join(', ')}), ${p.restarts ?? 0} restarts`;
-        const why = p.down === undefined ? '' : `\n      down: ${p.down}`;
-        const acted = SUPERVISION_EVENTS.filter((e) => p.supervision[e] > 0).map((e) => `${p.supervision[e]} ${e}`);
-        const supervision = acted.length === 0 ? '' : `\n      supervision: ${acted.join(', ')}`;
-        return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${why}${supervision}`;
-      }),
-      ...(answer.resources.length === 0 ? [] : ['resources:', ...answer.resources.map(describeResource)]),
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+    process.stdout.write(`${describe(answer).join('\n')}\n`);
     return code;
   },
 };
+
+function describe(s: InstanceStatus): string[] {
+  const serving = s.workers.filter((w) => w.state !== 'retiring');
+  const up = serving.filter((w) => w.up).length;
+  const leaving = s.workers.length - serving.length;
+  return [
+    `actorrt pid ${s.pid} on ${s.url}, up ${s.uptime}s`,
+    `front workers: ${up}/${serving.length} up (pids ${serving.map((w) => w.pid ?? '-').join(', ')}), ${s.workerRestarts} restarts${leaving > 0 ? `, ${leaving} draining` : ''}`,
+    'pools:',
+    ...s.pools.map(describePool),
+    ...(s.resources.length === 0 ? [] : ['resources:', ...s.resources.map(describeResource)]),
+    ...(s.lastReload === undefined ? [] : [
+      `last reload: ${s.lastReload.at} (${s.lastReload.trigger}) ${s.lastReload.ok ? (s.lastReload.applied ? 'applied' : 'nothing to change') : 'refused'}`,
+      ...(s.lastReload.ok ? s.lastReload.plan : s.lastReload.error?.issues ?? [`${s.lastReload.error?.code ?? ''}  ${s.lastReload.error?.message ?? ''}`]).map((l) => `  ${l}`),
+    ]),
+  ];
+}
+
+function describePool(p: PoolStatus): string {
+  const processes = p.processes ?? [];
+  const serving = processes.filter((x) => x.state !== 'retiring');
+  const draining = processes.length - serving.length;
+  const pids = serving.length === 0 ? '-' : serving.map((x) => x.pid ?? '-').join(', ');
+  const where = p.kind === 'inline'
+    ? `inline, ${p.size} actors per worker`
+    : `isolated, ${p.processCount ?? serving.length} processes x ${p.size} actors (pids ${pids}), ${p.restarts ?? 0} restarts${draining > 0 ? `, ${draining} draining` : ''}`;
+  const depth = p.depth > 0 ? `, ${p.depth} in flight` : '';
+  const why = p.down === undefined ? '' : `\n      down: ${p.down}`;
+  const acted = SUPERVISION_EVENTS.filter((e) => p.supervision[e] > 0).map((e) => `${p.supervision[e]} ${e}`);
+  const supervision = acted.length === 0 ? '' : `\n      supervision: ${acted.join(', ')}`;
+  return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${depth}${why}${supervision}`;
+}
 
 function describeResource(r: ResourceStatus): string {
   const head = `  ${r.name.padEnd(16)} ${r.state.padEnd(11)} ${r.type} ${r.address}`;

@@ -1,7 +1,8 @@
 import { validateDocument } from '../../config/validate.js';
 import { loadFile } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
-import { ActorrtError, ConfigError, formatIssue, type ConfigIssue } from '../errors.js';
+import { ConfigError, formatIssue, type ConfigIssue } from '../../config/errors.js';
+import { ActorrtError } from '../errors.js';
 import type { Command } from './index.js';
 
 export const validate: Command = {

@@ -38,7 +38,12 @@ interface Cell {
   awake: boolean;
   /** Messages dispatched to this actor and not yet finished (queued + running). */
   inflight: number;
+  /** Stopped by supervision after a failure (strategy stop / escalate): takes no messages. */
   stopped: boolean;
+  /** Leaving the pool because it shrank: takes no new messages, finishes its mailbox, then stops. */
+  retiring: boolean;
+  /** Called when a retiring actor's mailbox is empty. */
+  idle: (() => void) | undefined;
   readonly restarts: number[];
   readonly ctx: ActorContext<unknown>;
 }
@@ -58,7 +63,8 @@ export interface InlinePoolDeps {
 }
 
 /**
- * A pool of `size` actors inside this process, on nact. Requests go to the least-loaded actor;
+ * A pool of `size` actors inside this process, on nact, grown and shrunk live one actor at a
+ * time (addActor / retireActor, as piscina adds and removes workers). Requests go to the least-loaded actor;
  * each actor's mailbox is bounded by `mailbox.capacity` (full everywhere -> 503, never an
  * unbounded queue). An actor that throws fails only that request (500) and is restarted per the
  * pool's supervision; a reply later than the timeout is dropped (504 was already sent), and a
@@ -74,28 +80,75 @@ export class InlinePool implements Pool {
   private readonly cells: Cell[] = [];
   private down: ActorrtError | undefined;
   private next = 0;
+  /** Index of the next actor added (indexes are never reused, so nact names stay unique). */
+  private nextIndex = 0;
   private drained: (() => void) | undefined;
 
-  constructor(readonly config: PoolConfig, private readonly actor: Actor<unknown, unknown>, private readonly deps: InlinePoolDeps) {
+  constructor(public config: PoolConfig, private readonly actor: Actor<unknown, unknown>, private readonly deps: InlinePoolDeps) {
     this.name = config.name;
   }
 
-  /** Spawn every actor and wait for each init(); rejects (naming the pool) if an init throws. */
+  /** Add `size` actors and wait for each init(); rejects (naming the pool) if an init throws. */
   async start(): Promise<void> {
-    for (let index = 0; index < this.config.size; index++) {
-      const cell: Cell = {
-        index, ref: undefined, state: undefined, ready: Promise.resolve(), queue: [], current: undefined, awake: false,
-        inflight: 0, stopped: false, restarts: [], ctx: this.deps.contextFor(index),
-      };
-      cell.ref = this.spawnCell(cell);
-      cell.ready = this.init(cell);
-      this.cells.push(cell);
+    await Promise.all(Array.from({ length: this.config.size }, () => this.addActor()));
+  }
+
+  /**
+   * Apply new settings (timeout, mailbox, supervision, drainTimeout) at once and grow or shrink to
+   * the new size: added actors receive only once their init() is done; retired ones finish their
+   * mailbox first (bounded by drainTimeout).
+   */
+  async reconfigure(config: PoolConfig): Promise<void> {
+    this.config = config;
+    await this.resize(config.size);
+  }
+
+  /** Grow or shrink to `size` actors (see reconfigure). */
+  async resize(size: number): Promise<void> {
+    const staying = this.cells.filter((c) => !c.retiring);
+    if (staying.length < size) {
+      await Promise.all(Array.from({ length: size - staying.length }, () => this.addActor()));
+      return;
     }
+    // Actors stopped by supervision go first, then the least loaded (they drain soonest).
+    const victims = staying.sort((a, b) => Number(b.stopped) - Number(a.stopped) || a.inflight - b.inflight).slice(0, staying.length - size);
+    await Promise.all(victims.map((c) => this.retireActor(c)));
+  }
+
+  /** Actors taking new messages. */
+  get actors(): number {
+    let n = 0;
+    for (const c of this.cells) if (!c.retiring && !c.stopped) n++;
+    return n;
+  }
+
+  /** Spawn one actor and run its init(); it joins the pool (and gets messages) only once ready. */
+  private async addActor(): Promise<void> {
+    const index = this.nextIndex++;
+    const cell: Cell = {
+      index, ref: undefined, state: undefined, ready: Promise.resolve(), queue: [], current: undefined, awake: false,
+      inflight: 0, stopped: false, retiring: false, idle: undefined, restarts: [], ctx: this.deps.contextFor(index),
+    };
+    cell.ref = this.spawnCell(cell);
+    cell.ready = this.init(cell);
     try {
-      await Promise.all(this.cells.map((c) => c.ready));
+      await cell.ready;
     } catch (err) {
+      nactStop(cell.ref);
       throw new ActorrtError('ACTORRT_E_ACTOR_INIT', `pool "${this.name}": init() failed: ${(err as Error).message}`, { cause: err });
     }
+    this.cells.push(cell);
+  }
+
+  /** Take an actor out: no new messages; what it has queued is handled (up to drainTimeout), then it stops. */
+  private async retireActor(cell: Cell): Promise<void> {
+    cell.retiring = true;
+    if (cell.inflight > 0) {
+      await Promise.race([new Promise<void>((r) => { cell.idle = r; }), sleep(this.config.drainTimeout, undefined, { ref: false })]);
+    }
+    await this.stopCell(cell);
+    const at = this.cells.indexOf(cell);
+    if (at !== -1) this.cells.splice(at, 1);
   }
 
   /** Messages queued or running across the pool. */
@@ -125,6 +178,7 @@ export class InlinePool implements Pool {
         settled: false,
         complete: (outcome: Outcome): void => {
           cell.inflight--;
+          if (cell.inflight === 0) cell.idle?.();
           if (this.drained !== undefined && this.depth === 0) this.drained();
           if (envelope.settled) return; // already answered 504; the late reply is dropped
           envelope.settled = true;
@@ -157,13 +211,13 @@ export class InlinePool implements Pool {
     let best: Cell | undefined;
     for (let i = 0; i < n; i++) {
       const cell = this.cells[(this.next + i) % n] as Cell;
-      if (cell.stopped) continue;
+      if (cell.stopped || cell.retiring) continue;
       if (best === undefined || cell.inflight < best.inflight) {
         best = cell;
         if (cell.inflight === 0) break;
       }
     }
-    this.next = (this.next + 1) % n;
+    this.next = n === 0 ? 0 : (this.next + 1) % n;
     return best;
   }
 
@@ -229,7 +283,7 @@ export class InlinePool implements Pool {
       this.deps.log.warn({ ...fields, delay: decision.delay, err: error }, 'actor crashed; restarting');
       cell.restarts.push(now);
       if (decision.delay > 0) await sleep(decision.delay);
-      const targets = decision.action === 'restart-all' ? this.cells.filter((c) => !c.stopped) : [cell];
+      const targets = decision.action === 'restart-all' ? this.cells.filter((c) => !c.stopped && !c.retiring) : [cell];
       this.deps.onSupervision('actor-restart', targets.length);
       await Promise.all(targets.map((c) => this.restart(c)));
       cell.awake = false;
@@ -242,7 +296,7 @@ export class InlinePool implements Pool {
     if (decision.action === 'stop') {
       this.deps.log.error({ ...fields, err: error }, 'actor crashed; stopped per supervision');
       this.deps.onSupervision('actor-stop', 1);
-      if (this.cells.every((c) => c.stopped)) this.down = this.poolDown('every actor of the pool is stopped');
+      if (this.cells.every((c) => c.stopped || c.retiring)) this.down = this.poolDown('every actor of the pool is stopped');
       return;
     }
     if (decision.action === 'escalate') {

@@ -1,43 +1,53 @@
 import { start as startActorSystem } from 'nact';
+import type { PoolConfig } from '../../config/types.js';
 import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { createLogger } from '../logger.js';
-import type { StartPoolMessage } from '../protocol.js';
+import { escalateToPrimary, send, serveRole } from '../primary-link.js';
+import type { ShutdownMessage, StartPoolMessage } from '../protocol.js';
 import { Resources, resourcesFor } from '../resources/resources.js';
-import { buildPools, closePools, escalateToPrimary, markDown, send, serveRole } from '../process-role.js';
-import type { Pool } from './pool.js';
+import { PoolHost } from './pool-host.js';
 
 /**
  * An isolated pool process: runs `size` actors of one pool, in its own OS process so CPU-heavy
- * work cannot stall the front workers, and serves them on a Unix socket to every peer.
+ * work cannot stall the front workers, and serves them on a Unix socket to every peer. Its pool is
+ * resized and retuned live (reconfigure); the primary replaces the process to change its code or
+ * resources.
  */
 const log = createLogger('pool');
-let pools = new Map<string, Pool>();
+let host: PoolHost | undefined;
 let resources: Resources | undefined;
 let endpoint: Endpoint | undefined;
 let exitCode = 0;
 let stopping = false;
 
 async function boot(msg: StartPoolMessage): Promise<void> {
-  const local = msg.config.pools[msg.pool];
-  if (local === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
+  let mine = msg.config.pools[msg.pool];
+  if (mine === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
   const plog = log.child({ pool: msg.pool, index: msg.index });
-  resources = await Resources.open(msg.config, resourcesFor(msg.config, [local], false), plog, (change) => send({ type: 'resource', ...change }));
-  pools = await buildPools({
-    config: msg.config, local: [local], endpoints: msg.endpoints, log: plog, system: startActorSystem(), resources,
+  resources = await Resources.open(msg.config, resourcesFor(msg.config, [mine], false), plog, (change) => send({ type: 'resource', ...change }));
+  const live = new PoolHost({
+    log: plog, system: startActorSystem(), resources,
+    // A topology without this pool is one whose reload retires this process: keep serving until then.
+    local: (config): PoolConfig[] => [mine = config.pools[msg.pool] ?? mine as PoolConfig],
+    onSupervision: (pool, event, count) => send({ type: 'supervision', pool, event, count }),
     onEscalate: (pool, reason) => escalateToPrimary(pool, reason, shutdown),
   });
-  for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
-  endpoint = await serveEndpoint(msg.socket, new Map([[msg.pool, pools.get(msg.pool) as Pool]]), log);
+  host = live;
+  await live.apply(msg.config, msg.endpoints, msg.down);
+  endpoint = await serveEndpoint(msg.socket, (name) => (name === msg.pool ? live.local(name) : undefined), log);
   log.info({ pool: msg.pool, index: msg.index, socket: msg.socket }, 'pool process ready');
   send({ type: 'ready', port: 0, pools: [msg.pool] });
 }
 
-async function shutdown(timeout: number, code = 0): Promise<void> {
+async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0): Promise<void> {
   if (code !== 0) exitCode = code; // an escalation during a drain still exits non-zero
   if (stopping) return;
   stopping = true;
+  const started = Date.now();
+  // Retiring: peers have stopped routing here; serve what they already sent until they hang up.
+  if (mode === 'retire') await endpoint?.peersGone(timeout);
   // Drain first (replies still go out), then flush and close the peers' connections.
-  await closePools(pools, timeout);
+  await host?.close(Math.max(0, timeout - (Date.now() - started)));
   await endpoint?.close();
   await resources?.close();
   process.exit(exitCode);
@@ -46,6 +56,12 @@ async function shutdown(timeout: number, code = 0): Promise<void> {
 serveRole<StartPoolMessage>(log, {
   startType: 'start-pool',
   start: boot,
-  poolDown: (pool, reason) => markDown(pools, pool, reason),
+  reconfigure: async (msg) => {
+    if (host === undefined || stopping) return;
+    const retired = await host.apply(msg.config, msg.endpoints, msg.down);
+    await Promise.all(retired.map((p) => p.stop(p.config.drainTimeout)));
+  },
+  loads: () => host?.loads() ?? [],
+  poolDown: (pool, reason) => host?.markDown(pool, reason),
   shutdown,
 });

@@ -9,28 +9,54 @@ import type { Pool } from './pool.js';
  * A pool whose actors run in other processes, reached over one channel per process. Requests go
  * to the connected process with the fewest in flight; each channel's window is what its process
  * can queue (size x mailbox capacity), so when every process is full the answer is 503, not an
- * unbounded queue here.
+ * unbounded queue here. The set of processes changes live (setEndpoints, as undici's BalancedPool
+ * adds and removes upstreams): a removed process gets no new requests and its channel closes once
+ * the requests in flight on it are answered.
  */
 export class RemotePool implements Pool {
   readonly name: string;
-  private readonly channels: Channel[];
-  private readonly window: number;
+  private channels: Channel[] = [];
+  private window: number;
   private down: ActorrtError | undefined;
   private next = 0;
 
-  constructor(readonly config: PoolConfig, endpoints: readonly string[], log: Logger) {
+  constructor(public config: PoolConfig, endpoints: readonly string[], private readonly log: Logger) {
     this.name = config.name;
-    this.channels = endpoints.map((path) => new Channel(path, log));
     this.window = config.size * config.mailbox.capacity;
+    this.setEndpoints(endpoints);
   }
 
   get available(): boolean {
     return this.down === undefined;
   }
 
+  /** Requests in flight to this pool's processes. */
+  get depth(): number {
+    let n = 0;
+    for (const c of this.channels) n += c.inflight;
+    return n;
+  }
+
   /** The supervisor gave up on this pool: answer its requests with POOL_DOWN from now on. */
   markDown(reason: string): void {
     this.down = new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is down: ${reason}`);
+  }
+
+  /** New settings (size, mailbox: the window; timeout) apply to the next request. */
+  reconfigure(config: PoolConfig): void {
+    this.config = config;
+    this.window = config.size * config.mailbox.capacity;
+  }
+
+  /** Route to exactly these processes from now on; channels to processes no longer listed close once idle. */
+  setEndpoints(paths: readonly string[]): void {
+    const wanted = new Set(paths);
+    const kept = this.channels.filter((c) => wanted.has(c.path));
+    for (const c of this.channels) if (!wanted.has(c.path)) void c.closeWhenIdle(this.config.drainTimeout);
+    const have = new Set(kept.map((c) => c.path));
+    for (const path of paths) if (!have.has(path)) kept.push(new Channel(path, this.log));
+    this.channels = kept;
+    this.next = 0;
   }
 
   dispatch(req: ActorRequest, timeout: number): Promise<unknown> {
@@ -42,7 +68,7 @@ export class RemotePool implements Pool {
       const c = this.channels[(this.next + i) % n] as Channel;
       if (c.connected && (best === undefined || c.inflight < best.inflight)) best = c;
     }
-    this.next = (this.next + 1) % n;
+    this.next = n === 0 ? 0 : (this.next + 1) % n;
     if (best === undefined) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `no process of pool "${this.name}" is reachable right now`));
     }
@@ -52,8 +78,9 @@ export class RemotePool implements Pool {
     return best.request(this.name, req, timeout);
   }
 
-  async stop(): Promise<void> {
+  /** Stop taking requests; channels close once their requests are answered (bounded by `timeout`). */
+  async stop(timeout: number): Promise<void> {
     this.down ??= new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is stopping`);
-    for (const c of this.channels) c.close();
+    await Promise.all(this.channels.map((c) => c.closeWhenIdle(timeout)));
   }
 }

@@ -1,11 +1,15 @@
 import { rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 
+/** An admin command: takes the request's arguments, answers with JSON (sync or async). */
+export type AdminHandler = (args: Readonly<Record<string, unknown>>) => unknown;
+
 /**
- * The primary's admin socket (in the 0700 runtime folder): one JSON line in, one JSON line out.
- * Today it answers `{"cmd":"status"}`; reload and scale will use the same channel.
+ * The primary's admin socket (in the 0700 runtime folder): one JSON line in
+ * (`{"cmd":"reload","args":{"dryRun":true}}`), one JSON line out. A handler that throws answers
+ * `{"error": message}`.
  */
-export function serveAdmin(path: string, handlers: Readonly<Record<string, () => unknown>>): Promise<Server> {
+export function serveAdmin(path: string, handlers: Readonly<Record<string, AdminHandler>>): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket) => {
     let buffered = '';
@@ -14,18 +18,22 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, () =>
       buffered += chunk;
       const nl = buffered.indexOf('\n');
       if (nl === -1) return;
-      let reply: unknown;
-      try {
-        const { cmd } = JSON.parse(buffered.slice(0, nl)) as { cmd?: string };
-        const handler = cmd === undefined ? undefined : handlers[cmd];
-        reply = handler === undefined ? { error: `unknown admin command ${JSON.stringify(cmd)}` } : handler();
-      } catch (err) {
-        reply = { error: (err as Error).message };
-      }
-      socket.end(`${JSON.stringify(reply)}\n`);
+      const line = buffered.slice(0, nl);
+      buffered = '';
+      void answer(line).then((reply) => socket.end(`${JSON.stringify(reply)}\n`));
     });
     socket.on('error', () => undefined);
   });
+  const answer = async (line: string): Promise<unknown> => {
+    try {
+      const { cmd, args } = JSON.parse(line) as { cmd?: unknown; args?: unknown };
+      const handler = typeof cmd === 'string' && Object.hasOwn(handlers, cmd) ? handlers[cmd] : undefined;
+      if (handler === undefined) return { error: `unknown admin command ${JSON.stringify(cmd)}` };
+      return await handler(args !== null && typeof args === 'object' ? args as Record<string, unknown> : {});
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => resolve(server));
@@ -33,13 +41,13 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, () =>
 }
 
 /** Send one admin command to a running primary and return its answer. */
-export function adminRequest(path: string, cmd: string, timeout = 5000): Promise<unknown> {
+export function adminRequest(path: string, cmd: string, args: Readonly<Record<string, unknown>> = {}, timeout = 5000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     let data = '';
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer from ${path} within ${timeout} ms`)); }, timeout);
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(`${JSON.stringify({ cmd })}\n`));
+    socket.on('connect', () => socket.write(`${JSON.stringify({ cmd, args })}\n`));
     socket.on('data', (chunk: string) => { data += chunk; });
     socket.on('end', () => {
       clearTimeout(timer);

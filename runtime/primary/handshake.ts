@@ -1,4 +1,6 @@
-import { isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage } from '../protocol.js';
+import {
+  isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type ReplyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage,
+} from '../protocol.js';
 
 /** A forked process as the primary talks to it (a cluster Worker or a ChildProcess). */
 export interface Messenger {
@@ -14,6 +16,8 @@ export interface HandshakeHandlers {
   supervised(msg: SupervisionMessage): void;
   /** A resource of the process changed health (any time after start). */
   resource(msg: ResourceMessage): void;
+  /** The answer to a reconfigure or stats message. */
+  replied(msg: ReplyMessage): void;
   /** No ready within the deadline; the caller decides what to kill. */
   timedOut(): void;
 }
@@ -21,8 +25,8 @@ export interface HandshakeHandlers {
 /**
  * Drive a freshly forked process through start-up: when it says `booted` (its listener is in
  * place), send it `start()`; then wait for `ready` or `startup-failed` within `timeout` ms.
- * Later messages (escalations, supervision counts, resource health) keep going to the handlers. Returns a function that cancels the
- * deadline, for when the process exits first.
+ * Later messages (escalations, supervision counts, resource health, replies) keep going to the
+ * handlers. Returns a function that cancels the deadline, for when the process exits first.
  */
 export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout: number, on: HandshakeHandlers): () => void {
   const timer = setTimeout(() => on.timedOut(), timeout);
@@ -35,6 +39,7 @@ export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout:
       case 'escalate': on.escalated(msg); break;
       case 'supervision': on.supervised(msg); break;
       case 'resource': on.resource(msg); break;
+      case 'reply': on.replied(msg); break;
     }
   });
   return () => clearTimeout(timer);

@@ -1,162 +1,77 @@
-import cluster, { type Worker } from 'node:cluster';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { parseScale } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
 import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import type { PrimaryMessage, ReadyMessage } from '../protocol.js';
-import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
 import { serveAdmin } from './admin.js';
-import { handshake } from './handshake.js';
+import { bindListener, type Listener } from './listener.js';
 import { PidFile } from './pid-file.js';
-import { PoolProcesses } from './pool-processes.js';
+import { FRONT, Processes } from './processes.js';
+import { Reloader } from './reload.js';
+import { actorDigests } from './reload-plan.js';
 import { ProcessReports } from './reports.js';
-
-const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
-/** How long a worker may take from fork to ready before start-up counts as failed. */
-const READY_TIMEOUT = 30_000;
-/** Front workers are restarted under this intensity; past it the primary gives up and exits 1. */
-const FRONT_POLICY: RestartPolicy = { strategy: 'one-for-one', maxRestarts: 5, within: 30_000, backoff: { min: 200, max: 5000 } };
+import type { InstanceStatus } from './status.js';
+import { unsupported } from './unsupported.js';
+import { watchTopology } from './watcher.js';
 
 export interface StartOptions {
   readonly port?: number;
   readonly workers?: number;
   readonly pidFile?: string;
-}
-
-interface Slot {
-  readonly index: number;
-  worker: Worker | undefined;
-  ready: boolean;
+  /** Reload when the topology file is saved (default true). */
+  readonly watch?: boolean;
 }
 
 /**
- * The primary: validates the topology, forks the front workers, waits for every one to report
- * ready, restarts the ones that die, and coordinates graceful shutdown. It never handles a request.
- * Resolves with the process exit code once the instance has stopped.
+ * The primary: validates the topology, binds the port once, starts the isolated pools' processes
+ * and the front workers (one child supervisor restarts any that die), serves the admin socket,
+ * applies reloads (file saves, SIGHUP, `actorrt reload` / `scale`) and coordinates graceful
+ * shutdown. It never handles a request. Resolves with the process exit code once the instance has stopped.
  */
 export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
   const config = loadConfig(file);
   unsupported(config);
   const log = createLogger('primary');
-  const count = options.workers ?? (config.http.workers === 'auto' ? availableParallelism() : config.http.workers);
-  const slots: Slot[] = Array.from({ length: count }, (_, index) => ({ index, worker: undefined, ready: false }));
-  const restarts: number[] = [];
-  let stopping = false;
-  // Every worker listens with the same arguments: node:cluster shares one handle per (host, port)
-  // key, so `--port 0` gives all of them the one free port the first bind picked.
-  const listenPort = options.port;
-  let port: number | undefined;
+  const workersOf = (c: Config): number => options.workers ?? (c.http.workers === 'auto' ? availableParallelism() : c.http.workers);
+  const listener = await bindListener(config.http.host, options.port ?? config.http.port);
   // Per-instance folder for the channel and admin sockets: mkdtemp makes it 0700 and unique, so
   // two instances on one machine never collide. Removed when the instance stops.
   const runtimeDir = mkdtempSync(join(tmpdir(), 'actorrt-'));
   const pid = new PidFile(options.pidFile ?? PidFile.defaultPath(config.file), runtimeDir, log);
   const startedAt = Date.now();
-  let workerRestarts = 0;
-  const frontSockets = slots.map((s) => join(runtimeDir, `front.${s.index}.sock`));
   const reports = new ProcessReports();
-  const isolated = new PoolProcesses(config, runtimeDir, frontSockets, log, reports, (pool, reason) => {
-    const message: PrimaryMessage = { type: 'pool-down', pool, reason };
-    for (const s of slots) if (s.worker?.isConnected() === true) s.worker.send(message);
-  });
-
-  // Workers accept on the shared socket themselves (SCHED_NONE) instead of the primary accepting
-  // and handing each connection over IPC (round-robin). That keeps the primary off the connection
-  // path, and a connection can no longer be handed to a worker in the instant it dies, where it
-  // would hang forever waiting for the handoff reply. Measured: same throughput as round-robin.
-  cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
-
-  let done!: (code: number) => void;
-  const finished = new Promise<number>((resolve) => { done = resolve; });
-
-  const fork = (slot: Slot): Promise<ReadyMessage> => new Promise((resolve, reject) => {
-    const worker = cluster.fork({ ACTORRT_WORKER_INDEX: String(slot.index) });
-    slot.worker = worker;
-    slot.ready = false;
-    const cancel = handshake(worker, () => ({
-      type: 'start', config, workerIndex: slot.index, endpoints: isolated.endpoints, socket: frontSockets[slot.index] as string, down: isolated.downPools(),
-      ...(listenPort === undefined ? {} : { portOverride: listenPort }),
-    }), READY_TIMEOUT, {
-      ready: (msg) => {
-        slot.ready = true;
-        resolve(msg);
-      },
-      failed: (msg) => reject(new ActorrtError(msg.code as ActorrtError['code'], msg.message, msg.hint === undefined ? {} : { hint: msg.hint })),
-      escalated: (msg) => log.error({ worker: slot.index, workerPid: worker.process.pid, pool: msg.pool, reason: msg.reason }, 'worker escalated a pool failure; it will be restarted'),
-      ...reports.from(`worker ${slot.index}`),
-      timedOut: () => {
-        reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} did not report ready within ${READY_TIMEOUT} ms`));
-        worker.kill('SIGKILL');
-      },
-    });
-    worker.once('exit', (code, signal) => {
-      cancel();
-      reports.exited(`worker ${slot.index}`);
-      if (!slot.ready) reject(new ActorrtError('ACTORRT_E_STARTUP', `worker ${slot.index} exited during start-up (code ${String(code)}, signal ${String(signal)})`));
-      onExit(slot, worker, code, signal);
-    });
-  });
-
-  const onExit = (slot: Slot, worker: Worker, code: number | null, signal: string | null): void => {
-    if (slot.worker !== worker) return;
-    slot.worker = undefined;
-    slot.ready = false;
-    if (stopping) {
-      // Front workers first (they stop sending), then the pool processes they were calling.
-      if (slots.every((s) => s.worker === undefined)) void isolated.stop(config.http.shutdownTimeout).then(() => finish(0));
-      return;
-    }
-    const now = Date.now();
-    prune(restarts, now, FRONT_POLICY.within);
-    const decision = decide(FRONT_POLICY, restarts, now);
-    const fields = { worker: slot.index, workerPid: worker.process.pid, code, signal, count: decision.count };
-    if (decision.action !== 'restart-one') {
-      log.fatal({ ...fields, reason: decision.action === 'escalate' ? decision.reason : decision.action }, 'front workers keep failing; giving up');
-      void shutdown(1);
-      return;
-    }
-    restarts.push(now);
-    workerRestarts++;
-    log.warn({ ...fields, delay: decision.delay }, 'worker exited; restarting');
-    setTimeout(() => {
-      if (stopping) return;
-      fork(slot).catch((err: unknown) => log.error({ worker: slot.index, err: (err as Error).message }, 'restarted worker failed to start'));
-    }, decision.delay);
-  };
-
+  let stopping = false;
+  let exitCode = 0;
   let admin: Server | undefined;
+  let unwatch: (() => void) | undefined;
+  const processes = new Processes({ config, digests: actorDigests(config), workers: workersOf(config) }, runtimeDir, listener, log, reports,
+    () => { void shutdown(1); });
+  const { supervisor } = processes;
+  const reloader = new Reloader(processes, config.file, workersOf, log);
+
   const releaseFiles = (): void => {
+    unwatch?.();
     admin?.close();
+    listener.close();
     pid.remove();
     rmSync(runtimeDir, { recursive: true, force: true });
   };
-  const finish = (code: number): void => {
-    releaseFiles();
-    done(code);
-  };
+  let done!: (code: number) => void;
+  const finished = new Promise<number>((resolve) => { done = resolve; });
 
-  let exitCode = 0;
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     exitCode = code;
     log.info({ code }, 'shutting down');
-    const live = slots.filter((s) => s.worker !== undefined);
-    if (live.length === 0) {
-      await isolated.stop(config.http.shutdownTimeout);
-      return finish(code);
-    }
-    const message: PrimaryMessage = { type: 'shutdown', timeout: config.http.shutdownTimeout };
-    for (const s of live) if (s.worker?.isConnected() === true) s.worker.send(message);
-    // Past the drain deadline (plus a margin for closing resources), force the stragglers.
-    setTimeout(() => {
-      for (const s of slots) s.worker?.process.kill('SIGKILL');
-    }, config.http.shutdownTimeout + 5000).unref();
+    // Front workers first (they stop sending), then the pool processes they were calling.
+    await supervisor.stopAll(processes.config.http.shutdownTimeout, FRONT);
+    releaseFiles();
+    done(code);
   };
 
   let signals = 0;
@@ -164,63 +79,89 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     signals++;
     if (signals > 1) {
       log.warn({ signal }, 'second signal: forcing exit');
-      for (const s of slots) s.worker?.process.kill('SIGKILL');
-      isolated.kill();
-      finish(130);
+      supervisor.kill();
+      releaseFiles();
+      done(130);
       return;
     }
     void shutdown(0);
   };
+  const onHangup = (): void => {
+    if (!stopping) void reloader.reload('signal');
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-
-  try {
-    await isolated.start();
-    const ready = await Promise.all(slots.map((s) => fork(s)));
-    port = ready[0]?.port;
-  } catch (err) {
-    stopping = true;
-    for (const s of slots) s.worker?.process.kill('SIGKILL');
-    isolated.kill();
+  process.on('SIGHUP', onHangup);
+  const unhook = (): void => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHangup);
+  };
+
+  try {
+    await startAll(processes, config);
+  } catch (err) {
+    stopping = true;
+    supervisor.kill();
+    unhook();
     releaseFiles();
     throw err;
   }
   admin = await serveAdmin(join(runtimeDir, 'admin.sock'), {
-    status: () => ({
-      pid: process.pid,
-      url: `http://${config.http.host}:${String(port)}`,
-      file: config.file,
-      uptime: Math.round((Date.now() - startedAt) / 1000),
-      workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid, up: s.ready })),
-      workerRestarts,
-      pools: Object.values(config.pools).map((p) => ({
-        ...(p.processes === undefined
-          ? { name: p.name, kind: 'inline', size: p.size, state: 'up' }
-          : { kind: 'isolated', size: p.size, ...isolated.status().find((st) => st.name === p.name) }),
-        supervision: reports.counters.of(p.name),
-      })),
-      resources: reports.health.status(config),
-    }),
+    status: async (): Promise<InstanceStatus> => {
+      const current = processes.config;
+      const loads = await processes.loads();
+      return {
+        pid: process.pid,
+        url: `http://${hostForUrl(current.http.host)}:${listener.port}`,
+        file: current.file,
+        uptime: Math.round((Date.now() - startedAt) / 1000),
+        workers: processes.workerStatus(loads),
+        workerRestarts: processes.workerRestarts,
+        pools: processes.poolStatus(loads),
+        resources: reports.health.status(current),
+        ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
+      };
+    },
+    reload: (args) => reloader.reload('command', args['dryRun'] === true),
+    scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
   });
+  if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
-  log.info({ port, workers: count, pools: Object.keys(config.pools), runtimeDir }, 'ready');
-  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-  process.stdout.write(`actorrt ready on http://${host}:${port} (${count} worker${count === 1 ? '' : 's'}, ${Object.keys(config.pools).length} pool${Object.keys(config.pools).length === 1 ? '' : 's'})\n`);
+  const count = processes.fronts().length;
+  const pools = Object.keys(config.pools).length;
+  log.info({ port: listener.port, workers: count, pools: Object.keys(config.pools), runtimeDir }, 'ready');
+  process.stdout.write(`actorrt ready on http://${hostForUrl(config.http.host)}:${listener.port} (${count} worker${count === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);
 
   const code = await finished;
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  unhook();
   log.info({ code: code === 0 ? exitCode : code }, 'stopped');
   return code === 0 ? exitCode : code;
 }
 
-/** Features the schema accepts that this version cannot run yet: refuse them up front, clearly. */
-function unsupported(config: Config): void {
-  const cached = config.routes.filter((r) => r.cache !== undefined || r.invalidate !== undefined).map((r) => `routes[${r.index}]`);
-  if (cached.length > 0) {
-    throw new ActorrtError('ACTORRT_E_UNSUPPORTED', `${cached.join(', ')} use cache: or invalidate:, which this version validates but cannot run yet`,
-      { hint: 'remove the route cache settings for now; running without them would silently skip the caching you asked for' });
+/**
+ * First start: every isolated pool's processes in file order (one that fails is handed to
+ * supervision, except for an unreachable resource, which fails the start), then the front
+ * workers (any failure fails the start), then one broadcast so every process knows every
+ * other's socket.
+ */
+async function startAll(processes: Processes, config: Config): Promise<void> {
+  for (const pool of Object.values(config.pools)) {
+    for (let i = 0; i < (pool.processes ?? 0); i++) {
+      const { ready } = processes.startPoolProcess(pool.name, true);
+      try {
+        await ready;
+      } catch (err) {
+        // A resource that stayed unreachable through its own start-up retries fails the whole
+        // start (exit 1, naming it): serving without the database is not what anyone asked for.
+        if (err instanceof ActorrtError && err.code.startsWith('ACTORRT_E_RESOURCE_')) throw err;
+      }
+    }
   }
+  await Promise.all(Array.from({ length: processes.deployed().workers }, () => processes.startFront().ready));
+  await processes.broadcast();
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }

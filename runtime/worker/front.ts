@@ -13,10 +13,25 @@ import { paramsFor, Router, type CompiledRoute } from './router.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
 
+/**
+ * One generation of routing: the topology, its routes compiled, and the pools they reach. A reload
+ * builds a new one and swaps it in whole; a request keeps the one it started with.
+ */
+export interface RoutingTable {
+  readonly config: Config;
+  readonly router: Router;
+  readonly pools: ReadonlyMap<string, Pool>;
+}
+
+/** Compile `config`'s routes against `pools`. */
+export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): RoutingTable {
+  return { config, router: new Router(config.routes), pools };
+}
+
 /** What the front actor needs from its worker. */
 export interface FrontDeps {
-  readonly config: Config;
-  readonly pools: ReadonlyMap<string, Pool>;
+  /** The routing table in force now. */
+  table(): RoutingTable;
   /** The open upstream behind an http resource (proxy routes). */
   upstream(name: string): HttpUpstream;
   /** A proxied request could not reach upstream `name` (for resource health: status, recovery log). */
@@ -33,18 +48,18 @@ export interface FrontDeps {
  * called by node:http for every request. Health paths are answered here, before routing.
  */
 export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { config, pools, log } = deps;
-  const router = new Router(config.routes);
-  const { live, ready } = config.http.health;
-  const bodyLimit = config.http.limits.bodyBytes;
+  const { log } = deps;
   const ids = new RequestIds();
 
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
-    handle(req, res, requestId).catch((err: unknown) => fail(res, err, requestId));
+    handle(req, res, requestId, deps.table()).catch((err: unknown) => fail(res, err, requestId));
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable): Promise<void> {
+    const { router, config } = table;
+    const { live, ready } = config.http.health;
+    const bodyLimit = config.http.limits.bodyBytes;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -73,18 +88,18 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
     // A proxy route that does not look at the body streams it to the upstream unread.
     const first = found.only ?? headMatches?.[0];
-    if (first?.config.proxy !== undefined && !first.needsBody) return proxy(req, res, first, path, q === -1 ? '' : url.slice(q), found.params, requestId, undefined);
+    if (first?.config.proxy !== undefined && !first.needsBody) return proxy(table, req, res, first, path, q === -1 ? '' : url.slice(q), found.params, requestId, undefined);
 
     const raw = hasBody(req) ? await readBody(req, bodyLimit) : undefined;
     const body = raw === undefined ? undefined : parseBody(raw, req.headers['content-type']);
     const route = found.only ?? headMatches?.find((c) => c.matchesBody(body));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
-    if (route.config.proxy !== undefined) return proxy(req, res, route, path, q === -1 ? '' : url.slice(q), found.params, requestId, raw);
+    if (route.config.proxy !== undefined) return proxy(table, req, res, route, path, q === -1 ? '' : url.slice(q), found.params, requestId, raw);
 
     const actorReq: ActorRequest = {
       method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId,
     };
-    const value = await dispatch(route, actorReq);
+    const value = await dispatch(table, route, actorReq);
     if (res.destroyed) return; // the client left while the actor worked
     // Checked when the reply goes out: a request that arrived before draining began must still
     // release its keep-alive connection, or the drain waits for the client to hang up.
@@ -92,10 +107,11 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     writeReply(res, toReply(value), requestId, method === 'HEAD');
   }
 
-  function proxy(req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
+  function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
     params: Readonly<Record<string, string>>, requestId: string, body: Buffer | undefined): Promise<void> {
     const name = route.config.proxy as string;
     const resource = config.resources[name];
+    const bodyLimit = config.http.limits.bodyBytes;
     if (resource?.type !== 'http') return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`));
     return forward({
       req, res, route: route.config, path, search, params: paramsFor(route, params), requestId, body, bodyLimit, closeAfter: deps.isDraining(),
@@ -105,7 +121,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     });
   }
 
-  function dispatch(route: CompiledRoute, req: ActorRequest): Promise<unknown> {
+  function dispatch({ pools }: RoutingTable, route: CompiledRoute, req: ActorRequest): Promise<unknown> {
     const name = route.config.pool;
     const pool = name === undefined ? undefined : pools.get(name);
     if (pool === undefined) {

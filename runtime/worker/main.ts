@@ -1,24 +1,26 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config } from '../../config/types.js';
 import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import type { Pool } from '../pool/pool.js';
-import { buildPools, closePools, escalateToPrimary, markDown, send, serveRole } from '../process-role.js';
-import type { StartMessage } from '../protocol.js';
+import { PoolHost } from '../pool/pool-host.js';
+import { escalateToPrimary, send, serveRole } from '../primary-link.js';
+import type { ShutdownMessage, StartMessage } from '../protocol.js';
 import { Resources, resourcesFor } from '../resources/resources.js';
-import { createFrontHandler } from './front.js';
+import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
 
 /**
  * A front worker: opens its resources, runs every inline pool as nact actors and serves HTTP on
- * the shared port. It reports ready only after every resource is open and every pool has started; it stops when the primary says so (or
- * disappears), draining in-flight requests first.
+ * the primary's listening socket. It reports ready only after every resource is open and every
+ * pool has started; a reconfigure resizes its pools and swaps its routing table live; it stops
+ * when the primary says so (or disappears), draining in-flight requests first.
  */
 const log = createLogger('worker');
-let pools = new Map<string, Pool>();
+let host: PoolHost | undefined;
+let table: RoutingTable | undefined;
 let resources: Resources | undefined;
 let server: Server | undefined;
 let endpoint: Endpoint | undefined;
@@ -29,28 +31,34 @@ let phase: 'booting' | 'ready' | 'draining' = 'booting';
 async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   system = startActorSystem();
-  const inline = Object.values(config.pools).filter((p) => p.processes === undefined);
-  resources = await Resources.open(config, resourcesFor(config, inline, true), log, (change) => send({ type: 'resource', ...change }));
-  pools = await buildPools({
-    config, local: inline, endpoints: msg.endpoints, log, system, resources,
+  resources = await Resources.open(config, resourcesFor(config, inlinePools(config), true), log, (change) => send({ type: 'resource', ...change }));
+  const live = new PoolHost({
+    log, system, resources,
+    local: inlinePools,
+    onSupervision: (pool, event, count) => send({ type: 'supervision', pool, event, count }),
     onEscalate: (name, reason) => escalateToPrimary(name, reason, shutdown),
   });
-  for (const [name, reason] of Object.entries(msg.down)) markDown(pools, name, reason);
-  if (inline.some((p) => msg.endpoints[p.name] !== undefined)) {
-    // Isolated pools may ask inline ones: serve them to the pool processes.
-    endpoint = await serveEndpoint(msg.socket, new Map(inline.map((p) => [p.name, pools.get(p.name) as Pool])), log);
-  }
-  server = listen(config, resources, msg.portOverride);
+  host = live;
+  await live.apply(config, msg.endpoints, msg.down);
+  table = routingTable(config, live.snapshot());
+  // Isolated pools may ask inline ones (today or after a reload): serve them to the pool processes.
+  endpoint = await serveEndpoint(msg.socket, (name) => live.local(name), log);
+  server = listen(config, resources, msg.listenFd);
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
   });
   phase = 'ready';
   const { port } = (server.address() as AddressInfo);
-  log.info({ port, pools: [...pools.keys()] }, 'worker ready');
-  send({ type: 'ready', port, pools: [...pools.keys()] });
+  log.info({ port, pools: [...table.pools.keys()] }, 'worker ready');
+  send({ type: 'ready', port, pools: [...table.pools.keys()] });
 }
 
-function listen(config: Config, open: Resources, portOverride: number | undefined): Server {
+/** Pools that run inside every front worker. */
+function inlinePools(config: Config): Config['pools'][string][] {
+  return Object.values(config.pools).filter((p) => p.processes === undefined);
+}
+
+function listen(config: Config, open: Resources, fd: number): Server {
   const { limits } = config.http;
   const s = createServer({
     requestTimeout: limits.requestTimeout,
@@ -58,8 +66,7 @@ function listen(config: Config, open: Resources, portOverride: number | undefine
     keepAliveTimeout: limits.keepAliveTimeout,
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
   }, createFrontHandler({
-    config,
-    pools,
+    table: () => table as RoutingTable,
     upstream: (name) => open.upstream(name),
     upstreamFailed: (name, err) => open.failed(name, err),
     log,
@@ -78,7 +85,10 @@ function listen(config: Config, open: Resources, portOverride: number | undefine
     socket.end(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n`
       + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
-  s.listen(portOverride ?? config.http.port, config.http.host);
+  // The socket is the primary's, bound once for the life of the instance and inherited at `fd`:
+  // a worker that dies or is replaced never takes the port with it, and connections made while
+  // no worker accepts wait in the backlog.
+  s.listen({ fd });
   return s;
 }
 
@@ -89,20 +99,30 @@ function clientErrorFor(code: string | undefined): ActorrtError {
   return new ActorrtError('ACTORRT_E_BAD_REQUEST', 'the request is not valid HTTP');
 }
 
-/** Stop accepting, answer what is in flight (closing keep-alive connections), stop pools in reverse order. */
-async function shutdown(timeout: number, code = 0): Promise<void> {
+/**
+ * Stop accepting, answer what is in flight (closing keep-alive connections), stop pools in reverse
+ * order. A retiring worker (the instance keeps serving) never closes an idle keep-alive connection
+ * itself, since a client may be sending on it at that instant: every reply carries
+ * `Connection: close`, and idle connections end at their keep-alive timeout, which clients are told.
+ */
+async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0): Promise<void> {
   if (code !== 0) exitCode = code; // an escalation during a drain still exits non-zero
   if (phase === 'draining') return;
   phase = 'draining';
   const started = Date.now();
   if (server !== undefined) {
-    const closed = new Promise<void>((resolve) => (server as Server).close(() => resolve()));
-    server.closeIdleConnections();
-    // Connections that become idle while draining are closed by `Connection: close` on their last response.
+    const s = server;
+    const closed = new Promise<void>((resolve) => {
+      if (mode === 'retire') NetServer.prototype.close.call(s, () => resolve()); // node:http's close() would also close idle connections
+      else s.close(() => resolve());
+    });
+    if (mode === 'stop') s.closeIdleConnections();
     await Promise.race([closed, sleep(timeout, undefined, { ref: false })]);
-    server.closeAllConnections();
+    s.closeAllConnections();
   }
-  await closePools(pools, Math.max(0, timeout - (Date.now() - started)));
+  const left = (): number => Math.max(0, timeout - (Date.now() - started));
+  if (mode === 'retire') await endpoint?.peersGone(left());
+  await host?.close(left());
   await endpoint?.close();
   await resources?.close();
   if (system !== undefined) stopActorSystem(system);
@@ -113,6 +133,13 @@ async function shutdown(timeout: number, code = 0): Promise<void> {
 serveRole<StartMessage>(log, {
   startType: 'start',
   start: boot,
-  poolDown: (pool, reason) => markDown(pools, pool, reason),
+  reconfigure: async (msg) => {
+    if (host === undefined || phase === 'draining') return;
+    const retired = await host.apply(msg.config, msg.endpoints, msg.down);
+    table = routingTable(msg.config, host.snapshot());
+    await Promise.all(retired.map((p) => p.stop(p.config.drainTimeout)));
+  },
+  loads: () => host?.loads() ?? [],
+  poolDown: (pool, reason) => host?.markDown(pool, reason),
   shutdown,
 });

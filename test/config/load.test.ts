@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadFile, MAX_FILE_BYTES } from '../../config/load.js';
-import { ConfigError } from '../../runtime/errors.js';
+import { ConfigError } from '../../config/errors.js';
 import { assertIssue, issuesOf, MINIMAL } from '../helpers.js';
 
 test('reports a YAML syntax error with its position and no stack trace', () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ActorrtError, ConfigError, ERROR_CODES, formatIssue, type ErrorSpec } from '../../runtime/errors.js';
+import { ConfigError, formatIssue } from '../../config/errors.js';
+import { ActorrtError, ERROR_CODES, type ErrorSpec } from '../../runtime/errors.js';
 import { ROOT } from '../helpers.js';
 
 const docs = readFileSync(join(ROOT, 'docs', 'errors.md'), 'utf8');

@@ -1,0 +1,82 @@
+import { isMap, isScalar, parseDocument } from 'yaml';
+import { ActorrtError } from '../runtime/errors.js';
+import { didYouMean } from './hints.js';
+import { deepFreeze } from './normalize.js';
+import type { Config, PoolConfig } from './types.js';
+
+/** One `actorrt scale` argument: a pool's actors per process (`size`) or its process count. */
+export interface ScaleOverride {
+  readonly pool: string;
+  readonly key: 'size' | 'processes';
+  readonly value: number;
+}
+
+/** The same bounds as the schema's. */
+const LIMITS = { size: 4096, processes: 256 } as const;
+
+/** Parse `api=8`, `api.size=8` and `thumbs.processes=2`; throws ACTORRT_E_USAGE naming the bad argument. */
+export function parseScale(args: readonly string[]): ScaleOverride[] {
+  if (args.length === 0) throw new ActorrtError('ACTORRT_E_USAGE', 'scale needs at least one <pool>=<size> or <pool>.processes=<n>');
+  return args.map((arg) => {
+    const m = /^([A-Za-z0-9_-]+)(?:\.(size|processes))?=(\d+)$/.exec(arg);
+    if (m === null) throw new ActorrtError('ACTORRT_E_USAGE', `"${arg}" is not <pool>=<size>, <pool>.size=<n> or <pool>.processes=<n>`);
+    return { pool: m[1] as string, key: (m[2] ?? 'size') as ScaleOverride['key'], value: Number(m[3]) };
+  });
+}
+
+/** The topology with the overrides applied; unknown pools and out-of-range values are refused with a hint. */
+export function applyScale(config: Config, overrides: readonly ScaleOverride[]): Config {
+  const pools: Record<string, PoolConfig> = { ...config.pools };
+  for (const o of overrides) {
+    const pool = pools[o.pool];
+    if (pool === undefined) {
+      const hint = didYouMean(o.pool, Object.keys(pools));
+      throw new ActorrtError('ACTORRT_E_CONFIG_UNKNOWN_REF', `the running topology has no pool "${o.pool}"`, { hint: hint ?? `pools: ${Object.keys(pools).join(', ')}` });
+    }
+    if (o.value < 1 || o.value > LIMITS[o.key]) {
+      throw new ActorrtError('ACTORRT_E_CONFIG_VALUE', `${o.pool}.${o.key} must be from 1 to ${LIMITS[o.key]}; got ${o.value}`);
+    }
+    if (o.key === 'processes' && pool.processes === undefined) {
+      throw new ActorrtError('ACTORRT_E_CONFIG_VALUE', `pool "${o.pool}" runs inside the front workers; it has no processes to scale`,
+        { hint: `scale its actors with ${o.pool}=<size>, or give it processes: in the topology file and reload` });
+    }
+    pools[o.pool] = { ...pool, [o.key]: o.value };
+  }
+  return deepFreeze({ ...config, pools });
+}
+
+/**
+ * The topology source with the overrides written in. Only the bytes of each value change (found
+ * through the parsed document's node ranges), so comments, order, quoting and layout stay exactly
+ * as they were; a key the pool does not have yet is added on a line of its own (or inside its
+ * `{ ... }`). Throws if the file has no such pool mapping.
+ */
+export function editScale(source: string, overrides: readonly ScaleOverride[]): string {
+  const doc = parseDocument(source, { keepSourceTokens: true });
+  const edits: Array<{ from: number; to: number; text: string }> = [];
+  for (const o of overrides) {
+    const map = doc.getIn(['pools', o.pool], true);
+    if (!isMap(map) || map.range == null) throw new ActorrtError('ACTORRT_E_CONFIG_UNKNOWN_REF', `the topology file has no pool "${o.pool}" to write ${o.key} into`);
+    const value = doc.getIn(['pools', o.pool, o.key], true);
+    if (isScalar(value) && value.range != null) {
+      edits.push({ from: value.range[0], to: value.range[1], text: String(o.value) });
+      continue;
+    }
+    if (map.flow === true) {
+      const close = source.lastIndexOf('}', map.range[1]);
+      const before = source.slice(map.range[0], close).trimEnd();
+      const at = map.range[0] + before.length;
+      edits.push({ from: at, to: at, text: before.endsWith('{') ? ` ${o.key}: ${o.value}` : `, ${o.key}: ${o.value}` });
+      continue;
+    }
+    const first = map.items[0]?.key;
+    const keyStart = isScalar(first) && first.range != null ? first.range[0] : map.range[0];
+    const indent = keyStart - (source.lastIndexOf('\n', keyStart - 1) + 1);
+    const end = source.indexOf('\n', map.range[1] - 1);
+    const at = end === -1 ? source.length : end;
+    edits.push({ from: at, to: at, text: `\n${' '.repeat(indent)}${o.key}: ${o.value}` });
+  }
+  let out = source;
+  for (const e of edits.sort((a, b) => b.from - a.from)) out = out.slice(0, e.from) + e.text + out.slice(e.to);
+  return out;
+}

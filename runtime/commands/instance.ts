@@ -1,0 +1,29 @@
+import { join, resolve } from 'node:path';
+import { ActorrtError } from '../errors.js';
+import { adminRequest } from '../primary/admin.js';
+import { PidFile } from '../primary/pid-file.js';
+import type { OptionValues } from './index.js';
+
+/** A running instance as the commands that talk to it find it: from its topology file (default ./actorrt.yml) or --pid-file. */
+export interface RunningInstance {
+  readonly pid: number;
+  readonly pidFile: string;
+  /** Ask its primary over the admin socket. */
+  ask(cmd: string, args?: Readonly<Record<string, unknown>>, timeout?: number): Promise<unknown>;
+}
+
+/** The topology file a command names (first positional), resolved; `actorrt.yml` when none is given. */
+export function topologyFile(file: string | undefined): string {
+  return resolve(file ?? 'actorrt.yml');
+}
+
+/** Find the running instance for `file` (or --pid-file); throws ACTORRT_E_NOT_RUNNING when there is none. */
+export function findInstance(values: OptionValues, file: string | undefined): RunningInstance {
+  const pidFile = typeof values['pid-file'] === 'string' ? values['pid-file'] : PidFile.defaultPath(topologyFile(file));
+  const entry = PidFile.readEntry(pidFile);
+  if (entry?.runtimeDir === undefined) {
+    throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `no running instance recorded in ${pidFile}`, { hint: 'pass the topology file it was started with, or --pid-file' });
+  }
+  const socket = join(entry.runtimeDir, 'admin.sock');
+  return { pid: entry.pid, pidFile, ask: (cmd, args = {}, timeout = 5000) => adminRequest(socket, cmd, args, timeout) };
+}

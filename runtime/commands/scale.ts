@@ -1,0 +1,51 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { editScale, parseScale } from '../../config/scale.js';
+import { ActorrtError } from '../errors.js';
+import type { Command } from './index.js';
+import { findInstance, topologyFile } from './instance.js';
+import { printOutcome, RELOAD_WAIT } from './reload.js';
+
+export const scale: Command = {
+  usage: 'scale [file] <pool>=<n> ... [--write]',
+  summary: 'resize pools of the running instance live',
+  help: `Changes pool sizes of the running instance started from the topology file (default:
+actorrt.yml): <pool>=<n> (or <pool>.size=<n>) sets the actors per process, <pool>.processes=<n>
+the processes of an isolated pool. New actors and processes take requests once ready; removed
+ones finish what they have queued first. Without --write only the running instance changes, and
+the next reload returns to what the file says; with --write the file is edited too (comments and
+layout kept) and then reloaded.
+
+Options:
+  --write        also write the new sizes into the topology file
+  --dry-run      print the plan without applying it
+  --json         print the outcome as JSON
+  --pid-file F   the pid file the instance was started with`,
+  options: { write: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'pid-file': { type: 'string' } },
+  async run(values, positionals) {
+    // The topology file is the one argument that is not <pool>=<n>, wherever it stands.
+    const files = positionals.filter((a) => !a.includes('='));
+    if (files.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', `scale takes at most one topology file; got ${files.join(', ')}`);
+    const file = files[0];
+    const overrides = parseScale(positionals.filter((a) => a.includes('=')));
+    const instance = findInstance(values, file);
+    const dryRun = values['dry-run'] === true;
+    const json = values['json'] === true;
+    if (values['write'] !== true || dryRun) {
+      const code = printOutcome(await instance.ask('scale', { overrides: overrides.map((o) => `${o.pool}.${o.key}=${o.value}`), dryRun }, RELOAD_WAIT), json);
+      if (code === 0 && !dryRun && !json) process.stdout.write('the topology file is unchanged: the next reload returns to it (use --write to keep the new sizes)\n');
+      return code;
+    }
+    const path = topologyFile(file);
+    let source: string;
+    try {
+      source = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ActorrtError('ACTORRT_E_CONFIG_READ', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+    // Write beside and rename over, so the watcher (and anyone reading) never sees half a file.
+    const temp = `${path}.actorrt-scale`;
+    writeFileSync(temp, editScale(source, overrides));
+    renameSync(temp, path);
+    return printOutcome(await instance.ask('reload', { dryRun: false }, RELOAD_WAIT), json);
+  },
+};

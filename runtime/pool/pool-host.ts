@@ -1,0 +1,158 @@
+import type { Ref } from 'nact';
+import type { ActorContext, ActorRequest } from '../../actors/index.js';
+import type { Config, PoolConfig } from '../../config/types.js';
+import { ActorrtError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Endpoints, PoolLoad } from '../protocol.js';
+import type { Resources } from '../resources/resources.js';
+import type { SupervisionEvent } from '../supervision/counters.js';
+import { RequestIds } from '../worker/request-id.js';
+import { toReply } from '../worker/responses.js';
+import { loadActor } from './actor-loader.js';
+import { InlinePool } from './inline-pool.js';
+import type { Pool } from './pool.js';
+import { RemotePool } from './remote-pool.js';
+
+/** What a process gives the pools it hosts. */
+export interface PoolHostDeps {
+  readonly log: Logger;
+  /** nact parent of every local actor. */
+  readonly system: Ref<never>;
+  /** This process's open resources; actors see those bound to their pool. */
+  readonly resources: Resources;
+  /** Which pools of a topology run in this process (as nact actors); the rest are reached over channels. */
+  local(config: Config): readonly PoolConfig[];
+  onSupervision(pool: string, event: SupervisionEvent, count: number): void;
+  onEscalate(pool: string, reason: string): void;
+}
+
+/**
+ * The pools of one process (front worker or pool process), by name, kept live: `apply(config)`
+ * grows, shrinks and retunes local pools, points remote pools at the current processes, adds new
+ * pools and hands back the ones the topology no longer has (or that changed kind) for the caller
+ * to drain once nothing routes to them. `ctx.ask` and the channel endpoint read this live map.
+ */
+export class PoolHost {
+  private readonly pools = new Map<string, Pool>();
+  private readonly ids = new RequestIds();
+  private config: Config | undefined;
+
+  constructor(private readonly deps: PoolHostDeps) {}
+
+  /** The pool named `name`, local or remote. */
+  get(name: string): Pool | undefined {
+    return this.pools.get(name);
+  }
+
+  /** A local pool named `name` (what this process serves to its peers). */
+  local(name: string): Pool | undefined {
+    const pool = this.pools.get(name);
+    return pool instanceof InlinePool ? pool : undefined;
+  }
+
+  /** A copy of the current name -> pool map (a routing table keeps its own, so requests routed before a change finish on it). */
+  snapshot(): ReadonlyMap<string, Pool> {
+    return new Map(this.pools);
+  }
+
+  /**
+   * Make the pools match `config`: local pools in file order (new ones started, ready before they
+   * are listed), remote pools on `endpoints`, `down` ones marked. Resolves with the pools to
+   * retire; rejects if a new actor's init() fails (what was applied before stays).
+   */
+  async apply(config: Config, endpoints: Endpoints, down: Readonly<Record<string, string>>): Promise<Pool[]> {
+    this.config = config;
+    const local = this.deps.local(config);
+    const localNames = new Set(local.map((p) => p.name));
+    const retired: Pool[] = [];
+    const replace = (name: string, pool: Pool): void => {
+      const old = this.pools.get(name);
+      if (old !== undefined) retired.push(old);
+      this.pools.set(name, pool);
+    };
+    for (const [name, paths] of Object.entries(endpoints)) {
+      const pool = config.pools[name];
+      if (pool === undefined || localNames.has(name)) continue;
+      const existing = this.pools.get(name);
+      if (existing instanceof RemotePool) {
+        existing.reconfigure(pool);
+        existing.setEndpoints(paths);
+      } else {
+        replace(name, new RemotePool(pool, paths, this.deps.log));
+      }
+    }
+    for (const pool of local) {
+      const existing = this.pools.get(pool.name);
+      if (existing instanceof InlinePool && sameCode(existing.config, pool)) {
+        await existing.reconfigure(pool);
+        continue;
+      }
+      const started = await this.startLocal(config, pool);
+      replace(pool.name, started);
+    }
+    for (const [name, reason] of Object.entries(down)) this.markDown(name, reason);
+    for (const [name, pool] of this.pools) {
+      if (localNames.has(name) || (config.pools[name] !== undefined && endpoints[name] !== undefined)) continue;
+      this.pools.delete(name);
+      retired.push(pool);
+    }
+    return retired;
+  }
+
+  /** The supervisor gave up on pool `name`: its remote handle answers POOL_DOWN with `reason` from now on. */
+  markDown(name: string, reason: string): void {
+    const pool = this.pools.get(name);
+    if (pool instanceof RemotePool) pool.markDown(reason);
+  }
+
+  /** Load of every local pool, for `actorrt status`. */
+  loads(): PoolLoad[] {
+    const out: PoolLoad[] = [];
+    for (const pool of this.pools.values()) if (pool instanceof InlinePool) out.push({ pool: pool.name, actors: pool.actors, depth: pool.depth });
+    return out;
+  }
+
+  /** Stop every pool in reverse start order. */
+  async close(timeout: number): Promise<void> {
+    for (const pool of [...this.pools.values()].reverse()) await pool.stop(timeout);
+  }
+
+  private async startLocal(config: Config, pool: PoolConfig): Promise<InlinePool> {
+    const { deps } = this;
+    const actor = await loadActor(pool.actor);
+    const bound = deps.resources.clientsFor(pool.resources);
+    const inline = new InlinePool(pool, actor, {
+      parent: deps.system,
+      log: deps.log,
+      contextFor: (index) => this.actorContext(pool.name, index, bound),
+      resourceFailure: (err) => deps.resources.failureOf(err, pool.resources),
+      onSupervision: (event, count) => deps.onSupervision(pool.name, event, count),
+      onEscalate: deps.onEscalate,
+    });
+    await inline.start();
+    return inline;
+  }
+
+  /** The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools (looked up live). */
+  private actorContext(pool: string, index: number, resources: Readonly<Record<string, unknown>>): ActorContext<unknown> {
+    const { log } = this.deps;
+    return {
+      resources,
+      log: log.child({ pool, actor: index }),
+      self: Object.freeze({ pool, index, pid: process.pid }),
+      ask: async <T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> => {
+        const to = this.pools.get(target);
+        if (to === undefined) {
+          throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(this.config?.pools ?? {}).join(', ')}` });
+        }
+        const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: this.ids.next() };
+        return toReply(await to.dispatch(req, options.timeout ?? to.config.timeout)).body as T;
+      },
+    };
+  }
+}
+
+/** Whether a running local pool can take `next` in place: same module, same resources (anything else is rolled). */
+function sameCode(current: PoolConfig, next: PoolConfig): boolean {
+  return current.actor === next.actor && current.resources.length === next.resources.length && current.resources.every((r, i) => r === next.resources[i]);
+}

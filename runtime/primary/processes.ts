@@ -1,0 +1,243 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../../config/types.js';
+import type { Logger } from '../logger.js';
+import { LISTEN_FD, type Endpoints, type PoolLoad, type PrimaryMessage } from '../protocol.js';
+import type { RestartPolicy } from '../supervision/policy.js';
+import type { Listener } from './listener.js';
+import type { Deployed } from './reload-plan.js';
+import type { ProcessReports } from './reports.js';
+import type { PoolStatus, ProcessStatus } from './status.js';
+import { ChildSupervisor, type Child, type ChildSpec } from './supervisor.js';
+
+const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+const POOL_ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
+/** The supervision group of the front workers (isolated pools use their own names). */
+export const FRONT = 'front';
+/** Front workers are restarted under this intensity; past it the primary gives up and exits 1. */
+const FRONT_POLICY: RestartPolicy = { strategy: 'one-for-one', maxRestarts: 5, within: 30_000, backoff: { min: 200, max: 5000 } };
+/** How long a status request waits for each process's load. */
+const STATS_TIMEOUT = 1000;
+
+/**
+ * The instance's child processes and the topology they run: front workers (every inline pool,
+ * the HTTP server on the primary's socket) and the processes of each isolated pool. Offers the
+ * primitives a reload is made of: start one process, take one out of routing, tell every running
+ * process the current topology (and wait until each has applied it), retire one.
+ */
+export class Processes {
+  readonly supervisor: ChildSupervisor;
+  private current: Deployed;
+  /** Bumped whenever the topology or the set of listed processes changes; children record what they were given. */
+  private generation = 1;
+  private nextId = 0;
+  private readonly counters = new Map<string, number>();
+  workerRestarts = 0;
+
+  constructor(deployed: Deployed, private readonly runtimeDir: string, private readonly listener: Listener, private readonly log: Logger,
+    private readonly reports: ProcessReports, private readonly onFrontGiveUp: (reason: string) => void) {
+    this.current = deployed;
+    this.supervisor = new ChildSupervisor(log, reports, {
+      policy: (group) => (group === FRONT ? FRONT_POLICY : this.config.pools[group]?.supervision ?? FRONT_POLICY),
+      ready: (child) => {
+        // Started from an older topology than the one in force (a reload ran meanwhile): catch up.
+        if (child.generation !== this.generation) void this.tell(child).catch((err: unknown) => this.log.warn({ ...child.spec.fields, err: (err as Error).message }, 'could not bring a process up to date'));
+      },
+      restarting: (child) => {
+        if (child.spec.group === FRONT) this.workerRestarts++;
+        else this.reports.counters.record(child.spec.group, 'process-restart');
+      },
+      gaveUp: (group, reason, child) => this.gaveUp(group, reason, child),
+    });
+  }
+
+  get config(): Config {
+    return this.current.config;
+  }
+
+  /** The topology in force (config, actor digests, front worker count). */
+  deployed(): Deployed {
+    return this.current;
+  }
+
+  /** Make `next` the topology new processes start with and `broadcast` sends. */
+  setDeployed(next: Deployed): void {
+    this.current = next;
+    this.generation++;
+  }
+
+  /** Front workers that are not leaving, oldest first. */
+  fronts(): Child[] {
+    return this.supervisor.list(FRONT).filter((c) => c.state !== 'retiring');
+  }
+
+  /** Processes of an isolated pool that are not leaving, oldest first. */
+  poolProcesses(pool: string): Child[] {
+    return this.supervisor.list(pool).filter((c) => c.state !== 'retiring');
+  }
+
+  /** Fork one front worker with the current topology; `ready` settles when it serves. */
+  startFront(retryStart = false): { child: Child; ready: Promise<void> } {
+    const id = this.nextId++;
+    const index = this.count(FRONT);
+    const socket = join(this.runtimeDir, `~front.${index}.sock`); // ~ is not allowed in pool names
+    return this.spawn({
+      group: FRONT, id, name: `worker ${index}`, entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
+      start: (child) => this.stamp(child, {
+        type: 'start', config: this.config, workerIndex: index, listenFd: LISTEN_FD, endpoints: this.endpoints(), socket, down: this.down(),
+      }),
+    }, retryStart);
+  }
+
+  /** Fork one process of isolated pool `pool`; `ready` settles when it serves its socket. */
+  startPoolProcess(pool: string, retryStart = false): { child: Child; ready: Promise<void> } {
+    const id = this.nextId++;
+    const index = this.count(pool);
+    const socket = join(this.runtimeDir, `${pool}.${index}.sock`);
+    return this.spawn({
+      group: pool, id, name: `${pool} process ${index}`, entry: POOL_ENTRY, socket, fds: [], fields: { pool, process: index },
+      start: (child) => this.stamp(child, {
+        type: 'start-pool', config: this.config, pool, index, socket, endpoints: this.endpoints(), down: this.down(),
+      }),
+    }, retryStart);
+  }
+
+  /** Stop routing to `child` (peers learn it at the next broadcast); it is retired afterwards. */
+  unlist(child: Child): void {
+    child.state = 'retiring';
+    this.generation++;
+  }
+
+  /** Where every pool is served: isolated pools by their listed processes, inline pools by the front workers (for ctx.ask from pool processes). */
+  endpoints(): Endpoints {
+    const out: Record<string, readonly string[]> = {};
+    const sockets = (group: string): string[] => this.supervisor.list(group).filter((c) => c.listed && c.state !== 'retiring').map((c) => c.spec.socket);
+    const front = sockets(FRONT);
+    for (const pool of Object.values(this.config.pools)) out[pool.name] = pool.processes === undefined ? front : sockets(pool.name);
+    return out;
+  }
+
+  /** Isolated pools given up, with why (sent to every process). */
+  down(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const pool of Object.values(this.config.pools)) {
+      if (pool.processes === undefined) continue;
+      const g = this.supervisor.group(pool.name);
+      if (g.down !== undefined) out[pool.name] = describeDown(g.down, g.lastError);
+    }
+    return out;
+  }
+
+  /** Tell every running process the current topology and endpoints; resolves once each has applied it, rejects naming the first that could not. */
+  async broadcast(): Promise<void> {
+    const targets = this.supervisor.list().filter((c) => c.state === 'up');
+    const results = await Promise.allSettled(targets.map((c) => this.tell(c)));
+    const failed = results.map((r, i) => [r, targets[i]] as const).find(([r]) => r.status === 'rejected');
+    if (failed !== undefined) {
+      const [r, child] = failed;
+      throw new Error(`${child?.spec.name ?? 'a process'} could not apply the topology: ${((r as PromiseRejectedResult).reason as Error).message}`);
+    }
+  }
+
+  /** Load of every pool in every running process, by process (absent: no answer in time). */
+  async loads(): Promise<Map<Child, readonly PoolLoad[]>> {
+    const out = new Map<Child, readonly PoolLoad[]>();
+    await Promise.all(this.supervisor.list().filter((c) => c.state === 'up').map(async (c) => {
+      try {
+        out.set(c, (await this.supervisor.call(c, { type: 'stats' }, STATS_TIMEOUT)).loads ?? []);
+      } catch { /* a process busy for a second is shown without its load */ }
+    }));
+    return out;
+  }
+
+  /** Every pool as status shows it, from the loads just gathered. */
+  poolStatus(loads: ReadonlyMap<Child, readonly PoolLoad[]>): PoolStatus[] {
+    const loadIn = (child: Child, pool: string): PoolLoad | undefined => loads.get(child)?.find((l) => l.pool === pool);
+    const depthIn = (child: Child, pool: string): number | undefined => loadIn(child, pool)?.depth;
+    const actorsIn = (group: string, pool: string): number | undefined => {
+      const counted = this.supervisor.list(group).map((c) => loadIn(c, pool)?.actors).filter((n) => n !== undefined);
+      return counted.length === 0 ? undefined : counted.reduce((a, b) => a + b, 0);
+    };
+    return Object.values(this.config.pools).map((p): PoolStatus => {
+      const supervision = this.reports.counters.of(p.name);
+      if (p.processes === undefined) {
+        const depth = this.supervisor.list(FRONT).reduce((n, c) => n + (depthIn(c, p.name) ?? 0), 0);
+        const actorsRunning = actorsIn(FRONT, p.name);
+        return { name: p.name, kind: 'inline', size: p.size, state: 'up', depth, ...(actorsRunning === undefined ? {} : { actorsRunning }), supervision };
+      }
+      const actorsRunning = actorsIn(p.name, p.name);
+      const g = this.supervisor.group(p.name);
+      const processes = this.supervisor.list(p.name).map((c) => processStatus(c, depthIn(c, p.name)));
+      const now = Date.now();
+      const serving = processes.filter((x) => x.state !== 'retiring');
+      return {
+        name: p.name, kind: 'isolated', size: p.size,
+        state: g.down !== undefined ? 'down' : serving.length > 0 && serving.every((x) => x.up) ? 'up' : 'starting',
+        processCount: p.processes,
+        processes,
+        depth: processes.reduce((n, x) => n + (x.inflight ?? 0), 0),
+        ...(actorsRunning === undefined ? {} : { actorsRunning }),
+        restarts: g.restarts,
+        restartsInWindow: g.history.filter((t) => now - t < p.supervision.within).length,
+        ...(g.down === undefined ? {} : { down: describeDown(g.down, g.lastError) }),
+        ...(g.lastError === undefined ? {} : { lastError: g.lastError }),
+        supervision,
+      };
+    });
+  }
+
+  /** Front workers as status shows them. */
+  workerStatus(loads: ReadonlyMap<Child, readonly PoolLoad[]>): ProcessStatus[] {
+    return this.supervisor.list(FRONT).map((c) => processStatus(c, loads.get(c)?.reduce((n, l) => n + l.depth, 0)));
+  }
+
+  private spawn(spec: ChildSpec, retryStart: boolean): { child: Child; ready: Promise<void> } {
+    return this.supervisor.spawn(spec, retryStart);
+  }
+
+  private count(group: string): number {
+    const n = this.counters.get(group) ?? 0;
+    this.counters.set(group, n + 1);
+    return n;
+  }
+
+  private stamp<M extends PrimaryMessage>(child: Child, message: M): M {
+    child.generation = this.generation;
+    return message;
+  }
+
+  private async tell(child: Child): Promise<void> {
+    const generation = this.generation;
+    const reply = await this.supervisor.call(child, { type: 'reconfigure', config: this.config, endpoints: this.endpoints(), down: this.down() });
+    if (!reply.ok) throw new Error(`${reply.error?.code ?? 'ACTORRT_E_INTERNAL'}: ${reply.error?.message ?? 'unknown error'}`);
+    child.generation = generation;
+  }
+
+  private gaveUp(group: string, reason: string, child: Child): void {
+    if (group === FRONT) {
+      this.log.fatal({ ...child.spec.fields, reason }, 'front workers keep failing; giving up');
+      this.onFrontGiveUp(reason);
+      return;
+    }
+    const g = this.supervisor.group(group);
+    this.log.error({ ...child.spec.fields, reason, lastError: g.lastError }, 'pool process keeps failing; giving the pool up');
+    this.reports.counters.record(group, 'give-up');
+    const drain = this.config.pools[group]?.drainTimeout ?? 5000;
+    for (const sibling of this.supervisor.list(group)) void this.supervisor.terminate(sibling, 'stop', drain);
+    const message: PrimaryMessage = { type: 'pool-down', pool: group, reason: describeDown(reason, g.lastError) };
+    for (const c of this.supervisor.list()) if (c.proc?.connected === true) c.proc.send(message);
+  }
+}
+
+function describeDown(down: string, lastError: string | undefined): string {
+  return `${down}${lastError === undefined ? '' : ` (last error: ${lastError})`}`;
+}
+
+function processStatus(c: Child, inflight: number | undefined): ProcessStatus {
+  const index = Number(/(\d+)$/.exec(c.spec.name)?.[1] ?? 0);
+  return {
+    index, state: c.state, up: c.state === 'up',
+    ...(c.proc?.pid === undefined ? {} : { pid: c.proc.pid }),
+    ...(inflight === undefined ? {} : { inflight }),
+  };
+}

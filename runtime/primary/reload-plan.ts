@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { diffConfig, type ConfigChange } from '../../config/diff.js';
+import type { Config, PoolConfig } from '../../config/types.js';
+import { resourcesFor } from '../resources/resources.js';
+
+/** A topology as it runs: the config, the content digest of each pool's actor module, the front worker count. */
+export interface Deployed {
+  readonly config: Config;
+  /** Pool name -> digest of its actor module's content (a changed file is new code to roll out). */
+  readonly digests: Readonly<Record<string, string>>;
+  readonly workers: number;
+}
+
+/** What happens to one isolated pool's processes. `from` 0: a new pool; `to` 0: a removed one. */
+export interface IsolatedStep {
+  readonly pool: string;
+  readonly from: number;
+  readonly to: number;
+  /** Why its processes are replaced one by one (new code, resources); undefined = kept. */
+  readonly roll: string | undefined;
+}
+
+/** The way from one running topology to the next, decided without touching a process. */
+export interface ReloadPlan {
+  /** Changes a running instance cannot take; non-empty means the plan is refused whole. */
+  readonly refused: readonly string[];
+  /** What will happen, one line each, as `actorrt reload` prints it. */
+  readonly lines: readonly string[];
+  readonly front: { readonly from: number; readonly to: number; readonly roll: string | undefined };
+  readonly isolated: readonly IsolatedStep[];
+  /** Nothing differs. */
+  readonly empty: boolean;
+}
+
+/** Digest of every pool's actor module (content, not path: an edited file counts as a change). */
+export function actorDigests(config: Config, read: (file: string) => Buffer = readFileSync): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pool of Object.values(config.pools)) {
+    let digest: string;
+    try {
+      digest = createHash('sha256').update(read(pool.actor)).digest('hex');
+    } catch {
+      digest = 'unreadable';
+    }
+    out[pool.name] = digest;
+  }
+  return out;
+}
+
+/**
+ * Plan a reload. Pure: the same inputs give the same plan.
+ * - http.port / http.host: refused (the listening socket is bound once per instance).
+ * - Inline pools (size, settings, new and removed pools), routes and health paths: applied in
+ *   place by every running process (the reconfigure broadcast), no process replaced.
+ * - processes: isolated pools grow (new processes, routed to once ready) or drain victims.
+ * - An actor module's path or content, a pool's resources, a resource's settings: the processes
+ *   that run that code or hold that resource roll, new before old. Front workers also roll for
+ *   http.limits (their server's settings) and when they must open a resource they do not hold.
+ */
+export function planReload(before: Deployed, after: Deployed): ReloadPlan {
+  const changes = diffConfig(before.config, after.config);
+  const refused = changes.filter((c) => c.apply === 'restart').map((c) =>
+    `${c.path}: ${show(c.before)} -> ${show(c.after)} needs a restart (the listening socket is bound once per instance)`);
+  const lines: string[] = [];
+  const frontRoll: string[] = [];
+  const isolated: IsolatedStep[] = [];
+  const oldPools = before.config.pools;
+  const newPools = after.config.pools;
+
+  if (changes.some((c) => c.path.startsWith('http.limits.'))) frontRoll.push('http.limits changed');
+  const changedResources = new Set(changes.filter((c) => c.path.startsWith('resources.')).map((c) => c.path.split('.')[1] as string));
+  const frontBefore = resourcesFor(before.config, inline(before.config), true);
+  const frontAfter = resourcesFor(after.config, inline(after.config), true);
+  const frontTouched = frontAfter.filter((r) => changedResources.has(r) || !frontBefore.includes(r));
+  if (frontTouched.length > 0) frontRoll.push(`resources ${frontTouched.join(', ')} changed for the front workers`);
+
+  for (const name of union(Object.keys(oldPools), Object.keys(newPools))) {
+    const was = oldPools[name];
+    const now = newPools[name];
+    const code = was !== undefined && now !== undefined ? codeChange(was, now, before.digests[name], after.digests[name], changedResources) : undefined;
+    if (was?.processes === undefined && now?.processes === undefined) {
+      // Inline (or absent) before and after: the broadcast resizes and retunes; new code rolls the front workers.
+      if (was === undefined && now !== undefined) lines.push(`pool ${name}: added (inline, ${now.size} actors per worker)`);
+      else if (was !== undefined && now === undefined) lines.push(`pool ${name}: removed (its actors drain)`);
+      else if (was !== undefined && now !== undefined) {
+        if (code !== undefined) frontRoll.push(`pool ${name}: ${code}`);
+        describeLive(name, was, now, changes, lines);
+      }
+      continue;
+    }
+    const from = was?.processes ?? 0;
+    const to = now?.processes ?? 0;
+    if (was !== undefined && now !== undefined && was.processes === undefined) lines.push(`pool ${name}: moved from the front workers to ${to} processes of its own`);
+    else if (was !== undefined && now !== undefined && now.processes === undefined) lines.push(`pool ${name}: moved from ${from} processes of its own into the front workers`);
+    else if (was === undefined && now !== undefined) lines.push(`pool ${name}: added (${to} process${to === 1 ? '' : 'es'} x ${now.size} actors)`);
+    else if (was !== undefined && now === undefined) lines.push(`pool ${name}: removed (draining ${from} process${from === 1 ? '' : 'es'})`);
+    else if (from !== to) lines.push(`pool ${name}: processes ${from} -> ${to}${to < from ? ` (draining ${from - to})` : ''}`);
+    const roll = from > 0 && to > 0 ? code : undefined;
+    if (roll !== undefined) lines.push(`pool ${name}: roll ${Math.min(from, to)} process${Math.min(from, to) === 1 ? '' : 'es'}, new before old (${roll})`);
+    if (was?.processes !== undefined && now?.processes !== undefined) describeLive(name, was, now, changes, lines);
+    if (from !== to || roll !== undefined) isolated.push({ pool: name, from, to, roll });
+  }
+
+  const roll = frontRoll.length > 0 ? frontRoll.join('; ') : undefined;
+  if (before.workers !== after.workers) lines.push(`front workers: ${before.workers} -> ${after.workers}`);
+  if (roll !== undefined) lines.push(`front workers: roll ${before.workers}, new before old (${roll})`);
+  const routes = changes.filter((c) => c.path.startsWith('routes.') || c.path === 'routes');
+  if (routes.length > 0) lines.push(`routes: table swapped (${before.config.routes.length} -> ${after.config.routes.length} routes)`);
+  if (changes.some((c) => c.path.startsWith('http.health.'))) lines.push('health paths: swapped');
+  if (changes.some((c) => c.path === 'http.shutdownTimeout')) lines.push(`http.shutdownTimeout: ${show(before.config.http.shutdownTimeout)} -> ${show(after.config.http.shutdownTimeout)} ms`);
+  if (changes.some((c) => c.path.startsWith('caches.'))) lines.push('caches: updated');
+  const codeOnly = Object.keys(newPools).some((n) => before.digests[n] !== undefined && before.digests[n] !== after.digests[n]);
+  const empty = changes.filter((c) => c.path !== 'file').length === 0 && before.workers === after.workers && !codeOnly;
+  return { refused, lines, front: { from: before.workers, to: after.workers, roll }, isolated, empty };
+}
+
+/** Why a pool present before and after needs its processes replaced, or undefined. */
+function codeChange(was: PoolConfig, now: PoolConfig, digestBefore: string | undefined, digestAfter: string | undefined, changedResources: ReadonlySet<string>): string | undefined {
+  if (was.actor !== now.actor) return 'actor module changed';
+  if (digestBefore !== digestAfter) return 'actor module changed';
+  if (was.resources.join('\0') !== now.resources.join('\0')) return 'resources changed';
+  const touched = now.resources.filter((r) => changedResources.has(r));
+  return touched.length > 0 ? `resource ${touched.join(', ')} changed` : undefined;
+}
+
+/** Lines for what running processes apply in place to a pool: size and settings. */
+function describeLive(name: string, was: PoolConfig, now: PoolConfig, changes: readonly ConfigChange[], lines: string[]): void {
+  if (was.size !== now.size) lines.push(`pool ${name}: size ${was.size} -> ${now.size}`);
+  const settings = ['timeout', 'mailbox', 'supervision', 'drainTimeout'].filter((k) => changes.some((c) => c.path.startsWith(`pools.${name}.${k}`)));
+  if (settings.length > 0) lines.push(`pool ${name}: ${settings.join(', ')} changed`);
+}
+
+function inline(config: Config): PoolConfig[] {
+  return Object.values(config.pools).filter((p) => p.processes === undefined);
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+function show(value: unknown): string {
+  return value === undefined ? '(none)' : JSON.stringify(value);
+}

@@ -1,0 +1,159 @@
+import { applyScale, type ScaleOverride } from '../../config/scale.js';
+import type { Config } from '../../config/types.js';
+import { loadConfig } from '../../config/validate.js';
+import { ConfigError, formatIssue } from '../../config/errors.js';
+import { ActorrtError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Processes } from './processes.js';
+import { actorDigests, planReload, type Deployed, type ReloadPlan } from './reload-plan.js';
+import type { ReloadOutcome } from './status.js';
+import type { Child } from './supervisor.js';
+import { unsupported } from './unsupported.js';
+
+type Trigger = ReloadOutcome['trigger'];
+
+/**
+ * Reloads of a running instance, one at a time: a reload that arrives during another waits its
+ * turn. Each one validates the new topology completely, plans the change (refusing what needs a
+ * restart), then carries the plan out; an invalid or refused topology changes nothing and the
+ * running one keeps serving.
+ */
+export class Reloader {
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The last reload or scale, for status. */
+  last: ReloadOutcome | undefined;
+
+  constructor(private readonly processes: Processes, private readonly file: string, private readonly workersOf: (config: Config) => number,
+    private readonly log: Logger) {}
+
+  /** Re-read the topology file and apply it. */
+  reload(trigger: Exclude<Trigger, 'scale'>, dryRun = false): Promise<ReloadOutcome> {
+    return this.serialize(async () => {
+      let config: Config;
+      try {
+        config = loadConfig(this.file);
+        unsupported(config);
+      } catch (err) {
+        return this.finish(trigger, dryRun, [], failure(err));
+      }
+      return this.go(trigger, dryRun, { config, digests: actorDigests(config), workers: this.workersOf(config) });
+    });
+  }
+
+  /** Change pool sizes / process counts of the running topology (the file is not read; the next reload returns to it). */
+  scale(overrides: readonly ScaleOverride[], dryRun = false): Promise<ReloadOutcome> {
+    return this.serialize(async () => {
+      const current = this.processes.deployed();
+      let config: Config;
+      try {
+        config = applyScale(current.config, overrides);
+      } catch (err) {
+        return this.finish('scale', dryRun, [], failure(err));
+      }
+      return this.go('scale', dryRun, { ...current, config });
+    });
+  }
+
+  private serialize(run: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> {
+    const next = this.queue.then(run, run);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async go(trigger: Trigger, dryRun: boolean, next: Deployed): Promise<ReloadOutcome> {
+    const plan = planReload(this.processes.deployed(), next);
+    if (plan.refused.length > 0) {
+      return this.finish(trigger, dryRun, plan.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: plan.refused.join('; ') });
+    }
+    if (plan.empty || dryRun) return this.finish(trigger, dryRun, plan.lines, undefined);
+    this.log.info({ trigger, plan: plan.lines }, 'reload: applying');
+    try {
+      await applyPlan(this.processes, plan, next, this.log);
+    } catch (err) {
+      return this.finish(trigger, dryRun, plan.lines, { code: 'ACTORRT_E_RELOAD_FAILED', message: `${(err as Error).message}; the previous topology keeps serving` });
+    }
+    return this.finish(trigger, dryRun, plan.lines, undefined);
+  }
+
+  private finish(trigger: Trigger, dryRun: boolean, plan: readonly string[], error: ReloadOutcome['error']): ReloadOutcome {
+    const outcome: ReloadOutcome = {
+      trigger, at: new Date().toISOString(), ok: error === undefined, applied: error === undefined && !dryRun && plan.length > 0, dryRun, plan,
+      ...(error === undefined ? {} : { error }),
+    };
+    if (dryRun) return outcome;
+    // A save that changed nothing (an editor touching the file) is not worth a status entry.
+    if (outcome.ok && plan.length === 0 && trigger === 'file') return outcome;
+    this.last = outcome;
+    if (error === undefined) this.log.info({ trigger, plan }, plan.length === 0 ? 'reload: nothing to change' : 'reload: applied');
+    else this.log.error({ trigger, code: error.code, err: error.message, issues: error.issues }, 'reload refused; the running topology keeps serving');
+    return outcome;
+  }
+}
+
+function failure(err: unknown): NonNullable<ReloadOutcome['error']> {
+  if (err instanceof ConfigError) return { code: err.code, message: err.message, issues: err.issues.map(formatIssue) };
+  if (err instanceof ActorrtError) return { code: err.code, message: `${err.message}${err.hint === undefined ? '' : ` (${err.hint})`}` };
+  return { code: 'ACTORRT_E_INTERNAL', message: (err as Error).message };
+}
+
+/**
+ * Carry a plan out: new processes first (each routed to only once ready), replacements one at a
+ * time new before old, then every running process applies the topology (sizes, settings, routes,
+ * endpoints), then the processes left over drain and exit. If a new process cannot start, the
+ * ones started for this reload are stopped and everyone is told the previous topology again.
+ */
+export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, log: Logger): Promise<void> {
+  const previous = p.deployed();
+  const fresh: Child[] = [];
+  /** Started to replace a process already retired: kept even if the reload fails later. */
+  const replacing = new Set<Child>();
+  const victims: Array<{ child: Child; drain: number }> = [];
+  const start = async (spawned: { child: Child; ready: Promise<void> }): Promise<Child> => {
+    fresh.push(spawned.child);
+    await spawned.ready;
+    return spawned.child;
+  };
+  /** Replace `old` by a process started with `spawn`: new ready, peers told, old drained. */
+  const roll = async (old: Child, spawn: () => { child: Child; ready: Promise<void> }, drain: number): Promise<void> => {
+    const child = await start(spawn());
+    p.unlist(old);
+    replacing.add(child);
+    await p.broadcast();
+    void p.supervisor.terminate(old, 'retire', drain);
+  };
+  p.setDeployed(next);
+  try {
+    for (const step of plan.isolated) {
+      const drain = (next.config.pools[step.pool] ?? previous.config.pools[step.pool])?.drainTimeout ?? 30_000;
+      const running = p.poolProcesses(step.pool);
+      if (step.roll !== undefined) {
+        for (const old of running.slice(0, step.to)) await roll(old, () => p.startPoolProcess(step.pool), drain);
+      }
+      if (running.length < step.to) await Promise.all(Array.from({ length: step.to - running.length }, () => start(p.startPoolProcess(step.pool))));
+      for (const child of leaving(running, running.length - step.to)) victims.push({ child, drain });
+    }
+    const drain = next.config.http.shutdownTimeout;
+    const fronts = p.fronts();
+    if (plan.front.roll !== undefined) {
+      for (const old of fronts.slice(0, plan.front.to)) await roll(old, () => p.startFront(), drain);
+    }
+    if (fronts.length < plan.front.to) await Promise.all(Array.from({ length: plan.front.to - fronts.length }, () => start(p.startFront())));
+    for (const child of leaving(fronts, fronts.length - plan.front.to)) victims.push({ child, drain });
+    for (const v of victims) p.unlist(v.child);
+    await p.broadcast();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'reload failed; going back to the previous topology');
+    p.setDeployed(previous);
+    for (const v of victims) if (v.child.proc !== undefined) v.child.state = 'up';
+    await Promise.all(fresh.filter((c) => !replacing.has(c)).map((c) => p.supervisor.terminate(c, 'stop', 5000)));
+    await p.broadcast().catch((again: unknown) => log.error({ err: (again as Error).message }, 'could not restore the previous topology everywhere'));
+    throw err;
+  }
+  for (const v of victims) void p.supervisor.terminate(v.child, 'retire', v.drain);
+}
+
+/** Which `n` processes leave when a group shrinks: ones not serving yet first, then the newest. */
+function leaving(children: readonly Child[], n: number): Child[] {
+  if (n <= 0) return [];
+  return [...children].sort((a, b) => Number(a.state === 'up') - Number(b.state === 'up') || b.spec.id - a.spec.id).slice(0, n);
+}

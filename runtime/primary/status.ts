@@ -1,0 +1,75 @@
+import type { SupervisionCounts } from '../supervision/counters.js';
+import type { ResourceStatus } from './resource-health.js';
+import type { ChildState } from './supervisor.js';
+
+/** One process as `actorrt status` shows it. */
+export interface ProcessStatus {
+  /** Its number within its group (`worker 2`, `api process 5`); never reused. */
+  readonly index: number;
+  readonly pid?: number;
+  readonly state: ChildState;
+  readonly up: boolean;
+  /** Messages queued or running in it (absent when it did not answer in time). */
+  readonly inflight?: number;
+}
+
+/** One pool as `actorrt status` shows it. */
+export interface PoolStatus {
+  readonly name: string;
+  readonly kind: 'inline' | 'isolated';
+  /** Actors per process. */
+  readonly size: number;
+  readonly state: 'up' | 'starting' | 'down';
+  /** Isolated pools: how many processes the topology asks for, and the processes there are (retiring ones too). */
+  readonly processCount?: number;
+  readonly processes?: readonly ProcessStatus[];
+  /** Messages queued or running in the pool, over every process. */
+  readonly depth: number;
+  /** Actors taking messages now, counted in every process that answered (size x processes once a resize is done). */
+  readonly actorsRunning?: number;
+  /** Isolated pools: process restarts since start, and within the supervision window now. */
+  readonly restarts?: number;
+  readonly restartsInWindow?: number;
+  readonly down?: string;
+  readonly lastError?: string;
+  readonly supervision: SupervisionCounts;
+}
+
+/** The last reload or scale, applied or refused. */
+export interface ReloadOutcome {
+  readonly trigger: 'file' | 'signal' | 'command' | 'scale';
+  /** ISO time it finished. */
+  readonly at: string;
+  readonly ok: boolean;
+  readonly applied: boolean;
+  readonly dryRun: boolean;
+  /** The plan, one line per step (empty when nothing changed). */
+  readonly plan: readonly string[];
+  readonly error?: { readonly code: string; readonly message: string; readonly issues?: readonly string[] };
+}
+
+/** What the admin socket's `status` answers and `actorrt status` prints. */
+export interface InstanceStatus {
+  readonly pid: number;
+  readonly url: string;
+  readonly file: string;
+  readonly uptime: number;
+  readonly workers: readonly ProcessStatus[];
+  readonly workerRestarts: number;
+  readonly pools: readonly PoolStatus[];
+  readonly resources: readonly ResourceStatus[];
+  readonly lastReload?: ReloadOutcome;
+}
+
+/** Check an admin answer's shape once, at the boundary, before anything reads it. */
+export function isInstanceStatus(value: unknown): value is InstanceStatus {
+  const v = value as Partial<InstanceStatus> | null;
+  return v !== null && typeof v === 'object' && typeof v.pid === 'number' && typeof v.url === 'string'
+    && Array.isArray(v.workers) && Array.isArray(v.pools) && Array.isArray(v.resources);
+}
+
+/** Check a reload / scale answer's shape. */
+export function isReloadOutcome(value: unknown): value is ReloadOutcome {
+  const v = value as Partial<ReloadOutcome> | null;
+  return v !== null && typeof v === 'object' && typeof v.ok === 'boolean' && typeof v.applied === 'boolean' && Array.isArray(v.plan);
+}
