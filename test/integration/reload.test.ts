@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Agent, request } from 'undici';
+import { adminRequest } from '../../runtime/primary/admin.js';
+import { PidFile } from '../../runtime/primary/pid-file.js';
+import type { InstanceStatus, PoolStatus } from '../../runtime/primary/status.js';
+import { ROOT } from '../helpers.js';
+import { call, callFresh, runCli, startInstance, type Instance } from './instance.js';
+
+interface Shape {
+  readonly echo?: number | string;
+  readonly work?: number;
+  readonly workProcesses?: number | string;
+  readonly workers?: number;
+  readonly port?: number;
+  readonly route?: string;
+}
+
+/** The reload fixture: an inline pool (echo) and an isolated one (work), sizes as given. */
+function topology(s: Shape = {}): string {
+  return `# reload fixture: comments and layout must survive actorrt scale --write
+version: 1
+http:
+  port: ${s.port ?? 0}
+  host: 127.0.0.1
+  workers: ${s.workers ?? 2}
+  shutdownTimeout: 5s
+pools:
+  echo:                      # inline, in every front worker
+    actor: ./actors/echo.mjs
+    size: ${s.echo ?? 4}
+    drainTimeout: 5s
+  work:                      # isolated, its own processes
+    actor: ./actors/work.mjs
+    processes: ${s.workProcesses ?? 1}
+    size: ${s.work ?? 1}
+    drainTimeout: 5s
+routes:
+  - match: { method: GET, path: /echo/:id }
+    pool: ${s.route ?? 'echo'}
+  - match: { method: GET, path: /work }
+    pool: work
+`;
+}
+
+/** A copy of the fixture in a temp folder (removed when the test ends), so tests can edit it. */
+function project(t: { after(fn: () => unknown): void }, shape?: Shape): string {
+  const dir = mkdtempSync(join(tmpdir(), 'actorrt-reload-'));
+  cpSync(join(ROOT, 'test/fixtures/reload/actors'), join(dir, 'actors'), { recursive: true });
+  const file = join(dir, 'actorrt.yml');
+  writeFileSync(file, topology(shape));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return file;
+}
+
+/** Save as editors do: write beside, rename over. */
+function save(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** Steady load from an undici client loop; `stop` says how many requests were made and which failed. */
+function steadyLoad(url: string, paths: readonly string[], concurrency = 8): { stop(): Promise<{ total: number; failures: string[] }> } {
+  const agent = new Agent({ connections: concurrency });
+  let running = true;
+  let total = 0;
+  const failures: string[] = [];
+  const loop = async (i: number): Promise<void> => {
+    let n = i;
+    while (running) {
+      const path = paths[n++ % paths.length] as string;
+      try {
+        const res = await request(`${url}${path}`, { dispatcher: agent });
+        const text = await res.body.text();
+        total++;
+        if (res.statusCode !== 200) failures.push(`${path}: ${res.statusCode} ${text}`);
+      } catch (err) {
+        failures.push(`${path}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+      }
+    }
+  };
+  const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      await agent.close();
+      return { total, failures };
+    },
+  };
+}
+
+/** The instance's status straight from its admin socket (what `actorrt status --json` prints). */
+async function statusOf(app: Instance): Promise<InstanceStatus> {
+  const entry = PidFile.readEntry(app.pidFile);
+  assert.ok(entry?.runtimeDir !== undefined, 'the instance has a pid file');
+  return await adminRequest(join(entry.runtimeDir, 'admin.sock'), 'status') as InstanceStatus;
+}
+
+function pool(status: InstanceStatus, name: string): PoolStatus {
+  const found = status.pools.find((p) => p.name === name);
+  assert.ok(found, `status lists pool ${name}`);
+  return found;
+}
+
+/** Poll until `check` holds (status-based), failing with the last status after `timeout`. */
+async function until(app: Instance, what: string, check: (s: InstanceStatus) => boolean, timeout = 20_000): Promise<InstanceStatus> {
+  const deadline = Date.now() + timeout;
+  let last: InstanceStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await statusOf(app);
+    if (check(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: not reached within ${timeout} ms; last status:\n${JSON.stringify(last, null, 2)}`);
+}
+
+/** The running shape: echo actors per worker (measured in every worker), work processes serving and their actors. */
+function shapeOf(s: InstanceStatus): { echo: number; work: number; workProcesses: number; workers: number } {
+  const echo = pool(s, 'echo');
+  const work = pool(s, 'work');
+  const workers = s.workers.filter((w) => w.state === 'up').length;
+  return {
+    echo: echo.actorsRunning === undefined || workers === 0 ? -1 : echo.actorsRunning / workers,
+    work: work.size,
+    workProcesses: (work.processes ?? []).filter((p) => p.state === 'up').length,
+    workers,
+  };
+}
+
+/** Reached when nothing is starting or draining and the shape is the one asked for. */
+function settled(want: { echo: number; workProcesses: number; workers?: number }) {
+  return (s: InstanceStatus): boolean => {
+    const shape = shapeOf(s);
+    const quiet = s.workers.every((w) => w.state === 'up') && (pool(s, 'work').processes ?? []).every((p) => p.state === 'up');
+    return quiet && shape.echo === want.echo && shape.workProcesses === want.workProcesses && (want.workers === undefined || shape.workers === want.workers);
+  };
+}
+
+const LOAD_PATHS = ['/echo/1', '/work?ms=2', '/echo/2', '/work?ms=1'];
+
+test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 1 -> 4 -> 1 under load, with no failed request', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, [], t);
+  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
+  const load = steadyLoad(app.url, LOAD_PATHS);
+  for (const [echo, workProcesses] of [[16, 4], [2, 1]] as const) {
+    save(file, topology({ echo, workProcesses }));
+    const s = await until(app, `echo ${echo}, work processes ${workProcesses}`, settled({ echo, workProcesses }));
+    assert.equal(pool(s, 'echo').size, echo);
+    assert.equal(pool(s, 'work').processCount, workProcesses);
+    assert.equal(s.lastReload?.trigger, 'file');
+    assert.equal(s.lastReload?.applied, true);
+  }
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  assert.ok(total > 100, `steady load ran (${total} requests)`);
+  assert.equal(await app.stop(), 0);
+});
+
+test('SIGHUP after an edit applies it (the watcher off); actorrt reload --dry-run prints the plan without applying it', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, ['--no-watch'], t);
+  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
+  const load = steadyLoad(app.url, LOAD_PATHS);
+  save(file, topology({ echo: 16, workProcesses: 4 }));
+  const dry = await runCli(['reload', '--pid-file', app.pidFile, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /plan \(dry run, nothing applied\):\n {2}pool echo: size 4 -> 16\n {2}pool work: processes 1 -> 4\n/);
+  assert.equal(shapeOf(await statusOf(app)).echo, 4, 'a dry run and a save without the watcher change nothing');
+  process.kill(app.child.pid as number, 'SIGHUP');
+  let s = await until(app, 'grown by SIGHUP', settled({ echo: 16, workProcesses: 4 }));
+  assert.equal(s.lastReload?.trigger, 'signal');
+  save(file, topology({ echo: 2, workProcesses: 1 }));
+  process.kill(app.child.pid as number, 'SIGHUP');
+  s = await until(app, 'shrunk by SIGHUP', settled({ echo: 2, workProcesses: 1 }));
+  assert.deepEqual(s.lastReload?.plan, ['pool echo: size 16 -> 2', 'pool work: processes 4 -> 1 (draining 3)']);
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  assert.equal(await app.stop(), 0);
+});
+
+test('actorrt scale resizes live, says the file is unchanged, and --write keeps the file\'s comments', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, [], t);
+  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
+  const load = steadyLoad(app.url, LOAD_PATHS);
+  let r = await runCli(['scale', '--pid-file', app.pidFile, 'echo=16', 'work.processes=4']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /applied:\n {2}pool echo: size 4 -> 16\n {2}pool work: processes 1 -> 4\n/);
+  assert.match(r.stdout, /the topology file is unchanged: the next reload returns to it/);
+  let s = await until(app, 'scaled up', settled({ echo: 16, workProcesses: 4 }));
+  assert.equal(s.lastReload?.trigger, 'scale');
+  r = await runCli(['scale', '--pid-file', app.pidFile, 'echo=2', 'work.processes=1', 'work.size=2', '--write', file]);
+  assert.equal(r.code, 0, r.stderr);
+  s = await until(app, 'scaled down', settled({ echo: 2, workProcesses: 1 }));
+  assert.equal(pool(s, 'work').size, 2);
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /^# reload fixture: comments and layout must survive/);
+  assert.match(text, / {4}size: 2\n {4}drainTimeout: 5s\n/);
+  assert.match(text, /echo: {22}# inline, in every front worker\n/);
+  assert.match(text, / {4}processes: 1\n {4}size: 2\n/);
+  r = await runCli(['reload', '--pid-file', app.pidFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /no changes/);
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  const bad = await runCli(['scale', '--pid-file', app.pidFile, 'ecko=3']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /ACTORRT_E_CONFIG_UNKNOWN_REF {2}the running topology has no pool "ecko" \(did you mean "echo"\?\)/);
+  const inline = await runCli(['scale', '--pid-file', app.pidFile, 'echo.processes=2']);
+  assert.equal(inline.code, 1);
+  assert.match(inline.stderr, /runs inside the front workers/);
+  assert.equal(await app.stop(), 0);
+});
+
+test('invalid edits under load change nothing: each is reported with line:col (or restart needed) and the old topology keeps serving', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, [], t);
+  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
+  const load = steadyLoad(app.url, LOAD_PATHS);
+  const cases: Array<[string, string, RegExp]> = [
+    ['syntax error', topology().replace('routes:', 'routes: [\n'), /actorrt\.yml:\d+:\d+ {2}ACTORRT_E_CONFIG_SYNTAX/],
+    ['unknown pool', topology({ route: 'nope' }), /actorrt\.yml:20:11 {2}ACTORRT_E_CONFIG_UNKNOWN_REF {2}.*"nope"/],
+    ['negative size', topology({ echo: -1 }), /actorrt\.yml:11:11 {2}ACTORRT_E_CONFIG_VALUE/],
+    ['port change', topology({ port: 9 }), /ACTORRT_E_RELOAD_REFUSED {2}http\.port: 0 -> 9 needs a restart/],
+  ];
+  for (const [what, text, expected] of cases) {
+    save(file, text);
+    const r = await runCli(['reload', '--pid-file', app.pidFile]);
+    assert.equal(r.code, 1, `${what}: reload exits 1`);
+    assert.match(r.stderr, expected, what);
+    assert.match(r.stderr, /nothing was changed/, what);
+    const s = await statusOf(app);
+    assert.equal(s.lastReload?.ok, false, `${what}: status shows the refused reload`);
+    assert.equal(shapeOf(s).echo, 4, `${what}: the old topology is still running`);
+  }
+  save(file, topology());
+  assert.equal((await call(`${app.url}/echo/1`)).status, 200);
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  assert.equal(await app.stop(), 0);
+});
+
+test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under load: new code answers, no failed request', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, [], t);
+  await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  const load = steadyLoad(app.url, LOAD_PATHS);
+  save(file, topology({ workers: 3 }));
+  await until(app, '3 workers', settled({ echo: 4, workProcesses: 1, workers: 3 }));
+  const before = (await statusOf(app)).workers.map((w) => w.pid);
+  const actor = join(file, '..', 'actors', 'echo.mjs');
+  writeFileSync(actor, readFileSync(actor, 'utf8').replace('const VERSION = 1;', 'const VERSION = 2;'));
+  const r = await runCli(['reload', '--pid-file', app.pidFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /front workers: roll 3, new before old \(pool echo: actor module changed\)/);
+  for (let i = 0; i < 20; i++) assert.equal(((await callFresh(app.url, '/echo/1')).json as { version: number }).version, 2, 'only the new code answers');
+  const rolled = await until(app, 'rolled', settled({ echo: 4, workProcesses: 1, workers: 3 }));
+  assert.ok(rolled.workers.every((w) => !before.includes(w.pid)), 'every front worker was replaced');
+  save(file, topology({ workers: 2 }));
+  await until(app, '2 workers', (s) => settled({ echo: 4, workProcesses: 1, workers: 2 })(s) && s.workers.length === 2);
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  assert.equal(await app.stop(), 0);
+});
+
+test('kill -9 of every front worker at once: the port stays, and a request sent in the gap is answered, not refused', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, [], t);
+  const s = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  for (const w of s.workers) process.kill(w.pid as number, 'SIGKILL');
+  const answer = await callFresh(app.url, '/echo/gap');
+  assert.equal(answer.status, 200, 'answered by a replacement on the same port');
+  const after = await until(app, 'replaced', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  assert.ok(after.workers.every((w) => !s.workers.some((old) => old.pid === w.pid)));
+  assert.equal(after.url, s.url, 'the port did not change');
+  assert.equal(await app.stop(), 0);
+});
+
+test('after 20 resizes no process, socket file or listener is left over', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, ['--no-watch'], t);
+  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
+  const load = steadyLoad(app.url, LOAD_PATHS, 4);
+  for (let i = 0; i < 20; i++) {
+    const workProcesses = (i % 3) + 1;
+    const r = await runCli(['scale', '--pid-file', app.pidFile, `echo=${(i % 4) + 1}`, `work.processes=${workProcesses}`]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const last = await until(app, 'the last size', settled({ echo: 4, workProcesses: 2 }));
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  const primary = app.child.pid as number;
+  const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(primary)], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '');
+  assert.equal(children.length, 2 + 2, 'two front workers and two work processes');
+  const entry = PidFile.readEntry(app.pidFile);
+  const sockets = readdirSync(entry?.runtimeDir as string).filter((f) => f.endsWith('.sock'));
+  assert.equal(sockets.length, 1 + 2 + 2, `admin + 2 front + 2 work sockets: ${sockets.join(', ')}`);
+  const port = new URL(last.url).port;
+  const listeners = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '');
+  assert.equal(listeners.length, 1, 'one listening socket');
+  assert.equal(await app.stop(), 0);
+});
