@@ -103,7 +103,11 @@ export class InlinePool implements Pool {
     await this.resize(config.size);
   }
 
-  /** Grow or shrink to `size` actors (see reconfigure). */
+  /**
+   * Grow or shrink to `size` actors (see reconfigure). Resolves once the pool has its new shape:
+   * added actors ready, retired ones out of the rotation (they finish their mailbox afterwards;
+   * `stop` waits for them).
+   */
   async resize(size: number): Promise<void> {
     const staying = this.cells.filter((c) => !c.retiring);
     if (staying.length < size) {
@@ -112,7 +116,9 @@ export class InlinePool implements Pool {
     }
     // Actors stopped by supervision go first, then the least loaded (they drain soonest).
     const victims = staying.sort((a, b) => Number(b.stopped) - Number(a.stopped) || a.inflight - b.inflight).slice(0, staying.length - size);
-    await Promise.all(victims.map((c) => this.retireActor(c)));
+    for (const c of victims) {
+      this.retireActor(c).catch((err: unknown) => this.deps.log.warn({ pool: this.name, actor: c.index, err }, 'retiring an actor failed'));
+    }
   }
 
   /** Actors taking new messages. */

@@ -36,6 +36,8 @@ export class PoolHost {
   private readonly pools = new Map<string, Pool>();
   private readonly ids = new RequestIds();
   private config: Config | undefined;
+  /** Pools taken out by a reload, still draining. */
+  private readonly draining = new Set<Promise<void>>();
 
   constructor(private readonly deps: PoolHostDeps) {}
 
@@ -112,9 +114,19 @@ export class PoolHost {
     return out;
   }
 
-  /** Stop every pool in reverse start order. */
+  /** Drain and stop pools `apply` handed back, in the background (once nothing routes to them); `close` waits for them. */
+  retire(pools: readonly Pool[]): void {
+    for (const pool of pools) {
+      const stopping = pool.stop(pool.config.drainTimeout).catch((err: unknown) => this.deps.log.warn({ pool: pool.name, err }, 'stopping a retired pool failed'));
+      this.draining.add(stopping);
+      void stopping.finally(() => this.draining.delete(stopping));
+    }
+  }
+
+  /** Stop every pool in reverse start order (and let retired ones finish draining). */
   async close(timeout: number): Promise<void> {
     for (const pool of [...this.pools.values()].reverse()) await pool.stop(timeout);
+    await Promise.all(this.draining);
   }
 
   private async startLocal(config: Config, pool: PoolConfig): Promise<InlinePool> {

@@ -59,7 +59,7 @@ serveRole<StartPoolMessage>(log, {
   reconfigure: async (msg) => {
     if (host === undefined || stopping) return;
     const retired = await host.apply(msg.config, msg.endpoints, msg.down);
-    await Promise.all(retired.map((p) => p.stop(p.config.drainTimeout)));
+    host.retire(retired);
   },
   loads: () => host?.loads() ?? [],
   poolDown: (pool, reason) => host?.markDown(pool, reason),

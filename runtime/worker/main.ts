@@ -137,7 +137,7 @@ serveRole<StartMessage>(log, {
     if (host === undefined || phase === 'draining') return;
     const retired = await host.apply(msg.config, msg.endpoints, msg.down);
     table = routingTable(msg.config, host.snapshot());
-    await Promise.all(retired.map((p) => p.stop(p.config.drainTimeout)));
+    host.retire(retired);
   },
   loads: () => host?.loads() ?? [],
   poolDown: (pool, reason) => host?.markDown(pool, reason),

@@ -197,3 +197,41 @@ test('a connection error from a resource answers RESOURCE_UNAVAILABLE and is not
   assert.deepEqual(escalations, [], 'nothing escalated although the policy escalates on the first crash');
   await pool.stop(100);
 });
+
+test('grows live: added actors take messages only once their init() is done', async () => {
+  let inits = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const slowInit = defineActor<State>({
+    init: async () => {
+      inits++;
+      if (inits > 2) await gate; // the actors added by the resize
+      return { n: 0, born: inits };
+    },
+    receive: (state) => ({ born: state.born }),
+  });
+  const pool = await startPool(poolConfig({ size: 2 }), slowInit);
+  const growing = pool.reconfigure(poolConfig({ size: 4 }));
+  const during = await Promise.all(Array.from({ length: 8 }, () => pool.dispatch(req(), 1000))) as Array<{ born: number }>;
+  assert.ok(during.every((r) => r.born <= 2), 'only the ready actors answered while the new ones were in init()');
+  release();
+  await growing;
+  assert.equal(pool.actors, 4);
+  const after = await Promise.all(Array.from({ length: 8 }, () => pool.dispatch(req(), 1000))) as Array<{ born: number }>;
+  assert.ok(after.some((r) => r.born > 2), 'the added actors take messages');
+  await pool.stop(100);
+});
+
+test('shrinks live: a retired actor takes no new message but finishes what it had queued', async () => {
+  const pool = await startPool(poolConfig({ size: 2 }));
+  // Four slow messages: two per actor (least loaded with rotation).
+  const queued = Array.from({ length: 4 }, () => pool.dispatch(req({ wait: 80 }), 2000));
+  await pool.reconfigure(poolConfig({ size: 1, timeout: 2000 }));
+  assert.equal(pool.actors, 1, 'the shrink is in force at once');
+  assert.equal(pool.config.timeout, 2000, 'settings apply in place');
+  const results = await Promise.all(queued) as Array<{ n: number }>;
+  assert.equal(results.length, 4, 'every queued message was handled, none failed');
+  const later = await Promise.all(Array.from({ length: 3 }, () => pool.dispatch(req(), 1000))) as Array<{ born: number }>;
+  assert.equal(new Set(later.map((r) => r.born)).size, 1, 'only the remaining actor answers');
+  await pool.stop(100);
+});
