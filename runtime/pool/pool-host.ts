@@ -79,6 +79,7 @@ export class PoolHost {
       if (existing instanceof RemotePool) {
         existing.reconfigure(pool);
         existing.setEndpoints(paths);
+        if (down[name] === undefined) existing.markUp(); // a reload revived it
       } else {
         replace(name, new RemotePool(pool, paths, this.deps.log));
       }

@@ -42,6 +42,11 @@ export class RemotePool implements Pool {
     this.down = new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is down: ${reason}`);
   }
 
+  /** A reload started the pool again: route to its processes once they are listed. */
+  markUp(): void {
+    this.down = undefined;
+  }
+
   /** New settings (size, mailbox: the window; timeout) apply to the next request. */
   reconfigure(config: PoolConfig): void {
     this.config = config;

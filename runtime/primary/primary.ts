@@ -45,6 +45,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const startedAt = Date.now();
   const reports = new ProcessReports();
   let stopping = false;
+  /** Set once the first start is done: a reload before that would race it. */
+  let serving = false;
   let exitCode = 0;
   let admin: Server | undefined;
   let unwatch: (() => void) | undefined;
@@ -87,7 +89,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     void shutdown(0);
   };
   const onHangup = (): void => {
-    if (!stopping) void reloader.reload('signal');
+    if (serving && !stopping) void reloader.reload('signal');
+    else log.warn('SIGHUP before the instance is serving: ignored');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -128,6 +131,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   });
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
+  serving = true;
   const count = processes.fronts().length;
   const pools = Object.keys(config.pools).length;
   log.info({ port: listener.port, workers: count, pools: Object.keys(config.pools), runtimeDir }, 'ready');

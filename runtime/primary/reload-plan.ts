@@ -19,6 +19,8 @@ export interface IsolatedStep {
   readonly to: number;
   /** Why its processes are replaced one by one (new code, resources); undefined = kept. */
   readonly roll: string | undefined;
+  /** The pool was given up by supervision: forget that and start it afresh. */
+  readonly revive?: boolean;
 }
 
 /** The way from one running topology to the next, decided without touching a process. */

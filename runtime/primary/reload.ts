@@ -61,10 +61,11 @@ export class Reloader {
   }
 
   private async go(trigger: Trigger, dryRun: boolean, next: Deployed): Promise<ReloadOutcome> {
-    const plan = planReload(this.processes.deployed(), next);
-    if (plan.refused.length > 0) {
-      return this.finish(trigger, dryRun, plan.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: plan.refused.join('; ') });
+    const planned = planReload(this.processes.deployed(), next);
+    if (planned.refused.length > 0) {
+      return this.finish(trigger, dryRun, planned.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: planned.refused.join('; ') });
     }
+    const plan = withRevivals(planned, next.config, (pool) => this.processes.supervisor.group(pool).down !== undefined);
     if (plan.empty || dryRun) return this.finish(trigger, dryRun, plan.lines, undefined);
     this.log.info({ trigger, plan: plan.lines }, 'reload: applying');
     try {
@@ -88,6 +89,25 @@ export class Reloader {
     else this.log.error({ trigger, code: error.code, err: error.message, issues: error.issues }, 'reload refused; the running topology keeps serving');
     return outcome;
   }
+}
+
+/**
+ * A reload also brings back isolated pools that supervision gave up on (the operator fixed what
+ * made them fail): their processes start again with a fresh restart window.
+ */
+function withRevivals(plan: ReloadPlan, config: Config, isDown: (pool: string) => boolean): ReloadPlan {
+  const down = Object.values(config.pools).filter((p) => p.processes !== undefined && isDown(p.name));
+  if (down.length === 0) return plan;
+  const stepped = new Set(plan.isolated.map((s) => s.pool));
+  return {
+    ...plan,
+    empty: false,
+    lines: [...plan.lines, ...down.map((p) => `pool ${p.name}: started again after it was given up (${p.processes ?? 0} processes)`)],
+    isolated: [
+      ...plan.isolated.map((s) => (isDown(s.pool) ? { ...s, from: 0, revive: true } : s)),
+      ...down.filter((p) => !stepped.has(p.name)).map((p) => ({ pool: p.name, from: 0, to: p.processes ?? 0, roll: undefined, revive: true })),
+    ],
+  };
 }
 
 function failure(err: unknown): NonNullable<ReloadOutcome['error']> {
@@ -124,6 +144,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
   p.setDeployed(next);
   try {
     for (const step of plan.isolated) {
+      if (step.revive === true) p.supervisor.revive(step.pool);
       const drain = (next.config.pools[step.pool] ?? previous.config.pools[step.pool])?.drainTimeout ?? 30_000;
       const running = p.poolProcesses(step.pool);
       if (step.roll !== undefined) {

@@ -110,9 +110,11 @@ export class ChildSupervisor {
     return g;
   }
 
-  /** Forget a group's give-up and restart window (a reload brings it back). */
+  /** Forget a group's give-up and restart window (a reload brings it back); totals and the last error stay for status. */
   revive(name: string): void {
-    this.groups.delete(name);
+    const g = this.group(name);
+    g.down = undefined;
+    g.history.length = 0;
   }
 
   /**

@@ -306,3 +306,28 @@ test('after 20 resizes no process, socket file or listener is left over', async 
   assert.equal(listeners.length, 1, 'one listening socket');
   assert.equal(await app.stop(), 0);
 });
+
+test('a reload starts again an isolated pool that supervision gave up on', async (t) => {
+  const file = project(t);
+  const dir = join(file, '..');
+  writeFileSync(join(dir, 'fail'), '');
+  save(file, topology().replace('routes:', `  flaky:
+    actor: ./actors/flaky.mjs
+    processes: 1
+    supervision: { maxRestarts: 1, within: 30s, backoff: { min: 10ms, max: 50ms } }
+routes:
+  - match: { method: GET, path: /flaky }
+    pool: flaky`));
+  const app = await startInstance(file, [], t);
+  await until(app, 'given up', (s) => pool(s, 'flaky').state === 'down');
+  const down = await call(`${app.url}/flaky`);
+  assert.equal(down.status, 503);
+  rmSync(join(dir, 'fail'));
+  const r = await runCli(['reload', '--pid-file', app.pidFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /pool flaky: started again after it was given up \(1 processes\)/);
+  const s = await until(app, 'back up', (st) => pool(st, 'flaky').state === 'up');
+  assert.equal(pool(s, 'flaky').down, undefined);
+  assert.equal((await call(`${app.url}/flaky`)).status, 200);
+  assert.equal(await app.stop(), 0);
+});
