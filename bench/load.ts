@@ -1,4 +1,8 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface LoadResult {
   readonly rps: number;
@@ -13,6 +17,8 @@ export interface LoadOptions {
   readonly method?: string;
   readonly body?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** wrk only: cycle through these paths of the url's origin, one per request. */
+  readonly paths?: readonly string[];
 }
 
 const HAS_WRK = spawnSync('wrk', ['--version']).error === undefined;
@@ -25,15 +31,30 @@ export async function load(url: string, options: LoadOptions): Promise<LoadResul
   return HAS_WRK ? wrk(url, options) : autocannon(url, options);
 }
 
-function wrk(url: string, o: LoadOptions): LoadResult {
+/** Asynchronous, so the benchmark can act while the load runs (the reload scenario resizes meanwhile). */
+async function wrk(url: string, o: LoadOptions): Promise<LoadResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency'];
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`);
   let script: string | undefined;
   if (o.method !== undefined || o.body !== undefined) {
     script = `wrk.method = ${JSON.stringify(o.method ?? 'GET')}\n${o.body === undefined ? '' : `wrk.body = ${JSON.stringify(o.body)}\n`}`;
-    args.push('-s', '/dev/stdin');
   }
-  const out = execFileSync('wrk', [...args, url], { encoding: 'utf8', input: script ?? '' });
+  if (o.paths !== undefined) {
+    script = `${script ?? ''}local paths = { ${o.paths.map((p) => JSON.stringify(p)).join(', ')} }\nlocal i = 0\n`
+      + 'request = function() i = i + 1; return wrk.format(nil, paths[(i % #paths) + 1]) end\n';
+  }
+  // A file, not /dev/stdin: node's stdio pipes are socketpairs, which wrk cannot open by path (ENXIO).
+  const dir = script === undefined ? undefined : mkdtempSync(join(tmpdir(), 'actorrt-wrk-'));
+  if (dir !== undefined) {
+    writeFileSync(join(dir, 'script.lua'), script as string);
+    args.push('-s', join(dir, 'script.lua'));
+  }
+  let out: string;
+  try {
+    out = (await promisify(execFile)('wrk', [...args, url], { encoding: 'utf8' })).stdout;
+  } finally {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  }
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const pct = (p: string): number => toMs(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out));
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1];

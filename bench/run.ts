@@ -2,12 +2,13 @@ import { availableParallelism } from 'node:os';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
 import { benchCodec } from './codec.js';
+import { reloadScenario } from './reload.js';
 import { proxyScenario, sqliteScenario } from './resources.js';
 import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload picks one.
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -31,6 +32,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   isolation: () => isolationScenario(workers, rounds, seconds),
   sqlite: () => sqliteScenario(workers, rounds, seconds),
   proxy: () => proxyScenario(workers, rounds, seconds),
+  reload: () => reloadScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {
