@@ -21,9 +21,14 @@ export function topologyFile(file: string | undefined): string {
 export function findInstance(values: OptionValues, file: string | undefined): RunningInstance {
   const pidFile = typeof values['pid-file'] === 'string' ? values['pid-file'] : PidFile.defaultPath(topologyFile(file));
   const entry = PidFile.readEntry(pidFile);
-  if (entry?.runtimeDir === undefined) {
+  if (entry === undefined) {
     throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `no running instance recorded in ${pidFile}`, { hint: 'pass the topology file it was started with, or --pid-file' });
   }
-  const socket = join(entry.runtimeDir, 'admin.sock');
-  return { pid: entry.pid, pidFile, ask: (cmd, args = {}, timeout = 5000) => adminRequest(socket, cmd, args, timeout) };
+  const { runtimeDir } = entry;
+  return {
+    pid: entry.pid, pidFile,
+    ask: (cmd, args = {}, timeout = 5000) => (runtimeDir === undefined
+      ? Promise.reject(new ActorrtError('ACTORRT_E_NOT_RUNNING', `pid ${entry.pid} in ${pidFile} was started by an actorrt without an admin socket`, { hint: 'restart it with this version' }))
+      : adminRequest(join(runtimeDir, 'admin.sock'), cmd, args, timeout)),
+  };
 }

@@ -1,8 +1,8 @@
-import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActorrtError } from '../errors.js';
 import { PidFile } from '../primary/pid-file.js';
 import type { Command } from './index.js';
+import { findInstance } from './instance.js';
 
 export const stop: Command = {
   usage: 'stop [file] [--timeout MS]',
@@ -16,13 +16,9 @@ Options:
   options: { 'pid-file': { type: 'string' }, timeout: { type: 'string' } },
   async run(values, positionals) {
     if (positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'stop takes at most one topology file');
-    const path = typeof values['pid-file'] === 'string' ? values['pid-file'] : PidFile.defaultPath(resolve(positionals[0] ?? 'actorrt.yml'));
     const timeout = values['timeout'] === undefined ? 30_000 : Number(values['timeout']);
     if (!Number.isFinite(timeout) || timeout <= 0) throw new ActorrtError('ACTORRT_E_USAGE', '--timeout must be a positive number of milliseconds');
-    const pid = PidFile.read(path);
-    if (pid === undefined) {
-      throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `no running instance recorded in ${path}`, { hint: 'pass the topology file it was started with, or --pid-file' });
-    }
+    const { pid, pidFile: path } = findInstance(values, positionals[0]);
     process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + timeout;
     while (Date.now() < deadline) {

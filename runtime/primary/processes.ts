@@ -8,7 +8,7 @@ import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
 import type { ProcessReports } from './reports.js';
 import type { PoolStatus, ProcessStatus } from './status.js';
-import { ChildSupervisor, type Child, type ChildSpec } from './supervisor.js';
+import { ChildSupervisor, type Child } from './supervisor.js';
 
 const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const POOL_ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
@@ -81,7 +81,7 @@ export class Processes {
     const id = this.nextId++;
     const index = this.count(FRONT);
     const socket = join(this.runtimeDir, `~front.${index}.sock`); // ~ is not allowed in pool names
-    return this.spawn({
+    return this.supervisor.spawn({
       group: FRONT, id, name: `worker ${index}`, entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
       start: (child) => this.stamp(child, {
         type: 'start', config: this.config, workerIndex: index, listenFd: LISTEN_FD, endpoints: this.endpoints(), socket, down: this.down(),
@@ -94,7 +94,7 @@ export class Processes {
     const id = this.nextId++;
     const index = this.count(pool);
     const socket = join(this.runtimeDir, `${pool}.${index}.sock`);
-    return this.spawn({
+    return this.supervisor.spawn({
       group: pool, id, name: `${pool} process ${index}`, entry: POOL_ENTRY, socket, fds: [], fields: { pool, process: index },
       start: (child) => this.stamp(child, {
         type: 'start-pool', config: this.config, pool, index, socket, endpoints: this.endpoints(), down: this.down(),
@@ -128,11 +128,15 @@ export class Processes {
     return out;
   }
 
-  /** Tell every running process the current topology and endpoints; resolves once each has applied it, rejects naming the first that could not. */
+  /**
+   * Tell every running process the current topology and endpoints; resolves once each has applied
+   * it, rejects naming the first that could not. A process that exits meanwhile is not a failure:
+   * its restart starts from the current topology (or catches up when ready).
+   */
   async broadcast(): Promise<void> {
     const targets = this.supervisor.list().filter((c) => c.state === 'up');
     const results = await Promise.allSettled(targets.map((c) => this.tell(c)));
-    const failed = results.map((r, i) => [r, targets[i]] as const).find(([r]) => r.status === 'rejected');
+    const failed = results.map((r, i) => [r, targets[i]] as const).find(([r, c]) => r.status === 'rejected' && c?.state === 'up' && c.proc !== undefined);
     if (failed !== undefined) {
       const [r, child] = failed;
       throw new Error(`${child?.spec.name ?? 'a process'} could not apply the topology: ${((r as PromiseRejectedResult).reason as Error).message}`);
@@ -189,10 +193,6 @@ export class Processes {
   /** Front workers as status shows them. */
   workerStatus(loads: ReadonlyMap<Child, readonly PoolLoad[]>): ProcessStatus[] {
     return this.supervisor.list(FRONT).map((c) => processStatus(c, loads.get(c)?.reduce((n, l) => n + l.depth, 0)));
-  }
-
-  private spawn(spec: ChildSpec, retryStart: boolean): { child: Child; ready: Promise<void> } {
-    return this.supervisor.spawn(spec, retryStart);
   }
 
   private count(group: string): number {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, request } from 'undici';
@@ -24,7 +24,8 @@ export interface Instance {
  */
 export async function startInstance(topology: string, args: readonly string[] = [], t?: { after(fn: () => unknown): void },
   env: NodeJS.ProcessEnv = {}): Promise<Instance> {
-  const pidFile = join(mkdtempSync(join(tmpdir(), 'actorrt-pid-')), 'actorrt.pid');
+  const pidDir = mkdtempSync(join(tmpdir(), 'actorrt-pid-'));
+  const pidFile = join(pidDir, 'actorrt.pid');
   const child = spawn(process.execPath, [CLI, 'start', resolve(ROOT, topology), '--port', '0', '--pid-file', pidFile, ...args], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
   });
@@ -32,7 +33,10 @@ export async function startInstance(topology: string, args: readonly string[] = 
   let err = '';
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    rmSync(pidDir, { recursive: true, force: true });
+    resolve(code);
+  }));
   // Never leave a server behind if the test process ends first.
   const reap = (): void => { if (child.exitCode === null) child.kill('SIGKILL'); };
   process.once('exit', reap);
