@@ -20,6 +20,8 @@ interface Envelope {
 
 /** The one nact message an actor receives: "drain your mailbox". */
 const WAKE = Symbol('wake');
+/** Why a pool whose actors were all stopped by supervision answers POOL_DOWN. */
+const EVERY_ACTOR_STOPPED = 'every actor of the pool is stopped';
 /** Messages an actor handles per wake before yielding the event loop to other work. */
 const BATCH = 64;
 
@@ -79,6 +81,8 @@ export class InlinePool implements Pool {
   readonly name: string;
   private readonly cells: Cell[] = [];
   private down: ActorrtError | undefined;
+  /** `down` because supervision stopped every actor (not an escalation, not a stop). */
+  private allStopped = false;
   private next = 0;
   /** Index of the next actor added (indexes are never reused, so nact names stay unique). */
   private nextIndex = 0;
@@ -101,6 +105,11 @@ export class InlinePool implements Pool {
   async reconfigure(config: PoolConfig): Promise<void> {
     this.config = config;
     await this.resize(config.size);
+    // Down only because supervision stopped every actor: the actors a reload adds serve again.
+    if (this.allStopped && this.actors > 0) {
+      this.allStopped = false;
+      this.down = undefined;
+    }
   }
 
   /**
@@ -173,7 +182,7 @@ export class InlinePool implements Pool {
   dispatch(req: ActorRequest, timeout: number): Promise<unknown> {
     if (this.down !== undefined) return Promise.reject(this.down);
     const cell = this.pick();
-    if (cell === undefined) return Promise.reject(this.poolDown('every actor of the pool is stopped'));
+    if (cell === undefined) return Promise.reject(this.poolDown(EVERY_ACTOR_STOPPED));
     if (cell.inflight >= this.config.mailbox.capacity) {
       return Promise.reject(new ActorrtError('ACTORRT_E_MAILBOX_FULL', `pool "${this.name}" is at capacity (${this.config.mailbox.capacity} messages per actor)`));
     }
@@ -302,7 +311,10 @@ export class InlinePool implements Pool {
     if (decision.action === 'stop') {
       this.deps.log.error({ ...fields, err: error }, 'actor crashed; stopped per supervision');
       this.deps.onSupervision('actor-stop', 1);
-      if (this.cells.every((c) => c.stopped || c.retiring)) this.down = this.poolDown('every actor of the pool is stopped');
+      if (this.cells.every((c) => c.stopped || c.retiring)) {
+        this.allStopped = true;
+        this.down = this.poolDown(EVERY_ACTOR_STOPPED);
+      }
       return;
     }
     if (decision.action === 'escalate') {

@@ -235,3 +235,13 @@ test('shrinks live: a retired actor takes no new message but finishes what it ha
   assert.equal(new Set(later.map((r) => r.born)).size, 1, 'only the remaining actor answers');
   await pool.stop(100);
 });
+
+test('a pool whose actors were all stopped by supervision serves again once a reload adds actors', async () => {
+  const pool = await startPool(poolConfig({ size: 1, strategy: 'stop' }));
+  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+  await pool.reconfigure(poolConfig({ size: 2, strategy: 'stop' }));
+  assert.equal(pool.actors, 1, 'the stopped actor keeps its slot (strategy stop leaves it stopped); the added one serves');
+  assert.deepEqual(Object.keys(await pool.dispatch(req(), 1000) as object).sort(), ['actor', 'born', 'n']);
+  await pool.stop(100);
+});
