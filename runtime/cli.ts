@@ -6,12 +6,15 @@ import { COMMANDS, type Command } from './commands/index.js';
 import { VERSION } from './version.js';
 
 
+/** The command column is as wide as the longest usage, plus two spaces. */
+const USAGE_WIDTH = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length)) + 2;
+
 const USAGE = `actorrt ${VERSION}: a YAML topology turned into a supervised, multi-process HTTP service
 
 Usage: actorrt <command> [options]
 
 Commands:
-${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(34)}${c.summary}`).join('\n')}
+${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(USAGE_WIDTH)}${c.summary}`).join('\n')}
 
 Options:
   -h, --help      show help (also: actorrt <command> --help)

@@ -1,4 +1,3 @@
-import type { ParseArgsConfig } from 'node:util';
 import { init } from './init.js';
 import { reload } from './reload.js';
 import { scale } from './scale.js';
@@ -6,17 +5,9 @@ import { start } from './start.js';
 import { status } from './status.js';
 import { stop } from './stop.js';
 import { validate } from './validate.js';
+import type { Command } from './command.js';
 
-export type OptionValues = Record<string, string | boolean | Array<string | boolean> | undefined>;
-
-/** One `actorrt <name>` command. */
-export interface Command {
-  readonly usage: string;
-  readonly summary: string;
-  readonly help: string;
-  readonly options: NonNullable<ParseArgsConfig['options']>;
-  run(values: OptionValues, positionals: readonly string[]): Promise<number>;
-}
+export type { Command, OptionValues } from './command.js';
 
 /** Every command the CLI knows, by name. */
 export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, reload, scale, validate, init };

@@ -3,7 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { ActorrtError } from '../errors.js';
 import { makeDirectory } from '../make-directory.js';
 import { VERSION } from '../version.js';
-import type { Command } from './index.js';
+import type { Command } from './command.js';
 
 
 const TOPOLOGY = `# yaml-language-server: $schema=./node_modules/actorrt/config/schema.json

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { ActorrtError } from '../errors.js';
 import { adminRequest } from '../primary/admin.js';
 import { PidFile } from '../primary/pid-file.js';
-import type { OptionValues } from './index.js';
+import type { OptionValues } from './command.js';
 
 /** A running instance as the commands that talk to it find it: from its topology file (default ./actorrt.yml) or --pid-file. */
 export interface RunningInstance {

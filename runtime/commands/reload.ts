@@ -1,6 +1,6 @@
 import { ActorrtError } from '../errors.js';
 import { isReloadOutcome, type ReloadOutcome } from '../primary/status.js';
-import type { Command } from './index.js';
+import type { Command } from './command.js';
 import { findInstance } from './instance.js';
 
 /** How long a reload may take before the command stops waiting (it goes on in the instance). */

@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { editScale, parseScale } from '../../config/scale.js';
 import { ActorrtError } from '../errors.js';
-import type { Command } from './index.js';
+import type { Command } from './command.js';
 import { findInstance, topologyFile } from './instance.js';
 import { printOutcome, RELOAD_WAIT } from './reload.js';
 

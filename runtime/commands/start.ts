@@ -1,7 +1,7 @@
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import { runPrimary } from '../primary/primary.js';
-import type { Command } from './index.js';
+import type { Command } from './command.js';
 
 export const start: Command = {
   usage: 'start <file> [--port N] [--workers N] [--no-watch]',

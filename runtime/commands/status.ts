@@ -2,7 +2,7 @@ import { ActorrtError } from '../errors.js';
 import type { ResourceStatus } from '../primary/resource-health.js';
 import { isInstanceStatus, type InstanceStatus, type PoolStatus } from '../primary/status.js';
 import { SUPERVISION_EVENTS } from '../supervision/counters.js';
-import type { Command } from './index.js';
+import type { Command } from './command.js';
 import { findInstance } from './instance.js';
 
 export const status: Command = {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ActorrtError } from '../errors.js';
 import { PidFile } from '../primary/pid-file.js';
-import type { Command } from './index.js';
+import type { Command } from './command.js';
 import { findInstance } from './instance.js';
 
 export const stop: Command = {

@@ -3,7 +3,7 @@ import { loadFile } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
 import { ConfigError, formatIssue, type ConfigIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
-import type { Command } from './index.js';
+import type { Command } from './command.js';
 
 export const validate: Command = {
   usage: 'validate <file> [--json]',
