@@ -51,7 +51,7 @@ export function printOutcome(answer: unknown, json: boolean): number {
 }
 
 function describe(outcome: ReloadOutcome): string {
-  if (outcome.plan.length === 0) return 'no changes: the running topology already matches';
+  if (outcome.plan.length === 0) return 'no changes: the running topology already matches (a saved file is applied as soon as it is saved)';
   const head = outcome.dryRun ? 'plan (dry run, nothing applied):' : 'applied:';
   return `${head}\n${outcome.plan.map((l) => `  ${l}`).join('\n')}`;
 }

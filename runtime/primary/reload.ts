@@ -82,10 +82,11 @@ export class Reloader {
       ...(error === undefined ? {} : { error }),
     };
     if (dryRun) return outcome;
-    // A save that changed nothing (an editor touching the file) is not worth a status entry.
-    if (outcome.ok && plan.length === 0 && trigger === 'file') return outcome;
+    // Nothing to change (an editor touching the file, a reload after the watcher already applied
+    // the save): status keeps showing the last reload that changed something or was refused.
+    if (outcome.ok && plan.length === 0) return outcome;
     this.last = outcome;
-    if (error === undefined) this.log.info({ trigger, plan }, plan.length === 0 ? 'reload: nothing to change' : 'reload: applied');
+    if (error === undefined) this.log.info({ trigger, plan }, 'reload: applied');
     else this.log.error({ trigger, code: error.code, err: error.message, issues: error.issues }, 'reload refused; the running topology keeps serving');
     return outcome;
   }
