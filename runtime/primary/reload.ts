@@ -151,7 +151,9 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
       if (step.roll !== undefined) {
         for (const old of running.slice(0, step.to)) await roll(old, () => p.startPoolProcess(step.pool), drain);
       }
-      if (running.length < step.to) await Promise.all(Array.from({ length: step.to - running.length }, () => start(p.startPoolProcess(step.pool))));
+      // One at a time: booting processes compete with serving ones for the cores, and two booting
+      // at once on a small machine can take every core together (measured in bench/reload.ts).
+      for (let n = running.length; n < step.to; n++) await start(p.startPoolProcess(step.pool));
       for (const child of leaving(running, running.length - step.to)) victims.push({ child, drain });
     }
     const drain = next.config.http.shutdownTimeout;
@@ -159,7 +161,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
     if (plan.front.roll !== undefined) {
       for (const old of fronts.slice(0, plan.front.to)) await roll(old, () => p.startFront(), drain);
     }
-    if (fronts.length < plan.front.to) await Promise.all(Array.from({ length: plan.front.to - fronts.length }, () => start(p.startFront())));
+    for (let n = fronts.length; n < plan.front.to; n++) await start(p.startFront());
     for (const child of leaving(fronts, fronts.length - plan.front.to)) victims.push({ child, drain });
     for (const v of victims) p.unlist(v.child);
     await p.broadcast();
