@@ -123,6 +123,8 @@ export class ChildSupervisor {
    */
   spawn(spec: ChildSpec, retryStart: boolean): { child: Child; ready: Promise<void> } {
     const child: Child = { spec, proc: undefined, state: 'starting', listed: false, generation: 0 };
+    // A reload still under way when the instance stops must not start what stopAll would miss.
+    if (this.stopping) return { child, ready: Promise.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} not started: the instance is stopping`)) };
     this.children.set(child, { calls: new Map(), retry: undefined, exited: Promise.resolve(), settle: undefined });
     return { child, ready: this.fork(child, retryStart) };
   }
