@@ -47,7 +47,7 @@ function describe(s: InstanceStatus): string[] {
     ...s.pools.map(describePool),
     ...(s.resources.length === 0 ? [] : ['resources:', ...s.resources.map(describeResource)]),
     ...(s.lastReload === undefined ? [] : [
-      `last reload: ${s.lastReload.at} (${s.lastReload.trigger}) ${s.lastReload.ok ? 'applied' : 'refused'}`,
+      `last reload: ${s.lastReload.at} (${s.lastReload.trigger}) ${s.lastReload.ok ? 'applied' : 'not applied'}`,
       ...(s.lastReload.ok ? s.lastReload.plan : s.lastReload.error?.issues ?? [`${s.lastReload.error?.code ?? ''}  ${s.lastReload.error?.message ?? ''}`]).map((l) => `  ${l}`),
     ]),
   ];

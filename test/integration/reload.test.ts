@@ -345,3 +345,23 @@ routes:
   assert.equal((await call(`${app.url}/flaky`)).status, 200);
   assert.equal(await app.stop(), 0);
 });
+
+test('a reload whose new pool cannot start is rolled back: exit 1 with the module error, the old topology keeps serving', async (t) => {
+  const file = project(t);
+  writeFileSync(join(file, '..', 'actors', 'broken.mjs'), "throw new Error('boom at import');\n");
+  const app = await startInstance(file, ['--no-watch'], t);
+  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
+  const load = steadyLoad(app.url, LOAD_PATHS, 4);
+  for (const processes of ['', '\n    processes: 1']) {
+    save(file, topology({ echo: 8 }).replace('routes:', `  bad:\n    actor: ./actors/broken.mjs${processes}\nroutes:\n  - match: { path: /bad }\n    pool: bad`));
+    const r = await runCli(['reload', '--pid-file', app.pidFile]);
+    assert.equal(r.code, 1, `${processes === '' ? 'inline' : 'isolated'}: reload exits 1`);
+    assert.match(r.stderr, /ACTORRT_E_RELOAD_FAILED {2}.*broken\.mjs failed to load: boom at import; the previous topology keeps serving/);
+    const s = await until(app, 'rolled back', settled({ echo: 4, workProcesses: 1 }));
+    assert.equal(s.pools.some((p) => p.name === 'bad'), false, 'the running topology has no "bad" pool');
+    assert.equal((await call(`${app.url}/bad`)).status, 404);
+  }
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  assert.equal(await app.stop(), 0);
+});
