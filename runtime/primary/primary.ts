@@ -132,7 +132,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
   serving = true;
-  const count = processes.fronts().length;
+  const count = processes.serving(FRONT).length;
   const pools = Object.keys(config.pools).length;
   log.info({ port: listener.port, workers: count, pools: Object.keys(config.pools), runtimeDir }, 'ready');
   process.stdout.write(`actorrt ready on http://${hostForUrl(config.http.host)}:${listener.port} (${count} worker${count === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);

@@ -66,14 +66,9 @@ export class Processes {
     this.generation++;
   }
 
-  /** Front workers that are not leaving, oldest first. */
-  fronts(): Child[] {
-    return this.supervisor.list(FRONT).filter((c) => c.state !== 'retiring');
-  }
-
-  /** Processes of an isolated pool that are not leaving, oldest first. */
-  poolProcesses(pool: string): Child[] {
-    return this.supervisor.list(pool).filter((c) => c.state !== 'retiring');
+  /** Processes of a group (FRONT, or an isolated pool's name) that are not leaving, oldest first. */
+  serving(group: string): Child[] {
+    return this.supervisor.list(group).filter((c) => c.state !== 'retiring');
   }
 
   /** Fork one front worker with the current topology; `ready` settles when it serves. */
@@ -111,7 +106,7 @@ export class Processes {
   /** Where every pool is served: isolated pools by their listed processes, inline pools by the front workers (for ctx.ask from pool processes). */
   endpoints(): Endpoints {
     const out: Record<string, readonly string[]> = {};
-    const sockets = (group: string): string[] => this.supervisor.list(group).filter((c) => c.listed && c.state !== 'retiring').map((c) => c.spec.socket);
+    const sockets = (group: string): string[] => this.serving(group).filter((c) => c.listed).map((c) => c.spec.socket);
     const front = sockets(FRONT);
     for (const pool of Object.values(this.config.pools)) out[pool.name] = pool.processes === undefined ? front : sockets(pool.name);
     return out;

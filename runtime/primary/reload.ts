@@ -4,7 +4,7 @@ import { loadConfig } from '../../config/validate.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Processes } from './processes.js';
+import { FRONT, type Processes } from './processes.js';
 import { actorDigests, planReload, type Deployed, type ReloadPlan } from './reload-plan.js';
 import type { ReloadOutcome } from './status.js';
 import type { Child } from './supervisor.js';
@@ -147,7 +147,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
     for (const step of plan.isolated) {
       if (step.revive === true) p.supervisor.revive(step.pool);
       const drain = (next.config.pools[step.pool] ?? previous.config.pools[step.pool])?.drainTimeout ?? 30_000;
-      const running = p.poolProcesses(step.pool);
+      const running = p.serving(step.pool);
       if (step.roll !== undefined) {
         for (const old of running.slice(0, step.to)) await roll(old, () => p.startPoolProcess(step.pool), drain);
       }
@@ -157,7 +157,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
       for (const child of leaving(running, running.length - step.to)) victims.push({ child, drain });
     }
     const drain = next.config.http.shutdownTimeout;
-    const fronts = p.fronts();
+    const fronts = p.serving(FRONT);
     if (plan.front.roll !== undefined) {
       for (const old of fronts.slice(0, plan.front.to)) await roll(old, () => p.startFront(), drain);
     }
