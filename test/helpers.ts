@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +13,21 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI entry point. */
 export const CLI = join(ROOT, 'dist', 'runtime', 'cli.js');
 
-/** Write a topology (and any extra files, e.g. actor modules) into a fresh temp folder. */
+const tempDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh folder under the system temp dir (`actorrt-<prefix>-XXXXXX`), removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `actorrt-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Write a topology (and any extra files, e.g. actor modules) into a fresh temp folder (removed at exit). */
 export function writeProject(topology: string, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'actorrt-test-'));
+  const dir = tempDir('test');
   const all = { 'actors/api.ts': 'export default { receive: () => ({}) };\n', ...files };
   for (const [name, text] of Object.entries(all)) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });

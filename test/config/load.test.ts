@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadFile, MAX_FILE_BYTES } from '../../config/load.js';
 import { ConfigError } from '../../config/errors.js';
-import { assertIssue, issuesOf, MINIMAL } from '../helpers.js';
+import { assertIssue, issuesOf, MINIMAL, tempDir } from '../helpers.js';
 
 test('reports a YAML syntax error with its position and no stack trace', () => {
   const issue = assertIssue(`version: 1\npools:\n  api: { actor: ./actors/api.ts\nroutes: []\n`, { code: 'ACTORRT_E_CONFIG_SYNTAX', line: 4, col: 1 });
@@ -85,7 +85,7 @@ test('locates an error reached through an alias at the anchored value the user w
 });
 
 function writeTemp(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'actorrt-load-')), 'actorrt.yml');
+  const file = join(tempDir('load'), 'actorrt.yml');
   writeFileSync(file, text);
   return file;
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, request } from 'undici';
@@ -34,6 +34,9 @@ export async function startInstance(topology: string, args: readonly string[] = 
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    // A primary killed with SIGKILL could not remove its runtime folder (second line of the pid file).
+    const runtimeDir = readPidFileLines(pidFile)[1]?.trim();
+    if (runtimeDir !== undefined && runtimeDir.startsWith(join(tmpdir(), 'actorrt-'))) rmSync(runtimeDir, { recursive: true, force: true });
     rmSync(pidDir, { recursive: true, force: true });
     resolve(code);
   }));
@@ -60,6 +63,14 @@ export async function startInstance(topology: string, args: readonly string[] = 
       return exited;
     },
   };
+}
+
+function readPidFileLines(path: string): string[] {
+  try {
+    return readFileSync(path, 'utf8').split('\n');
+  } catch {
+    return [];
+  }
 }
 
 /** A resource as `actorrt status --json` reports it. */

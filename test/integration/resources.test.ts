@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { writeProject } from '../helpers.js';
+import { tempDir, writeProject } from '../helpers.js';
 import { call, callFresh, errorOf, resourceStatus, runCli, startInstance, type Answer } from './instance.js';
 import { needServer, POSTGRES_URL, REDIS_URL, Relay } from './services.js';
 
@@ -30,7 +28,7 @@ function address(url: string): { host: string; port: number } {
 
 describe('sqlite: the crud-sqlite example', () => {
   test('create, list, read, update and delete notes across two workers', async (t) => {
-    const db = join(mkdtempSync(join(tmpdir(), 'actorrt-sqlite-')), 'notes.db');
+    const db = join(tempDir('sqlite'), 'notes.db');
     const app = await startInstance('examples/crud-sqlite/actorrt.yml', ['--workers', '2'], t, { NOTES_DB: db });
     const created = await call(`${app.url}/notes`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ title: 'first', body: 'hello' }) });
     assert.equal(created.status, 201);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLI, MINIMAL, ROOT, writeProject } from '../helpers.js';
+import { CLI, MINIMAL, ROOT, tempDir, writeProject } from '../helpers.js';
 
 function actorrt(args: string[], cwd = ROOT): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
@@ -72,7 +71,7 @@ test('--help, <command> --help and --version answer and exit 0', () => {
 });
 
 test('init scaffolds a project that passes validate, with the schema line, and refuses to overwrite', () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'actorrt-init-')), 'svc');
+  const dir = join(tempDir('init'), 'svc');
   const r = actorrt(['init', dir]);
   assert.equal(r.code, 0, r.stderr);
   for (const f of ['actorrt.yml', 'actors/hello.ts', 'README.md', 'package.json']) assert.ok(existsSync(join(dir, f)), f);
