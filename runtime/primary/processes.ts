@@ -77,7 +77,7 @@ export class Processes {
     const index = this.count(FRONT);
     const socket = join(this.runtimeDir, `~front.${index}.sock`); // ~ is not allowed in pool names
     return this.supervisor.spawn({
-      group: FRONT, id, name: `worker ${index}`, entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
+      group: FRONT, id, index, name: `worker ${index}`, entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
       start: (child) => this.stamp(child, {
         type: 'start', config: this.config, workerIndex: index, listenFd: LISTEN_FD, endpoints: this.endpoints(), socket, down: this.down(),
       }),
@@ -90,7 +90,7 @@ export class Processes {
     const index = this.count(pool);
     const socket = join(this.runtimeDir, `${pool}.${index}.sock`);
     return this.supervisor.spawn({
-      group: pool, id, name: `${pool} process ${index}`, entry: POOL_ENTRY, socket, fds: [], fields: { pool, process: index },
+      group: pool, id, index, name: `${pool} process ${index}`, entry: POOL_ENTRY, socket, fds: [], fields: { pool, process: index },
       start: (child) => this.stamp(child, {
         type: 'start-pool', config: this.config, pool, index, socket, endpoints: this.endpoints(), down: this.down(),
       }),
@@ -229,9 +229,8 @@ function describeDown(down: string, lastError: string | undefined): string {
 }
 
 function processStatus(c: Child, inflight: number | undefined): ProcessStatus {
-  const index = Number(/(\d+)$/.exec(c.spec.name)?.[1] ?? 0);
   return {
-    index, state: c.state, up: c.state === 'up',
+    index: c.spec.index, state: c.state, up: c.state === 'up',
     ...(c.proc?.pid === undefined ? {} : { pid: c.proc.pid }),
     ...(inflight === undefined ? {} : { inflight }),
   };

@@ -19,6 +19,8 @@ export interface ChildSpec {
   readonly group: string;
   /** Unique for the life of the instance (socket names use it); kept across restarts. */
   readonly id: number;
+  /** Its number within its group, never reused (status shows it). */
+  readonly index: number;
   /** As status and logs name it: `worker 2`, `thumbs process 5`. */
   readonly name: string;
   readonly entry: string;
@@ -74,9 +76,8 @@ export interface SupervisorHooks {
 interface Internal {
   readonly calls: Map<number, { resolve(msg: ReplyMessage): void; reject(err: Error): void; timer: NodeJS.Timeout }>;
   retry: NodeJS.Timeout | undefined;
+  /** Resolves when the current process exits. */
   exited: Promise<void>;
-  /** While a restart is waiting for the backoff delay, resolves the exit promise when terminated. */
-  settle: (() => void) | undefined;
 }
 
 /**
@@ -125,7 +126,7 @@ export class ChildSupervisor {
     const child: Child = { spec, proc: undefined, state: 'starting', listed: false, generation: 0 };
     // A reload still under way when the instance stops must not start what stopAll would miss.
     if (this.stopping) return { child, ready: Promise.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} not started: the instance is stopping`)) };
-    this.children.set(child, { calls: new Map(), retry: undefined, exited: Promise.resolve(), settle: undefined });
+    this.children.set(child, { calls: new Map(), retry: undefined, exited: Promise.resolve() });
     return { child, ready: this.fork(child, retryStart) };
   }
 
@@ -156,8 +157,7 @@ export class ChildSupervisor {
     clearTimeout(internal.retry);
     const proc = child.proc;
     if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) {
-      this.children.delete(child);
-      internal.settle?.();
+      this.children.delete(child); // exited, or waiting for a restart (cancelled above)
       return Promise.resolve();
     }
     if (proc.connected) proc.send({ type: 'shutdown', timeout, mode } satisfies ShutdownMessage);
@@ -271,13 +271,8 @@ export class ChildSupervisor {
     child.state = 'restarting';
     this.hooks.restarting(child);
     this.log.warn({ ...fields, delay: decision.delay }, `${spec.group === 'front' ? 'worker' : 'pool process'} exited; restarting`);
-    // A retire during the delay must still resolve its wait.
-    let settle!: () => void;
-    internal.exited = new Promise((resolve) => { settle = resolve; });
-    internal.settle = settle;
     internal.retry = setTimeout(() => {
-      internal.settle = undefined;
-      if (this.stopping || child.state !== 'restarting' || group.down !== undefined) return settle();
+      if (this.stopping || child.state !== 'restarting' || group.down !== undefined) return;
       this.fork(child, true).catch(() => undefined); // a failed restart comes back here through its exit
     }, decision.delay);
   }
