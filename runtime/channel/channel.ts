@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
 import { joinBinary, reviveError, type ReplyFrame, type RequestFrame } from './wire.js';
+import { withDeadline } from '../deadline.js';
 
 interface Pending {
   resolve(value: unknown): void;
@@ -75,12 +76,7 @@ export class Channel {
    * Closing is what tells the peer this side is done (a retiring process waits for it).
    */
   async closeWhenIdle(timeout: number): Promise<void> {
-    if (this.pending.size > 0) {
-      await new Promise<void>((resolve) => {
-        this.idle = resolve;
-        setTimeout(resolve, timeout).unref();
-      });
-    }
+    if (this.pending.size > 0) await withDeadline(new Promise<void>((resolve) => { this.idle = resolve; }), timeout);
     this.close();
   }
 

@@ -7,6 +7,7 @@ import type { Pool } from '../pool/pool.js';
 import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
 import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
+import { withDeadline } from '../deadline.js';
 
 /** A listening endpoint. */
 export interface Endpoint {
@@ -42,18 +43,14 @@ export function serveEndpoint(path: string, pools: PoolLookup, log: Logger): Pro
   });
   const peersGone = async (timeout: number): Promise<void> => {
     server.close();
-    if (sockets.size === 0) return;
-    await new Promise<void>((resolve) => {
-      allGone = resolve;
-      setTimeout(resolve, timeout).unref();
-    });
+    if (sockets.size > 0) await withDeadline(new Promise<void>((resolve) => { allGone = resolve; }), timeout);
   };
   const close = async (timeout = 1000): Promise<void> => {
     server.close();
     // Let writes already queued (replies corked until the batched writer's setImmediate) reach the peer first.
     await new Promise((r) => setImmediate(r));
     const closed = [...sockets].map((s) => new Promise<void>((r) => { s.once('close', () => r()); s.end(); }));
-    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, timeout).unref())]);
+    await withDeadline(Promise.all(closed), timeout);
     for (const s of sockets) s.destroy();
   };
   return new Promise((resolve, reject) => {

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import type { SupervisionEvent } from '../supervision/counters.js';
 import { decide, prune } from '../supervision/policy.js';
 import type { Pool } from './pool.js';
+import { withDeadline } from '../deadline.js';
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ActorrtError };
 
@@ -158,9 +159,7 @@ export class InlinePool implements Pool {
   /** Take an actor out: no new messages; what it has queued is handled (up to drainTimeout), then it stops. */
   private async retireActor(cell: Cell): Promise<void> {
     cell.retiring = true;
-    if (cell.inflight > 0) {
-      await Promise.race([new Promise<void>((r) => { cell.idle = r; }), sleep(this.config.drainTimeout, undefined, { ref: false })]);
-    }
+    if (cell.inflight > 0) await withDeadline(new Promise<void>((r) => { cell.idle = r; }), this.config.drainTimeout);
     await this.stopCell(cell);
     const at = this.cells.indexOf(cell);
     if (at !== -1) this.cells.splice(at, 1);
@@ -214,9 +213,7 @@ export class InlinePool implements Pool {
   /** Stop taking requests, let mailboxes drain (bounded by `timeout`), then stop every actor. */
   async stop(timeout: number): Promise<void> {
     this.down ??= new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is stopping`);
-    if (this.depth > 0) {
-      await Promise.race([new Promise<void>((r) => { this.drained = r; }), sleep(timeout, undefined, { ref: false })]);
-    }
+    if (this.depth > 0) await withDeadline(new Promise<void>((r) => { this.drained = r; }), timeout);
     await Promise.all(this.cells.map((cell) => this.stopCell(cell)));
   }
 

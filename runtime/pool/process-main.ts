@@ -21,14 +21,18 @@ let exitCode = 0;
 let stopping = false;
 
 async function boot(msg: StartPoolMessage): Promise<void> {
-  let mine = msg.config.pools[msg.pool];
-  if (mine === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
+  const first = msg.config.pools[msg.pool];
+  if (first === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
+  let mine: PoolConfig = first;
   const plog = log.child({ pool: msg.pool, index: msg.index });
   resources = await Resources.open(msg.config, resourcesFor(msg.config, [mine], false), plog, (change) => send({ type: 'resource', ...change }));
   const live = new PoolHost({
     log: plog, system: startActorSystem(), resources,
     // A topology without this pool is one whose reload retires this process: keep serving until then.
-    local: (config): PoolConfig[] => [mine = config.pools[msg.pool] ?? mine as PoolConfig],
+    local: (config): PoolConfig[] => {
+      mine = config.pools[msg.pool] ?? mine;
+      return [mine];
+    },
     onSupervision: (pool, event, count) => send({ type: 'supervision', pool, event, count }),
     onEscalate: (pool, reason) => escalateToPrimary(pool, reason, shutdown),
   });

@@ -1,6 +1,5 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config } from '../../config/types.js';
 import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
@@ -11,6 +10,7 @@ import { escalateToPrimary, send, serveRole } from '../primary-link.js';
 import type { ShutdownMessage, StartMessage } from '../protocol.js';
 import { Resources, resourcesFor } from '../resources/resources.js';
 import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
+import { withDeadline } from '../deadline.js';
 
 /**
  * A front worker: opens its resources, runs every inline pool as nact actors and serves HTTP on
@@ -117,7 +117,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
       else s.close(() => resolve());
     });
     if (mode === 'stop') s.closeIdleConnections();
-    await Promise.race([closed, sleep(timeout, undefined, { ref: false })]);
+    await withDeadline(closed, timeout);
     s.closeAllConnections();
   }
   const left = (): number => Math.max(0, timeout - (Date.now() - started));

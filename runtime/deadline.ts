@@ -1,0 +1,17 @@
+/**
+ * Wait for `work`, but at most `ms` milliseconds (drains, hang-ups, flushes: every bounded wait of
+ * a shutdown or a retire). The timer never keeps the process alive and is cleared as soon as
+ * `work` settles. Resolves when either comes first; a rejection of `work` passes through.
+ */
+export async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  try {
+    await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
