@@ -94,6 +94,13 @@ function steadyLoad(url: string, paths: readonly string[], concurrency = 8): { s
   };
 }
 
+/** Stop the load and assert that not one request failed; resolves to how many were made. */
+async function noFailedRequest(load: { stop(): Promise<{ total: number; failures: string[] }> }): Promise<number> {
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  return total;
+}
+
 /** The instance's status straight from its admin socket (what `actorrt status --json` prints). */
 async function statusOf(app: Instance): Promise<InstanceStatus> {
   const entry = PidFile.readEntry(app.pidFile);
@@ -172,9 +179,7 @@ test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 
     assert.equal(s.lastReload?.trigger, 'file');
     assert.equal(s.lastReload?.applied, true);
   }
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
-  assert.ok(total > 100, `steady load ran (${total} requests)`);
+  assert.ok(await noFailedRequest(load) > 100, 'the steady load ran');
   assert.equal(await app.stop(), 0);
 });
 
@@ -195,8 +200,7 @@ test('SIGHUP after an edit applies it (the watcher off); actorrt reload --dry-ru
   process.kill(app.child.pid as number, 'SIGHUP');
   s = await until(app, 'shrunk by SIGHUP', settled({ echo: 2, workProcesses: 1 }));
   assert.deepEqual(s.lastReload?.plan, ['pool echo: size 16 -> 2', 'pool work: processes 4 -> 1 (draining 3)']);
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  await noFailedRequest(load);
   assert.equal(await app.stop(), 0);
 });
 
@@ -223,8 +227,7 @@ test('actorrt scale resizes live, says the file is unchanged, and --write keeps 
   r = await runCli(['reload', '--pid-file', app.pidFile]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /no changes/);
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  await noFailedRequest(load);
   const bad = await runCli(['scale', '--pid-file', app.pidFile, 'ecko=3']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /ACTORRT_E_CONFIG_UNKNOWN_REF {2}the running topology has no pool "ecko" \(did you mean "echo"\?\)/);
@@ -257,8 +260,7 @@ test('invalid edits under load change nothing: each is reported with line:col (o
   }
   save(file, topology());
   assert.equal((await call(`${app.url}/echo/1`)).status, 200);
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  await noFailedRequest(load);
   assert.equal(await app.stop(), 0);
 });
 
@@ -280,8 +282,7 @@ test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under l
   assert.ok(rolled.workers.every((w) => !before.includes(w.pid)), 'every front worker was replaced');
   save(file, topology({ workers: 2 }));
   await until(app, '2 workers', (s) => settled({ echo: 4, workProcesses: 1, workers: 2 })(s) && s.workers.length === 2);
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  await noFailedRequest(load);
   assert.equal(await app.stop(), 0);
 });
 
@@ -309,8 +310,7 @@ test('after 20 resizes no process, socket file or listener is left over', async 
     assert.equal(r.code, 0, r.stderr);
   }
   const last = await until(app, 'the last size', settled({ echo: 4, workProcesses: 2 }));
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  await noFailedRequest(load);
   const primary = app.child.pid as number;
   const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(primary)], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() !== '');
   assert.equal(children.length, 2 + 2, 'two front workers and two work processes');
@@ -361,7 +361,6 @@ test('a reload whose new pool cannot start is rolled back: exit 1 with the modul
     assert.equal(s.pools.some((p) => p.name === 'bad'), false, 'the running topology has no "bad" pool');
     assert.equal((await call(`${app.url}/bad`)).status, 404);
   }
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  await noFailedRequest(load);
   assert.equal(await app.stop(), 0);
 });
