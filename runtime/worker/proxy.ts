@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import type { Reply } from '../reply.js';
 import type { Dispatcher } from 'undici';
 import type { HttpResource, RouteConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
@@ -42,15 +43,9 @@ interface Opaque {
  * rejects with a typed error (502 / 504 / 413) only while nothing has been written yet.
  */
 export async function forward(call: ProxyCall, upstream: HttpUpstream, resource: HttpResource, resourceName: string): Promise<void> {
-  const { req, route } = call;
-  const method = req.method ?? 'GET';
-  const headers = requestHeaders(req, call.requestId, call.body);
+  const { req } = call;
   const options: Dispatcher.RequestOptions<Opaque> = {
-    path: targetPath(route, call.path, call.params) + call.search,
-    method: method as Dispatcher.HttpMethod,
-    headers,
-    body: call.body ?? (method === 'GET' || method === 'HEAD' || !hasBody(req) ? null : Readable.from(limited(req, call.bodyLimit), { objectMode: false })),
-    headersTimeout: route.timeout ?? resource.headersTimeout,
+    ...requestOptions(call, resource),
     opaque: { res: call.res, requestId: call.requestId, closeAfter: call.closeAfter },
   };
   try {
@@ -62,19 +57,82 @@ export async function forward(call: ProxyCall, upstream: HttpUpstream, resource:
   }
 }
 
+/**
+ * Forward a request and read the upstream's reply into a Reply (cached and invalidating proxy
+ * routes: the reply is stored, or the invalidation done, before it goes out). A body larger than
+ * `bufferLimit` is not held: the Reply then carries a stream of it, which is sent but not stored.
+ */
+export async function fetchReply(call: Omit<ProxyCall, 'res' | 'closeAfter'>, upstream: HttpUpstream, resource: HttpResource, resourceName: string,
+  bufferLimit: number): Promise<Reply> {
+  const { req } = call;
+  let data: Dispatcher.ResponseData<undefined>;
+  try {
+    data = await upstream.dispatcher.request({ ...requestOptions(call, resource), opaque: undefined });
+  } catch (err) {
+    if (req.socket.destroyed) throw new ClientAbortedError('client went away during the proxied request');
+    throw upstreamError(err, resourceName, upstream);
+  }
+  const headers = endToEnd(data.headers);
+  delete headers['content-length']; // set again from the body that is written
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const body = data.body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await body.next();
+      if (next.done === true) return { status: data.statusCode, headers, body: Buffer.concat(chunks) };
+      chunks.push(next.value as Buffer);
+      size += (next.value as Buffer).length;
+      if (size > bufferLimit) break;
+    }
+  } catch (err) {
+    throw upstreamError(err, resourceName, upstream);
+  }
+  // Too large to hold: send what was read and the rest as it comes.
+  return { status: data.statusCode, headers, body: Readable.from(rest(chunks, body), { objectMode: false }) };
+}
+
+async function* rest(read: readonly Buffer[], more: AsyncIterator<unknown>): AsyncGenerator<Buffer> {
+  yield* read;
+  for (;;) {
+    const next = await more.next();
+    if (next.done === true) return;
+    yield next.value as Buffer;
+  }
+}
+
 /** undici's stream factory: write the upstream's status and end-to-end headers, then let it pipe into `res`. */
 function writeHead({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<Opaque>): ServerResponse {
   const { res, requestId, closeAfter } = opaque;
+  const out = endToEnd(headers);
+  out['x-request-id'] = requestId;
+  if (closeAfter) res.shouldKeepAlive = false;
+  res.writeHead(statusCode, out);
+  return res;
+}
+
+/** An upstream reply's end-to-end headers (hop-by-hop ones, and those its Connection header names, dropped). */
+function endToEnd(headers: Dispatcher.ResponseData['headers']): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionTokens = listTokens(headers['connection']);
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name) === true) continue;
     out[name] = value;
   }
-  out['x-request-id'] = requestId;
-  if (closeAfter) res.shouldKeepAlive = false;
-  res.writeHead(statusCode, out);
-  return res;
+  return out;
+}
+
+/** What undici is asked to send upstream for `call`. */
+function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: HttpResource): Dispatcher.RequestOptions<undefined> {
+  const { req, route } = call;
+  const method = req.method ?? 'GET';
+  return {
+    path: targetPath(route, call.path, call.params) + call.search,
+    method: method as Dispatcher.HttpMethod,
+    headers: requestHeaders(req, call.requestId, call.body),
+    body: call.body ?? (method === 'GET' || method === 'HEAD' || !hasBody(req) ? null : Readable.from(limited(req, call.bodyLimit), { objectMode: false })),
+    headersTimeout: route.timeout ?? resource.headersTimeout,
+  };
 }
 
 function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined): Record<string, string | string[]> {

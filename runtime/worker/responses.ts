@@ -1,59 +1,18 @@
 import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { ActorrtError } from '../errors.js';
+import { encodeBody, NO_HEADERS, type Reply } from '../reply.js';
 
-const REPLY_KEYS = new Set(['status', 'headers', 'body']);
-/** The headers of a reply that set none; compared by identity on the hot path. */
-export const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
-
-/** A reply ready to write. */
-export interface Reply {
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | readonly string[]>>;
-  readonly body: unknown;
-}
-
-/** Interpret what receive() returned: `{ status?, headers?, body? }`, or any other value as a 200 JSON body. */
-export function toReply(value: unknown): Reply {
-  if (isReplyShape(value)) {
-    const status = value.status ?? 200;
-    if (!Number.isInteger(status) || status < 100 || status > 599) {
-      throw new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor replied with status ${String(status)}; use an integer from 100 to 599`);
-    }
-    return { status, headers: value.headers ?? NO_HEADERS, body: value.body };
-  }
-  return { status: 200, headers: NO_HEADERS, body: value };
-}
-
-function isReplyShape(value: unknown): value is { status?: number; headers?: Record<string, string>; body?: unknown } {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || Buffer.isBuffer(value)) return false;
-  const keys = Object.keys(value);
-  return keys.length > 0 && keys.every((k) => REPLY_KEYS.has(k));
-}
-
-/** Write a reply; JSON unless the body is a string or Buffer. HEAD gets the headers only. */
-export function writeReply(res: ServerResponse, reply: Reply, requestId: string, head: boolean): void {
-  let payload: string | Buffer | undefined;
-  let type: string | undefined;
-  const { body } = reply;
-  if (body === undefined || reply.status === 204 || reply.status === 304) {
-    payload = undefined;
-  } else if (Buffer.isBuffer(body)) {
-    payload = body;
-    type = 'application/octet-stream';
-  } else if (typeof body === 'string') {
-    payload = body;
-    type = 'text/plain; charset=utf-8';
-  } else {
-    try {
-      payload = JSON.stringify(body);
-    } catch (err) {
-      throw new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply body does not serialize to JSON: ${(err as Error).message}`);
-    }
-    type = 'application/json; charset=utf-8';
-  }
+/**
+ * Write a reply; JSON unless the body is a string, Buffer or stream. HEAD gets the headers only.
+ * `extra` headers (the cache's X-Cache, Age, Vary) are added after the reply's own.
+ */
+export function writeReply(res: ServerResponse, reply: Reply, requestId: string, head: boolean, extra?: Readonly<Record<string, string>>): void {
+  if (isStream(reply.body)) return writeStream(res, reply, reply.body, requestId, head, extra);
+  const { payload, type } = encodeBody(reply);
   const length = payload !== undefined ? Buffer.byteLength(payload) : reply.status === 204 || reply.status === 304 ? undefined : 0;
   let headers: Record<string, string | number | readonly string[]>;
-  if (reply.headers === NO_HEADERS) {
+  if (reply.headers === NO_HEADERS && extra === undefined) {
     // The common case (no actor headers) as one literal: no spread, no lookups.
     headers = length === undefined
       ? { 'x-request-id': requestId }
@@ -61,12 +20,28 @@ export function writeReply(res: ServerResponse, reply: Reply, requestId: string,
         ? { 'content-length': length, 'x-request-id': requestId }
         : { 'content-type': type, 'content-length': length, 'x-request-id': requestId };
   } else {
-    headers = { ...reply.headers, 'x-request-id': requestId };
+    headers = { ...reply.headers, ...extra, 'x-request-id': requestId };
     if (type !== undefined && !hasHeader(reply.headers, 'content-type')) headers['content-type'] = type;
     if (length !== undefined) headers['content-length'] = length;
   }
   res.writeHead(reply.status, headers as Record<string, string | number | string[]>);
   res.end(head ? undefined : payload);
+}
+
+/** A body too large to hold (a proxied reply): its headers now, its bytes as they come. */
+function writeStream(res: ServerResponse, reply: Reply, body: Readable, requestId: string, head: boolean, extra: Readonly<Record<string, string>> | undefined): void {
+  res.writeHead(reply.status, { ...reply.headers, ...extra, 'x-request-id': requestId } as Record<string, string | string[]>);
+  if (head) {
+    body.destroy();
+    res.end();
+    return;
+  }
+  body.on('error', () => res.destroy()); // the upstream broke off mid-body: the client must not take it as complete
+  body.pipe(res);
+}
+
+function isStream(body: unknown): body is Readable {
+  return body instanceof Readable;
 }
 
 /** Answer with `{ "error": { code, message, requestId } }`; never a stack trace. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ActorrtError } from '../../runtime/errors.js';
-import { toReply } from '../../runtime/worker/responses.js';
+import { toReply } from '../../runtime/reply.js';
 
 test('treats { status, headers, body } as a reply and anything else as a 200 body', () => {
   assert.deepEqual(toReply({ status: 201, body: { id: 1 } }), { status: 201, headers: {}, body: { id: 1 } });
