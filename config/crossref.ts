@@ -129,7 +129,14 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
           'use invalidate: on mutating routes instead');
       }
     }
-    route.invalidate?.forEach((t, i) => templates.push([[...at, 'invalidate', i], t]));
+    route.invalidate?.forEach((t, i) => {
+      const star = t.indexOf('*');
+      if (star !== -1 && star !== t.length - 1) {
+        report([...at, 'invalidate', i], 'ACTORRT_E_CONFIG_VALUE', `routes[${route.index}].invalidate[${i}] "${t}" has a * that is not its last character`,
+          'a trailing * removes every key that starts with the text before it, e.g. users:*; other wildcards are not supported');
+      }
+      templates.push([[...at, 'invalidate', i], star === t.length - 1 ? t.slice(0, -1) : t]);
+    });
     for (const [path, template] of templates) {
       const parts = parseKeyTemplate(template);
       if ('error' in parts) {

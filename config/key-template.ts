@@ -7,7 +7,7 @@ export type TemplatePart =
   | { readonly kind: 'field'; readonly source: 'params' | 'query' | 'headers' | 'body'; readonly name: string }
   | { readonly kind: 'request'; readonly name: 'method' | 'path' };
 
-const FIELD = /^(params|query|headers|body)\.([A-Za-z0-9_-]+)$/;
+const FIELD = /^(params|query|headers?|body)\.([A-Za-z0-9_-]+)$/;
 
 /** Parse a key template; returns an error sentence when a placeholder is malformed. */
 export function parseKeyTemplate(template: string): readonly TemplatePart[] | { error: string } {
@@ -29,8 +29,10 @@ export function parseKeyTemplate(template: string): readonly TemplatePart[] | { 
       parts.push({ kind: 'request', name: inner });
     } else {
       const m = FIELD.exec(inner);
-      if (m === null) return { error: `placeholder "{${inner}}" is not one of {params.x}, {query.x}, {headers.x}, {body.x}, {method}, {path}` };
-      parts.push({ kind: 'field', source: m[1] as 'params' | 'query' | 'headers' | 'body', name: m[2] as string });
+      if (m === null) return { error: `placeholder "{${inner}}" is not one of {params.x}, {query.x}, {header.x}, {body.x}, {method}, {path}` };
+      // {header.x} and {headers.x} are the same; header names are case-insensitive.
+      const source = m[1] === 'header' ? 'headers' : m[1] as 'params' | 'query' | 'headers' | 'body';
+      parts.push({ kind: 'field', source, name: source === 'headers' ? (m[2] as string).toLowerCase() : m[2] as string });
     }
     rest = rest.slice(end + 1);
   }

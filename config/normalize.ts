@@ -17,7 +17,7 @@ export function normalize(data: Raw, file: string): Config {
     file,
     http: http(data['http'] as Raw),
     resources: mapValues(data['resources'] as Raw, (r) => resource(r as Raw, base)),
-    caches: mapValues(data['caches'] as Raw, (c) => cache(c as Raw)),
+    caches: mapValues(data['caches'] as Raw, (c, name) => cache(c as Raw, name)),
     pools: mapValues(data['pools'] as Raw, (p, name) => pool(p as Raw, name, base)),
     routes: (data['routes'] as Raw[]).map(route),
   };
@@ -99,16 +99,24 @@ function resource(r: Raw, base: string): ResourceConfig {
   }
 }
 
-function cache(c: Raw): CacheConfig {
+function cache(c: Raw, name: string): CacheConfig {
+  const timeout = ms(c['timeout'] ?? '50ms');
   if (c['store'] === 'redis') {
     return {
       store: 'redis',
       resource: c['resource'] as string,
-      ...opt('namespace', c['namespace'] as string | undefined),
+      namespace: (c['namespace'] as string | undefined) ?? `actorrt:${name}`,
       ttl: ms(c['ttl'] ?? '5m'),
+      timeout,
     };
   }
-  return { store: 'memory', maxEntries: (c['maxEntries'] as number | undefined) ?? 10000, ttl: ms(c['ttl'] ?? '30s') };
+  return {
+    store: 'memory',
+    maxEntries: (c['maxEntries'] as number | undefined) ?? 10000,
+    ...opt('maxBytes', c['maxBytes'] === undefined ? undefined : size(c['maxBytes'])),
+    ttl: ms(c['ttl'] ?? '30s'),
+    timeout,
+  };
 }
 
 function pool(p: Raw, name: string, base: string): PoolConfig {
@@ -148,8 +156,11 @@ function route(r: Raw, index: number): RouteConfig {
     use: c['use'] as string,
     key: c['key'] as string,
     ...opt('ttl', c['ttl'] === undefined ? undefined : ms(c['ttl'])),
-    ...opt('staleWhileRevalidate', c['staleWhileRevalidate'] === undefined ? undefined : ms(c['staleWhileRevalidate'])),
-    ...opt('staleIfError', c['staleIfError'] === undefined ? undefined : ms(c['staleIfError'])),
+    staleWhileRevalidate: ms(c['staleWhileRevalidate'] ?? 0),
+    staleIfError: ms(c['staleIfError'] ?? 0),
+    vary: ((c['vary'] as string[] | undefined) ?? []).map((h) => h.toLowerCase()),
+    statuses: (c['statuses'] as number[] | undefined) ?? [200],
+    allowNoCache: (c['allowNoCache'] as boolean | undefined) ?? false,
   };
   return {
     index,

@@ -88,14 +88,20 @@ export type ResourceType = ResourceConfig['type'];
 export interface MemoryCache {
   readonly store: 'memory';
   readonly maxEntries: number;
+  /** Bound on the stored bytes (keys and values) per process; undefined = entries only. */
+  readonly maxBytes?: number;
   readonly ttl: number;
+  readonly timeout: number;
 }
 
 export interface RedisCache {
   readonly store: 'redis';
   readonly resource: string;
-  readonly namespace?: string;
+  /** Prefix of every key (`<namespace>:<key>`). */
+  readonly namespace: string;
   readonly ttl: number;
+  /** Deadline of one store operation; past it the operation counts as a miss (or is dropped). */
+  readonly timeout: number;
 }
 
 export type CacheConfig = MemoryCache | RedisCache;
@@ -134,8 +140,14 @@ export interface RouteCache {
   readonly use: string;
   readonly key: string;
   readonly ttl?: number;
-  readonly staleWhileRevalidate?: number;
-  readonly staleIfError?: number;
+  readonly staleWhileRevalidate: number;
+  readonly staleIfError: number;
+  /** Request headers (lower case) whose values are part of the key. */
+  readonly vary: readonly string[];
+  /** Reply statuses that are stored. */
+  readonly statuses: readonly number[];
+  /** Whether a request's `Cache-Control: no-cache` skips the lookup (the reply is still stored). */
+  readonly allowNoCache: boolean;
 }
 
 export interface RouteConfig {

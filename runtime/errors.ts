@@ -59,6 +59,8 @@ export const ERROR_CODES = {
   ACTORRT_E_UPSTREAM_TIMEOUT: { status: 504, summary: "The upstream of a proxy route did not send its headers (or the rest of its body) in time." },
   ACTORRT_E_NOT_READY: { status: 503, summary: 'The instance is starting or shutting down (`/readyz` answers this while not ready).' },
   ACTORRT_E_UNKNOWN_POOL: { status: 500, summary: '`ctx.ask` named a pool that this topology does not declare.' },
+  ACTORRT_E_UNKNOWN_CACHE: { status: 500, summary: '`ctx.caches.<name>` was used after a reload removed that cache from the topology.' },
+  ACTORRT_E_BAD_ARGUMENT: { status: 500, summary: 'An actor passed an SDK call a value it cannot take (a `ctx.caches` ttl that is not a duration).' },
   ACTORRT_E_INTERNAL: { status: 500, summary: 'A bug in actorrt; the log line with the same request id has the stack trace.' },
 
   // Start-up and lifecycle.
@@ -67,7 +69,6 @@ export const ERROR_CODES = {
   ACTORRT_E_STARTUP: { summary: 'A worker process failed to start; the message names the cause.' },
   ACTORRT_E_RESOURCE_UNREACHABLE: { summary: 'A resource could not be reached at start-up after its `startup.retries`; the message names it, its address (credentials redacted) and the cause.' },
   ACTORRT_E_RESOURCE_FAILED: { summary: 'A resource was reached but could not be opened (bad credentials, missing database, a failing SQLite `init` script).' },
-  ACTORRT_E_UNSUPPORTED: { summary: 'The topology uses a feature this version validates but cannot run yet (route caches).' },
   ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop`, `status`, `reload` or `scale` found no running instance for that topology.' },
   ACTORRT_E_RELOAD_REFUSED: { summary: 'A reload or scale asked for a change a running instance cannot take (`http.port`, `http.host`): restart the instance to apply it. Nothing was changed.' },
   ACTORRT_E_RELOAD_FAILED: { summary: 'A reload could not be applied (a new process failed to start, or a process could not apply the topology); the processes it started were stopped and the previous topology keeps serving.' },

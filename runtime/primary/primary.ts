@@ -15,7 +15,6 @@ import { Reloader } from './reload.js';
 import { actorDigests } from './reload-plan.js';
 import { ProcessReports } from './reports.js';
 import type { InstanceStatus } from './status.js';
-import { unsupported } from './unsupported.js';
 import { watchTopology } from './watcher.js';
 
 export interface StartOptions {
@@ -34,7 +33,6 @@ export interface StartOptions {
  */
 export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
   const config = loadConfig(file);
-  unsupported(config);
   const log = createLogger('primary');
   const workersOf = (c: Config): number => options.workers ?? (c.http.workers === 'auto' ? availableParallelism() : c.http.workers);
   const listener = await bindListener(config.http.host, options.port ?? config.http.port);

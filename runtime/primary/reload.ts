@@ -8,7 +8,6 @@ import { FRONT, type Processes } from './processes.js';
 import { actorDigests, planReload, type Deployed, type ReloadPlan } from './reload-plan.js';
 import type { ReloadOutcome } from './status.js';
 import type { Child } from './supervisor.js';
-import { unsupported } from './unsupported.js';
 
 type Trigger = ReloadOutcome['trigger'];
 
@@ -32,7 +31,6 @@ export class Reloader {
       let config: Config;
       try {
         config = loadConfig(this.file);
-        unsupported(config);
       } catch (err) {
         return this.finish(trigger, dryRun, [], failure(err));
       }
