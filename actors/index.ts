@@ -56,12 +56,27 @@ export interface ActorSelf {
   readonly pid: number;
 }
 
+/**
+ * A cache store of the topology (`caches:`), as `ctx.caches.<name>`. A store that fails or is slow
+ * reads as a miss and drops the write (bounded by the store's timeout); it never throws for that.
+ */
+export interface ActorCache {
+  /** The value stored under `key`, or undefined (absent, expired, or the store unavailable). */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Store a JSON-like value for `ttl` (ms or `30s`; the store's ttl by default). */
+  set(key: string, value: unknown, ttl?: number | string): Promise<void>;
+  /** Remove `key` (and its vary variants) in every process; a trailing `*` removes every key with that prefix. */
+  delete(key: string): Promise<void>;
+}
+
 /** Everything the runtime gives an actor besides its state and the request. */
 export interface ActorContext<Resources = Record<string, unknown>> {
   /** The resources bound to this actor's pool, opened once per process. */
   readonly resources: Resources;
   readonly log: ActorLogger;
   readonly self: ActorSelf;
+  /** The topology's cache stores by name (`caches:`). */
+  readonly caches: Readonly<Record<string, ActorCache>>;
   /** Send a message to another pool and wait for its reply body. */
   ask<T = unknown>(pool: string, message: unknown, options?: AskOptions): Promise<T>;
 }

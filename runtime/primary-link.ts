@@ -1,8 +1,13 @@
+import type { Invalidation } from './cache/keys.js';
 import { ActorrtError } from './errors.js';
 import type { Logger } from './logger.js';
 import {
-  EXIT_ESCALATE, EXIT_STARTUP, isPrimaryMessage, type PoolLoad, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage, type WorkerMessage,
+  EXIT_ESCALATE, EXIT_STARTUP, isPrimaryMessage, type CacheStats, type PoolLoad, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage,
+  type WorkerMessage,
 } from './protocol.js';
+
+/** How long a process waits for the primary to confirm that every other process dropped invalidated keys. */
+export const INVALIDATE_WAIT_MS = 3000;
 
 /** A child process's side of its link to the primary: lifecycle messages in, reports and replies out. */
 
@@ -20,6 +25,10 @@ export interface RoleHandlers<Start extends PrimaryMessage> {
   reconfigure(msg: ReconfigureMessage): Promise<void>;
   /** Load of the pools running here (for status). */
   loads(): PoolLoad[];
+  /** Cache counts of this process (for status). */
+  caches(): CacheStats;
+  /** Another process invalidated keys: drop them here. */
+  invalidate(inv: Invalidation): Promise<void>;
   poolDown(pool: string, reason: string): void;
   /** Drain and exit with `exitCode()`; called once per reason, must tolerate repeats. */
   shutdown(timeout: number, mode: ShutdownMessage['mode']): Promise<void>;
@@ -46,7 +55,19 @@ export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHan
         });
         break;
       }
-      case 'stats': send({ type: 'reply', id: msg.id, ok: true, loads: on.loads() }); break;
+      case 'stats': send({ type: 'reply', id: msg.id, ok: true, loads: on.loads(), caches: on.caches() }); break;
+      case 'invalidate': {
+        const { id } = msg;
+        on.invalidate({ keys: msg.keys, prefixes: msg.prefixes, ...(msg.stores === undefined ? {} : { stores: msg.stores }) }).then(() => send({ type: 'reply', id, ok: true }), (err: unknown) => {
+          log.warn({ err }, 'could not apply an invalidation');
+          send({ type: 'reply', id, ok: false, error: { code: 'ACTORRT_E_INTERNAL', message: (err as Error).message ?? String(err) } });
+        });
+        break;
+      }
+      case 'invalidated': {
+        pendingInvalidations.get(msg.id)?.();
+        break;
+      }
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
       case 'shutdown': void on.shutdown(msg.timeout, msg.mode); break;
       default:
@@ -67,6 +88,29 @@ export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHan
   // Handshake: the primary learns of a fork before this module has loaded, so a start message
   // sent then would be lost. Ask for it only now that the listener above is in place.
   send({ type: 'booted' });
+}
+
+const pendingInvalidations = new Map<number, () => void>();
+let nextInvalidation = 1;
+
+/**
+ * Have every other process of the instance drop `inv` from its memory stores, through the primary;
+ * resolves once each has (or after INVALIDATE_WAIT_MS: a process that hangs must not hold up the
+ * reply, and one that is gone has no entries left). Without a primary there is nobody to tell.
+ */
+export function invalidateElsewhere(inv: Invalidation): Promise<void> {
+  if (!process.connected || (inv.keys.length === 0 && inv.prefixes.length === 0)) return Promise.resolve();
+  const id = nextInvalidation++;
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      pendingInvalidations.delete(id);
+      resolve();
+    };
+    const timer = setTimeout(done, INVALIDATE_WAIT_MS);
+    pendingInvalidations.set(id, done);
+    send({ type: 'invalidate', id, keys: inv.keys, prefixes: inv.prefixes, ...(inv.stores === undefined ? {} : { stores: inv.stores }) });
+  });
 }
 
 /** A pool's failures exceeded its supervision here: tell the primary, then drain and exit with EXIT_ESCALATE. */

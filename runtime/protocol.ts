@@ -1,4 +1,6 @@
 import type { Config } from '../config/types.js';
+import type { RouteCacheCounts } from './cache/route-cache.js';
+import type { StoreStats } from './cache/store.js';
 import type { SupervisionEvent } from './supervision/counters.js';
 
 /**
@@ -55,7 +57,20 @@ export interface ReconfigureMessage {
 /** Primary -> running worker: report the load of the pools running here; answered with a reply. */
 export interface StatsMessage { readonly type: 'stats'; readonly id: number }
 
-export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage;
+/** Primary -> every other process: a process invalidated these keys; drop them from local (memory) stores; answered with a reply. */
+export interface InvalidateMessage {
+  readonly type: 'invalidate';
+  readonly id: number;
+  readonly keys: readonly string[];
+  readonly prefixes: readonly string[];
+  /** Only these stores (every store when absent). */
+  readonly stores?: readonly string[];
+}
+
+/** Primary -> the process that asked: every other process has dropped the keys (or did not answer in time). */
+export interface InvalidatedMessage { readonly type: 'invalidated'; readonly id: number }
+
+export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage;
 
 /** Worker -> primary: the worker's code is loaded and listening for its start message. */
 export interface BootedMessage { readonly type: 'booted' }
@@ -80,6 +95,22 @@ export interface ResourceMessage {
   readonly originsOut?: readonly string[];
 }
 
+/** Worker -> primary: keys this process invalidated; tell every other process, then answer with `invalidated`. */
+export interface InvalidateRequest {
+  readonly type: 'invalidate';
+  readonly id: number;
+  readonly keys: readonly string[];
+  readonly prefixes: readonly string[];
+  /** Only these stores (every store when absent). */
+  readonly stores?: readonly string[];
+}
+
+/** The caches of one process, as a stats reply carries them. */
+export interface CacheStats {
+  readonly stores: readonly StoreStats[];
+  readonly routes: readonly RouteCacheCounts[];
+}
+
 /** The load of one pool in one process, as a stats reply carries it. */
 export interface PoolLoad {
   readonly pool: string;
@@ -96,12 +127,13 @@ export interface ReplyMessage {
   readonly ok: boolean;
   readonly error?: { readonly code: string; readonly message: string };
   readonly loads?: readonly PoolLoad[];
+  readonly caches?: CacheStats;
 }
 
-export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage;
+export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateRequest;
 
-const WORKER_TYPES: ReadonlySet<unknown> = new Set<WorkerMessage['type']>(['booted', 'ready', 'startup-failed', 'escalate', 'supervision', 'resource', 'reply']);
-const PRIMARY_TYPES: ReadonlySet<unknown> = new Set<PrimaryMessage['type']>(['start', 'start-pool', 'shutdown', 'pool-down', 'reconfigure', 'stats']);
+const WORKER_TYPES: ReadonlySet<unknown> = new Set<WorkerMessage['type']>(['booted', 'ready', 'startup-failed', 'escalate', 'supervision', 'resource', 'reply', 'invalidate']);
+const PRIMARY_TYPES: ReadonlySet<unknown> = new Set<PrimaryMessage['type']>(['start', 'start-pool', 'shutdown', 'pool-down', 'reconfigure', 'stats', 'invalidate', 'invalidated']);
 
 /** Narrow an IPC payload to a worker message (anything else is ignored). */
 export function isWorkerMessage(msg: unknown): msg is WorkerMessage {

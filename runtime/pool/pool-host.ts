@@ -1,5 +1,5 @@
 import type { Ref } from 'nact';
-import type { ActorContext, ActorRequest } from '../../actors/index.js';
+import type { ActorCache, ActorContext, ActorRequest } from '../../actors/index.js';
 import type { Config, PoolConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -7,7 +7,7 @@ import type { Endpoints, PoolLoad } from '../protocol.js';
 import type { Resources } from '../resources/resources.js';
 import type { SupervisionEvent } from '../supervision/counters.js';
 import { RequestIds } from '../worker/request-id.js';
-import { toReply } from '../worker/responses.js';
+import { toReply } from '../reply.js';
 import { loadActor } from './actor-loader.js';
 import { InlinePool } from './inline-pool.js';
 import type { Pool } from './pool.js';
@@ -22,6 +22,8 @@ export interface PoolHostDeps {
   readonly resources: Resources;
   /** Which pools of a topology run in this process (as nact actors); the rest are reached over channels. */
   local(config: Config): readonly PoolConfig[];
+  /** `ctx.caches`, shared by every actor of the process. */
+  readonly caches: Readonly<Record<string, ActorCache>>;
   onSupervision(pool: string, event: SupervisionEvent, count: number): void;
   onEscalate(pool: string, reason: string): void;
 }
@@ -153,6 +155,7 @@ export class PoolHost {
       resources,
       log: log.child({ pool, actor: index }),
       self: Object.freeze({ pool, index, pid: process.pid }),
+      caches: this.deps.caches,
       ask: async <T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> => {
         const to = this.pools.get(target);
         if (to === undefined) {

@@ -2,7 +2,8 @@ import { start as startActorSystem } from 'nact';
 import type { PoolConfig } from '../../config/types.js';
 import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { createLogger } from '../logger.js';
-import { escalateToPrimary, send, serveRole } from '../primary-link.js';
+import { ProcessCaches } from '../cache/process-caches.js';
+import { escalateToPrimary, invalidateElsewhere, send, serveRole } from '../primary-link.js';
 import type { ShutdownMessage, StartPoolMessage } from '../protocol.js';
 import { Resources, resourcesFor } from '../resources/resources.js';
 import { PoolHost } from './pool-host.js';
@@ -16,6 +17,7 @@ import { PoolHost } from './pool-host.js';
 const log = createLogger('pool');
 let host: PoolHost | undefined;
 let resources: Resources | undefined;
+let caches: ProcessCaches | undefined;
 let endpoint: Endpoint | undefined;
 let exitCode = 0;
 let stopping = false;
@@ -26,8 +28,11 @@ async function boot(msg: StartPoolMessage): Promise<void> {
   let mine: PoolConfig = first;
   const plog = log.child({ pool: msg.pool, index: msg.index });
   resources = await Resources.open(msg.config, resourcesFor(msg.config, [mine], false), plog, (change) => send({ type: 'resource', ...change }));
+  const cached = new ProcessCaches(msg.config, plog, invalidateElsewhere);
+  caches = cached;
+  await cached.caches.open();
   const live = new PoolHost({
-    log: plog, system: startActorSystem(), resources,
+    log: plog, system: startActorSystem(), resources, caches: cached.forActors,
     // A topology without this pool is one whose reload retires this process: keep serving until then.
     local: (config): PoolConfig[] => {
       mine = config.pools[msg.pool] ?? mine;
@@ -53,6 +58,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   // Drain first (replies still go out), then flush and close the peers' connections.
   await host?.close(Math.max(0, timeout - (Date.now() - started)));
   await endpoint?.close();
+  await caches?.caches.close();
   await resources?.close();
   process.exit(exitCode);
 }
@@ -62,10 +68,13 @@ serveRole<StartPoolMessage>(log, {
   start: boot,
   reconfigure: async (msg) => {
     if (host === undefined || stopping) return;
+    await caches?.caches.apply(msg.config);
     const retired = await host.apply(msg.config, msg.endpoints, msg.down);
     host.retire(retired);
   },
   loads: () => host?.loads() ?? [],
+  caches: () => caches?.stats() ?? { stores: [], routes: [] },
+  invalidate: async (inv) => { await caches?.caches.forget(inv); },
   poolDown: (pool, reason) => host?.markDown(pool, reason),
   shutdown,
 });

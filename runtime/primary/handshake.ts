@@ -1,5 +1,5 @@
 import {
-  isWorkerMessage, type EscalateMessage, type PrimaryMessage, type ReadyMessage, type ReplyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage,
+  isWorkerMessage, type EscalateMessage, type InvalidateRequest, type PrimaryMessage, type ReadyMessage, type ReplyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage,
 } from '../protocol.js';
 
 /** A forked process as the primary talks to it (a cluster Worker or a ChildProcess). */
@@ -18,6 +18,8 @@ export interface HandshakeHandlers {
   resource(msg: ResourceMessage): void;
   /** The answer to a reconfigure or stats message. */
   replied(msg: ReplyMessage): void;
+  /** The process invalidated cache keys; the others must drop them too. */
+  invalidate(msg: InvalidateRequest): void;
   /** No ready within the deadline; the caller decides what to kill. */
   timedOut(): void;
 }
@@ -40,6 +42,7 @@ export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout:
       case 'supervision': on.supervised(msg); break;
       case 'resource': on.resource(msg); break;
       case 'reply': on.replied(msg); break;
+      case 'invalidate': on.invalidate(msg); break;
     }
   });
   return () => clearTimeout(timer);

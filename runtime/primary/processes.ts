@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
-import { LISTEN_FD, type Endpoints, type PoolLoad, type PrimaryMessage } from '../protocol.js';
+import { LISTEN_FD, type Endpoints, type InvalidateRequest, type PoolLoad, type PrimaryMessage } from '../protocol.js';
 import type { RestartPolicy } from '../supervision/policy.js';
 import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
@@ -18,6 +18,8 @@ export const FRONT = 'front';
 const FRONT_POLICY: RestartPolicy = { strategy: 'one-for-one', maxRestarts: 5, within: 30_000, backoff: { min: 200, max: 5000 } };
 /** How long a status request waits for each process's load. */
 const STATS_TIMEOUT = 1000;
+/** How long an invalidation waits for each other process (below the asker's own wait). */
+const INVALIDATE_TIMEOUT = 2000;
 
 /**
  * The instance's child processes and the topology they run: front workers (every inline pool,
@@ -48,6 +50,7 @@ export class Processes {
         else this.reports.counters.record(child.spec.group, 'process-restart');
       },
       gaveUp: (group, reason, child) => this.gaveUp(group, reason, child),
+      invalidate: (from, msg) => void this.relayInvalidation(from, msg),
     });
   }
 
@@ -188,6 +191,19 @@ export class Processes {
   /** Front workers as status shows them. */
   workerStatus(loads: ReadonlyMap<Child, readonly PoolLoad[]>): ProcessStatus[] {
     return this.supervisor.list(FRONT).map((c) => processStatus(c, loads.get(c)?.reduce((n, l) => n + l.depth, 0)));
+  }
+
+  /**
+   * Carry one process's invalidation to every other running process and tell it once all have
+   * dropped the keys: only then does it answer the request that caused it. A process that does
+   * not answer in time is logged and not waited for.
+   */
+  private async relayInvalidation(from: Child, msg: InvalidateRequest): Promise<void> {
+    const { keys, prefixes, stores } = msg;
+    const others = this.supervisor.list().filter((c) => c !== from && (c.state === 'up' || c.state === 'retiring') && c.proc?.connected === true);
+    await Promise.all(others.map((c) => this.supervisor.call(c, { type: 'invalidate', keys, prefixes, ...(stores === undefined ? {} : { stores }) }, INVALIDATE_TIMEOUT)
+      .catch((err: unknown) => this.log.warn({ ...c.spec.fields, err: (err as Error).message }, 'a process did not confirm a cache invalidation'))));
+    if (from.proc?.connected === true) from.proc.send({ type: 'invalidated', id: msg.id } satisfies PrimaryMessage);
   }
 
   private count(group: string): number {

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { ActorrtError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { PrimaryMessage, ReconfigureMessage, ReplyMessage, ShutdownMessage } from '../protocol.js';
+import type { InvalidateMessage, InvalidateRequest, PrimaryMessage, ReconfigureMessage, ReplyMessage, ShutdownMessage } from '../protocol.js';
 import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
 import { handshake } from './handshake.js';
 import type { ProcessReports } from './reports.js';
@@ -71,6 +71,8 @@ export interface SupervisorHooks {
   restarting(child: Child): void;
   /** A group exceeded its restart intensity. */
   gaveUp(group: string, reason: string, child: Child): void;
+  /** A child invalidated cache keys (the others must drop them before it answers its client). */
+  invalidate(from: Child, msg: InvalidateRequest): void;
 }
 
 interface Internal {
@@ -130,8 +132,8 @@ export class ChildSupervisor {
     return { child, ready: this.fork(child, retryStart) };
   }
 
-  /** Send a reconfigure or stats message and wait for the child's reply. */
-  call(child: Child, message: Omit<ReconfigureMessage, 'id'> | { readonly type: 'stats' }, timeout = CALL_TIMEOUT): Promise<ReplyMessage> {
+  /** Send a reconfigure, stats or invalidate message and wait for the child's reply. */
+  call(child: Child, message: Omit<ReconfigureMessage, 'id'> | Omit<InvalidateMessage, 'id'> | { readonly type: 'stats' }, timeout = CALL_TIMEOUT): Promise<ReplyMessage> {
     const internal = this.children.get(child);
     const proc = child.proc;
     if (internal === undefined || proc === undefined || !proc.connected) return Promise.reject(new Error(`${child.spec.name} is not running`));
@@ -218,6 +220,7 @@ export class ChildSupervisor {
           clearTimeout(call.timer);
           call.resolve(msg);
         },
+        invalidate: (msg) => this.hooks.invalidate(child, msg),
         ...this.reports.from(spec.name),
         timedOut: () => {
           group.lastError = `did not report ready within ${READY_TIMEOUT} ms`;

@@ -1,31 +1,53 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActorRequest } from '../../actors/index.js';
 import type { Config } from '../../config/types.js';
+import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
+import { compileRouteCache, type CacheOutcome, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
+import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
+import { fetchReply, forward } from './proxy.js';
 import { RequestIds } from './request-id.js';
-import { NO_HEADERS, toReply, writeError, writeReply } from './responses.js';
-import { forward } from './proxy.js';
-import { paramsFor, Router, type CompiledRoute } from './router.js';
+import { writeError, writeReply } from './responses.js';
+import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
+/** A cached or invalidating proxy route holds at most this much of an upstream reply; a larger one is streamed, not stored. */
+const PROXY_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/** What a route does besides dispatching: its cache policy and what it invalidates. */
+export interface RoutePolicies {
+  readonly cache?: RouteCachePolicy;
+  readonly invalidate?: readonly InvalidationPattern[];
+}
 
 /**
- * One generation of routing: the topology, its routes compiled, and the pools they reach. A reload
- * builds a new one and swaps it in whole; a request keeps the one it started with.
+ * One generation of routing: the topology, its routes compiled with their cache policies, and
+ * the pools they reach. A reload builds a new one and swaps it in whole; a request keeps the one
+ * it started with.
  */
 export interface RoutingTable {
   readonly config: Config;
   readonly router: Router;
   readonly pools: ReadonlyMap<string, Pool>;
+  /** By route index; absent for routes without a cache or invalidation. */
+  readonly policies: ReadonlyMap<number, RoutePolicies>;
 }
 
 /** Compile `config`'s routes against `pools`. */
 export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): RoutingTable {
-  return { config, router: new Router(config.routes), pools };
+  const policies = new Map<number, RoutePolicies>();
+  for (const route of config.routes) {
+    const cache = compileRouteCache(route, config);
+    const invalidate = route.invalidate?.map(compileInvalidation);
+    if (cache !== undefined || invalidate !== undefined) {
+      policies.set(route.index, { ...(cache === undefined ? {} : { cache }), ...(invalidate === undefined ? {} : { invalidate }) });
+    }
+  }
+  return { config, router: new Router(config.routes), pools, policies };
 }
 
 /** What the front actor needs from its worker. */
@@ -36,6 +58,10 @@ export interface FrontDeps {
   upstream(name: string): HttpUpstream;
   /** A proxied request could not reach upstream `name` (for resource health: status, recovery log). */
   upstreamFailed(name: string, err: unknown): void;
+  /** The cache step: lookups, single flight, stale serving. */
+  readonly cache: ResponseCache;
+  /** Remove keys from every cache, in every process of the instance; resolves once done (bounded). */
+  invalidate(inv: Invalidation): Promise<void>;
   readonly log: Logger;
   /** True once every pool is started and until shutdown begins. */
   isReady(): boolean;
@@ -43,9 +69,22 @@ export interface FrontDeps {
   isDraining(): boolean;
 }
 
+/** One routed request: everything dispatch, the cache and the writer need. */
+interface Routed {
+  readonly route: CompiledRoute;
+  readonly policies: RoutePolicies | undefined;
+  readonly req: ActorRequest;
+  /** The query string with its `?` (or ''), for proxying. */
+  readonly search: string;
+  /** The body as read, when it was read (proxying it again). */
+  readonly raw: Buffer | undefined;
+}
+
 /**
- * The front actor: socket -> route -> body -> pool -> reply. One instance per worker process,
- * called by node:http for every request. Health paths are answered here, before routing.
+ * The front actor, called by node:http for every request. One request's way, as steps: health
+ * paths; route (which decides whether the body is needed); cache lookup; dispatch to a pool or an
+ * upstream (one normalized Reply); cache store and invalidation; write. An uncached proxy route
+ * skips the middle steps and streams both ways.
  */
 export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { log } = deps;
@@ -57,54 +96,86 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable): Promise<void> {
-    const { router, config } = table;
-    const { live, ready } = config.http.health;
-    const bodyLimit = config.http.limits.bodyBytes;
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
+    const head = method === 'HEAD';
 
-    if (path === live) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ok' } }, requestId, method === 'HEAD');
+    const { live, ready } = table.config.http.health;
+    if (path === live) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ok' } }, requestId, head);
     if (path === ready) {
-      if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, method === 'HEAD');
+      if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
     }
 
-    const found = router.lookup(method, path);
+    const found = table.router.lookup(method, path);
     if (found.kind === 'not-found') throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
     if (found.kind === 'method-not-allowed') {
       return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId,
         { allow: found.allow.join(', ') });
     }
-
     const query = q === -1 ? EMPTY : parseQuery(url.slice(q + 1));
-    let headMatches: readonly CompiledRoute[] | undefined;
-    if (found.only === undefined) {
-      const routable = { headers: req.headers, query };
-      headMatches = found.candidates.filter((c) => c.matchesHead(routable));
-      if (headMatches.length === 0) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's headers or query`);
+    const search = q === -1 ? '' : url.slice(q);
+    const candidates = found.only === undefined ? byHead(found, req, method, path, query) : undefined;
+
+    // A proxy route that neither looks at the body nor caches streams both ways, unread.
+    const first = found.only ?? candidates?.[0];
+    if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
+      return proxy(table, req, res, first, path, search, found.params, requestId, undefined);
     }
 
-    // A proxy route that does not look at the body streams it to the upstream unread.
-    const first = found.only ?? headMatches?.[0];
-    if (first?.config.proxy !== undefined && !first.needsBody) return proxy(table, req, res, first, path, q === -1 ? '' : url.slice(q), found.params, requestId, undefined);
-
-    const raw = hasBody(req) ? await readBody(req, bodyLimit) : undefined;
+    const raw = hasBody(req) ? await readBody(req, table.config.http.limits.bodyBytes) : undefined;
     const body = raw === undefined ? undefined : parseBody(raw, req.headers['content-type']);
-    const route = found.only ?? headMatches?.find((c) => c.matchesBody(body));
+    const route = found.only ?? candidates?.find((c) => c.matchesBody(body));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
-    if (route.config.proxy !== undefined) return proxy(table, req, res, route, path, q === -1 ? '' : url.slice(q), found.params, requestId, raw);
+    const policies = table.policies.get(route.config.index);
+    if (route.config.proxy !== undefined && policies === undefined) return proxy(table, req, res, route, path, search, found.params, requestId, raw);
 
-    const actorReq: ActorRequest = {
-      method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId,
+    const routed: Routed = {
+      route, policies, search, raw,
+      req: { method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId },
     };
-    const value = await dispatch(table, route, actorReq);
+    const outcome = await cacheOrDispatch(table, routed, req, res);
+    if (policies?.invalidate !== undefined && outcome.reply.status < 400) {
+      await deps.invalidate(renderInvalidation(policies.invalidate, routed.req));
+    }
     if (res.destroyed) return; // the client left while the actor worked
     // Checked when the reply goes out: a request that arrived before draining began must still
     // release its keep-alive connection, or the drain waits for the client to hang up.
     if (deps.isDraining()) res.shouldKeepAlive = false;
-    writeReply(res, toReply(value), requestId, method === 'HEAD');
+    writeReply(res, outcome.reply, requestId, head, outcome.state === undefined ? undefined : cacheHeaders(outcome, routed.policies?.cache));
+  }
+
+  /** The cache step around dispatch, for GET and HEAD on a cached route; dispatch alone otherwise. */
+  async function cacheOrDispatch(table: RoutingTable, routed: Routed, req: IncomingMessage, res: ServerResponse): Promise<Partial<CacheOutcome> & { reply: Reply }> {
+    const policy = routed.policies?.cache;
+    const { method } = routed.req;
+    if (policy === undefined || (method !== 'GET' && method !== 'HEAD')) return { reply: await dispatch(table, routed, req) };
+    try {
+      return await deps.cache.serve(policy, routed.req, () => dispatch(table, routed, req));
+    } catch (err) {
+      if (!res.headersSent) res.setHeader('x-cache', 'MISS'); // an error reply of a cached route says so too
+      throw err;
+    }
+  }
+
+  /** Send the request to its pool, or (cached / invalidating proxy routes) to its upstream, and return the reply. */
+  async function dispatch(table: RoutingTable, routed: Routed, req: IncomingMessage): Promise<Reply> {
+    const { route } = routed;
+    if (route.config.proxy !== undefined) {
+      const name = route.config.proxy;
+      const resource = table.config.resources[name];
+      if (resource?.type !== 'http') throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`);
+      const call = {
+        req, route: route.config, path: routed.req.path, search: routed.search, params: routed.req.params, requestId: routed.req.requestId,
+        body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes,
+      };
+      return fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES).catch((err: unknown) => upstreamFailure(name, err));
+    }
+    const pool = route.config.pool === undefined ? undefined : table.pools.get(route.config.pool);
+    if (pool === undefined) throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} has no pool in this worker`);
+    return toReply(await pool.dispatch(routed.req, route.config.timeout ?? pool.config.timeout));
   }
 
   function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
@@ -115,19 +186,12 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (resource?.type !== 'http') return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`));
     return forward({
       req, res, route: route.config, path, search, params: paramsFor(route, params), requestId, body, bodyLimit, closeAfter: deps.isDraining(),
-    }, deps.upstream(name), resource, name).catch((err: unknown) => {
-      if (err instanceof ActorrtError && err.code === 'ACTORRT_E_UPSTREAM_UNAVAILABLE') deps.upstreamFailed(name, err.cause);
-      throw err;
-    });
+    }, deps.upstream(name), resource, name).catch((err: unknown) => upstreamFailure(name, err));
   }
 
-  function dispatch({ pools }: RoutingTable, route: CompiledRoute, req: ActorRequest): Promise<unknown> {
-    const name = route.config.pool;
-    const pool = name === undefined ? undefined : pools.get(name);
-    if (pool === undefined) {
-      return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} has no pool in this worker`));
-    }
-    return pool.dispatch(req, route.config.timeout ?? pool.config.timeout);
+  function upstreamFailure(name: string, err: unknown): never {
+    if (err instanceof ActorrtError && err.code === 'ACTORRT_E_UPSTREAM_UNAVAILABLE') deps.upstreamFailed(name, err.cause);
+    throw err;
   }
 
   function fail(res: ServerResponse, err: unknown, requestId: string): void {
@@ -142,6 +206,23 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     log.error({ requestId, err }, 'internal error while handling a request');
     writeError(res, new ActorrtError('ACTORRT_E_INTERNAL', `internal error; report request id ${requestId}`), requestId);
   }
+}
+
+/** The routes of a slot whose header and query conditions this request meets. */
+function byHead(found: Extract<RouteLookup, { kind: 'found' }>, req: IncomingMessage, method: string, path: string,
+  query: Readonly<Record<string, string | string[]>>): readonly CompiledRoute[] {
+  const routable = { headers: req.headers, query };
+  const matches = found.candidates.filter((c) => c.matchesHead(routable));
+  if (matches.length === 0) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's headers or query`);
+  return matches;
+}
+
+/** X-Cache, Age (for stored replies) and Vary (when the key varies on request headers). */
+function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy | undefined): Record<string, string> {
+  const out: Record<string, string> = { 'x-cache': outcome.state ?? 'MISS' };
+  if (outcome.age !== undefined) out['age'] = String(outcome.age);
+  if (policy !== undefined && policy.vary.length > 0) out['vary'] = policy.vary.join(', ');
+  return out;
 }
 
 function parseQuery(qs: string): Record<string, string | string[]> {

@@ -6,9 +6,11 @@ import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { PoolHost } from '../pool/pool-host.js';
-import { escalateToPrimary, send, serveRole } from '../primary-link.js';
+import { escalateToPrimary, invalidateElsewhere, send, serveRole } from '../primary-link.js';
 import type { ShutdownMessage, StartMessage } from '../protocol.js';
 import { Resources, resourcesFor } from '../resources/resources.js';
+import { ProcessCaches } from '../cache/process-caches.js';
+import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
 import { withDeadline } from '../deadline.js';
 
@@ -22,6 +24,8 @@ const log = createLogger('worker');
 let host: PoolHost | undefined;
 let table: RoutingTable | undefined;
 let resources: Resources | undefined;
+let caches: ProcessCaches | undefined;
+let responses: ResponseCache | undefined;
 let server: Server | undefined;
 let endpoint: Endpoint | undefined;
 let exitCode = 0;
@@ -32,8 +36,12 @@ async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   system = startActorSystem();
   resources = await Resources.open(config, resourcesFor(config, inlinePools(config), true), log, (change) => send({ type: 'resource', ...change }));
+  const cached = new ProcessCaches(config, log, invalidateElsewhere);
+  caches = cached;
+  await cached.caches.open();
+  responses = new ResponseCache(cached.caches, log);
   const live = new PoolHost({
-    log, system, resources,
+    log, system, resources, caches: cached.forActors,
     local: inlinePools,
     onSupervision: (pool, event, count) => send({ type: 'supervision', pool, event, count }),
     onEscalate: (name, reason) => escalateToPrimary(name, reason, shutdown),
@@ -43,7 +51,7 @@ async function boot(msg: StartMessage): Promise<void> {
   table = routingTable(config, live.snapshot());
   // Isolated pools may ask inline ones (today or after a reload): serve them to the pool processes.
   endpoint = await serveEndpoint(msg.socket, (name) => live.local(name), log);
-  server = listen(config, resources, msg.listenFd);
+  server = listen(config, resources, cached, responses, msg.listenFd);
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
   });
@@ -58,7 +66,7 @@ function inlinePools(config: Config): Config['pools'][string][] {
   return Object.values(config.pools).filter((p) => p.processes === undefined);
 }
 
-function listen(config: Config, open: Resources, fd: number): Server {
+function listen(config: Config, open: Resources, cached: ProcessCaches, cache: ResponseCache, fd: number): Server {
   const { limits } = config.http;
   const s = createServer({
     requestTimeout: limits.requestTimeout,
@@ -69,6 +77,8 @@ function listen(config: Config, open: Resources, fd: number): Server {
     table: () => table as RoutingTable,
     upstream: (name) => open.upstream(name),
     upstreamFailed: (name, err) => open.failed(name, err),
+    cache,
+    invalidate: cached.everywhere,
     log,
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',
@@ -124,6 +134,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   if (mode === 'retire') await endpoint?.peersGone(left());
   await host?.close(left());
   await endpoint?.close();
+  await caches?.caches.close();
   await resources?.close();
   if (system !== undefined) stopActorSystem(system);
   log.info({ exitCode }, 'worker stopped');
@@ -135,11 +146,14 @@ serveRole<StartMessage>(log, {
   start: boot,
   reconfigure: async (msg) => {
     if (host === undefined || phase === 'draining') return;
+    await caches?.caches.apply(msg.config);
     const retired = await host.apply(msg.config, msg.endpoints, msg.down);
     table = routingTable(msg.config, host.snapshot());
     host.retire(retired);
   },
   loads: () => host?.loads() ?? [],
+  caches: () => caches?.stats(responses?.stats()) ?? { stores: [], routes: [] },
+  invalidate: async (inv) => { await caches?.caches.forget(inv); },
   poolDown: (pool, reason) => host?.markDown(pool, reason),
   shutdown,
 });

@@ -41,7 +41,7 @@ async function startPool(config: PoolConfig, actor: ActorDefinition<State> = cou
   const pool = new InlinePool(config, actor as never, {
     parent: startSystem(),
     log: silent,
-    contextFor: (index) => ({ resources: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
+    contextFor: (index) => ({ resources: {}, caches: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
     resourceFailure: (err) => (isConnectionError(err) ? new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', 'db down') : undefined),
     onSupervision: (event, count) => { events.push([event, count]); },
     onEscalate: (_pool, reason) => { escalations.push(reason); },

@@ -1,0 +1,143 @@
+import type { CacheConfig, Config } from '../../config/types.js';
+import type { Logger } from '../logger.js';
+import { invalidates, type Invalidation } from './keys.js';
+import { MemoryStore } from './memory-store.js';
+import { RedisStore } from './redis-store.js';
+import type { CacheStore, StoreStats } from './store.js';
+
+/** How long start-up (or a reload) waits for a Redis cache to connect; past it the cache starts out as misses. */
+const READY_WAIT_MS = 2000;
+/** Invalidations remembered to tell a fill that started before one of them not to store its result. */
+const RECENT = 256;
+
+/**
+ * The cache stores of one process, by name, kept live across reloads: opened with the process,
+ * replaced when their settings change, closed when the topology drops them. Also the process's invalidation clock: a
+ * miss that began before an invalidation of its key must not store what it computed (it may have
+ * read the old data), which `invalidatedSince` answers.
+ */
+export class Caches {
+  private config: Config;
+  private readonly stores = new Map<string, CacheStore>();
+  private epoch = 0;
+  private readonly recent: Array<{ readonly epoch: number; readonly inv: Invalidation }> = [];
+  private readonly listeners: Array<(inv: Invalidation) => void> = [];
+
+  constructor(config: Config, private readonly log: Logger) {
+    this.config = config;
+  }
+
+  /**
+   * Open every store of the topology (Redis connects in the background) and wait, at most
+   * `wait` ms, until each can answer: a healthy Redis is used from the first request, a dead one
+   * delays start-up by `wait` and no more.
+   */
+  async open(wait = READY_WAIT_MS): Promise<void> {
+    const stores = this.names().map((name) => this.store(name)).filter((s) => s !== undefined);
+    await Promise.all(stores.map((s) => s.ready(wait)));
+  }
+
+  /** Take a new topology: stores whose settings changed or that are gone are closed, new ones opened. */
+  async apply(config: Config, wait = READY_WAIT_MS): Promise<void> {
+    const previous = this.config;
+    this.config = config;
+    for (const [name, store] of [...this.stores]) {
+      const before = previous.caches[name];
+      const after = config.caches[name];
+      if (after !== undefined && sameStore(before, after, previous, config)) continue;
+      this.stores.delete(name);
+      void store.close();
+    }
+    await this.open(wait);
+  }
+
+  /** The store named `name`, made on first use; undefined when the topology has none by that name. */
+  store(name: string): CacheStore | undefined {
+    let store = this.stores.get(name);
+    if (store !== undefined) return store;
+    const config = this.config.caches[name];
+    if (config === undefined) return undefined;
+    if (config.store === 'memory') {
+      store = new MemoryStore(name, config);
+    } else {
+      const resource = this.config.resources[config.resource];
+      if (resource?.type !== 'redis') return undefined; // validated at load: cannot happen
+      store = new RedisStore(name, config, resource, this.log);
+    }
+    this.stores.set(name, store);
+    return store;
+  }
+
+  /** Names of the stores the topology declares. */
+  names(): string[] {
+    return Object.keys(this.config.caches);
+  }
+
+  /**
+   * Remove keys and prefixes from every store this process has (Redis included: this process is
+   * where the change happened); other processes are told with `forget`.
+   */
+  async invalidate(inv: Invalidation): Promise<void> {
+    this.record(inv);
+    await Promise.all(this.names().filter((n) => inv.stores?.includes(n) ?? true).map((name) => this.store(name)?.delete(inv.keys, inv.prefixes)));
+  }
+
+  /** Another process invalidated: drop the keys from this process's memory stores (shared stores were already done). */
+  async forget(inv: Invalidation): Promise<void> {
+    this.record(inv);
+    const memory = [...this.stores.values()].filter((s) => s.kind === 'memory' && (inv.stores?.includes(s.name) ?? true));
+    await Promise.all(memory.map((s) => s.delete(inv.keys, inv.prefixes)));
+  }
+
+  /** Called with every invalidation this process learns of (single flights drop the keys they were computing). */
+  onInvalidate(listener: (inv: Invalidation) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A point on the invalidation clock, taken when a fill starts. */
+  mark(): number {
+    return this.epoch;
+  }
+
+  /** Whether `key` of `store` was invalidated after `mark` (true when too much happened since to tell). */
+  invalidatedSince(mark: number, store: string, key: string): boolean {
+    if (mark === this.epoch) return false;
+    const oldest = this.recent[0];
+    if (oldest === undefined || oldest.epoch > mark + 1) return true;
+    return this.recent.some((r) => r.epoch > mark && invalidates(r.inv, key, store));
+  }
+
+  /** The default ttl of store `name` (ms). */
+  ttlOf(name: string): number | undefined {
+    return this.config.caches[name]?.ttl;
+  }
+
+  stats(): StoreStats[] {
+    return this.names().map((name) => this.stores.get(name)?.stats() ?? idle(name, this.config.caches[name] as CacheConfig));
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.stores.values()];
+    this.stores.clear();
+    await Promise.all(all.map((s) => s.close()));
+  }
+
+  private record(inv: Invalidation): void {
+    this.epoch++;
+    this.recent.push({ epoch: this.epoch, inv });
+    if (this.recent.length > RECENT) this.recent.shift();
+    for (const listener of this.listeners) listener(inv);
+  }
+}
+
+/** A store not used yet in this process. */
+function idle(name: string, config: CacheConfig): StoreStats {
+  return config.store === 'memory' ? { name, kind: 'memory', entries: 0, errors: 0, available: true } : { name, kind: 'redis', errors: 0, available: true };
+}
+
+/** Whether a store can be kept across a reload: same settings and, for Redis, the same server. */
+function sameStore(before: CacheConfig | undefined, after: CacheConfig, previous: Config, next: Config): boolean {
+  if (before === undefined || JSON.stringify(before) !== JSON.stringify(after)) return false;
+  if (after.store !== 'redis') return true;
+  return JSON.stringify(previous.resources[after.resource]) === JSON.stringify(next.resources[after.resource]);
+}

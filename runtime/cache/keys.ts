@@ -1,0 +1,102 @@
+import { parseKeyTemplate, type TemplatePart } from '../../config/key-template.js';
+
+/** What a key template can read from a request. Header names are lower case (as node:http gives them). */
+export interface KeySource {
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: Readonly<Record<string, string | readonly string[]>>;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly body?: unknown;
+}
+
+/** A key template compiled once: renders the key of one request. */
+export type KeyRenderer = (req: KeySource) => string;
+
+/** Separates a key from its vary part, so that invalidating a key can reach its variants. */
+export const VARY_SEPARATOR = '#';
+
+/** Compile a template (validated at load: a malformed one is an actorrt bug here). */
+export function compileKey(template: string): KeyRenderer {
+  const parts = parseKeyTemplate(template);
+  if ('error' in parts) throw new Error(`actorrt bug: key template ${JSON.stringify(template)} passed validation but ${parts.error}`);
+  if (parts.every((p) => p.kind === 'text')) {
+    const text = parts.map((p) => (p.kind === 'text' ? p.text : '')).join('');
+    return () => text;
+  }
+  const render = parts.map(partRenderer);
+  return (req) => {
+    let out = '';
+    for (const r of render) out += r(req);
+    return out;
+  };
+}
+
+/** The key suffix of a `vary` list: each header's value, in list order (`#accept-language=fr`). */
+export function varySuffix(vary: readonly string[], headers: KeySource['headers']): string {
+  let out = '';
+  for (const name of vary) out += `${VARY_SEPARATOR}${name}=${text(headers[name])}`;
+  return out;
+}
+
+/**
+ * An invalidation pattern: a template, or a template with a trailing `*` (every key that starts
+ * with the rendered text). Rendered per request.
+ */
+export interface InvalidationPattern {
+  readonly render: KeyRenderer;
+  readonly prefix: boolean;
+}
+
+/** Compile an `invalidate:` entry. */
+export function compileInvalidation(template: string): InvalidationPattern {
+  const prefix = template.endsWith('*');
+  return { render: compileKey(prefix ? template.slice(0, -1) : template), prefix };
+}
+
+/** Keys and key prefixes to remove, from the named stores (every store when absent). */
+export interface Invalidation {
+  readonly keys: readonly string[];
+  readonly prefixes: readonly string[];
+  readonly stores?: readonly string[];
+}
+
+/** Render a route's invalidation patterns for one request. */
+export function renderInvalidation(patterns: readonly InvalidationPattern[], req: KeySource): Invalidation {
+  const keys: string[] = [];
+  const prefixes: string[] = [];
+  for (const p of patterns) (p.prefix ? prefixes : keys).push(p.render(req));
+  return { keys, prefixes };
+}
+
+/** Whether `key` (possibly with a vary suffix) is removed by `inv`. */
+export function invalidates(inv: Invalidation, key: string, store?: string): boolean {
+  if (store !== undefined && inv.stores !== undefined && !inv.stores.includes(store)) return false;
+  for (const prefix of inv.prefixes) if (key.startsWith(prefix)) return true;
+  for (const k of inv.keys) if (key === k || key.startsWith(k + VARY_SEPARATOR)) return true;
+  return false;
+}
+
+function partRenderer(part: TemplatePart): KeyRenderer {
+  if (part.kind === 'text') return () => part.text;
+  if (part.kind === 'request') return part.name === 'method' ? (req) => req.method : (req) => req.path;
+  const { name } = part;
+  switch (part.source) {
+    case 'params': return (req) => req.params[name] ?? '';
+    case 'query': return (req) => text(req.query[name]);
+    case 'headers': return (req) => text(req.headers[name]);
+    case 'body': return (req) => bodyField(req.body, name);
+  }
+}
+
+function text(value: string | readonly string[] | undefined): string {
+  if (value === undefined) return '';
+  return typeof value === 'string' ? value : value.join(',');
+}
+
+function bodyField(body: unknown, name: string): string {
+  if (body === null || typeof body !== 'object' || Buffer.isBuffer(body)) return '';
+  const value = (body as Record<string, unknown>)[name];
+  if (value === undefined || value === null) return '';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}

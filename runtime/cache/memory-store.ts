@@ -1,0 +1,102 @@
+import Keyv from 'keyv';
+import { LRUCache } from 'lru-cache';
+import type { MemoryCache } from '../../config/types.js';
+import { VARY_SEPARATOR } from './keys.js';
+import { NO_LOCK, type CacheStore, type Lock, type StoreStats } from './store.js';
+
+/** What keyv keeps per key (its own envelope: the value and when it expires). */
+interface Envelope {
+  readonly value: unknown;
+  readonly expires?: number;
+}
+
+/** Bytes counted for an entry besides its key and value (the LRU's own bookkeeping, roughly). */
+const ENTRY_OVERHEAD = 64;
+
+/**
+ * A memory store: keyv over lru-cache, one per process. Bounded by `maxEntries` and, when set,
+ * `maxBytes` (least recently used go first); entries also leave at their TTL. Values are kept as
+ * they are (no serialization), so a hit costs a map lookup.
+ */
+export class MemoryStore implements CacheStore {
+  readonly kind = 'memory' as const;
+  private readonly lru: LRUCache<string, Envelope>;
+  private readonly keyv: Keyv;
+
+  constructor(readonly name: string, readonly config: MemoryCache) {
+    this.lru = new LRUCache<string, Envelope>({
+      max: config.maxEntries,
+      ...(config.maxBytes === undefined ? {} : { maxSize: config.maxBytes, maxEntrySize: config.maxBytes }),
+    });
+    const lru = this.lru;
+    const sized = config.maxBytes !== undefined;
+    // keyv hands a number TTL as the third argument; lru-cache takes an options object.
+    const adapter = {
+      get: (key: string) => lru.get(key),
+      set: (key: string, value: Envelope, ttl?: number) => {
+        lru.set(key, value, { ...(ttl === undefined ? {} : { ttl }), ...(sized ? { size: sizeOf(key, value.value) } : {}) });
+        return true;
+      },
+      delete: (key: string) => lru.delete(key),
+      clear: () => lru.clear(),
+    };
+    this.keyv = new Keyv({ store: adapter, useKeyPrefix: false });
+    // Kept as objects: nothing leaves the process, so serializing would only cost time.
+    this.keyv.serialize = undefined;
+    this.keyv.deserialize = undefined;
+  }
+
+  get(key: string): Promise<unknown> {
+    return this.keyv.get(key);
+  }
+
+  async set(key: string, value: unknown, ttl: number): Promise<void> {
+    await this.keyv.set(key, value, ttl);
+  }
+
+  async delete(keys: readonly string[], prefixes: readonly string[]): Promise<void> {
+    for (const key of keys) this.lru.delete(key);
+    const variantsOf = keys.map((k) => k + VARY_SEPARATOR);
+    const starts = [...prefixes, ...variantsOf];
+    if (starts.length === 0) return;
+    for (const key of [...this.lru.keys()]) {
+      if (starts.some((p) => key.startsWith(p))) this.lru.delete(key);
+    }
+  }
+
+  /** One process: the in-process single flight already coalesces, nothing to lock across. */
+  lock(): Promise<Lock> {
+    return Promise.resolve(NO_LOCK);
+  }
+
+  locked(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  stats(): StoreStats {
+    return { name: this.name, kind: 'memory', entries: this.lru.size, ...(this.config.maxBytes === undefined ? {} : { bytes: this.lru.calculatedSize }), errors: 0, available: true };
+  }
+
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.lru.clear();
+    return Promise.resolve();
+  }
+}
+
+/** Bytes an entry is counted for: key, value (a stored reply's body and headers, or JSON) and overhead. */
+function sizeOf(key: string, value: unknown): number {
+  let bytes = key.length + ENTRY_OVERHEAD;
+  if (Buffer.isBuffer(value)) return bytes + value.length;
+  if (value !== null && typeof value === 'object' && Buffer.isBuffer((value as { body?: unknown }).body)) {
+    const { body, headers } = value as { body: Buffer; headers?: unknown };
+    return bytes + body.length + JSON.stringify(headers ?? {}).length;
+  }
+  try {
+    bytes += JSON.stringify(value)?.length ?? 0;
+  } catch { /* not serializable: counted by its overhead only */ }
+  return bytes;
+}

@@ -1,0 +1,33 @@
+import type { ActorCache } from '../../actors/index.js';
+import type { Config } from '../../config/types.js';
+import type { Logger } from '../logger.js';
+import type { CacheStats } from '../protocol.js';
+import { actorCaches } from './actor-caches.js';
+import { Caches } from './caches.js';
+import type { Invalidation } from './keys.js';
+import type { RouteCacheCounts } from './route-cache.js';
+
+/**
+ * The cache side of one process (front worker or pool process): its stores, `ctx.caches` for its
+ * actors, and invalidation that reaches every process before it resolves (`elsewhere` carries it
+ * to the others, through the primary).
+ */
+export class ProcessCaches {
+  readonly caches: Caches;
+  readonly forActors: Readonly<Record<string, ActorCache>>;
+
+  constructor(config: Config, log: Logger, private readonly elsewhere: (inv: Invalidation) => Promise<void>) {
+    this.caches = new Caches(config, log);
+    this.forActors = actorCaches(this.caches, (inv) => this.everywhere(inv));
+  }
+
+  /** Remove keys here (shared stores included) and in every other process's memory stores. */
+  readonly everywhere = async (inv: Invalidation): Promise<void> => {
+    await Promise.all([this.caches.invalidate(inv), this.elsewhere(inv)]);
+  };
+
+  /** What status shows of this process's caches. */
+  stats(routes: readonly RouteCacheCounts[] = []): CacheStats {
+    return { stores: this.caches.stats(), routes };
+  }
+}
