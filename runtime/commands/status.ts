@@ -1,3 +1,4 @@
+import type { CacheStatus } from '../cache/stats.js';
 import { ActorrtError } from '../errors.js';
 import type { ResourceStatus } from '../primary/resource-health.js';
 import { isInstanceStatus, type InstanceStatus, type PoolStatus } from '../primary/status.js';
@@ -46,6 +47,7 @@ function describe(s: InstanceStatus): string[] {
     'pools:',
     ...s.pools.map(describePool),
     ...(s.resources.length === 0 ? [] : ['resources:', ...s.resources.map(describeResource)]),
+    ...(s.caches.length === 0 ? [] : ['caches:', ...s.caches.map(describeCache)]),
     ...(s.lastReload === undefined ? [] : [
       `last reload: ${s.lastReload.at} (${s.lastReload.trigger}) ${s.lastReload.ok ? 'applied' : 'not applied'}`,
       ...(s.lastReload.ok ? s.lastReload.plan : s.lastReload.error?.issues ?? [`${s.lastReload.error?.code ?? ''}  ${s.lastReload.error?.message ?? ''}`]).map((l) => `  ${l}`),
@@ -66,6 +68,14 @@ function describePool(p: PoolStatus): string {
   const acted = SUPERVISION_EVENTS.filter((e) => p.supervision[e] > 0).map((e) => `${p.supervision[e]} ${e}`);
   const supervision = acted.length === 0 ? '' : `\n      supervision: ${acted.join(', ')}`;
   return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${depth}${why}${supervision}`;
+}
+
+function describeCache(c: CacheStatus): string {
+  const rate = c.hitRate === undefined ? 'no lookups yet' : `hit rate ${(c.hitRate * 100).toFixed(1)}%`;
+  const counts = `${c.hits} hits, ${c.stale} stale, ${c.misses} misses${c.bypass > 0 ? `, ${c.bypass} bypassed` : ''}`;
+  const entries = c.entries === undefined ? '' : `, ${c.entries} entries`;
+  const health = c.kind === 'redis' && !c.available ? `\n      unavailable now: requests go on as misses (${c.errors} failed operations)` : c.errors > 0 ? `, ${c.errors} failed operations` : '';
+  return `  ${c.name.padEnd(16)} ${c.kind.padEnd(8)} ${rate} (${counts})${entries}${health}`;
 }
 
 function describeResource(r: ResourceStatus): string {

@@ -120,6 +120,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
         workers: processes.workerStatus(loads),
         workerRestarts: processes.workerRestarts,
         pools: processes.poolStatus(loads),
+        caches: processes.cacheStatus(loads),
         resources: reports.health.status(current),
         ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
       };

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
-import { LISTEN_FD, type Endpoints, type InvalidateRequest, type PoolLoad, type PrimaryMessage } from '../protocol.js';
+import { summarizeCaches, type CacheStatus } from '../cache/stats.js';
+import { LISTEN_FD, type CacheStats, type Endpoints, type InvalidateRequest, type PoolLoad, type PrimaryMessage } from '../protocol.js';
 import type { RestartPolicy } from '../supervision/policy.js';
 import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
@@ -20,6 +21,12 @@ const FRONT_POLICY: RestartPolicy = { strategy: 'one-for-one', maxRestarts: 5, w
 const STATS_TIMEOUT = 1000;
 /** How long an invalidation waits for each other process (below the asker's own wait). */
 const INVALIDATE_TIMEOUT = 2000;
+
+/** What one process reported for status. */
+export interface ProcessStats {
+  readonly loads: readonly PoolLoad[];
+  readonly caches?: CacheStats;
+}
 
 /**
  * The instance's child processes and the topology they run: front workers (every inline pool,
@@ -141,20 +148,26 @@ export class Processes {
     }
   }
 
-  /** Load of every pool in every running process, by process (absent: no answer in time). */
-  async loads(): Promise<Map<Child, readonly PoolLoad[]>> {
-    const out = new Map<Child, readonly PoolLoad[]>();
+  /** Load of every pool and cache counts of every running process, by process (absent: no answer in time). */
+  async loads(): Promise<Map<Child, ProcessStats>> {
+    const out = new Map<Child, ProcessStats>();
     await Promise.all(this.supervisor.list().filter((c) => c.state === 'up').map(async (c) => {
       try {
-        out.set(c, (await this.supervisor.call(c, { type: 'stats' }, STATS_TIMEOUT)).loads ?? []);
+        const reply = await this.supervisor.call(c, { type: 'stats' }, STATS_TIMEOUT);
+        out.set(c, { loads: reply.loads ?? [], ...(reply.caches === undefined ? {} : { caches: reply.caches }) });
       } catch { /* a process busy for a second is shown without its load */ }
     }));
     return out;
   }
 
+  /** Every cache store over every process, from the stats just gathered. */
+  cacheStatus(stats: ReadonlyMap<Child, ProcessStats>): CacheStatus[] {
+    return summarizeCaches(Object.keys(this.config.caches), [...stats.values()].flatMap((s) => (s.caches === undefined ? [] : [s.caches])));
+  }
+
   /** Every pool as status shows it, from the loads just gathered. */
-  poolStatus(loads: ReadonlyMap<Child, readonly PoolLoad[]>): PoolStatus[] {
-    const loadIn = (child: Child, pool: string): PoolLoad | undefined => loads.get(child)?.find((l) => l.pool === pool);
+  poolStatus(stats: ReadonlyMap<Child, ProcessStats>): PoolStatus[] {
+    const loadIn = (child: Child, pool: string): PoolLoad | undefined => stats.get(child)?.loads.find((l) => l.pool === pool);
     const depthIn = (child: Child, pool: string): number | undefined => loadIn(child, pool)?.depth;
     const actorsIn = (group: string, pool: string): number | undefined => {
       const counted = this.supervisor.list(group).map((c) => loadIn(c, pool)?.actors).filter((n) => n !== undefined);
@@ -189,8 +202,8 @@ export class Processes {
   }
 
   /** Front workers as status shows them. */
-  workerStatus(loads: ReadonlyMap<Child, readonly PoolLoad[]>): ProcessStatus[] {
-    return this.supervisor.list(FRONT).map((c) => processStatus(c, loads.get(c)?.reduce((n, l) => n + l.depth, 0)));
+  workerStatus(stats: ReadonlyMap<Child, ProcessStats>): ProcessStatus[] {
+    return this.supervisor.list(FRONT).map((c) => processStatus(c, stats.get(c)?.loads.reduce((n, l) => n + l.depth, 0)));
   }
 
   /**

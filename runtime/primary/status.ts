@@ -1,3 +1,4 @@
+import type { CacheStatus } from '../cache/stats.js';
 import type { SupervisionCounts } from '../supervision/counters.js';
 import type { ResourceStatus } from './resource-health.js';
 import type { ChildState } from './supervisor.js';
@@ -58,6 +59,8 @@ export interface InstanceStatus {
   readonly workerRestarts: number;
   readonly pools: readonly PoolStatus[];
   readonly resources: readonly ResourceStatus[];
+  /** Every cache store of the topology, over every process. */
+  readonly caches: readonly CacheStatus[];
   readonly lastReload?: ReloadOutcome;
 }
 
@@ -65,7 +68,7 @@ export interface InstanceStatus {
 export function isInstanceStatus(value: unknown): value is InstanceStatus {
   const v = value as Partial<InstanceStatus> | null;
   return v !== null && typeof v === 'object' && typeof v.pid === 'number' && typeof v.url === 'string'
-    && Array.isArray(v.workers) && Array.isArray(v.pools) && Array.isArray(v.resources);
+    && Array.isArray(v.workers) && Array.isArray(v.pools) && Array.isArray(v.resources) && Array.isArray(v.caches);
 }
 
 /** Check a reload / scale answer's shape. */
