@@ -105,7 +105,7 @@ const schema = {
       additionalProperties: {
         type: 'object',
         required: ['store'],
-        properties: { store: { type: 'string' } },
+        properties: { store: { type: 'string', description: 'memory (an LRU in each process) or redis (shared by every process and machine)' } },
         discriminator: { propertyName: 'store' },
         oneOf: [
           obj({

@@ -74,3 +74,12 @@ routes:
   - match: { method: GET, path: /users/:id }
     pool: api
 `;
+
+/** Poll `check` every 10 ms until it holds; fails naming `what` after `timeout` ms. */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what}: not true within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -156,3 +156,8 @@ test('rejects a proxy route with both stripPrefix and rewrite', () => {
   assertIssue(`version: 1\n${UP}routes:\n  - match: { path: /api/* }\n    proxy: up\n    stripPrefix: /api\n    rewrite: /*\n`,
     { code: 'ACTORRT_E_CONFIG_VALUE', line: 8, col: 14, message: /both stripPrefix and rewrite/ });
 });
+
+test('rejects a * in an invalidate entry anywhere but at its end', () => {
+  assertIssue(`version: 1\n${POOL}routes:\n  - match: { method: PUT, path: /u/:id }\n    pool: api\n    invalidate: ["u:*:{params.id}"]\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 8, col: 18, message: /\* that is not its last character/ });
+});

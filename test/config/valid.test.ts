@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../config/validate.js';
@@ -80,4 +81,50 @@ test('loads every example topology shipped in examples/', () => {
 
 test('the shipped schema.json is the one config/schema.mjs generates', () => {
   assert.doesNotThrow(() => execFileSync(process.execPath, [join(ROOT, 'config', 'schema.mjs'), '--check'], { stdio: 'pipe' }));
+});
+
+test('caches and route cache policies get their defaults, durations and sizes normalized', () => {
+  const config = load(`version: 1
+resources:
+  redis: { type: redis, url: redis://127.0.0.1:6379 }
+caches:
+  local: { store: memory, maxBytes: 64mb }
+  shared: { store: redis, resource: redis, timeout: 20ms }
+pools:
+  api: { actor: ./actors/api.ts }
+routes:
+  - match: { method: GET, path: /u/:id }
+    pool: api
+    cache: { use: local, key: "u:{header.X-Tenant}:{params.id}", vary: [Accept-Language], staleIfError: 1m }
+  - match: { method: GET, path: /v/:id }
+    pool: api
+    cache: { use: shared, key: "v:{params.id}", ttl: 5s, statuses: [200, 404], allowNoCache: true }
+`);
+  assert.deepEqual(config.caches['local'], { store: 'memory', maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ttl: 30_000, timeout: 50 });
+  assert.deepEqual(config.caches['shared'], { store: 'redis', resource: 'redis', namespace: 'actorrt:shared', ttl: 300_000, timeout: 20 });
+  assert.deepEqual(config.routes[0]?.cache, {
+    use: 'local', key: 'u:{header.X-Tenant}:{params.id}', staleWhileRevalidate: 0, staleIfError: 60_000, vary: ['accept-language'], statuses: [200], allowNoCache: false,
+  });
+  assert.deepEqual(config.routes[1]?.cache, { use: 'shared', key: 'v:{params.id}', ttl: 5000, staleWhileRevalidate: 0, staleIfError: 0, vary: [], statuses: [200, 404], allowNoCache: true });
+});
+
+test('every cache key of the schema says what it is for (an editor hover shows it)', () => {
+  const schema = JSON.parse(readFileSync(join(ROOT, 'config', 'schema.json'), 'utf8')) as unknown;
+  const missing: string[] = [];
+  const visit = (node: unknown, path: string): void => {
+    if (node === null || typeof node !== 'object') return;
+    const n = node as { properties?: Record<string, unknown>; oneOf?: unknown[]; items?: unknown; additionalProperties?: unknown };
+    for (const [key, child] of Object.entries(n.properties ?? {})) {
+      const c = child as { description?: string; $ref?: string; const?: unknown };
+      if (path.startsWith('caches') || path.includes('cache')) {
+        if (c.description === undefined && c.const === undefined) missing.push(`${path}.${key}`);
+      }
+      visit(child, `${path}.${key}`);
+    }
+    n.oneOf?.forEach((o, i) => visit(o, `${path}[${i}]`));
+    visit(n.items, `${path}[]`);
+    if (typeof n.additionalProperties === 'object') visit(n.additionalProperties, `${path}.*`);
+  };
+  visit(schema, '');
+  assert.deepEqual(missing, [], 'cache keys without a description');
 });

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, test } from 'node:test';
+import { createClient } from '@keyv/redis';
+import { pino } from 'pino';
+import { RedisStore } from '../../../runtime/cache/redis-store.js';
+import { eventually } from '../../helpers.js';
+
+// Needs the real Redis on 127.0.0.1:6379 (.ci/run starts it); never skipped.
+const URL = 'redis://127.0.0.1:6379';
+const silent = pino({ level: 'silent' });
+const admin = createClient({ url: URL });
+await admin.connect();
+const opened: RedisStore[] = [];
+after(async () => {
+  await Promise.all(opened.map((s) => s.close()));
+  await admin.close();
+});
+
+function store(over: { url?: string; keyPrefix?: string; timeout?: number } = {}): { s: RedisStore; ns: string } {
+  const ns = `actorrt-test-${randomUUID()}`;
+  const s = new RedisStore('shared', { store: 'redis', resource: 'redis', namespace: ns, ttl: 60_000, timeout: over.timeout ?? 50 },
+    { type: 'redis', url: over.url ?? URL, connectTimeout: 500, startup: { retries: 0, delay: 0 }, ...(over.keyPrefix === undefined ? {} : { keyPrefix: over.keyPrefix }) }, silent);
+  opened.push(s);
+  return { s, ns };
+}
+
+test('values round-trip through Redis under <keyPrefix><namespace>:<key>, Buffers included, with their ttl', async () => {
+  const { s, ns } = store({ keyPrefix: 'app1/' });
+  await s.ready(2000);
+  await s.set('user:1', { kind: 'reply', body: Buffer.from('héllo'), n: 1 }, 10_000);
+  const back = await s.get('user:1') as { body: Buffer; n: number };
+  assert.ok(Buffer.isBuffer(back.body));
+  assert.equal(back.body.toString(), 'héllo');
+  assert.equal(back.n, 1);
+  const ttl = await admin.pTTL(`app1/${ns}:user:1`);
+  assert.ok(ttl > 0 && ttl <= 10_000, `ttl ${ttl}`);
+});
+
+test('delete removes exact keys with their vary variants and prefixes (SCAN), nothing else', async () => {
+  const { s, ns } = store();
+  await s.ready(2000);
+  const keys = ['user:1', 'user:1#accept-language=fr', 'user:10', 'users:p1', 'users:p2', 'other', 'odd*[key]'];
+  for (const k of keys) await s.set(k, k, 60_000);
+  await admin.set(`${ns}-neighbour:users:p1`, 'x'); // another namespace that starts alike
+  await s.delete(['user:1'], ['users:', 'odd*[']);
+  assert.deepEqual(await Promise.all(keys.map((k) => s.get(k))), [undefined, undefined, 'user:10', undefined, undefined, 'other', undefined]);
+  assert.equal(await admin.get(`${ns}-neighbour:users:p1`), 'x');
+  await admin.del(`${ns}-neighbour:users:p1`);
+});
+
+test('the fill lock is taken once, seen by others, and released only by its holder', async () => {
+  const { s } = store();
+  await s.ready(2000);
+  const first = await s.lock('k', 5000);
+  const second = await s.lock('k', 5000);
+  assert.equal(first.state, 'held');
+  assert.equal(second.state, 'busy');
+  assert.ok(await s.locked('k'));
+  await second.release();
+  assert.ok(await s.locked('k'), 'a waiter cannot release the holder\'s lock');
+  await first.release();
+  assert.ok(!(await s.locked('k')));
+});
+
+test('an unreachable Redis reads as a miss at once and drops writes; start-up waits at most its bound', async () => {
+  const { s } = store({ url: 'redis://127.0.0.1:1' });
+  const started = Date.now();
+  await s.ready(300);
+  assert.ok(Date.now() - started < 2000, 'ready() is bounded');
+  await s.set('k', 'v', 1000);
+  assert.equal(await s.get('k'), undefined);
+  assert.equal((await s.lock('k', 1000)).state, 'unavailable');
+  assert.equal(s.stats().available, false);
+});
+
+test('a paused Redis costs at most the store timeout, then reads as a miss; it recovers by itself', async () => {
+  const { s } = store({ timeout: 50 });
+  await s.ready(2000);
+  await s.set('k', 'v', 60_000);
+  await admin.sendCommand(['CLIENT', 'PAUSE', '1500', 'ALL']);
+  const started = Date.now();
+  assert.equal(await s.get('k'), undefined);
+  const took = Date.now() - started;
+  assert.ok(took < 1000, `a read took ${took} ms while Redis was paused for 1500 ms`);
+  assert.equal(s.stats().available, false);
+  assert.ok(s.stats().errors >= 1);
+  await eventually('the store answers again after the pause', async () => (await s.get('k')) === 'v', 10_000);
+});

@@ -1,0 +1,161 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { Caches } from '../../../runtime/cache/caches.js';
+import { compileKey, type KeySource } from '../../../runtime/cache/keys.js';
+import { ResponseCache, type RouteCachePolicy } from '../../../runtime/cache/route-cache.js';
+import { ActorrtError } from '../../../runtime/errors.js';
+import type { Reply } from '../../../runtime/reply.js';
+import { eventually, load } from '../../helpers.js';
+
+const silent = pino({ level: 'silent' });
+
+/** A process's cache side with one memory store, no processes involved. */
+function setup(): { cache: ResponseCache; caches: Caches } {
+  const config = load(`version: 1
+caches:
+  m: { store: memory, maxEntries: 100 }
+pools:
+  api: { actor: ./actors/api.ts }
+routes:
+  - match: { method: GET, path: /items/:id }
+    pool: api
+`);
+  const caches = new Caches(config, silent);
+  return { cache: new ResponseCache(caches, silent), caches };
+}
+
+function policy(over: Partial<RouteCachePolicy> = {}): RouteCachePolicy {
+  return {
+    route: 0, store: 'm', key: compileKey('item:{params.id}'), vary: [], statuses: [200], allowNoCache: false,
+    ttl: 1000, staleWhileRevalidate: 0, staleIfError: 0, fillTimeout: 1000, ...over,
+  };
+}
+
+function request(id = '1', headers: KeySource['headers'] = {}, method = 'GET'): KeySource {
+  return { method, path: `/items/${id}`, params: { id }, query: {}, headers };
+}
+
+/** A fill that counts its runs and answers after `delay` ms. */
+function counter(delay = 0, reply: () => Reply = () => ({ status: 200, headers: {}, body: { n: runs.n } })): { fill: () => Promise<Reply> } {
+  return {
+    fill: async () => {
+      runs.n++;
+      if (delay > 0) await sleep(delay);
+      return reply();
+    },
+  };
+}
+const runs = { n: 0 };
+
+test('a miss fills and stores; the next request is a hit with Age', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  const first = await cache.serve(policy(), request(), counter().fill);
+  const second = await cache.serve(policy(), request(), counter().fill);
+  assert.equal(first.state, 'MISS');
+  assert.equal(second.state, 'HIT');
+  assert.equal(second.age, 0);
+  assert.equal((second.reply.body as Buffer).toString(), '{"n":1}');
+  assert.equal(runs.n, 1);
+  assert.deepEqual(cache.stats(), [{ route: 0, store: 'm', hits: 1, misses: 1, stale: 0, bypass: 0 }]);
+});
+
+test('single flight: 100 concurrent misses on one key run the fill once', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  const outcomes = await Promise.all(Array.from({ length: 100 }, () => cache.serve(policy(), request('9'), counter(30).fill)));
+  assert.equal(runs.n, 1);
+  assert.ok(outcomes.every((o) => o.reply.status === 200 && (o.reply.body as Buffer).toString() === '{"n":1}'));
+});
+
+test('vary keeps one entry per header value', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  const p = policy({ vary: ['accept-language'] });
+  await cache.serve(p, request('1', { 'accept-language': 'fr' }), counter().fill);
+  await cache.serve(p, request('1', { 'accept-language': 'de' }), counter().fill);
+  const fr = await cache.serve(p, request('1', { 'accept-language': 'fr' }), counter().fill);
+  assert.equal(runs.n, 2);
+  assert.equal(fr.state, 'HIT');
+});
+
+test('unstorable replies are answered but not stored', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  const cookie = counter(0, () => ({ status: 200, headers: { 'set-cookie': 'a=1' }, body: 'x' }));
+  await cache.serve(policy(), request(), cookie.fill);
+  const again = await cache.serve(policy(), request(), cookie.fill);
+  assert.equal(again.state, 'MISS');
+  assert.equal(runs.n, 2);
+});
+
+test('stale-while-revalidate serves the stale reply at once and refreshes it once in the background', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  const p = policy({ ttl: 150, staleWhileRevalidate: 5000 });
+  await cache.serve(p, request(), counter().fill);
+  await sleep(170);
+  const stale = await Promise.all([1, 2, 3].map(() => cache.serve(p, request(), counter(20).fill)));
+  assert.deepEqual(stale.map((o) => o.state), ['STALE', 'STALE', 'STALE']);
+  assert.equal((stale[0]?.reply.body as Buffer).toString(), '{"n":1}');
+  await eventually('the background refresh ran', () => runs.n === 2);
+  await sleep(30); // a second refresh would have run by now
+  assert.equal(runs.n, 2, 'one refresh for three stale serves');
+  const fresh = await cache.serve(p, request(), counter().fill);
+  assert.equal(fresh.state, 'HIT');
+  assert.equal((fresh.reply.body as Buffer).toString(), '{"n":2}');
+});
+
+test('stale-if-error serves the stale reply when the fill throws or answers 5xx, within the window only', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  const p = policy({ ttl: 20, staleIfError: 200 });
+  await cache.serve(p, request(), counter().fill);
+  await sleep(40);
+  const thrown = await cache.serve(p, request(), () => Promise.reject(new ActorrtError('ACTORRT_E_TIMEOUT', 'late')));
+  assert.equal(thrown.state, 'STALE');
+  const five = await cache.serve(p, request(), () => Promise.resolve({ status: 503, headers: {}, body: 'down' }));
+  assert.equal(five.state, 'STALE');
+  assert.equal((five.reply.body as Buffer).toString(), '{"n":1}');
+  await sleep(250);
+  await assert.rejects(cache.serve(p, request(), () => Promise.reject(new ActorrtError('ACTORRT_E_TIMEOUT', 'late'))), /late/);
+});
+
+test('a fill that started before an invalidation of its key does not store what it read', async () => {
+  runs.n = 0;
+  const { cache, caches } = setup();
+  const pending = cache.serve(policy(), request(), counter(30).fill);
+  await sleep(5);
+  await caches.invalidate({ keys: ['item:1'], prefixes: [] });
+  await pending;
+  const next = await cache.serve(policy(), request(), counter().fill);
+  assert.equal(next.state, 'MISS', 'the old read was not stored');
+  assert.equal(runs.n, 2);
+});
+
+test('no-cache from the client bypasses the lookup only where the route allows it', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  await cache.serve(policy(), request(), counter().fill);
+  const ignored = await cache.serve(policy(), request('1', { 'cache-control': 'no-cache' }), counter().fill);
+  assert.equal(ignored.state, 'HIT');
+  const honoured = await cache.serve(policy({ allowNoCache: true }), request('1', { 'cache-control': 'no-cache' }), counter().fill);
+  assert.equal(honoured.state, 'BYPASS');
+  assert.equal(runs.n, 2);
+  const after = await cache.serve(policy(), request(), counter().fill);
+  assert.equal((after.reply.body as Buffer).toString(), '{"n":2}', 'the bypass refreshed the entry');
+});
+
+test('HEAD is answered from a stored GET reply, and a HEAD miss stores nothing', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  const headMiss = await cache.serve(policy(), request('1', {}, 'HEAD'), counter().fill);
+  assert.equal(headMiss.state, 'MISS');
+  const get = await cache.serve(policy(), request(), counter().fill);
+  assert.equal(get.state, 'MISS');
+  const head = await cache.serve(policy(), request('1', {}, 'HEAD'), counter().fill);
+  assert.equal(head.state, 'HIT');
+  assert.equal(runs.n, 2);
+});
