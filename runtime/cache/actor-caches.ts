@@ -22,7 +22,7 @@ export function actorCaches(caches: Caches, invalidate: (inv: Invalidation) => P
     return cache;
   };
   // A proxy, so that stores a reload adds are there without rebuilding every actor's context.
-  return new Proxy(Object.freeze({}) as Record<string, ActorCache>, {
+  return new Proxy({} as Record<string, ActorCache>, {
     get: (_, name) => (typeof name === 'string' ? cacheFor(name) : undefined),
     has: (_, name) => typeof name === 'string' && caches.names().includes(name),
     ownKeys: () => caches.names(),
