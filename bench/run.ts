@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { cacheScenario } from './cache.js';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
 import { benchCodec } from './codec.js';
@@ -8,7 +9,7 @@ import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache picks one.
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -33,6 +34,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   sqlite: () => sqliteScenario(workers, rounds, seconds),
   proxy: () => proxyScenario(workers, rounds, seconds),
   reload: () => reloadScenario(workers, rounds, seconds),
+  cache: () => cacheScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {

@@ -91,9 +91,9 @@ export class MemoryStore implements CacheStore {
 function sizeOf(key: string, value: unknown): number {
   let bytes = key.length + ENTRY_OVERHEAD;
   if (Buffer.isBuffer(value)) return bytes + value.length;
-  if (value !== null && typeof value === 'object' && Buffer.isBuffer((value as { body?: unknown }).body)) {
-    const { body, headers } = value as { body: Buffer; headers?: unknown };
-    return bytes + body.length + JSON.stringify(headers ?? {}).length;
+  if (value !== null && typeof value === 'object' && (value as { kind?: unknown }).kind === 'reply') {
+    const { body, headers } = value as { body: string | Buffer; headers?: unknown };
+    return bytes + Buffer.byteLength(body) + JSON.stringify(headers ?? {}).length;
   }
   try {
     bytes += JSON.stringify(value)?.length ?? 0;

@@ -11,7 +11,8 @@ export interface StoredReply {
   readonly kind: 'reply';
   readonly status: number;
   readonly headers: Readonly<Record<string, string | readonly string[]>>;
-  readonly body: Buffer;
+  /** Text bodies (JSON included) stay strings: node writes a string body in one write with its head, a Buffer in two. */
+  readonly body: string | Buffer;
   /** When it was stored (ms since the epoch): Age is counted from here. */
   readonly storedAt: number;
   /** Fresh until then; stale (served only within staleWhileRevalidate / staleIfError) after. */
@@ -40,7 +41,7 @@ export function unstorable(reply: Reply, statuses: readonly number[]): string | 
   return undefined;
 }
 
-/** Turn a reply into what the store keeps: body encoded once (so a hit writes bytes), per-exchange headers dropped. */
+/** Turn a reply into what the store keeps: body encoded once (a hit writes it as it is), per-exchange headers dropped. */
 export function toStored(reply: Reply, now: number, ttl: number): StoredReply {
   const { payload, type } = encodeBody(reply);
   const headers: Record<string, string | readonly string[]> = {};
@@ -52,7 +53,7 @@ export function toStored(reply: Reply, now: number, ttl: number): StoredReply {
     headers[lower] = value;
   }
   if (!hasType && type !== undefined) headers['content-type'] = type;
-  const body = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const body = payload ?? '';
   return { kind: 'reply', status: reply.status, headers, body, storedAt: now, freshUntil: now + ttl };
 }
 
@@ -97,5 +98,7 @@ export function ageOf(entry: Pick<StoredReply, 'storedAt'>, now: number): number
 
 /** Narrow what a store returned to a stored reply (a value an actor put under the same key is not one). */
 export function isStoredReply(value: unknown): value is StoredReply {
-  return value !== null && typeof value === 'object' && (value as { kind?: unknown }).kind === 'reply' && Buffer.isBuffer((value as { body?: unknown }).body);
+  if (value === null || typeof value !== 'object' || (value as { kind?: unknown }).kind !== 'reply') return false;
+  const { body } = value as { body?: unknown };
+  return typeof body === 'string' || Buffer.isBuffer(body);
 }

@@ -49,7 +49,8 @@ export type CacheState = 'HIT' | 'MISS' | 'STALE' | 'BYPASS';
 export interface CacheOutcome {
   readonly reply: Reply;
   readonly state: CacheState;
-  /** Seconds since the reply was stored (HIT and STALE). */
+  /** HIT and STALE: the entry the reply comes from (written as stored), and seconds since it was stored. */
+  readonly entry?: StoredReply;
   readonly age?: number;
 }
 
@@ -104,12 +105,12 @@ export class ResponseCache {
     const state = entry === undefined ? 'expired' : entryState(entry, policy, now);
     if (entry !== undefined && state === 'fresh') {
       counts.hits++;
-      return { reply: fromStored(entry), state: 'HIT', age: ageOf(entry, now) };
+      return { reply: fromStored(entry), state: 'HIT', entry, age: ageOf(entry, now) };
     }
     if (entry !== undefined && state === 'revalidate') {
       counts.stale++;
       this.flight(store, key, policy, fill).catch((err: unknown) => this.log.debug({ err, key }, 'background refresh failed; the stale entry stays'));
-      return { reply: fromStored(entry), state: 'STALE', age: ageOf(entry, now) };
+      return { reply: fromStored(entry), state: 'STALE', entry, age: ageOf(entry, now) };
     }
 
     counts.misses++;
@@ -133,7 +134,7 @@ export class ResponseCache {
 
   private staleOnError(entry: StoredReply, counts: RouteCacheCounts): CacheOutcome {
     counts.stale++;
-    return { reply: fromStored(entry), state: 'STALE', age: ageOf(entry, Date.now()) };
+    return { reply: fromStored(entry), state: 'STALE', entry, age: ageOf(entry, Date.now()) };
   }
 
   /** One fill per key at a time in this process; later misses wait for it. */

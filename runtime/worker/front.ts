@@ -11,7 +11,7 @@ import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { fetchReply, forward } from './proxy.js';
 import { RequestIds } from './request-id.js';
-import { writeError, writeReply } from './responses.js';
+import { writeError, writeReply, writeStored } from './responses.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
@@ -144,7 +144,8 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     // Checked when the reply goes out: a request that arrived before draining began must still
     // release its keep-alive connection, or the drain waits for the client to hang up.
     if (deps.isDraining()) res.shouldKeepAlive = false;
-    writeReply(res, outcome.reply, requestId, head, outcome.state === undefined ? undefined : cacheHeaders(outcome, routed.policies?.cache));
+    if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, cacheHeaderList(outcome, routed.policies?.cache));
+    else writeReply(res, outcome.reply, requestId, head, outcome.state === undefined ? undefined : cacheHeaders(outcome, routed.policies?.cache));
   }
 
   /** The cache step around dispatch, for GET and HEAD on a cached route; dispatch alone otherwise. */
@@ -217,11 +218,19 @@ function byHead(found: Extract<RouteLookup, { kind: 'found' }>, req: IncomingMes
   return matches;
 }
 
-/** X-Cache, Age (for stored replies) and Vary (when the key varies on request headers). */
+/** X-Cache, Age (for stored replies) and Vary (when the key varies on request headers), as name / value pairs. */
+function cacheHeaderList(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy | undefined): string[] {
+  const out = ['x-cache', outcome.state ?? 'MISS'];
+  if (outcome.age !== undefined) out.push('age', String(outcome.age));
+  if (policy !== undefined && policy.vary.length > 0) out.push('vary', policy.vary.join(', '));
+  return out;
+}
+
+/** The same headers as an object, for replies written by writeReply. */
 function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy | undefined): Record<string, string> {
-  const out: Record<string, string> = { 'x-cache': outcome.state ?? 'MISS' };
-  if (outcome.age !== undefined) out['age'] = String(outcome.age);
-  if (policy !== undefined && policy.vary.length > 0) out['vary'] = policy.vary.join(', ');
+  const list = cacheHeaderList(outcome, policy);
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1] as string;
   return out;
 }
 

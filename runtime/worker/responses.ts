@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ActorrtError } from '../errors.js';
+import type { StoredReply } from '../cache/policy.js';
 import { encodeBody, NO_HEADERS, type Reply } from '../reply.js';
 
 /**
@@ -42,6 +43,25 @@ function writeStream(res: ServerResponse, reply: Reply, body: Readable, requestI
 
 function isStream(body: unknown): body is Readable {
   return body instanceof Readable;
+}
+
+/**
+ * Write a reply read from a cache as it was stored (body already encoded, headers already
+ * filtered), then `extra` header pairs (X-Cache, Age, Vary): one flat header list, no copies.
+ */
+export function writeStored(res: ServerResponse, entry: StoredReply, requestId: string, head: boolean, extra: readonly string[]): void {
+  const flat: string[] = [];
+  for (const name in entry.headers) {
+    const value = entry.headers[name] as string | readonly string[];
+    if (typeof value === 'string') flat.push(name, value);
+    else for (const v of value) flat.push(name, v);
+  }
+  for (const v of extra) flat.push(v);
+  flat.push('x-request-id', requestId);
+  const empty = entry.status === 204 || entry.status === 304;
+  if (!empty) flat.push('content-length', String(Buffer.byteLength(entry.body)));
+  res.writeHead(entry.status, flat);
+  res.end(head || empty ? undefined : entry.body);
 }
 
 /** Answer with `{ "error": { code, message, requestId } }`; never a stack trace. */
