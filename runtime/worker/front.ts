@@ -72,7 +72,7 @@ export interface FrontDeps {
 /** One routed request: everything dispatch, the cache and the writer need. */
 interface Routed {
   readonly route: CompiledRoute;
-  readonly policies: RoutePolicies | undefined;
+  readonly policies: RoutePolicies;
   readonly req: ActorRequest;
   /** The query string with its `?` (or ''), for proxying. */
   readonly search: string;
@@ -132,25 +132,31 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const policies = table.policies.get(route.config.index);
     if (route.config.proxy !== undefined && policies === undefined) return proxy(table, req, res, route, path, search, found.params, requestId, raw);
 
-    const routed: Routed = {
-      route, policies, search, raw,
-      req: { method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId },
-    };
-    const outcome = await cacheOrDispatch(table, routed, req, res);
-    if (policies?.invalidate !== undefined && outcome.reply.status < 400) {
-      await deps.invalidate(renderInvalidation(policies.invalidate, routed.req));
+    const actorReq: ActorRequest = { method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId };
+    if (policies === undefined) {
+      // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
+      const value = await toPool(table, route, actorReq);
+      if (res.destroyed) return; // the client left while the actor worked
+      // Checked when the reply goes out: a request that arrived before draining began must still
+      // release its keep-alive connection, or the drain waits for the client to hang up.
+      if (deps.isDraining()) res.shouldKeepAlive = false;
+      return writeReply(res, toReply(value), requestId, head);
     }
-    if (res.destroyed) return; // the client left while the actor worked
-    // Checked when the reply goes out: a request that arrived before draining began must still
-    // release its keep-alive connection, or the drain waits for the client to hang up.
+
+    const routed: Routed = { route, policies, search, raw, req: actorReq };
+    const outcome = await cacheOrDispatch(table, routed, req, res);
+    if (policies.invalidate !== undefined && outcome.reply.status < 400) {
+      await deps.invalidate(renderInvalidation(policies.invalidate, actorReq));
+    }
+    if (res.destroyed) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
-    if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, cacheHeaderList(outcome, routed.policies?.cache));
-    else writeReply(res, outcome.reply, requestId, head, outcome.state === undefined ? undefined : cacheHeaders(outcome, routed.policies?.cache));
+    if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, cacheHeaderList(outcome, policies.cache));
+    else writeReply(res, outcome.reply, requestId, head, outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache));
   }
 
   /** The cache step around dispatch, for GET and HEAD on a cached route; dispatch alone otherwise. */
   async function cacheOrDispatch(table: RoutingTable, routed: Routed, req: IncomingMessage, res: ServerResponse): Promise<Partial<CacheOutcome> & { reply: Reply }> {
-    const policy = routed.policies?.cache;
+    const policy = routed.policies.cache;
     const { method } = routed.req;
     if (policy === undefined || (method !== 'GET' && method !== 'HEAD')) return { reply: await dispatch(table, routed, req) };
     try {
@@ -174,9 +180,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       };
       return fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES).catch((err: unknown) => upstreamFailure(name, err));
     }
+    return toReply(await toPool(table, route, routed.req));
+  }
+
+  /** Send the request to the route's pool; resolves to what the actor returned. */
+  function toPool(table: RoutingTable, route: CompiledRoute, req: ActorRequest): Promise<unknown> {
     const pool = route.config.pool === undefined ? undefined : table.pools.get(route.config.pool);
-    if (pool === undefined) throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} has no pool in this worker`);
-    return toReply(await pool.dispatch(routed.req, route.config.timeout ?? pool.config.timeout));
+    if (pool === undefined) return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} has no pool in this worker`));
+    return pool.dispatch(req, route.config.timeout ?? pool.config.timeout);
   }
 
   function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,

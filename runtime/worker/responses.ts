@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { ActorrtError } from '../errors.js';
 import type { StoredReply } from '../cache/policy.js';
 import { encodeBody, NO_HEADERS, type Reply } from '../reply.js';
@@ -42,7 +42,8 @@ function writeStream(res: ServerResponse, reply: Reply, body: Readable, requestI
 }
 
 function isStream(body: unknown): body is Readable {
-  return body instanceof Readable;
+  // Checked on every reply: a property test, not instanceof (stream classes define Symbol.hasInstance).
+  return typeof body === 'object' && body !== null && typeof (body as { pipe?: unknown }).pipe === 'function' && !Buffer.isBuffer(body);
 }
 
 /**
