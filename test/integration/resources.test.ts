@@ -46,6 +46,13 @@ describe('sqlite: the crud-sqlite example', () => {
 
     const patched = await call(`${app.url}/notes/${note.id}`, { method: 'PATCH', headers: JSON_HEADERS, body: JSON.stringify({ body: 'changed' }) });
     assert.deepEqual([patched.status, (patched.json as { title: string; body: string }).body], [200, 'changed']);
+    // Reads are cached per worker; the PATCH removed the note from both before it answered.
+    for (let i = 0; i < 6; i++) {
+      const read = await callFresh(app.url, `/notes/${note.id}`);
+      assert.equal((read.json as { body: string }).body, 'changed', `read ${i + 1} (x-cache ${String(read.headers['x-cache'])})`);
+    }
+    const listed = (await call(`${app.url}/notes?limit=1`)).json as { notes: Array<{ body: string }> };
+    assert.equal(listed.notes[0]?.body, 'changed', 'the cached list page was invalidated too');
     assert.equal((await call(`${app.url}/notes`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ title: '' }) })).status, 400);
     assert.equal((await call(`${app.url}/notes/abc`)).status, 400);
     assert.equal((await call(`${app.url}/notes/${note.id}`, { method: 'DELETE' })).status, 204);
