@@ -34,10 +34,11 @@ export async function cacheScenario(workers: number, rounds: number, seconds: nu
     report(`cached route, GET /hello/:name answered from the cache, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (target: memory hit >= 1.0x req/s)`, rows);
 
     process.stdout.write(`\n## miss storm: ${STORM} concurrent requests on a cold key, actor 50 ms, ${workers} workers, ${rounds} rounds (target: 1 run per worker with memory, 1 in total with Redis)\n`);
-    process.stdout.write(`${'store'.padEnd(10)}${'actor runs per round'.padEnd(24)}${'p99 ms (median)'.padStart(16)}${'errors'.padStart(8)}\n`);
+    process.stdout.write(`${'store'.padEnd(10)}${'actor runs per round'.padEnd(24)}${'p50 ms'.padStart(8)}${'p99 ms'.padStart(8)}${'errors'.padStart(8)}   p99 per round\n`);
     for (const store of ['local', 'shared'] as const) {
       const runs: number[] = [];
       const p99s: number[] = [];
+      const p50s: number[] = [];
       let errors = 0;
       for (let round = 0; round < rounds; round++) {
         rmSync(runsFile, { force: true });
@@ -45,13 +46,15 @@ export async function cacheScenario(workers: number, rounds: number, seconds: nu
         try {
           const result = await storm(`http://127.0.0.1:${server.port}/storm/${store}/cold-${round}`);
           p99s.push(result.p99);
+          p50s.push(result.p50);
           errors += result.errors;
           runs.push(existsSync(runsFile) ? readFileSync(runsFile, 'utf8').split('\n').filter((l) => l !== '').length : 0);
         } finally {
           await server.stop();
         }
       }
-      process.stdout.write(`${(store === 'local' ? 'memory' : 'redis').padEnd(10)}${runs.join(' / ').padEnd(24)}${median(p99s).toFixed(1).padStart(16)}${String(errors).padStart(8)}\n`);
+      process.stdout.write(`${(store === 'local' ? 'memory' : 'redis').padEnd(10)}${runs.join(' / ').padEnd(24)}${median(p50s).toFixed(0).padStart(8)}`
+        + `${median(p99s).toFixed(0).padStart(8)}${String(errors).padStart(8)}   ${p99s.map((p) => p.toFixed(0)).join(' / ')}\n`);
     }
   } finally {
     rmSync(runsDir, { recursive: true, force: true });
@@ -60,7 +63,7 @@ export async function cacheScenario(workers: number, rounds: number, seconds: nu
 }
 
 /** Fire STORM requests at once, each on its own connection; latencies in ms. */
-async function storm(url: string): Promise<{ p99: number; errors: number }> {
+async function storm(url: string): Promise<{ p50: number; p99: number; errors: number }> {
   const agent = new Agent({ connections: STORM, pipelining: 1 });
   const latencies: number[] = [];
   let errors = 0;
@@ -80,7 +83,7 @@ async function storm(url: string): Promise<{ p99: number; errors: number }> {
     await agent.close();
   }
   latencies.sort((a, b) => a - b);
-  return { p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, errors };
+  return { p50: latencies[Math.floor(latencies.length * 0.5)] ?? NaN, p99: latencies[Math.floor(latencies.length * 0.99)] ?? NaN, errors };
 }
 
 /** Remove what the benchmark stored in Redis. */

@@ -21,6 +21,11 @@ import { withDeadline } from '../deadline.js';
  * when the primary says so (or disappears), draining in-flight requests first.
  */
 const log = createLogger('worker');
+/**
+ * Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn). Node's
+ * default, 511, overflows in a burst of 1000 new connections: the rest retry their SYN after 1 s.
+ */
+const LISTEN_BACKLOG = 2048;
 let host: PoolHost | undefined;
 let table: RoutingTable | undefined;
 let resources: Resources | undefined;
@@ -98,7 +103,7 @@ function listen(config: Config, open: Resources, cached: ProcessCaches, cache: R
   // The socket is the primary's, bound once for the life of the instance and inherited at `fd`:
   // a worker that dies or is replaced never takes the port with it, and connections made while
   // no worker accepts wait in the backlog.
-  s.listen({ fd });
+  s.listen({ fd }, LISTEN_BACKLOG); // with a descriptor, node takes the backlog only as the second argument
   return s;
 }
 
