@@ -1,4 +1,5 @@
 import type { Config } from '../config/types.js';
+import type { Invalidation } from './cache/keys.js';
 import type { RouteCacheCounts } from './cache/route-cache.js';
 import type { StoreStats } from './cache/store.js';
 import type { SupervisionEvent } from './supervision/counters.js';
@@ -57,14 +58,14 @@ export interface ReconfigureMessage {
 /** Primary -> running worker: report the load of the pools running here; answered with a reply. */
 export interface StatsMessage { readonly type: 'stats'; readonly id: number }
 
-/** Primary -> every other process: a process invalidated these keys; drop them from local (memory) stores; answered with a reply. */
-export interface InvalidateMessage {
+/**
+ * Both ways. Worker -> primary: keys this process invalidated; tell every other process, then
+ * answer with `invalidated`. Primary -> every other process: drop them from local (memory) stores;
+ * answered with a reply.
+ */
+export interface InvalidateMessage extends Invalidation {
   readonly type: 'invalidate';
   readonly id: number;
-  readonly keys: readonly string[];
-  readonly prefixes: readonly string[];
-  /** Only these stores (every store when absent). */
-  readonly stores?: readonly string[];
 }
 
 /** Primary -> the process that asked: every other process has dropped the keys (or did not answer in time). */
@@ -95,16 +96,6 @@ export interface ResourceMessage {
   readonly originsOut?: readonly string[];
 }
 
-/** Worker -> primary: keys this process invalidated; tell every other process, then answer with `invalidated`. */
-export interface InvalidateRequest {
-  readonly type: 'invalidate';
-  readonly id: number;
-  readonly keys: readonly string[];
-  readonly prefixes: readonly string[];
-  /** Only these stores (every store when absent). */
-  readonly stores?: readonly string[];
-}
-
 /** The caches of one process, as a stats reply carries them. */
 export interface CacheStats {
   readonly stores: readonly StoreStats[];
@@ -130,7 +121,7 @@ export interface ReplyMessage {
   readonly caches?: CacheStats;
 }
 
-export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateRequest;
+export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage;
 
 const WORKER_TYPES: ReadonlySet<unknown> = new Set<WorkerMessage['type']>(['booted', 'ready', 'startup-failed', 'escalate', 'supervision', 'resource', 'reply', 'invalidate']);
 const PRIMARY_TYPES: ReadonlySet<unknown> = new Set<PrimaryMessage['type']>(['start', 'start-pool', 'shutdown', 'pool-down', 'reconfigure', 'stats', 'invalidate', 'invalidated']);

@@ -1,5 +1,5 @@
 import {
-  isWorkerMessage, type EscalateMessage, type InvalidateRequest, type PrimaryMessage, type ReadyMessage, type ReplyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage,
+  isWorkerMessage, type EscalateMessage, type InvalidateMessage, type PrimaryMessage, type ReadyMessage, type ReplyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage,
 } from '../protocol.js';
 
 /** A forked process as the primary talks to it (a cluster Worker or a ChildProcess). */
@@ -19,7 +19,7 @@ export interface HandshakeHandlers {
   /** The answer to a reconfigure or stats message. */
   replied(msg: ReplyMessage): void;
   /** The process invalidated cache keys; the others must drop them too. */
-  invalidate(msg: InvalidateRequest): void;
+  invalidate(msg: InvalidateMessage): void;
   /** No ready within the deadline; the caller decides what to kill. */
   timedOut(): void;
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import { summarizeCaches, type CacheStatus } from '../cache/stats.js';
-import { LISTEN_FD, type CacheStats, type Endpoints, type InvalidateRequest, type PoolLoad, type PrimaryMessage } from '../protocol.js';
+import { LISTEN_FD, type CacheStats, type Endpoints, type InvalidateMessage, type PoolLoad, type PrimaryMessage } from '../protocol.js';
 import type { RestartPolicy } from '../supervision/policy.js';
 import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
@@ -211,7 +211,7 @@ export class Processes {
    * dropped the keys: only then does it answer the request that caused it. A process that does
    * not answer in time is logged and not waited for.
    */
-  private async relayInvalidation(from: Child, msg: InvalidateRequest): Promise<void> {
+  private async relayInvalidation(from: Child, msg: InvalidateMessage): Promise<void> {
     const { keys, prefixes, stores } = msg;
     const others = this.supervisor.list().filter((c) => c !== from && (c.state === 'up' || c.state === 'retiring') && c.proc?.connected === true);
     await Promise.all(others.map((c) => this.supervisor.call(c, { type: 'invalidate', keys, prefixes, ...(stores === undefined ? {} : { stores }) }, INVALIDATE_TIMEOUT)

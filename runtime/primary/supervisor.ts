@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { ActorrtError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { InvalidateMessage, InvalidateRequest, PrimaryMessage, ReconfigureMessage, ReplyMessage, ShutdownMessage } from '../protocol.js';
+import type { InvalidateMessage, PrimaryMessage, ReconfigureMessage, ReplyMessage, ShutdownMessage } from '../protocol.js';
 import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
 import { handshake } from './handshake.js';
 import type { ProcessReports } from './reports.js';
@@ -72,7 +72,7 @@ export interface SupervisorHooks {
   /** A group exceeded its restart intensity. */
   gaveUp(group: string, reason: string, child: Child): void;
   /** A child invalidated cache keys (the others must drop them before it answers its client). */
-  invalidate(from: Child, msg: InvalidateRequest): void;
+  invalidate(from: Child, msg: InvalidateMessage): void;
 }
 
 interface Internal {
