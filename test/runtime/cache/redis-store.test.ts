@@ -12,13 +12,18 @@ const silent = pino({ level: 'silent' });
 const admin = createClient({ url: URL });
 await admin.connect();
 const opened: RedisStore[] = [];
+const namespaces: string[] = [];
 after(async () => {
   await Promise.all(opened.map((s) => s.close()));
+  for (const ns of namespaces) {
+    for await (const keys of admin.scanIterator({ MATCH: `*${ns}*` })) if (keys.length > 0) await admin.unlink(keys);
+  }
   await admin.close();
 });
 
 function store(over: { url?: string; keyPrefix?: string; timeout?: number } = {}): { s: RedisStore; ns: string } {
   const ns = `actorrt-test-${randomUUID()}`;
+  namespaces.push(ns);
   const s = new RedisStore('shared', { store: 'redis', resource: 'redis', namespace: ns, ttl: 60_000, timeout: over.timeout ?? 50 },
     { type: 'redis', url: over.url ?? URL, connectTimeout: 500, startup: { retries: 0, delay: 0 }, ...(over.keyPrefix === undefined ? {} : { keyPrefix: over.keyPrefix }) }, silent);
   opened.push(s);
