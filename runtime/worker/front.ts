@@ -132,7 +132,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const policies = table.policies.get(route.config.index);
     if (route.config.proxy !== undefined && policies === undefined) return proxy(table, req, res, route, path, search, found.params, requestId, raw);
 
-    const actorReq: ActorRequest = { method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId };
+    // HEAD on a route that lists GET but not HEAD: the actor answers a GET; the body is not sent.
+    const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
+    const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
       const value = await toPool(table, route, actorReq);

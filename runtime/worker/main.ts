@@ -12,6 +12,7 @@ import { Resources, resourcesFor } from '../resources/resources.js';
 import { ProcessCaches } from '../cache/process-caches.js';
 import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
+import { RequestIds } from './request-id.js';
 import { withDeadline } from '../deadline.js';
 
 /**
@@ -89,6 +90,7 @@ function listen(config: Config, open: Resources, cached: ProcessCaches, cache: R
     isDraining: () => phase === 'draining',
   }));
   s.maxConnections = limits.maxConnections;
+  const connectionIds = new RequestIds();
   s.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log.debug({ err }, 'client error');
     if (!socket.writable) {
@@ -96,9 +98,10 @@ function listen(config: Config, open: Resources, cached: ProcessCaches, cache: R
       return;
     }
     const error = clientErrorFor(err.code);
-    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+    const requestId = connectionIds.next(); // no request was parsed, so none came in: always a new one
+    const body = JSON.stringify({ error: { code: error.code, message: error.message, requestId } });
     socket.end(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n`
-      + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      + `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`);
   });
   // The socket is the primary's, bound once for the life of the instance and inherited at `fd`:
   // a worker that dies or is replaced never takes the port with it, and connections made while

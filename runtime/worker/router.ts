@@ -52,10 +52,17 @@ export class Router {
 
   constructor(routes: readonly RouteConfig[]) {
     const slots = new Map<string, Slot>();
+    // HEAD is answered by a path's GET routes unless some route declares HEAD for that path itself.
+    const explicitHead = new Set<string>();
+    for (const config of routes) {
+      const pattern = parsePathPattern(config.match.path);
+      if (!('error' in pattern) && config.match.methods?.includes('HEAD') === true) explicitHead.add(pattern.shape);
+    }
     for (const config of routes) {
       const pattern = parsePathPattern(config.match.path);
       if ('error' in pattern) throw new Error(`actorrt bug: route path ${config.match.path} passed validation but does not parse`);
-      const methods = config.match.methods ?? ALL_METHODS;
+      const declared = config.match.methods ?? ALL_METHODS;
+      const methods = declared.includes('GET') && !declared.includes('HEAD') && !explicitHead.has(pattern.shape) ? [...declared, 'HEAD' as const] : declared;
       // find-my-way names params after the first route registered for a (method, shape); this
       // route may use them as they are only if that is true for every one of its methods.
       const ownsParams = methods.every((m) => {

@@ -117,6 +117,17 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
     assert.ok(runsOf(dir, '/items/a1').length <= 2);
   });
 
+  test('HEAD on a cached GET route: the headers of the GET reply (X-Cache, Content-Length), no body', async () => {
+    const dispatcher = new Agent();
+    const got = await call(`${app.url}/items/h1`, { dispatcher });
+    const head = await call(`${app.url}/items/h1`, { method: 'HEAD', dispatcher });
+    await dispatcher.close();
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['x-cache'], 'HIT');
+    assert.equal(head.headers['content-length'], String(Buffer.byteLength(got.text)));
+    assert.equal(head.text, '');
+  });
+
   test('Set-Cookie, Cache-Control no-store / private and statuses not listed are never stored', async () => {
     for (const [id, mode] of [['c1', 'cookie'], ['c2', 'no-store'], ['c3', 'private'], ['c4', 'missing']] as const) {
       for (let i = 0; i < 3; i++) {

@@ -19,6 +19,9 @@ describe('http.limits', () => {
     assert.ok(r.closed);
     assert.match(r.text, /^HTTP\/1\.1 400 Bad Request/);
     assert.match(r.text, /"code":"ACTORRT_E_BAD_REQUEST"/);
+    const id = /\r\nX-Request-Id: ([^\r]+)\r\n/i.exec(r.text)?.[1];
+    assert.ok(id !== undefined, 'a connection-level error carries x-request-id too');
+    assert.match(r.text, new RegExp(`"requestId":"${id}"`));
   });
 
   test('oversized headers get 431 with a code', async () => {

@@ -61,7 +61,7 @@ describe('actorrt start: serving the fixture topology', () => {
   test('answers 405 with an Allow header when the path exists for other methods', async () => {
     const a = await call(`${app.url}/echo/1`, { method: 'DELETE' });
     assert.equal(a.status, 405);
-    assert.equal(a.headers['allow'], 'GET');
+    assert.equal(a.headers['allow'], 'GET, HEAD');
     assert.equal(errorOf(a).code, 'ACTORRT_E_METHOD_NOT_ALLOWED');
   });
 

@@ -24,7 +24,7 @@ test('routes by method and path, extracting parameters', () => {
 test('answers method-not-allowed with the methods that would match', () => {
   const r = router(`  - match: { method: GET, path: /users/:id }\n    pool: a\n  - match: { method: [PUT, DELETE], path: /users/:id }\n    pool: b\n`);
   const found = r.lookup('POST', '/users/1');
-  assert.deepEqual(found, { kind: 'method-not-allowed', allow: ['GET', 'PUT', 'DELETE'] });
+  assert.deepEqual(found, { kind: 'method-not-allowed', allow: ['GET', 'HEAD', 'PUT', 'DELETE'] });
   assert.equal(r.lookup('GET', '/nothing').kind, 'not-found');
 });
 
@@ -88,4 +88,11 @@ test('glob matching is case-insensitive and anchored', () => {
   assert.ok(!glob('image/*')('x-image/png'));
   assert.ok(glob('a.b')('A.B'));
   assert.ok(!glob('a.b')('axb'));
+});
+
+test('HEAD is answered by the GET route of a path, unless a route declares HEAD for it', () => {
+  const r = router(`  - match: { method: GET, path: /users/:id }\n    pool: a\n  - match: { method: GET, path: /files/*}\n    pool: a\n  - match: { method: HEAD, path: /files/* }\n    pool: b\n`);
+  assert.deepEqual(pick(r, 'HEAD', '/users/7'), { index: 0, params: { id: '7' } });
+  assert.equal((pick(r, 'HEAD', '/files/a') as { index: number }).index, 2);
+  assert.equal((pick(r, 'GET', '/files/a') as { index: number }).index, 1);
 });
