@@ -12,5 +12,8 @@ export function didYouMean(input: string, candidates: Iterable<string>): string 
   if (sameCase !== undefined) return `did you mean "${sameCase}"?`;
   const best = closest(input, list);
   const limit = Math.max(2, Math.floor(Math.max(input.length, best.length) / 3));
-  return distance(input, best) <= limit ? `did you mean "${best}"?` : undefined;
+  const d = distance(input, best);
+  // Two edits apart is a lot for a short word: only when it starts the same (`strat` -> `start`, not `monit` -> `init`).
+  const plausible = d <= limit && (d < 2 || best.length > 6 || best[0]?.toLowerCase() === lower[0]);
+  return plausible ? `did you mean "${best}"?` : undefined;
 }

@@ -24,7 +24,10 @@ Exit codes: 0 ok, 1 failure (e.g. an invalid topology), 2 usage error.`;
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [first, ...others] = argv;
+  // `actorrt help start` is `actorrt start --help`.
+  const helpFor = first === 'help' && others[0] !== undefined && others[0] in COMMANDS ? others[0] : undefined;
+  const [name, ...rest] = helpFor === undefined ? argv : [helpFor, '--help'];
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return name === undefined ? 2 : 0;
@@ -57,6 +60,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await command.run(parsed.values, parsed.positionals);
   } catch (err) {
+    if (err instanceof ActorrtError && parsed.values['json'] === true) {
+      // A script that asked for JSON gets JSON on failure too (the message also goes to stderr).
+      process.stdout.write(`${JSON.stringify({ ok: false, error: { code: err.code, message: err.message, ...(err.hint === undefined ? {} : { hint: err.hint }) } }, null, 2)}\n`);
+    }
     if (err instanceof ActorrtError && err.code === 'ACTORRT_E_USAGE') return usageError(`${err.message} (see actorrt ${name} --help)`);
     if (err instanceof ActorrtError) {
       process.stderr.write(`actorrt: ${err.code}  ${err.message}${err.hint === undefined ? '' : `  (${err.hint})`}\n`);

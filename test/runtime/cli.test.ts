@@ -52,6 +52,10 @@ test('usage errors exit 2: unknown command with a suggestion, unknown option, mi
   const opt = actorrt(['validate', '--jsno', 'x.yml']);
   assert.equal(opt.code, 2);
   assert.match(opt.stderr, /unknown option --jsno for validate; did you mean "json"\?/);
+  const far = actorrt(['monit']);
+  assert.equal(far.code, 2);
+  assert.doesNotMatch(far.stderr, /did you mean/, 'no suggestion for a word that is not a plausible typo');
+  assert.match(actorrt(['strat', 'x.yml']).stderr, /did you mean "start"\?/);
   const arg = actorrt(['validate']);
   assert.equal(arg.code, 2);
   assert.match(arg.stderr, /ACTORRT_E_USAGE {2}validate takes exactly one topology file/);
@@ -65,6 +69,9 @@ test('--help, <command> --help and --version answer and exit 0', () => {
   const sub = actorrt(['validate', '--help']);
   assert.equal(sub.code, 0);
   assert.match(sub.stdout, /^Usage: actorrt validate/);
+  const helpStart = actorrt(['help', 'start']);
+  assert.equal(helpStart.code, 0);
+  assert.match(helpStart.stdout, /^Usage: actorrt start/);
   const version = actorrt(['--version']);
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   assert.equal(version.stdout.trim(), pkg.version);
@@ -81,4 +88,14 @@ test('init scaffolds a project that passes validate, with the schema line, and r
   assert.equal(again.code, 1);
   assert.match(again.stderr, /ACTORRT_E_INIT_EXISTS/);
   assert.equal(actorrt(['init', dir, '--force']).code, 0);
+});
+
+test('--json answers JSON on failure too (stdout), with the message on stderr', () => {
+  const dir = tempDir('cli-json');
+  const r = actorrt(['status', '--json'], dir);
+  assert.equal(r.code, 1);
+  const out = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+  assert.equal(out.ok, false);
+  assert.equal(out.error.code, 'ACTORRT_E_NOT_RUNNING');
+  assert.match(r.stderr, /ACTORRT_E_NOT_RUNNING/);
 });
