@@ -4,7 +4,7 @@ import { runPrimary } from '../primary/primary.js';
 import type { Command } from './command.js';
 
 export const start: Command = {
-  usage: 'start <file> [--port N] [--workers N] [--no-watch]',
+  usage: 'start <file> [--port N] [--workers N] [--no-watch] [--detached]',
   summary: 'run the topology as a supervised service',
   help: `Validates the topology, forks the front workers, and prints
 "actorrt ready on http://HOST:PORT (N workers, M pools)" once every worker is ready.
@@ -15,8 +15,11 @@ Options:
   --port N       listen on N instead of http.port (0 picks a free port)
   --workers N    run N front workers instead of http.workers
   --pid-file F   where to record the primary's pid (default: .actorrt/<name>.pid beside the file)
-  --no-watch     do not reload when the file is saved (SIGHUP and actorrt reload still do)`,
-  options: { port: { type: 'string' }, workers: { type: 'string' }, 'pid-file': { type: 'string' }, 'no-watch': { type: 'boolean' } },
+  --no-watch     do not reload when the file is saved (SIGHUP and actorrt reload still do)
+  --detached     keep serving when the process that started actorrt exits (nohup, a shell that
+                 exits); by default the instance stops with it, so a SIGTERM to npx, npm start
+                 or a wrapper script stops the instance too`,
+  options: { port: { type: 'string' }, workers: { type: 'string' }, 'pid-file': { type: 'string' }, 'no-watch': { type: 'boolean' }, detached: { type: 'boolean' } },
   async run(values, positionals) {
     const file = positionals[0];
     if (file === undefined || positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'start takes exactly one topology file');
@@ -29,6 +32,7 @@ Options:
         ...(workers === undefined ? {} : { workers }),
         ...(pidFile === undefined ? {} : { pidFile }),
         watch: values['no-watch'] !== true,
+        detached: values['detached'] === true,
       });
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
@@ -23,7 +23,12 @@ export interface StartOptions {
   readonly pidFile?: string;
   /** Reload when the topology file is saved (default true). */
   readonly watch?: boolean;
+  /** Keep serving when the process that started this one exits (default: stop with it). */
+  readonly detached?: boolean;
 }
+
+/** How often the primary checks that the process that started it is still there. */
+const PARENT_CHECK_MS = 1000;
 
 /**
  * The primary: validates the topology, binds the port once, starts the isolated pools' processes
@@ -35,11 +40,17 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const config = loadConfig(file);
   const log = createLogger('primary');
   const workersOf = (c: Config): number => options.workers ?? (c.http.workers === 'auto' ? availableParallelism() : c.http.workers);
+  const pidPath = options.pidFile ?? PidFile.defaultPath(config.file);
+  const running = PidFile.readEntry(pidPath);
+  if (running !== undefined && (running.runtimeDir === undefined || existsSync(running.runtimeDir))) {
+    throw new ActorrtError('ACTORRT_E_ALREADY_RUNNING', `${config.file} is already running (pid ${running.pid}, recorded in ${pidPath})`,
+      { hint: 'stop it first (actorrt stop), or give this copy its own --pid-file' });
+  }
   const listener = await bindListener(config.http.host, options.port ?? config.http.port);
   // Per-instance folder for the channel and admin sockets: mkdtemp makes it 0700 and unique, so
   // two instances on one machine never collide. Removed when the instance stops.
   const runtimeDir = mkdtempSync(join(tmpdir(), 'actorrt-'));
-  const pid = new PidFile(options.pidFile ?? PidFile.defaultPath(config.file), runtimeDir, log);
+  const pid = new PidFile(pidPath, runtimeDir, log);
   const startedAt = Date.now();
   const reports = new ProcessReports();
   let stopping = false;
@@ -131,12 +142,22 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
   serving = true;
+  // Started by npx, npm start or a shell wrapper: when that process goes (a SIGTERM to it, docker
+  // stop, a terminal closed), this one is re-parented; stop with it instead of serving orphaned.
+  const parent = process.ppid;
+  const parentWatch = options.detached === true ? undefined : setInterval(() => {
+    if (process.ppid === parent || stopping) return;
+    log.warn({ parent }, 'the process that started actorrt exited; stopping (start with --detached to keep serving)');
+    void shutdown(0);
+  }, PARENT_CHECK_MS);
+  parentWatch?.unref();
   const count = processes.serving(FRONT).length;
   const pools = Object.keys(config.pools).length;
   log.info({ port: listener.port, workers: count, pools: Object.keys(config.pools), runtimeDir }, 'ready');
   process.stdout.write(`actorrt ready on http://${hostForUrl(config.http.host)}:${listener.port} (${count} worker${count === 1 ? '' : 's'}, ${pools} pool${pools === 1 ? '' : 's'})\n`);
 
   const code = await finished;
+  clearInterval(parentWatch);
   unhook();
   log.info({ code: code === 0 ? exitCode : code }, 'stopped');
   return code === 0 ? exitCode : code;

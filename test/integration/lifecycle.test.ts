@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CLI, eventually, ROOT, tempDir } from '../helpers.js';
 import { call, callFresh, errorOf, runCli, startInstance } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/actorrt.yml';
@@ -120,4 +123,41 @@ test('an unknown route still gets an error body after a crash elsewhere (the ser
   assert.equal(echo.status, 200);
   assert.equal(errorOf(await call(`${app.url}/nope`)).code, 'ACTORRT_E_NOT_FOUND');
   assert.equal(await app.stop(), 0);
+});
+
+test('a second start of a running topology exits 1 at once, naming the running pid', async (t) => {
+  const app = await startInstance(TOPOLOGY, ['--workers', '1'], t);
+  const started = Date.now();
+  const second = await runCli(['start', TOPOLOGY, '--port', '0', '--pid-file', app.pidFile]);
+  assert.equal(second.code, 1);
+  assert.match(second.stderr, new RegExp(`ACTORRT_E_ALREADY_RUNNING {2}.*already running \\(pid ${app.child.pid ?? 0},`));
+  assert.ok(Date.now() - started < 5000, 'refused before starting anything');
+  assert.equal((await call(`${app.url}/readyz`)).status, 200, 'the first keeps serving');
+});
+
+test('the instance stops gracefully when the process that started it exits (npx, npm start, a wrapper)', async (t) => {
+  const dir = tempDir('parent');
+  const pidFile = join(dir, 'actorrt.pid');
+  // A wrapper that starts actorrt and is then killed, as `kill <npx pid>` does to npx.
+  const wrapper = spawn(process.execPath, ['-e', `
+    const { spawn } = require('node:child_process');
+    const child = spawn(process.execPath, [${JSON.stringify(CLI)}, 'start', ${JSON.stringify(join(ROOT, TOPOLOGY))}, '--port', '0', '--workers', '1', '--pid-file', ${JSON.stringify(pidFile)}], { stdio: ['ignore', 'inherit', 'ignore'] });
+    process.stdout.write('child ' + child.pid + '\\n');
+    setInterval(() => {}, 1000);
+  `], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  wrapper.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  await eventually('actorrt is ready under the wrapper', () => /actorrt ready on/.test(out), 20_000);
+  const primary = Number(/child (\d+)/.exec(out)?.[1]);
+  t.after(() => { try { process.kill(primary, 'SIGKILL'); } catch { /* already gone */ } });
+  wrapper.kill('SIGKILL');
+  await eventually('the primary stopped after its parent went away', () => {
+    try {
+      process.kill(primary, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 15_000);
+  assert.ok(!existsSync(pidFile), 'it stopped gracefully (pid file removed)');
 });
