@@ -12,9 +12,12 @@ export interface RunningInstance {
   ask(cmd: string, args?: Readonly<Record<string, unknown>>, timeout?: number): Promise<unknown>;
 }
 
+/** The topology every command uses when none is named: `actorrt.yml` in the current folder. */
+export const DEFAULT_TOPOLOGY = 'actorrt.yml';
+
 /** The topology file a command names (first positional), resolved; `actorrt.yml` when none is given. */
 export function topologyFile(file: string | undefined): string {
-  return resolve(file ?? 'actorrt.yml');
+  return resolve(file ?? DEFAULT_TOPOLOGY);
 }
 
 /** Find the running instance for `file` (or --pid-file); throws ACTORRT_E_NOT_RUNNING when there is none. */

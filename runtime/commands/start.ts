@@ -2,11 +2,12 @@ import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import { runPrimary } from '../primary/primary.js';
 import type { Command } from './command.js';
+import { DEFAULT_TOPOLOGY } from './instance.js';
 
 export const start: Command = {
-  usage: 'start <file> [--port N] [--workers N] [--no-watch] [--detached]',
+  usage: 'start [file] [--port N] [--workers N] [--no-watch] [--detached]',
   summary: 'run the topology as a supervised service',
-  help: `Validates the topology, forks the front workers, and prints
+  help: `Runs file (default: ./actorrt.yml). Validates the topology, forks the front workers, and prints
 "actorrt ready on http://HOST:PORT (N workers, M pools)" once every worker is ready.
 SIGTERM / SIGINT (or actorrt stop) drain in-flight requests and exit 0; a second signal forces exit.
 Saving the topology file reloads it live (see actorrt reload); so does SIGHUP.
@@ -21,8 +22,8 @@ Options:
                  or a wrapper script stops the instance too`,
   options: { port: { type: 'string' }, workers: { type: 'string' }, 'pid-file': { type: 'string' }, 'no-watch': { type: 'boolean' }, detached: { type: 'boolean' } },
   async run(values, positionals) {
-    const file = positionals[0];
-    if (file === undefined || positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'start takes exactly one topology file');
+    if (positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'start takes at most one topology file (default: ./actorrt.yml)');
+    const file = positionals[0] ?? DEFAULT_TOPOLOGY;
     const port = integer(values['port'], '--port', 0, 65535);
     const workers = integer(values['workers'], '--workers', 1, 256);
     const pidFile = typeof values['pid-file'] === 'string' ? values['pid-file'] : undefined;

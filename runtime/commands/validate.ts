@@ -4,11 +4,12 @@ import type { Config } from '../../config/types.js';
 import { ConfigError, formatIssue, type ConfigIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import type { Command } from './command.js';
+import { DEFAULT_TOPOLOGY } from './instance.js';
 
 export const validate: Command = {
-  usage: 'validate <file> [--json]',
+  usage: 'validate [file] [--json]',
   summary: 'check a topology; errors as file:line:col',
-  help: `Checks the topology file against the schema and its cross-references without starting anything.
+  help: `Checks file (default: ./actorrt.yml) against the schema and its cross-references without starting anything.
 Prints "ok: N pools, N routes, N resources, N caches" and exits 0, or one line per error
 (file:line:col  CODE  message  (hint)) and exits 1.
 
@@ -16,8 +17,8 @@ Options:
   --json    print the errors as a JSON array (empty when the file is valid)`,
   options: { json: { type: 'boolean' } },
   async run(values, positionals) {
-    const file = positionals[0];
-    if (file === undefined || positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'validate takes exactly one topology file');
+    if (positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'validate takes at most one topology file (default: ./actorrt.yml)');
+    const file = positionals[0] ?? DEFAULT_TOPOLOGY;
     const json = values['json'] === true;
     let issues: readonly ConfigIssue[];
     let config: Config | undefined;
