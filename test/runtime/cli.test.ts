@@ -56,15 +56,19 @@ test('usage errors exit 2: unknown command with a suggestion, unknown option, mi
   assert.equal(far.code, 2);
   assert.doesNotMatch(far.stderr, /did you mean/, 'no suggestion for a word that is not a plausible typo');
   assert.match(actorrt(['strat', 'x.yml']).stderr, /did you mean "start"\?/);
-  const arg = actorrt(['validate']);
-  assert.equal(arg.code, 2);
-  assert.match(arg.stderr, /ACTORRT_E_USAGE {2}validate takes exactly one topology file/);
+  const args = actorrt(['validate', 'a.yml', 'b.yml']);
+  assert.equal(args.code, 2);
+  assert.match(args.stderr, /ACTORRT_E_USAGE {2}validate takes at most one topology file \(default: \.\/actorrt\.yml\)/);
+  // No file named: ./actorrt.yml, as for every command.
+  const none = actorrt(['validate'], tempDir('cli-default'));
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /actorrt\.yml.*ACTORRT_E_CONFIG_READ/);
 });
 
 test('--help, <command> --help and --version answer and exit 0', () => {
   const help = actorrt(['--help']);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /validate <file> \[--json\]/);
+  assert.match(help.stdout, /validate \[file\] \[--json\]/);
   assert.match(help.stdout, /init \[dir\]/);
   const sub = actorrt(['validate', '--help']);
   assert.equal(sub.code, 0);
