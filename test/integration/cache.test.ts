@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@keyv/redis';
-import { Agent } from 'undici';
+import { Client } from 'undici';
 import type { InstanceStatus } from '../../runtime/primary/status.js';
 import { eventually, ROOT, tempDir } from '../helpers.js';
 import { call, callFresh, runCli, startInstance, type Answer, type Instance } from './instance.js';
@@ -118,7 +118,7 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
   });
 
   test('HEAD on a cached GET route: the headers of the GET reply (X-Cache, Content-Length), no body', async () => {
-    const dispatcher = new Agent();
+    const dispatcher = new Client(app.url); // one connection: one worker, whose memory store holds the entry
     const got = await call(`${app.url}/items/h1`, { dispatcher });
     const head = await call(`${app.url}/items/h1`, { method: 'HEAD', dispatcher });
     await dispatcher.close();
@@ -139,7 +139,7 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
   });
 
   test('vary: one entry per Accept-Language, and the reply says Vary', async () => {
-    const dispatcher = new Agent();
+    const dispatcher = new Client(app.url); // one connection: one worker, whose memory store holds the entry
     const ask = (lang: string): Promise<Answer> => call(`${app.url}/lang/v1`, { headers: { 'accept-language': lang }, dispatcher });
     const fr = await ask('fr');
     const de = await ask('de');
@@ -230,7 +230,7 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
 
   test('Cache-Control: no-cache from the client bypasses the lookup only on a route that allows it', async () => {
     await get(app, '/fresh/n1');
-    const dispatcher = new Agent();
+    const dispatcher = new Client(app.url); // one connection: one worker, whose memory store holds the entry
     const bypass = await call(`${app.url}/fresh/n1`, { headers: { 'cache-control': 'no-cache' }, dispatcher });
     const ignored = await call(`${app.url}/items/a1`, { headers: { 'cache-control': 'no-cache' }, dispatcher });
     await dispatcher.close();
