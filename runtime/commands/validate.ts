@@ -1,5 +1,7 @@
 import { validateDocument } from '../../config/validate.js';
-import { loadFile } from '../../config/load.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadFile, type LoadedDocument } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
 import { ConfigError, formatIssue, type ConfigIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
@@ -14,8 +16,10 @@ Prints "ok: N pools, N routes, N resources, N caches" and exits 0, or one line p
 (file:line:col  CODE  message  (hint)) and exits 1.
 
 Options:
-  --json    print the errors as a JSON array (empty when the file is valid)`,
-  options: { json: { type: 'boolean' } },
+  --json        print the errors as a JSON array (empty when the file is valid)
+  --no-import   skip importing the actor modules (by default each is imported in a child process
+                and its default export checked, so a syntax error or a missing export shows here)`,
+  options: { json: { type: 'boolean' }, 'no-import': { type: 'boolean' } },
   async run(values, positionals) {
     if (positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'validate takes at most one topology file (default: ./actorrt.yml)');
     const file = positionals[0] ?? DEFAULT_TOPOLOGY;
@@ -23,9 +27,14 @@ Options:
     let issues: readonly ConfigIssue[];
     let config: Config | undefined;
     try {
-      const result = validateDocument(loadFile(file));
+      const doc = loadFile(file);
+      const result = validateDocument(doc);
       issues = result.ok ? [] : result.issues;
       config = result.ok ? result.config : undefined;
+      if (config !== undefined && values['no-import'] !== true) {
+        issues = await checkActors(config, doc);
+        if (issues.length > 0) config = undefined;
+      }
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       issues = err.issues;
@@ -41,6 +50,48 @@ Options:
     return issues.length === 0 ? 0 : 1;
   },
 };
+
+/** How long importing every actor module may take before validate reports it as hanging. */
+const IMPORT_TIMEOUT_MS = 30_000;
+const CHECKER = fileURLToPath(new URL('./check-actors.js', import.meta.url));
+
+/** Import every pool's actor module in a child process; one issue per module that fails, at its pool's `actor` key. */
+async function checkActors(config: Config, doc: LoadedDocument): Promise<ConfigIssue[]> {
+  const pools = Object.values(config.pools);
+  const files = [...new Set(pools.map((p) => p.actor))];
+  if (files.length === 0) return [];
+  const child = spawnSync(process.execPath, [...process.execArgv, CHECKER, ...files], { encoding: 'utf8', timeout: IMPORT_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 });
+  const checked = new Map<string, { error?: string; hint?: string }>();
+  for (const line of (child.stdout ?? '').split('\n')) {
+    try {
+      const r = JSON.parse(line) as { file: string; error?: string; hint?: string };
+      checked.set(r.file, r);
+    } catch { /* not one of the checker's lines (an actor module printed something) */ }
+  }
+  // The first module without a result ended the import (exited, crashed, or hung); later ones were not reached.
+  const culprit = files.find((f) => !checked.has(f));
+  if (culprit !== undefined) {
+    const why = child.error !== undefined ? `importing it did not finish within ${IMPORT_TIMEOUT_MS / 1000} s`
+      : `importing it ended the process (${child.signal ?? `exit code ${String(child.status)}`})${lastLine(child.stderr)}`;
+    checked.set(culprit, { error: `actor module ${culprit}: ${why}`, hint: 'a module should only define its actor when imported; run it on its own to see what it does' });
+  }
+  const issues: ConfigIssue[] = [];
+  for (const p of pools) {
+    const result = checked.get(p.actor);
+    if (result?.error === undefined) continue;
+    const path = ['pools', p.name, 'actor'];
+    issues.push({
+      code: 'ACTORRT_E_ACTOR_MODULE', message: `pools.${p.name}.actor: ${result.error}`, position: doc.locate(path), path: path.join('.'),
+      ...(result.hint === undefined ? {} : { hint: result.hint }),
+    });
+  }
+  return issues;
+}
+
+function lastLine(text: string | null): string {
+  const line = (text ?? '').trim().split('\n').pop()?.trim();
+  return line === undefined || line === '' ? '' : `: ${line}`;
+}
 
 /** `2 pools, 5 routes, 1 resource, 1 cache`. */
 export function summarize(config: Config): string {

@@ -21,6 +21,9 @@ test('a scaffold from actorrt init installs from this checkout (no registry) and
   const install = spawnSync('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
   assert.equal(install.status, 0, install.stderr);
 
+  const validate = spawnSync(process.execPath, [CLI, 'validate'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(validate.status, 0, `validate imports the installed actor: ${validate.stderr}`);
+
   // As the README says: npx actorrt start, with no file named (./actorrt.yml).
   const app = spawn('npx', ['--no-install', 'actorrt', 'start', '--port', '0', '--workers', '1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -87,7 +87,9 @@ test('init scaffolds a project that passes validate, with the schema line, and r
   assert.equal(r.code, 0, r.stderr);
   for (const f of ['actorrt.yml', 'actors/hello.ts', 'README.md', 'package.json']) assert.ok(existsSync(join(dir, f)), f);
   assert.match(readFileSync(join(dir, 'actorrt.yml'), 'utf8'), /^# yaml-language-server: \$schema=\.\/node_modules\/actorrt\/config\/schema\.json\n/);
-  assert.equal(actorrt(['validate', join(dir, 'actorrt.yml')]).code, 0);
+  // Before npm install, 'actorrt' does not resolve from the scaffold's actor: the topology alone is checked.
+  assert.equal(actorrt(['validate', join(dir, 'actorrt.yml'), '--no-import']).code, 0);
+  assert.match(actorrt(['validate', join(dir, 'actorrt.yml')]).stderr, /ACTORRT_E_ACTOR_MODULE .*hello\.ts failed to load: .*actorrt/);
   const again = actorrt(['init', dir]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /ACTORRT_E_INIT_EXISTS/);
@@ -102,4 +104,38 @@ test('--json answers JSON on failure too (stdout), with the message on stderr', 
   assert.equal(out.ok, false);
   assert.equal(out.error.code, 'ACTORRT_E_NOT_RUNNING');
   assert.match(r.stderr, /ACTORRT_E_NOT_RUNNING/);
+});
+
+test('validate imports every actor module in a child process: syntax errors, missing exports, throws and exits are errors at the pool', () => {
+  const file = writeProject(`version: 1
+pools:
+  a: { actor: ./actors/bad.mjs }
+  b: { actor: ./actors/noexp.mjs }
+  c: { actor: ./actors/throws.mjs }
+  d: { actor: ./actors/exits.mjs }
+routes:
+  - match: { path: /a }
+    pool: a
+  - match: { path: /b }
+    pool: b
+  - match: { path: /c }
+    pool: c
+  - match: { path: /d }
+    pool: d
+`, {
+    'actors/bad.mjs': 'export default { receive: ( => 1 };\n',
+    'actors/noexp.mjs': 'export const x = 1;\n',
+    'actors/throws.mjs': 'throw new Error("boom at import");\n',
+    'actors/exits.mjs': 'process.exit(3);\n',
+  });
+  const r = actorrt(['validate', file]);
+  assert.equal(r.code, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(lines[0] ?? '', new RegExp(`^${file}:3:15  ACTORRT_E_ACTOR_MODULE  pools\\.a\\.actor: .*bad\\.mjs failed to load: Unexpected token`));
+  assert.match(lines[1] ?? '', /:4:15 {2}ACTORRT_E_ACTOR_MODULE {2}pools\.b\.actor: .*has no valid default export/);
+  assert.match(lines[2] ?? '', /:5:15 {2}ACTORRT_E_ACTOR_MODULE {2}pools\.c\.actor: .*boom at import/);
+  assert.match(lines[3] ?? '', /:6:15 {2}ACTORRT_E_ACTOR_MODULE {2}pools\.d\.actor: .*ended the process \(exit code 3\)/);
+  assert.equal(lines[4], `4 errors in ${file}`);
+  const skipped = actorrt(['validate', file, '--no-import']);
+  assert.equal(skipped.code, 0, '--no-import checks the topology only');
 });
