@@ -3,6 +3,7 @@ import { BalancedPool, Pool, request, RetryAgent, type Dispatcher } from 'undici
 import type { HttpResource } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from './address.js';
+import { causeOf } from './connection-errors.js';
 import type { Opened } from './driver.js';
 
 /** How long one health probe (TCP connect or GET) may take. */
@@ -78,7 +79,8 @@ export async function openHttp(name: string, resource: HttpResource, log: Logger
         if (balanced !== undefined && !balanced.upstreams.includes(origin)) balanced.addUpstream(origin);
       }
     });
-    if (changed) onOrigins([...unhealthy].map(redactUrl), unhealthy.size === origins.length ? (firstError instanceof Error ? firstError.message : String(firstError)) : undefined);
+    // The cause as the request path reports it (ECONNREFUSED), so status reads the same whichever saw it last.
+    if (changed) onOrigins([...unhealthy].map(redactUrl), unhealthy.size === origins.length ? causeOf(firstError) : undefined);
     if (unhealthy.size === origins.length) throw firstError;
   };
 
