@@ -36,6 +36,14 @@ export interface ActorReply {
   readonly body?: unknown;
 }
 
+/**
+ * An error reply in the shape actorrt's own errors take, `{ "error": { code, message, requestId } }`,
+ * so clients parse one error format: `return errorReply(req, 404, 'NOTE_NOT_FOUND', 'note 7 not found')`.
+ */
+export function errorReply(req: Pick<ActorRequest, 'requestId'>, status: number, code: string, message: string): ActorReply {
+  return { status, body: { error: { code, message, requestId: req.requestId } } };
+}
+
 /** Structured logger handed to actors (pino's interface, narrowed). */
 export interface ActorLogger {
   debug(obj: object | string, msg?: string): void;

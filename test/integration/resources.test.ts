@@ -54,7 +54,10 @@ describe('sqlite: the crud-sqlite example', () => {
     const listed = (await call(`${app.url}/notes?limit=1`)).json as { notes: Array<{ body: string }> };
     assert.equal(listed.notes[0]?.body, 'changed', 'the cached list page was invalidated too');
     assert.equal((await call(`${app.url}/notes`, { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify({ title: '' }) })).status, 400);
-    assert.equal((await call(`${app.url}/notes/abc`)).status, 400);
+    const badId = await call(`${app.url}/notes/abc`, { headers: { 'x-request-id': 'trace-42' } });
+    assert.equal(badId.status, 400);
+    assert.deepEqual(badId.json, { error: { code: 'BAD_ID', message: 'id must be a positive integer', requestId: 'trace-42' } },
+      "an actor's own error has the shape and request id of actorrt's (errorReply)");
     assert.equal((await call(`${app.url}/notes/${note.id}`, { method: 'DELETE' })).status, 204);
     assert.equal((await call(`${app.url}/notes/${note.id}`)).status, 404);
     assert.equal(await app.stop(), 0);

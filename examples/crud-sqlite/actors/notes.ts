@@ -1,4 +1,4 @@
-import { defineActor, type ActorReply, type SqliteDatabase } from 'actorrt';
+import { defineActor, errorReply, type ActorReply, type ActorRequest, type SqliteDatabase } from 'actorrt';
 import type { Statement } from 'better-sqlite3';
 
 interface Note { id: number; title: string; body: string; created_at: string; updated_at: string }
@@ -28,7 +28,7 @@ export default defineActor<Statements, { db: SqliteDatabase }>({
   receive: (sql, req): ActorReply => {
     if (req.params.id === undefined) {
       if (req.method === 'POST') {
-        const input = validate(req.body, true);
+        const input = validate(req, true);
         if ('error' in input) return input.error;
         return { status: 201, body: sql.insert.get(input.title ?? '', input.body ?? '') };
       }
@@ -37,29 +37,31 @@ export default defineActor<Statements, { db: SqliteDatabase }>({
       return { body: { notes, next: notes.length === limit ? notes[notes.length - 1]?.id : null } };
     }
     const id = positive(req.params.id);
-    if (id === undefined) return problem(400, 'id must be a positive integer');
-    if (req.method === 'GET') return found(sql.get.get(id), id);
-    if (req.method === 'DELETE') return sql.remove.run(id).changes === 0 ? problem(404, `note ${id} not found`) : { status: 204 };
-    const input = validate(req.body, req.method === 'PUT');
+    if (id === undefined) return errorReply(req, 400, 'BAD_ID', 'id must be a positive integer');
+    if (req.method === 'GET') return found(req, sql.get.get(id), id);
+    if (req.method === 'DELETE') return sql.remove.run(id).changes === 0 ? notFound(req, id) : { status: 204 };
+    const input = validate(req, req.method === 'PUT');
     if ('error' in input) return input.error;
-    return found(sql.update.get(input.title ?? null, input.body ?? null, id), id);
+    return found(req, sql.update.get(input.title ?? null, input.body ?? null, id), id);
   },
 });
 
-function validate(body: unknown, full: boolean): { title?: string; body?: string } | { error: ActorReply } {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { error: problem(400, 'send a JSON object: {"title": "...", "body": "..."}') };
+function validate(req: ActorRequest, full: boolean): { title?: string; body?: string } | { error: ActorReply } {
+  const bad = (message: string): { error: ActorReply } => ({ error: errorReply(req, 400, 'BAD_NOTE', message) });
+  const { body } = req;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return bad('send a JSON object: {"title": "...", "body": "..."}');
   const { title, body: text } = body as NoteInput;
-  if ((full || title !== undefined) && (typeof title !== 'string' || title.trim() === '')) return { error: problem(400, 'title must be a non-empty string') };
-  if (text !== undefined && typeof text !== 'string') return { error: problem(400, 'body must be a string') };
+  if ((full || title !== undefined) && (typeof title !== 'string' || title.trim() === '')) return bad('title must be a non-empty string');
+  if (text !== undefined && typeof text !== 'string') return bad('body must be a string');
   return { ...(title === undefined ? {} : { title: title as string }), ...(text === undefined ? {} : { body: text }) };
 }
 
-function found(note: Note | undefined, id: number): ActorReply {
-  return note === undefined ? problem(404, `note ${id} not found`) : { body: note };
+function found(req: ActorRequest, note: Note | undefined, id: number): ActorReply {
+  return note === undefined ? notFound(req, id) : { body: note };
 }
 
-function problem(status: number, message: string): ActorReply {
-  return { status, body: { error: { message } } };
+function notFound(req: ActorRequest, id: number): ActorReply {
+  return errorReply(req, 404, 'NOTE_NOT_FOUND', `note ${id} not found`);
 }
 
 function positive(value: unknown): number | undefined {

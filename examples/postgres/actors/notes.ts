@@ -1,4 +1,4 @@
-import { defineActor, type ActorReply, type PostgresPool } from 'actorrt';
+import { defineActor, errorReply, type ActorReply, type ActorRequest, type PostgresPool } from 'actorrt';
 
 interface Note { id: number; title: string; body: string; created_at: string; updated_at: string }
 interface NoteInput { title?: unknown; body?: unknown }
@@ -34,7 +34,7 @@ export default defineActor<undefined, { pg: PostgresPool }>({
   receive: async (_state, req, { resources: { pg } }): Promise<ActorReply> => {
     if (req.params.id === undefined) {
       if (req.method === 'POST') {
-        const input = validate(req.body, true);
+        const input = validate(req, true);
         if ('error' in input) return input.error;
         const { rows } = await pg.query<Note>('INSERT INTO notes (title, body) VALUES ($1, $2) RETURNING *', [input.title, input.body ?? '']);
         return { status: 201, body: rows[0] };
@@ -44,34 +44,36 @@ export default defineActor<undefined, { pg: PostgresPool }>({
       return { body: { notes: rows, next: rows.length === limit ? rows[rows.length - 1]?.id : null } };
     }
     const id = positive(req.params.id);
-    if (id === undefined) return problem(400, 'id must be a positive integer');
-    if (req.method === 'GET') return found((await pg.query<Note>('SELECT * FROM notes WHERE id = $1', [id])).rows[0], id);
+    if (id === undefined) return errorReply(req, 400, 'BAD_ID', 'id must be a positive integer');
+    if (req.method === 'GET') return found(req, (await pg.query<Note>('SELECT * FROM notes WHERE id = $1', [id])).rows[0], id);
     if (req.method === 'DELETE') {
       const { rowCount } = await pg.query('DELETE FROM notes WHERE id = $1', [id]);
-      return rowCount === 0 ? problem(404, `note ${id} not found`) : { status: 204 };
+      return rowCount === 0 ? notFound(req, id) : { status: 204 };
     }
-    const input = validate(req.body, req.method === 'PUT');
+    const input = validate(req, req.method === 'PUT');
     if ('error' in input) return input.error;
     const { rows } = await pg.query<Note>(`UPDATE notes SET title = coalesce($1, title), body = coalesce($2, body), updated_at = now()
       WHERE id = $3 RETURNING *`, [input.title ?? null, input.body ?? null, id]);
-    return found(rows[0], id);
+    return found(req, rows[0], id);
   },
 });
 
-function validate(body: unknown, full: boolean): { title?: string; body?: string } | { error: ActorReply } {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { error: problem(400, 'send a JSON object: {"title": "...", "body": "..."}') };
+function validate(req: ActorRequest, full: boolean): { title?: string; body?: string } | { error: ActorReply } {
+  const bad = (message: string): { error: ActorReply } => ({ error: errorReply(req, 400, 'BAD_NOTE', message) });
+  const { body } = req;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return bad('send a JSON object: {"title": "...", "body": "..."}');
   const { title, body: text } = body as NoteInput;
-  if ((full || title !== undefined) && (typeof title !== 'string' || title.trim() === '')) return { error: problem(400, 'title must be a non-empty string') };
-  if (text !== undefined && typeof text !== 'string') return { error: problem(400, 'body must be a string') };
+  if ((full || title !== undefined) && (typeof title !== 'string' || title.trim() === '')) return bad('title must be a non-empty string');
+  if (text !== undefined && typeof text !== 'string') return bad('body must be a string');
   return { ...(title === undefined ? {} : { title: title as string }), ...(text === undefined ? {} : { body: text }) };
 }
 
-function found(note: Note | undefined, id: number): ActorReply {
-  return note === undefined ? problem(404, `note ${id} not found`) : { body: note };
+function found(req: ActorRequest, note: Note | undefined, id: number): ActorReply {
+  return note === undefined ? notFound(req, id) : { body: note };
 }
 
-function problem(status: number, message: string): ActorReply {
-  return { status, body: { error: { message } } };
+function notFound(req: ActorRequest, id: number): ActorReply {
+  return errorReply(req, 404, 'NOTE_NOT_FOUND', `note ${id} not found`);
 }
 
 function positive(value: unknown): number | undefined {
