@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,9 +9,11 @@ import { call, callFresh, errorOf, runCli, startInstance } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/actorrt.yml';
 
-test('SIGTERM lets in-flight requests finish, then exits 0 and removes the pid file', async (t) => {
+test('SIGTERM lets in-flight requests finish, then exits 0 and removes the pid file and its runtime folder', async (t) => {
   const app = await startInstance(TOPOLOGY, [], t);
   assert.ok(existsSync(app.pidFile));
+  const runtimeDir = readFileSync(app.pidFile, 'utf8').split('\n')[1] ?? '';
+  assert.ok(runtimeDir !== '' && existsSync(runtimeDir), 'the pid file names the runtime folder');
   const inflight = call(`${app.url}/slow-long?ms=800`);
   await sleep(150);
   const code = app.stop('SIGTERM');
@@ -20,6 +22,7 @@ test('SIGTERM lets in-flight requests finish, then exits 0 and removes the pid f
   assert.deepEqual(answer.json, { slept: 800 });
   assert.equal(await code, 0);
   assert.ok(!existsSync(app.pidFile), 'pid file removed');
+  assert.ok(!existsSync(runtimeDir), 'runtime folder (sockets) removed');
 });
 
 test('stops accepting new connections while draining, and the in-flight request still completes', async (t) => {
