@@ -50,6 +50,13 @@ export class MemoryStore implements CacheStore {
     return this.keyv.get(key);
   }
 
+  /** What get() resolves to, synchronously: the same envelope keyv wrote, the same expiry check. */
+  peek(key: string): unknown {
+    const envelope = this.lru.get(key);
+    if (envelope === undefined || (envelope.expires !== undefined && Date.now() > envelope.expires)) return undefined;
+    return envelope.value;
+  }
+
   async set(key: string, value: unknown, ttl: number): Promise<void> {
     await this.keyv.set(key, value, ttl);
   }

@@ -86,6 +86,23 @@ export class ResponseCache {
     caches.onInvalidate((inv) => this.dropFlights(inv));
   }
 
+  /**
+   * A fresh entry of a store in this process, found without waiting (memory stores): the hit is
+   * then written in the same turn as the request was parsed. Undefined sends the request the
+   * usual way (`serve`).
+   */
+  hit(policy: RouteCachePolicy, req: KeySource): CacheOutcome | undefined {
+    const store = this.caches.store(policy.store);
+    if (store?.peek === undefined || (policy.allowNoCache && asksNoCache(req.headers['cache-control']))) return undefined;
+    const key = policy.vary.length === 0 ? policy.key(req) : policy.key(req) + varySuffix(policy.vary, req.headers);
+    const found = store.peek(key);
+    if (!isStoredReply(found)) return undefined;
+    const now = Date.now();
+    if (now >= found.freshUntil) return undefined;
+    this.countsOf(policy).hits++;
+    return { reply: fromStored(found), state: 'HIT', entry: found, age: ageOf(found, now) };
+  }
+
   /** Answer one request on a cached route; `fill` dispatches it to the pool or upstream. */
   async serve(policy: RouteCachePolicy, req: KeySource, fill: () => Promise<Reply>): Promise<CacheOutcome> {
     const store = this.caches.store(policy.store);

@@ -8,6 +8,8 @@ export interface CacheStore {
   readonly kind: 'memory' | 'redis';
   /** The stored value, or undefined (absent, expired, or the store failed). */
   get(key: string): Promise<unknown>;
+  /** Stores in this process only: the value now, without waiting (the hit path of memory stores). */
+  peek?(key: string): unknown;
   /** Store `value` for `ttl` ms. */
   set(key: string, value: unknown, ttl: number): Promise<void>;
   /** Remove these keys, their vary variants (`key#...`), and every key starting with one of `prefixes`. */

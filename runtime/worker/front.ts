@@ -146,7 +146,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     }
 
     const routed: Routed = { route, policies, search, raw, req: actorReq };
-    const outcome = await cacheOrDispatch(table, routed, req, res);
+    // A fresh entry in this process's memory answers before anything is awaited.
+    const hit = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? deps.cache.hit(policies.cache, actorReq) : undefined;
+    const outcome = hit ?? await cacheOrDispatch(table, routed, req, res);
     if (policies.invalidate !== undefined && outcome.reply.status < 400) {
       await deps.invalidate(renderInvalidation(policies.invalidate, actorReq));
     }
