@@ -159,3 +159,16 @@ test('HEAD is answered from a stored GET reply, and a HEAD miss stores nothing',
   assert.equal(head.state, 'HIT');
   assert.equal(runs.n, 2);
 });
+
+test('hit() answers a fresh memory entry without waiting, and leaves everything else to serve()', async () => {
+  runs.n = 0;
+  const { cache } = setup();
+  assert.equal(cache.hit(policy(), request()), undefined, 'absent');
+  await cache.serve(policy({ ttl: 60 }), request(), counter().fill);
+  const fresh = cache.hit(policy(), request());
+  assert.equal(fresh?.state, 'HIT');
+  assert.equal((fresh?.reply.body as Buffer).toString(), '{"n":1}');
+  assert.equal(cache.hit(policy({ allowNoCache: true }), request('1', { 'cache-control': 'no-cache' })), undefined, 'no-cache where allowed');
+  await eventually('the entry is stale', () => cache.hit(policy(), request()) === undefined, 2000);
+  assert.equal(cache.stats()[0]?.hits, 1);
+});
