@@ -10,6 +10,7 @@ import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { fetchReply, forward } from './proxy.js';
+import { resolveDotSegments } from './path.js';
 import { RequestIds } from './request-id.js';
 import { writeError, writeReply, writeStored } from './responses.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
@@ -98,7 +99,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    // Dot segments resolved before routing and forwarding: a route's prefix is a boundary an upstream can rely on.
+    const path = resolveDotSegments(q === -1 ? url : url.slice(0, q));
+    if (path === undefined) throw new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path climbs above the root with ".." segments');
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
 

@@ -109,6 +109,19 @@ pools:
     assert.equal(((await call(`${app.url}/users/a%20b`)).json as Seen).url, '/v2/users/a%20b/profile');
   });
 
+  test('dot segments are resolved before routing and forwarding; climbing above the root is refused with 400', async () => {
+    const up = await raw(app.url, 'GET /api/x/../y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000);
+    assert.match(up.text, /^HTTP\/1\.1 200 /);
+    assert.match(up.text, /"url":"\/y"/, 'the upstream sees the resolved path');
+    const encoded = await raw(app.url, 'GET /api/a/%2e%2E/b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000);
+    assert.match(encoded.text, /"url":"\/b"/);
+    for (const path of ['/api/../../etc/passwd', '/api/%2e%2e/%2e%2e/etc/passwd', '/..']) {
+      const r = await raw(app.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 3000);
+      assert.match(r.text, /^HTTP\/1\.1 400 /, path);
+      assert.match(r.text, /"code":"ACTORRT_E_BAD_PATH"/, path);
+    }
+  });
+
   test('actors call an http resource through the same balanced pool', async () => {
     const answer = await call(`${app.url}/via-actor`);
     const { statusCode, seen } = answer.json as { statusCode: number; seen: Seen };

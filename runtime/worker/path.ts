@@ -1,0 +1,34 @@
+/**
+ * Dot segments (`.`, `..`, and their percent-encoded forms `%2e`, `%2E`) resolved in a request
+ * path before it is routed or forwarded (RFC 3986 section 5.2.4), so a route's prefix is a
+ * boundary: `GET /files/../admin` is routed as `/admin`, and a path that climbs above the root is
+ * refused. Returns the path unchanged (same string) when it has no dot segment: the common case
+ * costs one scan.
+ */
+export function resolveDotSegments(path: string): string | undefined {
+  if (!mayHaveDots(path)) return path;
+  const segments = path.split('/');
+  const out: string[] = [];
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as string;
+    const plain = segment.replace(/%2e/gi, '.');
+    const last = i === segments.length - 1;
+    if (plain === '.') {
+      if (last) out.push('');
+      continue;
+    }
+    if (plain === '..') {
+      // The leading '' (before the first '/') is the root: climbing past it is refused.
+      if (out.length <= 1) return undefined;
+      out.pop();
+      if (last) out.push('');
+      continue;
+    }
+    out.push(segment);
+  }
+  return out.join('/');
+}
+
+function mayHaveDots(path: string): boolean {
+  return path.includes('/.') || /\/%2e/i.test(path);
+}

@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { resolveDotSegments } from '../../runtime/worker/path.js';
+
+test('dot segments are resolved, encoded ones too; a path that climbs above the root is refused', () => {
+  assert.equal(resolveDotSegments('/files/a.txt'), '/files/a.txt');
+  assert.equal(resolveDotSegments('/files/../admin'), '/admin');
+  assert.equal(resolveDotSegments('/files/./a/./b'), '/files/a/b');
+  assert.equal(resolveDotSegments('/files/%2e%2e/admin'), '/admin');
+  assert.equal(resolveDotSegments('/files/%2E%2e/%2e/x'), '/x');
+  assert.equal(resolveDotSegments('/files/a/..'), '/files/');
+  assert.equal(resolveDotSegments('/files/..'), '/');
+  assert.equal(resolveDotSegments('/..'), undefined);
+  assert.equal(resolveDotSegments('/files/../../etc/passwd'), undefined);
+  assert.equal(resolveDotSegments('/files/%2e%2e/%2e%2e/etc/passwd'), undefined);
+  assert.equal(resolveDotSegments('/files/..a/b.'), '/files/..a/b.', 'dots inside a segment are not dot segments');
+  assert.equal(resolveDotSegments('/.well-known/x'), '/.well-known/x');
+});
