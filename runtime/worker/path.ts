@@ -30,5 +30,5 @@ export function resolveDotSegments(path: string): string | undefined {
 }
 
 function mayHaveDots(path: string): boolean {
-  return path.includes('/.') || /\/%2e/i.test(path);
+  return path.includes('/.') || (path.includes('%') && /\/%2e/i.test(path));
 }
