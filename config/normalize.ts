@@ -26,6 +26,8 @@ export function normalize(data: Raw, file: string): Config {
 function http(h: Raw): HttpConfig {
   const limits = h['limits'] as Raw;
   const health = h['health'] as Raw;
+  const sup = h['supervision'] as Raw;
+  const backoff = sup['backoff'] as Raw;
   return {
     port: h['port'] as number,
     host: h['host'] as string,
@@ -39,6 +41,11 @@ function http(h: Raw): HttpConfig {
     },
     shutdownTimeout: ms(h['shutdownTimeout']),
     health: { live: health['live'] as string, ready: health['ready'] as string },
+    supervision: {
+      maxRestarts: sup['maxRestarts'] as number,
+      within: ms(sup['within']),
+      backoff: { min: ms(backoff['min']), max: ms(backoff['max']) },
+    },
   };
 }
 

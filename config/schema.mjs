@@ -39,6 +39,12 @@ const schema = {
         maxConnections: int(1, 10000, 'open connections per front worker'),
       }, { default: {}, description: 'bounds on what one client may send and hold' }),
       shutdownTimeout: duration('10s', 'how long a graceful stop waits for in-flight requests'),
+      supervision: obj({
+        maxRestarts: int(0, 5, 'front workers that fail to start, in a row, before the instance gives up (exit 1); a worker that served and then died is always restarted'),
+        within: duration('30s', 'restarts within this window make the backoff grow; a worker healthy this long resets it'),
+        backoff: obj({ min: duration('200ms', 'delay before the second restart in a window (the first is immediate)'), max: duration('10s', 'longest delay between restarts') },
+          { default: {}, description: 'delay between restarts of front workers' }),
+      }, { default: {}, description: 'how front workers are restarted when they die (the OOM killer, an operator, a crash)' }),
       health: obj({
         live: str('liveness path answered by the front actor', { pattern: '^/', default: '/healthz' }),
         ready: str('readiness path answered by the front actor', { pattern: '^/', default: '/readyz' }),

@@ -30,6 +30,12 @@ export interface HttpConfig {
   };
   readonly shutdownTimeout: number;
   readonly health: { readonly live: string; readonly ready: string };
+  /** Front worker restarts: backoff from the restarts within `within`; give up after `maxRestarts` failed starts in a row. */
+  readonly supervision: {
+    readonly maxRestarts: number;
+    readonly within: number;
+    readonly backoff: { readonly min: number; readonly max: number };
+  };
 }
 
 export interface StartupRetry {

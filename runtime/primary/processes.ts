@@ -4,7 +4,6 @@ import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import { summarizeCaches, type CacheStatus } from '../cache/stats.js';
 import { LISTEN_FD, type CacheStats, type Endpoints, type InvalidateMessage, type PoolLoad, type PrimaryMessage } from '../protocol.js';
-import type { RestartPolicy } from '../supervision/policy.js';
 import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
 import type { ProcessReports } from './reports.js';
@@ -15,8 +14,6 @@ const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url))
 const POOL_ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
 /** The supervision group of the front workers (isolated pools use their own names). */
 export const FRONT = 'front';
-/** Front workers are restarted under this intensity; past it the primary gives up and exits 1. */
-const FRONT_POLICY: RestartPolicy = { strategy: 'one-for-one', maxRestarts: 5, within: 30_000, backoff: { min: 200, max: 5000 } };
 /** How long a status request waits for each process's load. */
 const STATS_TIMEOUT = 1000;
 /** How long an invalidation waits for each other process (below the asker's own wait). */
@@ -47,7 +44,9 @@ export class Processes {
     private readonly reports: ProcessReports, private readonly onFrontGiveUp: (reason: string) => void) {
     this.current = deployed;
     this.supervisor = new ChildSupervisor(log, reports, {
-      policy: (group) => (group === FRONT ? FRONT_POLICY : this.config.pools[group]?.supervision ?? FRONT_POLICY),
+      policy: (group) => (group === FRONT ? { strategy: 'one-for-one', ...this.config.http.supervision } : this.config.pools[group]?.supervision)
+        ?? { strategy: 'one-for-one', ...this.config.http.supervision },
+      keepServing: (group) => group === FRONT,
       ready: (child) => {
         // Started from an older topology than the one in force (a reload ran meanwhile): catch up.
         if (child.generation !== this.generation) void this.tell(child).catch((err: unknown) => this.log.warn({ ...child.spec.fields, err: (err as Error).message }, 'could not bring a process up to date'));
@@ -239,7 +238,7 @@ export class Processes {
 
   private gaveUp(group: string, reason: string, child: Child): void {
     if (group === FRONT) {
-      this.log.fatal({ ...child.spec.fields, reason }, 'front workers keep failing; giving up');
+      this.log.fatal({ ...child.spec.fields, reason }, 'front workers keep failing to start; giving up');
       this.onFrontGiveUp(reason);
       return;
     }

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { ActorrtError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { InvalidateMessage, PrimaryMessage, ReconfigureMessage, ReplyMessage, ShutdownMessage } from '../protocol.js';
-import { decide, prune, type RestartPolicy } from '../supervision/policy.js';
+import { decide, decideKeepServing, prune, type RestartPolicy } from '../supervision/policy.js';
 import { handshake } from './handshake.js';
 import type { ProcessReports } from './reports.js';
 
@@ -61,10 +61,14 @@ export interface GroupRecord {
   lastFailure: ActorrtError | undefined;
   /** Set once the group was given up, with why. */
   down: string | undefined;
+  /** Children of this group that exited before their first ready, since one last became ready. */
+  failedStarts: number;
 }
 
 export interface SupervisorHooks {
   policy(group: string): RestartPolicy;
+  /** Whether a group's children are restarted whatever happens once they have served (front workers), counting only failed starts toward giving up. */
+  keepServing(group: string): boolean;
   /** A child reported ready (first start, restart, or a reload's new child). */
   ready(child: Child): void;
   /** A child is being restarted after an exit (for counters). */
@@ -107,7 +111,7 @@ export class ChildSupervisor {
   group(name: string): GroupRecord {
     let g = this.groups.get(name);
     if (g === undefined) {
-      g = { history: [], restarts: 0, lastError: undefined, lastFailure: undefined, down: undefined };
+      g = { history: [], restarts: 0, lastError: undefined, lastFailure: undefined, down: undefined, failedStarts: 0 };
       this.groups.set(name, g);
     }
     return g;
@@ -197,8 +201,16 @@ export class ChildSupervisor {
     internal.exited = new Promise((resolve) => { exited = resolve; });
     return new Promise<void>((resolve, reject) => {
       let failure: ActorrtError | undefined;
-      const cancel = handshake(proc, () => spec.start(child), READY_TIMEOUT, {
+      // A child told to stop while it was still loading may have missed the message (nothing
+      // listened yet): when it then asks for its start, or reports ready, it is told again.
+      const stopNow = (): ShutdownMessage => ({ type: 'shutdown', timeout: 0, mode: 'stop' });
+      const cancel = handshake(proc, () => (child.state === 'retiring' || this.stopping ? stopNow() : spec.start(child)), READY_TIMEOUT, {
         ready: () => {
+          if (child.state === 'retiring') {
+            if (proc.connected) proc.send(stopNow());
+            return;
+          }
+          group.failedStarts = 0;
           if (child.state === 'starting') child.state = 'up';
           child.listed = true;
           resolve();
@@ -237,6 +249,7 @@ export class ChildSupervisor {
         internal.calls.clear();
         if (child.proc === proc) child.proc = undefined;
         const beforeReady = child.state === 'starting';
+        if (beforeReady) group.failedStarts++;
         if (beforeReady) {
           reject(failure ?? new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`));
         }
@@ -261,7 +274,9 @@ export class ChildSupervisor {
     const now = Date.now();
     const policy = this.hooks.policy(spec.group);
     prune(group.history, now, policy.within);
-    const decision = decide({ ...policy, strategy: 'one-for-one' }, group.history, now);
+    const decision = this.hooks.keepServing(spec.group)
+      ? decideKeepServing(policy, group.history, now, group.failedStarts)
+      : decide({ ...policy, strategy: 'one-for-one' }, group.history, now);
     const fields = { ...spec.fields, pid: child.proc?.pid, code, signal, count: decision.count, lastError: group.lastError };
     if (decision.action !== 'restart-one') {
       group.down = decision.action === 'escalate' ? decision.reason : decision.action;

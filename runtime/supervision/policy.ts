@@ -35,6 +35,21 @@ export function decide(policy: RestartPolicy, history: readonly number[], now: n
 }
 
 /**
+ * Front workers (OTP's permanent children that must keep a serving instance serving): a worker that
+ * served and then died (the OOM killer, an operator, a crash under load) is always restarted, with
+ * a backoff that grows with the restarts within the window and resets once none happened for that
+ * long (Akka's backoff autoReset). Only starts that fail, `failedStarts` in a row, lead to giving up.
+ */
+export function decideKeepServing(policy: RestartPolicy, history: readonly number[], now: number, failedStarts: number, random = Math.random()): Decision {
+  const recent = history.filter((t) => now - t < policy.within);
+  const count = recent.length + 1;
+  if (failedStarts > policy.maxRestarts) {
+    return { action: 'escalate', reason: `${failedStarts} starts in a row failed (more than ${policy.maxRestarts})`, count };
+  }
+  return { action: 'restart-one', delay: backoffDelay(policy.backoff, recent.length, random), count };
+}
+
+/**
  * Exponential backoff with "equal jitter": the first restart in a window is immediate, the n-th
  * waits between half and all of min * 2^(n-1), capped at max. Immediate first restarts keep a
  * one-off crash cheap; jitter keeps many actors from restarting in lock-step.

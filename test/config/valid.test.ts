@@ -12,6 +12,7 @@ test('applies every documented default to a minimal topology', () => {
     port: 8080, host: '0.0.0.0', workers: 'auto', shutdownTimeout: 10_000,
     limits: { bodyBytes: 1024 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxConnections: 10_000 },
     health: { live: '/healthz', ready: '/readyz' },
+    supervision: { maxRestarts: 5, within: 30_000, backoff: { min: 200, max: 10_000 } },
   });
   const pool = config.pools['api'];
   assert.ok(pool);

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, eventually, ROOT, tempDir } from '../helpers.js';
+import { CLI, eventually, ROOT, tempDir, writeProject } from '../helpers.js';
 import { call, callFresh, errorOf, runCli, startInstance } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/actorrt.yml';
@@ -163,4 +163,35 @@ test('the instance stops gracefully when the process that started it exits (npx,
     }
   }, 15_000);
   assert.ok(!existsSync(pidFile), 'it stopped gracefully (pid file removed)');
+});
+
+test('front workers killed from outside again and again are restarted every time: a serving instance keeps serving', async (t) => {
+  const file = writeProject(`version: 1
+http: { workers: 2, supervision: { maxRestarts: 2, within: 30s, backoff: { min: 10ms, max: 50ms } } }
+pools:
+  api: { actor: ./actors/pid.mjs }
+routes:
+  - match: { method: GET, path: /pid }
+    pool: api
+`, { 'actors/pid.mjs': 'export default { receive: () => ({ pid: process.pid }) };\n' });
+  const app = await startInstance(file, [], t);
+  const workerPids = async (): Promise<number[]> => {
+    const { stdout } = await runCli(['status', '--pid-file', app.pidFile, '--json']);
+    return (JSON.parse(stdout) as { workers: Array<{ pid?: number; up: boolean }> }).workers.filter((w) => w.up).map((w) => w.pid ?? 0);
+  };
+  // Eight kills: more than maxRestarts (2) within the window, which only counts failed starts.
+  for (let kill = 0; kill < 8; kill++) {
+    const before = await workerPids();
+    const victim = before[kill % 2] as number;
+    process.kill(victim, 'SIGKILL');
+    await eventually(`worker replaced after kill ${kill + 1}`, async () => {
+      const now = await workerPids();
+      return now.length === 2 && !now.includes(victim);
+    }, 15_000);
+  }
+  assert.equal((await callFresh(app.url, '/pid')).status, 200);
+  const { stdout } = await runCli(['status', '--pid-file', app.pidFile, '--json']);
+  assert.equal((JSON.parse(stdout) as { workerRestarts: number }).workerRestarts, 8);
+  assert.equal(app.child.exitCode, null, 'the instance did not give up');
+  assert.equal(await app.stop(), 0);
 });

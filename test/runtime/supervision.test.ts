@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoffDelay, decide, prune, type RestartPolicy } from '../../runtime/supervision/policy.js';
+import { backoffDelay, decide, decideKeepServing, prune, type RestartPolicy } from '../../runtime/supervision/policy.js';
 
 const policy = (over: Partial<RestartPolicy> = {}): RestartPolicy => ({
   strategy: 'one-for-one', maxRestarts: 3, within: 5000, backoff: { min: 100, max: 1000 }, ...over,
@@ -51,4 +51,21 @@ test('prune drops entries that fell out of the window, in place', () => {
   const h = [1, 2, 9000, 9500];
   prune(h, 10_000, 5000);
   assert.deepEqual(h, [9000, 9500]);
+});
+
+test('front workers: one that served and died is always restarted, with backoff growing within the window and reset after it', () => {
+  const p = policy({ maxRestarts: 2, within: 10_000, backoff: { min: 100, max: 1000 } });
+  const many = Array.from({ length: 20 }, (_, i) => 9000 + i * 10);
+  const d = decideKeepServing(p, many, 10_000, 0, 0.5);
+  assert.equal(d.action, 'restart-one', 'twenty kills within the window do not give up');
+  assert.equal((d as { delay: number }).delay, 750, 'capped backoff (max 1000, equal jitter at 0.5)');
+  assert.deepEqual(decideKeepServing(p, many, 40_000, 0, 0.5), { action: 'restart-one', delay: 0, count: 1 }, 'healthy for a window: immediate again');
+});
+
+test('front workers: only starts that fail in a row lead to giving up', () => {
+  const p = policy({ maxRestarts: 2 });
+  assert.equal(decideKeepServing(p, [], 10_000, 2).action, 'restart-one');
+  const d = decideKeepServing(p, [], 10_000, 3);
+  assert.equal(d.action, 'escalate');
+  assert.match((d as { reason: string }).reason, /3 starts in a row failed/);
 });
