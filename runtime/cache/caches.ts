@@ -22,9 +22,12 @@ export class Caches {
   private epoch = 0;
   private readonly recent: Array<{ readonly epoch: number; readonly inv: Invalidation }> = [];
   private readonly listeners: Array<(inv: Invalidation) => void> = [];
+  /** Stores a route's `vary` makes variants in: only their invalidations look for `key#...`. */
+  private varying: ReadonlySet<string>;
 
   constructor(config: Config, private readonly log: Logger) {
     this.config = config;
+    this.varying = varyingStores(config);
   }
 
   /**
@@ -41,6 +44,7 @@ export class Caches {
   async apply(config: Config, wait = READY_WAIT_MS): Promise<void> {
     const previous = this.config;
     this.config = config;
+    this.varying = varyingStores(config);
     for (const [name, store] of [...this.stores]) {
       const before = previous.caches[name];
       const after = config.caches[name];
@@ -79,14 +83,14 @@ export class Caches {
    */
   async invalidate(inv: Invalidation): Promise<void> {
     this.record(inv);
-    await Promise.all(this.names().filter((n) => inv.stores?.includes(n) ?? true).map((name) => this.store(name)?.delete(inv.keys, inv.prefixes)));
+    await Promise.all(this.names().filter((n) => inv.stores?.includes(n) ?? true).map((name) => this.store(name)?.delete(inv, this.varying.has(name))));
   }
 
   /** Another process invalidated: drop the keys from this process's memory stores (shared stores were already done). */
   async forget(inv: Invalidation): Promise<void> {
     this.record(inv);
     const memory = [...this.stores.values()].filter((s) => s.kind === 'memory' && (inv.stores?.includes(s.name) ?? true));
-    await Promise.all(memory.map((s) => s.delete(inv.keys, inv.prefixes)));
+    await Promise.all(memory.map((s) => s.delete(inv, this.varying.has(s.name))));
   }
 
   /** Called with every invalidation this process learns of (single flights drop the keys they were computing). */
@@ -128,6 +132,10 @@ export class Caches {
     if (this.recent.length > RECENT) this.recent.shift();
     for (const listener of this.listeners) listener(inv);
   }
+}
+
+function varyingStores(config: Config): ReadonlySet<string> {
+  return new Set(config.routes.filter((r) => (r.cache?.vary.length ?? 0) > 0).map((r) => r.cache?.use as string));
 }
 
 /** A store not used yet in this process. */

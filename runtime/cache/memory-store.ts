@@ -1,7 +1,7 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { MemoryCache } from '../../config/types.js';
-import { VARY_SEPARATOR } from './keys.js';
+import { invalidates, type Invalidation } from './keys.js';
 import { NO_LOCK, type CacheStore, type Lock, type StoreStats } from './store.js';
 
 /** What keyv keeps per key (its own envelope: the value and when it expires). */
@@ -61,14 +61,11 @@ export class MemoryStore implements CacheStore {
     await this.keyv.set(key, value, ttl);
   }
 
-  async delete(keys: readonly string[], prefixes: readonly string[]): Promise<void> {
-    for (const key of keys) this.lru.delete(key);
-    const variantsOf = keys.map((k) => k + VARY_SEPARATOR);
-    const starts = [...prefixes, ...variantsOf];
-    if (starts.length === 0) return;
-    for (const key of [...this.lru.keys()]) {
-      if (starts.some((p) => key.startsWith(p))) this.lru.delete(key);
-    }
+  async delete(inv: Invalidation, variants: boolean): Promise<void> {
+    for (const key of inv.keys) this.lru.delete(key);
+    if (inv.prefixes.length === 0 && !variants) return;
+    const matching = variants ? inv : { keys: [], prefixes: inv.prefixes };
+    for (const key of [...this.lru.keys()]) if (invalidates(matching, key)) this.lru.delete(key);
   }
 
   /** One process: the in-process single flight already coalesces, nothing to lock across. */

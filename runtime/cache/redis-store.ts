@@ -5,7 +5,7 @@ import type { RedisCache, RedisResource } from '../../config/types.js';
 import { withDeadline } from '../deadline.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../resources/address.js';
-import { VARY_SEPARATOR } from './keys.js';
+import { VARY_SEPARATOR, type Invalidation } from './keys.js';
 import { NO_LOCK, type CacheStore, type Lock, type StoreStats } from './store.js';
 
 /** After a failed or late operation, how long the store answers "not found" at once instead of trying. */
@@ -72,11 +72,13 @@ export class RedisStore implements CacheStore {
     await this.run('set', () => this.keyv.set(key, value, ttl), undefined);
   }
 
-  async delete(keys: readonly string[], prefixes: readonly string[]): Promise<void> {
-    const full = keys.map((k) => this.redisKey(k));
+  async delete(inv: Invalidation, variants: boolean): Promise<void> {
+    const full = inv.keys.map((k) => this.redisKey(k));
     if (full.length > 0) await this.run('delete', () => this.client.unlink(full), undefined);
-    // An exact key also takes its vary variants with it; SCAN within the namespace, never KEYS.
-    for (const start of [...prefixes, ...keys.map((k) => k + VARY_SEPARATOR)]) await this.deletePrefix(start);
+    // Each prefix is a SCAN over the whole keyspace (MATCH only filters), never KEYS; variants of
+    // exact keys are scanned for only when a route of this store varies.
+    const starts = variants ? [...inv.prefixes, ...inv.keys.map((k) => k + VARY_SEPARATOR)] : inv.prefixes;
+    for (const start of starts) await this.deletePrefix(start);
   }
 
   async lock(key: string, ttl: number): Promise<Lock> {

@@ -1,3 +1,5 @@
+import type { Invalidation } from './keys.js';
+
 /**
  * One named cache store as a process uses it. Every operation is bounded by the store's timeout
  * and never rejects: a store that fails or is slow answers "not found" (or drops the write), so a
@@ -12,8 +14,11 @@ export interface CacheStore {
   peek?(key: string): unknown;
   /** Store `value` for `ttl` ms. */
   set(key: string, value: unknown, ttl: number): Promise<void>;
-  /** Remove these keys, their vary variants (`key#...`), and every key starting with one of `prefixes`. */
-  delete(keys: readonly string[], prefixes: readonly string[]): Promise<void>;
+  /**
+   * Remove the invalidation's keys and every key starting with one of its prefixes; with
+   * `variants`, also the keys' vary variants (`key#...`), which takes a scan of the store.
+   */
+  delete(inv: Invalidation, variants: boolean): Promise<void>;
   /**
    * Try to take a short lock on `key` (coalescing misses across processes). `held`: this caller
    * computes; `busy`: another holder does; `unavailable`: the store cannot coordinate (compute).

@@ -37,10 +37,13 @@ test('maxBytes bounds the bytes held, counting bodies of stored replies', async 
   assert.equal(await s.get('huge'), undefined, 'an entry larger than the whole bound is not kept');
 });
 
-test('delete takes exact keys with their vary variants, and prefixes', async () => {
+test('delete takes exact keys with their vary variants (where a route varies), and prefixes', async () => {
   const s = store();
   for (const k of ['user:1', 'user:1#accept-language=fr', 'user:10', 'users:p1', 'users:p2', 'other']) await s.set(k, k, 10_000);
-  await s.delete(['user:1'], ['users:']);
+  await s.delete({ keys: ['user:1'], prefixes: [] }, false);
+  assert.equal(await s.get('user:1'), undefined);
+  assert.equal(await s.get('user:1#accept-language=fr'), 'user:1#accept-language=fr', 'no route varies: no variants looked for');
+  await s.delete({ keys: ['user:1'], prefixes: ['users:'] }, true);
   assert.deepEqual(await Promise.all(['user:1', 'user:1#accept-language=fr', 'user:10', 'users:p1', 'users:p2', 'other'].map((k) => s.get(k))),
     [undefined, undefined, 'user:10', undefined, undefined, 'other']);
 });

@@ -48,7 +48,7 @@ test('delete removes exact keys with their vary variants and prefixes (SCAN), no
   const keys = ['user:1', 'user:1#accept-language=fr', 'user:10', 'users:p1', 'users:p2', 'other', 'odd*[key]'];
   for (const k of keys) await s.set(k, k, 60_000);
   await admin.set(`${ns}-neighbour:users:p1`, 'x'); // another namespace that starts alike
-  await s.delete(['user:1'], ['users:', 'odd*[']);
+  await s.delete({ keys: ['user:1'], prefixes: ['users:', 'odd*['] }, true);
   assert.deepEqual(await Promise.all(keys.map((k) => s.get(k))), [undefined, undefined, 'user:10', undefined, undefined, 'other', undefined]);
   assert.equal(await admin.get(`${ns}-neighbour:users:p1`), 'x');
   await admin.del(`${ns}-neighbour:users:p1`);
