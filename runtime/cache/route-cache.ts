@@ -93,25 +93,22 @@ export class ResponseCache {
    */
   hit(policy: RouteCachePolicy, req: KeySource): CacheOutcome | undefined {
     const store = this.caches.store(policy.store);
-    if (store?.peek === undefined || (policy.allowNoCache && asksNoCache(req.headers['cache-control']))) return undefined;
-    const key = policy.vary.length === 0 ? policy.key(req) : policy.key(req) + varySuffix(policy.vary, req.headers);
-    const found = store.peek(key);
-    if (!isStoredReply(found)) return undefined;
-    const now = Date.now();
-    if (now >= found.freshUntil) return undefined;
+    if (store?.peek === undefined || bypasses(policy, req)) return undefined;
+    const found = fresh(store.peek(keyOf(policy, req)), policy);
+    if (found === undefined) return undefined;
     this.countsOf(policy).hits++;
-    return { reply: fromStored(found), state: 'HIT', entry: found, age: ageOf(found, now) };
+    return served(found, 'HIT');
   }
 
   /** Answer one request on a cached route; `fill` dispatches it to the pool or upstream. */
   async serve(policy: RouteCachePolicy, req: KeySource, fill: () => Promise<Reply>): Promise<CacheOutcome> {
     const store = this.caches.store(policy.store);
     if (store === undefined) return { reply: await fill(), state: 'MISS' };
-    const key = policy.vary.length === 0 ? policy.key(req) : policy.key(req) + varySuffix(policy.vary, req.headers);
+    const key = keyOf(policy, req);
     const counts = this.countsOf(policy);
     const head = req.method === 'HEAD';
 
-    if (policy.allowNoCache && asksNoCache(req.headers['cache-control'])) {
+    if (bypasses(policy, req)) {
       counts.bypass++;
       return { reply: head ? await fill() : await this.fillAndStore(store, key, policy, fill), state: 'BYPASS' };
     }
@@ -122,12 +119,12 @@ export class ResponseCache {
     const state = entry === undefined ? 'expired' : entryState(entry, policy, now);
     if (entry !== undefined && state === 'fresh') {
       counts.hits++;
-      return { reply: fromStored(entry), state: 'HIT', entry, age: ageOf(entry, now) };
+      return served(entry, 'HIT', now);
     }
     if (entry !== undefined && state === 'revalidate') {
       counts.stale++;
       this.flight(store, key, policy, fill).catch((err: unknown) => this.log.debug({ err, key }, 'background refresh failed; the stale entry stays'));
-      return { reply: fromStored(entry), state: 'STALE', entry, age: ageOf(entry, now) };
+      return served(entry, 'STALE', now);
     }
 
     counts.misses++;
@@ -138,20 +135,19 @@ export class ResponseCache {
       reply = head ? await (this.flights.get(flightId(store, key))?.reply ?? fill()) : await this.flight(store, key, policy, fill);
     } catch (err) {
       if (staleIfError === undefined) throw err;
-      return this.staleOnError(staleIfError, counts);
+      counts.stale++;
+      return served(staleIfError, 'STALE');
     }
-    if (staleIfError !== undefined && isServerError(reply.status)) return this.staleOnError(staleIfError, counts);
+    if (staleIfError !== undefined && isServerError(reply.status)) {
+      counts.stale++;
+      return served(staleIfError, 'STALE');
+    }
     return { reply, state: 'MISS' };
   }
 
   /** Counts of every cached route in this process (status). */
   stats(): RouteCacheCounts[] {
     return [...this.counts.values()].map((c) => ({ ...c }));
-  }
-
-  private staleOnError(entry: StoredReply, counts: RouteCacheCounts): CacheOutcome {
-    counts.stale++;
-    return { reply: fromStored(entry), state: 'STALE', entry, age: ageOf(entry, Date.now()) };
   }
 
   /** One fill per key at a time in this process; later misses wait for it. */
@@ -179,8 +175,8 @@ export class ResponseCache {
     try {
       if (lock.state === 'held') {
         // Another process may have stored it between our miss and our lock (and released its lock).
-        const stored = await store.get(key);
-        if (isStoredReply(stored) && entryState(stored, policy, Date.now()) === 'fresh') return fromStored(stored);
+        const stored = fresh(await store.get(key), policy);
+        if (stored !== undefined) return fromStored(stored);
       }
       return await this.fillAndStore(store, key, policy, fill);
     } finally {
@@ -195,12 +191,9 @@ export class ResponseCache {
     while (Date.now() < deadline) {
       await sleep(delay);
       delay = Math.min(POLL_MAX_MS, delay * 2);
-      const found = await store.get(key);
-      if (isStoredReply(found) && entryState(found, policy, Date.now()) === 'fresh') return found;
-      if (!(await store.locked(key))) {
-        const last = await store.get(key); // stored between the two reads
-        return isStoredReply(last) && entryState(last, policy, Date.now()) === 'fresh' ? last : undefined;
-      }
+      const found = fresh(await store.get(key), policy);
+      if (found !== undefined) return found;
+      if (!(await store.locked(key))) return fresh(await store.get(key), policy); // stored between the two reads
     }
     return undefined;
   }
@@ -227,6 +220,26 @@ export class ResponseCache {
     }
     return c;
   }
+}
+
+/** The key of a request under a policy: its template, then the values of the headers it varies on. */
+function keyOf(policy: RouteCachePolicy, req: KeySource): string {
+  return policy.vary.length === 0 ? policy.key(req) : policy.key(req) + varySuffix(policy.vary, req.headers);
+}
+
+/** Whether the request's no-cache skips the lookup (only where the route allows it). */
+function bypasses(policy: RouteCachePolicy, req: KeySource): boolean {
+  return policy.allowNoCache && asksNoCache(req.headers['cache-control']);
+}
+
+/** What a store returned, when it is a stored reply still fresh now. */
+function fresh(found: unknown, policy: Freshness): StoredReply | undefined {
+  return isStoredReply(found) && entryState(found, policy, Date.now()) === 'fresh' ? found : undefined;
+}
+
+/** A reply served from a stored entry (HIT or STALE), with its Age. */
+function served(entry: StoredReply, state: 'HIT' | 'STALE', now = Date.now()): CacheOutcome {
+  return { reply: fromStored(entry), state, entry, age: ageOf(entry, now) };
 }
 
 function flightId(store: CacheStore, key: string): string {
