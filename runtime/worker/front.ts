@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActorRequest } from '../../actors/index.js';
-import type { Config } from '../../config/types.js';
+import type { Config, HttpResource } from '../../config/types.js';
 import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
 import { compileRouteCache, type CacheOutcome, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
@@ -157,8 +157,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     }
     if (res.destroyed) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
-    if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, cacheHeaderList(outcome, policies.cache));
-    else writeReply(res, outcome.reply, requestId, head, outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache));
+    const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
+    if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, extra ?? []);
+    else writeReply(res, outcome.reply, requestId, head, extra);
   }
 
   /** The cache step around dispatch, for GET and HEAD on a cached route; dispatch alone otherwise. */
@@ -179,8 +180,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const { route } = routed;
     if (route.config.proxy !== undefined) {
       const name = route.config.proxy;
-      const resource = table.config.resources[name];
-      if (resource?.type !== 'http') throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`);
+      const resource = httpResource(table.config, route);
       const call = {
         req, route: route.config, path: routed.req.path, search: routed.search, params: routed.req.params, requestId: routed.req.requestId,
         body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes,
@@ -200,9 +200,8 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
     params: Readonly<Record<string, string>>, requestId: string, body: Buffer | undefined): Promise<void> {
     const name = route.config.proxy as string;
-    const resource = config.resources[name];
+    const resource = httpResource(config, route);
     const bodyLimit = config.http.limits.bodyBytes;
-    if (resource?.type !== 'http') return Promise.reject(new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`));
     return forward({
       req, res, route: route.config, path, search, params: paramsFor(route, params), requestId, body, bodyLimit, closeAfter: deps.isDraining(),
     }, deps.upstream(name), resource, name).catch((err: unknown) => upstreamFailure(name, err));
@@ -227,6 +226,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   }
 }
 
+/** The http resource a proxy route forwards to (validated at load: anything else is an actorrt bug). */
+function httpResource(config: Config, route: CompiledRoute): HttpResource {
+  const name = route.config.proxy as string;
+  const resource = config.resources[name];
+  if (resource?.type !== 'http') throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`);
+  return resource;
+}
+
 /** The routes of a slot whose header and query conditions this request meets. */
 function byHead(found: Extract<RouteLookup, { kind: 'found' }>, req: IncomingMessage, method: string, path: string,
   query: Readonly<Record<string, string | string[]>>): readonly CompiledRoute[] {
@@ -237,18 +244,10 @@ function byHead(found: Extract<RouteLookup, { kind: 'found' }>, req: IncomingMes
 }
 
 /** X-Cache, Age (for stored replies) and Vary (when the key varies on request headers), as name / value pairs. */
-function cacheHeaderList(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy | undefined): string[] {
+function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy | undefined): string[] {
   const out = ['x-cache', outcome.state ?? 'MISS'];
   if (outcome.age !== undefined) out.push('age', String(outcome.age));
   if (policy !== undefined && policy.vary.length > 0) out.push('vary', policy.vary.join(', '));
-  return out;
-}
-
-/** The same headers as an object, for replies written by writeReply. */
-function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy | undefined): Record<string, string> {
-  const list = cacheHeaderList(outcome, policy);
-  const out: Record<string, string> = {};
-  for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1] as string;
   return out;
 }
 

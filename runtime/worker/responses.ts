@@ -8,7 +8,7 @@ import { encodeBody, NO_HEADERS, type Reply } from '../reply.js';
  * Write a reply; JSON unless the body is a string, Buffer or stream. HEAD gets the headers only.
  * `extra` headers (the cache's X-Cache, Age, Vary) are added after the reply's own.
  */
-export function writeReply(res: ServerResponse, reply: Reply, requestId: string, head: boolean, extra?: Readonly<Record<string, string>>): void {
+export function writeReply(res: ServerResponse, reply: Reply, requestId: string, head: boolean, extra?: readonly string[]): void {
   if (isStream(reply.body)) return writeStream(res, reply, reply.body, requestId, head, extra);
   const { payload, type } = encodeBody(reply);
   const length = payload !== undefined ? Buffer.byteLength(payload) : reply.status === 204 || reply.status === 304 ? undefined : 0;
@@ -21,7 +21,8 @@ export function writeReply(res: ServerResponse, reply: Reply, requestId: string,
         ? { 'content-length': length, 'x-request-id': requestId }
         : { 'content-type': type, 'content-length': length, 'x-request-id': requestId };
   } else {
-    headers = { ...reply.headers, ...extra, 'x-request-id': requestId };
+    headers = withPairs({ ...reply.headers }, extra);
+    headers['x-request-id'] = requestId;
     if (type !== undefined && !hasHeader(reply.headers, 'content-type')) headers['content-type'] = type;
     if (length !== undefined) headers['content-length'] = length;
   }
@@ -30,8 +31,10 @@ export function writeReply(res: ServerResponse, reply: Reply, requestId: string,
 }
 
 /** A body too large to hold (a proxied reply): its headers now, its bytes as they come. */
-function writeStream(res: ServerResponse, reply: Reply, body: Readable, requestId: string, head: boolean, extra: Readonly<Record<string, string>> | undefined): void {
-  res.writeHead(reply.status, { ...reply.headers, ...extra, 'x-request-id': requestId } as Record<string, string | string[]>);
+function writeStream(res: ServerResponse, reply: Reply, body: Readable, requestId: string, head: boolean, extra: readonly string[] | undefined): void {
+  const headers = withPairs({ ...reply.headers }, extra);
+  headers['x-request-id'] = requestId;
+  res.writeHead(reply.status, headers as Record<string, string | string[]>);
   if (head) {
     body.destroy();
     res.end();
@@ -39,6 +42,12 @@ function writeStream(res: ServerResponse, reply: Reply, body: Readable, requestI
   }
   body.on('error', () => res.destroy()); // the upstream broke off mid-body: the client must not take it as complete
   body.pipe(res);
+}
+
+/** Add name / value pairs (the cache's headers) to a header object, after the reply's own. */
+function withPairs(headers: Record<string, string | number | readonly string[]>, pairs: readonly string[] | undefined): Record<string, string | number | readonly string[]> {
+  if (pairs !== undefined) for (let i = 0; i + 1 < pairs.length; i += 2) headers[pairs[i] as string] = pairs[i + 1] as string;
+  return headers;
 }
 
 function isStream(body: unknown): body is Readable {
