@@ -55,7 +55,7 @@ export class Caches {
     await this.open(wait);
   }
 
-  /** The store named `name`, made on first use; undefined when the topology has none by that name. */
+  /** The store named `name` (opened by `open`, or here if asked first); undefined when the topology has none by that name. */
   store(name: string): CacheStore | undefined {
     let store = this.stores.get(name);
     if (store !== undefined) return store;
@@ -117,7 +117,7 @@ export class Caches {
   }
 
   stats(): StoreStats[] {
-    return this.names().map((name) => this.stores.get(name)?.stats() ?? idle(name, this.config.caches[name] as CacheConfig));
+    return this.names().flatMap((name) => this.store(name)?.stats() ?? []);
   }
 
   async close(): Promise<void> {
@@ -136,11 +136,6 @@ export class Caches {
 
 function varyingStores(config: Config): ReadonlySet<string> {
   return new Set(config.routes.filter((r) => (r.cache?.vary.length ?? 0) > 0).map((r) => r.cache?.use as string));
-}
-
-/** A store not used yet in this process. */
-function idle(name: string, config: CacheConfig): StoreStats {
-  return config.store === 'memory' ? { name, kind: 'memory', entries: 0, errors: 0, available: true } : { name, kind: 'redis', errors: 0, available: true };
 }
 
 /** Whether a store can be kept across a reload: same settings and, for Redis, the same server. */
