@@ -249,8 +249,8 @@ export class ChildSupervisor {
         internal.calls.clear();
         if (child.proc === proc) child.proc = undefined;
         const beforeReady = child.state === 'starting';
-        if (beforeReady) group.failedStarts++;
         if (beforeReady) {
+          group.failedStarts++;
           reject(failure ?? new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`));
         }
         exited();
