@@ -69,6 +69,14 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
       report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor: file ${pool.actor} does not exist`,
         'paths are relative to the topology file');
     }
+    if (pool.processes === undefined) {
+      for (const key of ['watchdog', 'maxRss'] as const) {
+        if (pool[key] !== undefined) {
+          report(['pools', name, key], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.${key} only applies to isolated pools (with processes:)`,
+            `inline pools run inside the front workers: set http.${key} instead`);
+        }
+      }
+    }
     pool.resources.forEach((r, i) => ref(['pools', name, 'resources', i], 'resource', r, config.resources));
     const { backoff } = pool.supervision;
     if (backoff.min > backoff.max) {

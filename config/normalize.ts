@@ -40,6 +40,8 @@ function http(h: Raw): HttpConfig {
       maxConnections: limits['maxConnections'] as number,
     },
     shutdownTimeout: ms(h['shutdownTimeout']),
+    watchdog: ms(h['watchdog']),
+    ...opt('maxRss', h['maxRss'] === undefined ? undefined : size(h['maxRss'])),
     health: { live: health['live'] as string, ready: health['ready'] as string },
     supervision: {
       maxRestarts: sup['maxRestarts'] as number,
@@ -139,6 +141,8 @@ function pool(p: Raw, name: string, base: string): PoolConfig {
     mailbox: { capacity: mailbox['capacity'] as number, overflow: 'reject' },
     timeout: ms(p['timeout']),
     drainTimeout: ms(p['drainTimeout']),
+    ...opt('watchdog', p['watchdog'] === undefined ? undefined : ms(p['watchdog'])),
+    ...opt('maxRss', p['maxRss'] === undefined ? undefined : size(p['maxRss'])),
     supervision: {
       strategy: sup['strategy'] as PoolConfig['supervision']['strategy'],
       maxRestarts: sup['maxRestarts'] as number,

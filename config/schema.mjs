@@ -39,6 +39,8 @@ const schema = {
         maxConnections: int(1, 10000, 'open connections per front worker'),
       }, { default: {}, description: 'bounds on what one client may send and hold' }),
       shutdownTimeout: duration('10s', 'how long a graceful stop waits for in-flight requests'),
+      watchdog: duration('10s', 'a front worker whose event loop has not answered for this long (an actor blocking it) is killed and replaced; 0 = off'),
+      maxRss: size(undefined, 'a front worker whose resident memory grows past this is replaced gracefully, new before old; absent = never'),
       supervision: obj({
         maxRestarts: int(0, 5, 'front workers that fail to start, in a row, before the instance gives up (exit 1); a worker that served and then died is always restarted'),
         within: duration('30s', 'restarts within this window make the backoff grow; a worker healthy this long resets it'),
@@ -150,6 +152,8 @@ const schema = {
         }, { default: {}, description: 'each actor\'s queue of waiting messages' }),
         timeout: duration('10s', 'reply deadline (504 past it); a route may override'),
         drainTimeout: duration('30s', 'how long a shrinking pool lets mailboxes drain'),
+        watchdog: duration(undefined, 'isolated pools: a process whose event loop has not answered for this long is killed and replaced; 0 = off; absent = http.watchdog'),
+        maxRss: size(undefined, 'isolated pools: a process whose resident memory grows past this is replaced gracefully, new before old; absent = never'),
         supervision: obj({
           strategy: { enum: ['one-for-one', 'one-for-all', 'stop', 'escalate'], default: 'one-for-one', description: 'after a crash: restart that actor, restart every actor of the pool, stop it, or escalate to the process' },
           maxRestarts: int(0, 3, 'restarts allowed within the window before escalating'),

@@ -29,6 +29,10 @@ export interface HttpConfig {
     readonly maxConnections: number;
   };
   readonly shutdownTimeout: number;
+  /** Milliseconds of event-loop silence after which a front worker is killed and replaced; 0 = off. */
+  readonly watchdog: number;
+  /** Resident bytes past which a front worker is replaced, new before old. */
+  readonly maxRss?: number;
   readonly health: { readonly live: string; readonly ready: string };
   /** Front worker restarts: backoff from the restarts within `within`; give up after `maxRestarts` failed starts in a row. */
   readonly supervision: {
@@ -125,6 +129,10 @@ export interface PoolConfig {
   readonly mailbox: { readonly capacity: number; readonly overflow: 'reject' };
   readonly timeout: number;
   readonly drainTimeout: number;
+  /** Isolated pools: event-loop silence (ms) after which a process is replaced; undefined = http.watchdog. */
+  readonly watchdog?: number;
+  /** Isolated pools: resident bytes past which a process is replaced, new before old. */
+  readonly maxRss?: number;
   readonly supervision: {
     readonly strategy: SupervisionStrategy;
     readonly maxRestarts: number;

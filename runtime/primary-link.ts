@@ -2,12 +2,14 @@ import type { Invalidation } from './cache/keys.js';
 import { ActorrtError } from './errors.js';
 import type { Logger } from './logger.js';
 import {
-  EXIT_ESCALATE, EXIT_STARTUP, isPrimaryMessage, type CacheStats, type PoolLoad, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage,
+  EXIT_ESCALATE, EXIT_STARTUP, HEARTBEAT_MS, isPrimaryMessage, type CacheStats, type PoolLoad, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage,
   type WorkerMessage,
 } from './protocol.js';
 
 /** How long a process waits for the primary to confirm that every other process dropped invalidated keys. */
 export const INVALIDATE_WAIT_MS = 3000;
+/** How long a process that hit an uncaught exception lets its in-flight requests finish. */
+const CRASH_DRAIN_MS = 5000;
 
 /** A child process's side of its link to the primary: lifecycle messages in, reports and replies out. */
 
@@ -30,8 +32,8 @@ export interface RoleHandlers<Start extends PrimaryMessage> {
   /** Another process invalidated keys: drop them here. */
   invalidate(inv: Invalidation): Promise<void>;
   poolDown(pool: string, reason: string): void;
-  /** Drain and exit with `exitCode()`; called once per reason, must tolerate repeats. */
-  shutdown(timeout: number, mode: ShutdownMessage['mode']): Promise<void>;
+  /** Drain and exit (with `code` when non-zero); called once per reason, must tolerate repeats. */
+  shutdown(timeout: number, mode: ShutdownMessage['mode'], code?: number): Promise<void>;
 }
 
 /**
@@ -77,14 +79,21 @@ export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHan
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   process.on('disconnect', () => { void on.shutdown(10_000, 'stop'); });
+  // An exception thrown outside any request (an actor's timer, an event handler) may have left
+  // this process in any state: stop taking work, let what is in flight finish, exit 1 and be
+  // replaced. Exiting at once would fail every request the process holds for one stray throw.
   process.on('uncaughtException', (err) => {
-    log.fatal({ err }, 'uncaught exception; exiting');
-    process.exit(1);
+    log.fatal({ err }, 'uncaught exception: draining what is in flight, then exiting');
+    setTimeout(() => process.exit(1), CRASH_DRAIN_MS + 1000).unref();
+    void on.shutdown(CRASH_DRAIN_MS, 'stop', 1);
   });
+  // A rejected promise nobody awaited cannot have interrupted anything: it is logged and the
+  // process keeps serving (Node's default would exit).
   process.on('unhandledRejection', (err) => {
-    log.fatal({ err }, 'unhandled rejection; exiting');
-    process.exit(1);
+    log.error({ err: err instanceof Error ? err : { value: String(err) } }, 'unhandled promise rejection (a promise an actor did not await); serving on');
   });
+  // The watchdog's evidence that this event loop still turns (a timer cannot fire in a blocked loop).
+  setInterval(() => send({ type: 'alive', rss: process.memoryUsage.rss() }), HEARTBEAT_MS).unref();
   // Handshake: the primary learns of a fork before this module has loaded, so a start message
   // sent then would be lost. Ask for it only now that the listener above is in place.
   send({ type: 'booted' });

@@ -121,9 +121,18 @@ export interface ReplyMessage {
   readonly caches?: CacheStats;
 }
 
-export type WorkerMessage = BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage;
+/**
+ * Worker -> primary, every HEARTBEAT_MS from boot: the event loop turned and this is the resident
+ * memory. Silence means a blocked loop (the watchdog replaces the process); rss feeds maxRss.
+ */
+export interface AliveMessage { readonly type: 'alive'; readonly rss: number }
 
-const WORKER_TYPES: ReadonlySet<unknown> = new Set<WorkerMessage['type']>(['booted', 'ready', 'startup-failed', 'escalate', 'supervision', 'resource', 'reply', 'invalidate']);
+/** How often children send `alive`. */
+export const HEARTBEAT_MS = 1000;
+
+export type WorkerMessage = AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage;
+
+const WORKER_TYPES: ReadonlySet<unknown> = new Set<WorkerMessage['type']>(['alive', 'booted', 'ready', 'startup-failed', 'escalate', 'supervision', 'resource', 'reply', 'invalidate']);
 const PRIMARY_TYPES: ReadonlySet<unknown> = new Set<PrimaryMessage['type']>(['start', 'start-pool', 'shutdown', 'pool-down', 'reconfigure', 'stats', 'invalidate', 'invalidated']);
 
 /** Narrow an IPC payload to a worker message (anything else is ignored). */

@@ -47,9 +47,25 @@ export function encodeBody(reply: Reply): EncodedBody {
   if (body === undefined || reply.status === 204 || reply.status === 304) return { payload: undefined, type: undefined };
   if (Buffer.isBuffer(body)) return { payload: body, type: 'application/octet-stream' };
   if (typeof body === 'string') return { payload: body, type: 'text/plain; charset=utf-8' };
+  let payload: string | undefined;
   try {
-    return { payload: JSON.stringify(body), type: 'application/json; charset=utf-8' };
+    payload = JSON.stringify(body);
   } catch (err) {
     throw new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply body does not serialize to JSON: ${(err as Error).message}`);
   }
+  if (payload === undefined) throw voidBody(body);
+  return { payload, type: 'application/json; charset=utf-8' };
+}
+
+/**
+ * Refuse a reply whose body JSON would drop without a word (a function, a symbol): an empty 200
+ * would hide the bug. Checked before a reply crosses a channel, where it is serialized whole.
+ */
+export function checkBody(value: unknown): void {
+  const body = isReplyShape(value) ? value.body : value;
+  if (typeof body === 'function' || typeof body === 'symbol') throw voidBody(body);
+}
+
+function voidBody(body: unknown): ActorrtError {
+  return new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply body is a ${typeof body}, which has no JSON form`);
 }

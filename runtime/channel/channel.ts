@@ -30,10 +30,17 @@ export class Channel {
   private delay = RECONNECT_MIN;
   private retry: NodeJS.Timeout | undefined;
   private idle: (() => void) | undefined;
+  private waiters: Array<() => void> = [];
   connected = false;
 
   constructor(readonly path: string, private readonly log: Logger) {
     this.open();
+  }
+
+  /** Resolves once the channel is connected (at once if it is), or closed for good. */
+  whenConnected(): Promise<void> {
+    if (this.connected || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /** Requests sent on this channel and not yet answered. */
@@ -80,14 +87,34 @@ export class Channel {
     this.close();
   }
 
+  /** The peer is known to be back (the primary republished it): reconnect now instead of at the end of the backoff. */
+  reconnectNow(): void {
+    if (this.closed || this.connected) return;
+    if (this.retry === undefined) {
+      // Mid-connect: that attempt may have started before the peer listened; if it fails, retry at once.
+      this.delay = 0;
+      return;
+    }
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.delay = RECONNECT_MIN;
+    this.open();
+  }
+
   /** Stop reconnecting and close; pending requests fail. */
   close(): void {
     this.closed = true;
     clearTimeout(this.retry);
     this.socket?.destroy();
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 
   private open(): void {
+    this.retry = undefined;
     const reader = new FrameReader();
     const socket = connect(this.path);
     this.socket = socket;
@@ -96,6 +123,7 @@ export class Channel {
     socket.on('connect', () => {
       this.connected = true;
       this.delay = RECONNECT_MIN;
+      this.wake();
     });
     socket.on('data', (chunk: Buffer) => {
       let payloads: Buffer[];
@@ -128,7 +156,7 @@ export class Channel {
       if (this.closed) return;
       this.retry = setTimeout(() => this.open(), this.delay);
       this.retry.unref();
-      this.delay = Math.min(RECONNECT_MAX, this.delay * 2);
+      this.delay = Math.min(RECONNECT_MAX, Math.max(RECONNECT_MIN, this.delay * 2));
     });
   }
 

@@ -7,6 +7,7 @@ import type { Pool } from '../pool/pool.js';
 import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
 import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
+import { checkBody } from '../reply.js';
 import { withDeadline } from '../deadline.js';
 
 /** A listening endpoint. */
@@ -82,8 +83,9 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
         ? Promise.reject(new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `pool "${frame.pool}" does not run in this process`))
         : pool.dispatch(req, frame.timeout);
       outcome.then((value) => {
-        const { json, binary: tail, bin } = splitBinary(value);
         try {
+          checkBody(value);
+          const { json, binary: tail, bin } = splitBinary(value);
           reply(writer, bin === undefined ? { t: 'res', id: frame.id, ok: true, value: json } : { t: 'res', id: frame.id, ok: true, value: json, bin }, tail);
         } catch (err) {
           // Only this request fails: a throw here would take the process (and every request in it) down.
@@ -102,6 +104,7 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
 
 /** Why a reply could not be encoded: too large for a frame, or not JSON (a BigInt, a cycle). */
 function unsendable(pool: string, err: unknown): ActorrtError {
+  if (err instanceof ActorrtError) return err;
   if (err instanceof FrameTooLargeError) {
     return new ActorrtError('ACTORRT_E_REPLY_TOO_LARGE', `pool "${pool}" replied with ${err.bytes} bytes; replies from isolated pools are limited to ${MAX_FRAME_BYTES} bytes`);
   }

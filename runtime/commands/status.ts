@@ -1,7 +1,7 @@
 import type { CacheStatus } from '../cache/stats.js';
 import { ActorrtError } from '../errors.js';
 import type { ResourceStatus } from '../primary/resource-health.js';
-import { isInstanceStatus, type InstanceStatus, type PoolStatus } from '../primary/status.js';
+import { isInstanceStatus, type InstanceStatus, type PoolStatus, type ProcessStatus } from '../primary/status.js';
 import { SUPERVISION_EVENTS } from '../supervision/counters.js';
 import type { Command } from './command.js';
 import { findInstance } from './instance.js';
@@ -43,7 +43,7 @@ function describe(s: InstanceStatus): string[] {
   const leaving = s.workers.length - serving.length;
   return [
     `actorrt pid ${s.pid} on ${s.url}, up ${s.uptime}s`,
-    `front workers: ${up}/${serving.length} up (pids ${serving.map((w) => w.pid ?? '-').join(', ')}), ${s.workerRestarts} restarts${leaving > 0 ? `, ${leaving} draining` : ''}`,
+    `front workers: ${up}/${serving.length} up (pids ${serving.map((w) => w.pid ?? '-').join(', ')}${memory(serving)}), ${s.workerRestarts} restarts${leaving > 0 ? `, ${leaving} draining` : ''}`,
     'pools:',
     ...s.pools.map(describePool),
     ...(s.resources.length === 0 ? [] : ['resources:', ...s.resources.map(describeResource)]),
@@ -59,7 +59,7 @@ function describePool(p: PoolStatus): string {
   const processes = p.processes ?? [];
   const serving = processes.filter((x) => x.state !== 'retiring');
   const draining = processes.length - serving.length;
-  const pids = serving.length === 0 ? '-' : serving.map((x) => x.pid ?? '-').join(', ');
+  const pids = serving.length === 0 ? '-' : `${serving.map((x) => x.pid ?? '-').join(', ')}${memory(serving)}`;
   const where = p.kind === 'inline'
     ? `inline, ${p.size} actors per worker`
     : `isolated, ${p.processCount ?? serving.length} processes x ${p.size} actors (pids ${pids}), ${p.restarts ?? 0} restarts${draining > 0 ? `, ${draining} draining` : ''}`;
@@ -68,6 +68,12 @@ function describePool(p: PoolStatus): string {
   const acted = SUPERVISION_EVENTS.filter((e) => p.supervision[e] > 0).map((e) => `${p.supervision[e]} ${e}`);
   const supervision = acted.length === 0 ? '' : `\n      supervision: ${acted.join(', ')}`;
   return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${depth}${why}${supervision}`;
+}
+
+/** `; rss 48, 51 MiB` for processes that reported their memory. */
+function memory(processes: readonly ProcessStatus[]): string {
+  const mib = processes.flatMap((x) => (x.rss === undefined ? [] : [Math.round(x.rss / 1048576)]));
+  return mib.length === 0 ? '' : `; rss ${mib.join(', ')} MiB`;
 }
 
 function describeCache(c: CacheStatus): string {

@@ -14,8 +14,10 @@ type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: f
 /** A message in an actor's mailbox: the request and how to report its outcome. */
 interface Envelope {
   readonly req: ActorRequest;
+  /** The actor whose mailbox holds it (moves when a hung actor is replaced). */
+  cell: Cell;
   /** True once the caller has its answer (a timeout counts); the actor then skips it. */
-  readonly settled: boolean;
+  settled: boolean;
   complete(outcome: Outcome): void;
 }
 
@@ -23,6 +25,8 @@ interface Envelope {
 const WAKE = Symbol('wake');
 /** Why a pool whose actors were all stopped by supervision answers POOL_DOWN. */
 const EVERY_ACTOR_STOPPED = 'every actor of the pool is stopped';
+/** Least time past a message's deadline before an actor still busy with it is replaced. */
+const HUNG_GRACE_MS = 5000;
 /** Messages an actor handles per wake before yielding the event loop to other work. */
 const BATCH = 64;
 
@@ -139,7 +143,7 @@ export class InlinePool implements Pool {
   }
 
   /** Spawn one actor and run its init(); it joins the pool (and gets messages) only once ready. */
-  private async addActor(): Promise<void> {
+  private async addActor(): Promise<Cell> {
     const index = this.nextIndex++;
     const cell: Cell = {
       index, ref: undefined, state: undefined, ready: Promise.resolve(), queue: [], current: undefined, awake: false,
@@ -154,6 +158,7 @@ export class InlinePool implements Pool {
       throw new ActorrtError('ACTORRT_E_ACTOR_INIT', `pool "${this.name}": init() failed: ${(err as Error).message}`, { cause: err });
     }
     this.cells.push(cell);
+    return cell;
   }
 
   /** Take an actor out: no new messages; what it has queued is handled (up to drainTimeout), then it stops. */
@@ -187,12 +192,14 @@ export class InlinePool implements Pool {
     }
     cell.inflight++;
     return new Promise((resolve, reject) => {
-      const envelope = {
+      const envelope: Envelope = {
         req,
+        cell,
         settled: false,
         complete: (outcome: Outcome): void => {
-          cell.inflight--;
-          if (cell.inflight === 0) cell.idle?.();
+          const at = envelope.cell;
+          at.inflight--;
+          if (at.inflight === 0) at.idle?.();
           if (this.drained !== undefined && this.depth === 0) this.drained();
           if (envelope.settled) return; // already answered 504; the late reply is dropped
           envelope.settled = true;
@@ -204,6 +211,10 @@ export class InlinePool implements Pool {
       const timer = setTimeout(() => {
         envelope.settled = true;
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${this.name}" did not reply within ${timeout} ms`));
+        // The actor is still on it: give it as long again (5 s at least, so a merely slow actor
+        // keeps its state), then stop waiting for it.
+        const grace = Math.max(timeout, HUNG_GRACE_MS);
+        if (envelope.cell.current === envelope) setTimeout(() => this.abandon(envelope.cell, envelope, timeout + grace), grace).unref();
       }, timeout);
       cell.queue.push(envelope);
       this.wake(cell);
@@ -279,10 +290,43 @@ export class InlinePool implements Pool {
     cell.state = this.actor.init === undefined ? undefined : await this.actor.init(cell.ctx);
   }
 
-  private async onCrash(cell: Cell, error: Error | undefined): Promise<void> {
+  /**
+   * An actor still running one message long past its timeout (a promise that never settles, a
+   * lock never released) would hold its mailbox forever: it leaves the pool, a fresh actor takes
+   * its place and its queued messages, and whatever the old receive() does later is dropped.
+   * Its state is not handed to stop(): receive() may still be using it.
+   */
+  private abandon(cell: Cell, envelope: Envelope, after: number): void {
+    const at = this.cells.indexOf(cell);
+    if (cell.current !== envelope || cell.stopped || at === -1) return;
+    this.cells.splice(at, 1);
+    cell.stopped = true;
+    if (cell.ref !== undefined) nactStop(cell.ref);
+    const queued = cell.queue.splice(0);
+    this.deps.log.warn({ pool: this.name, actor: cell.index, requestId: envelope.req.requestId, after, queued: queued.length },
+      'actor still busy with one request long past its timeout; replaced by a fresh actor');
+    this.deps.onSupervision('actor-restart', 1);
+    this.addActor().then((fresh) => {
+      for (const e of queued) {
+        e.cell.inflight--;
+        e.cell = fresh;
+        fresh.inflight++;
+        fresh.queue.push(e);
+      }
+      this.wake(fresh);
+    }, (err: unknown) => {
+      const error = new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}": the actor replacing a hung one could not start: ${(err as Error).message}`);
+      for (const e of queued) e.complete({ ok: false, error });
+    });
+  }
+
+  private async onCrash(cell: Cell, thrown: unknown): Promise<void> {
+    if (!this.cells.includes(cell)) return; // abandoned while hung: its late failure is nobody's concern
     const envelope = cell.current;
     cell.current = undefined;
-    const reason = error?.message ?? 'unknown error';
+    // Actors may throw anything (a string, undefined, a plain object): logs and causes get an Error.
+    const error = thrown instanceof Error ? thrown : new Error(`the actor threw a non-Error value: ${describeValue(thrown)}`);
+    const reason = error.message;
     const requestId = envelope?.req.requestId;
     envelope?.complete({ ok: false, error: new ActorrtError('ACTORRT_E_ACTOR_FAILED', `the actor failed while handling request ${requestId ?? ''}`.trim(), { cause: error }) });
 
@@ -354,5 +398,15 @@ export class InlinePool implements Pool {
 
   private poolDown(message: string): ActorrtError {
     return new ActorrtError('ACTORRT_E_POOL_DOWN', message);
+  }
+}
+
+/** A thrown non-Error as a log line can show it. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}...` : value);
+  try {
+    return JSON.stringify(value)?.slice(0, 200) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
   }
 }

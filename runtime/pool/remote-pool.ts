@@ -3,6 +3,7 @@ import type { PoolConfig } from '../../config/types.js';
 import { Channel } from '../channel/channel.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { withDeadline } from '../deadline.js';
 import type { Pool } from './pool.js';
 
 /**
@@ -16,6 +17,8 @@ import type { Pool } from './pool.js';
 export class RemotePool implements Pool {
   readonly name: string;
   private channels: Channel[] = [];
+  /** Channels to processes no longer listed, open until their requests are answered. */
+  private leaving: Channel[] = [];
   private window: number;
   private down: ActorrtError | undefined;
   private next = 0;
@@ -57,9 +60,18 @@ export class RemotePool implements Pool {
   setEndpoints(paths: readonly string[]): void {
     const wanted = new Set(paths);
     const kept = this.channels.filter((c) => wanted.has(c.path));
-    for (const c of this.channels) if (!wanted.has(c.path)) void c.closeWhenIdle(this.config.drainTimeout);
+    for (const c of kept) c.reconnectNow(); // a listed process that restarted is serving again
     const have = new Set(kept.map((c) => c.path));
     for (const path of paths) if (!have.has(path)) kept.push(new Channel(path, this.log));
+    // Processes no longer listed keep serving until one listed process is connected (a
+    // replacement's channel is still connecting now), then close once their requests are answered.
+    const { drainTimeout } = this.config;
+    const replaced = kept.length === 0 || kept.some((c) => c.connected) ? Promise.resolve() : Promise.race(kept.map((c) => c.whenConnected()));
+    for (const c of this.channels) {
+      if (wanted.has(c.path)) continue;
+      this.leaving.push(c);
+      void withDeadline(replaced, drainTimeout).then(() => c.closeWhenIdle(drainTimeout)).finally(() => { this.leaving = this.leaving.filter((l) => l !== c); });
+    }
     this.channels = kept;
     this.next = 0;
   }
@@ -74,6 +86,9 @@ export class RemotePool implements Pool {
       if (c.connected && (best === undefined || c.inflight < best.inflight)) best = c;
     }
     this.next = n === 0 ? 0 : (this.next + 1) % n;
+    // A replacement listed an instant ago may still be connecting while the process it replaces
+    // serves until its peers hang up: send there rather than answer 503 in that gap.
+    if (best === undefined) for (const c of this.leaving) if (c.connected && (best === undefined || c.inflight < best.inflight)) best = c;
     if (best === undefined) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `no process of pool "${this.name}" is reachable right now`));
     }

@@ -1,5 +1,5 @@
 import {
-  isWorkerMessage, type EscalateMessage, type InvalidateMessage, type PrimaryMessage, type ReadyMessage, type ReplyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage,
+  isWorkerMessage, type AliveMessage, type EscalateMessage, type InvalidateMessage, type PrimaryMessage, type ReadyMessage, type ReplyMessage, type ResourceMessage, type StartupFailedMessage, type SupervisionMessage,
 } from '../protocol.js';
 
 /** A forked process as the primary talks to it (a cluster Worker or a ChildProcess). */
@@ -20,6 +20,8 @@ export interface HandshakeHandlers {
   replied(msg: ReplyMessage): void;
   /** The process invalidated cache keys; the others must drop them too. */
   invalidate(msg: InvalidateMessage): void;
+  /** The process's event loop turned (a heartbeat, with its resident memory). */
+  alive(msg: AliveMessage): void;
   /** No ready within the deadline; the caller decides what to kill. */
   timedOut(): void;
 }
@@ -35,6 +37,7 @@ export function handshake(proc: Messenger, start: () => PrimaryMessage, timeout:
   proc.on('message', (msg: unknown) => {
     if (!isWorkerMessage(msg)) return;
     switch (msg.type) {
+      case 'alive': on.alive(msg); break;
       case 'booted': proc.send(start()); break;
       case 'ready': clearTimeout(timer); on.ready(msg); break;
       case 'startup-failed': clearTimeout(timer); on.failed(msg); break;

@@ -8,13 +8,14 @@ import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { serveAdmin } from './admin.js';
-import { bindListener, type Listener } from './listener.js';
+import { bindListener } from './listener.js';
 import { PidFile } from './pid-file.js';
 import { FRONT, Processes } from './processes.js';
 import { Reloader } from './reload.js';
 import { actorDigests } from './reload-plan.js';
 import { ProcessReports } from './reports.js';
 import type { InstanceStatus } from './status.js';
+import { watchProcesses } from './watchdog.js';
 import { watchTopology } from './watcher.js';
 
 export interface StartOptions {
@@ -59,6 +60,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   let exitCode = 0;
   let admin: Server | undefined;
   let unwatch: (() => void) | undefined;
+  let unwatchProcesses: (() => void) | undefined;
   const processes = new Processes({ config, digests: actorDigests(config), workers: workersOf(config) }, runtimeDir, listener, log, reports,
     () => { void shutdown(1); });
   const { supervisor } = processes;
@@ -66,6 +68,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
 
   const releaseFiles = (): void => {
     unwatch?.();
+    unwatchProcesses?.();
     admin?.close();
     listener.close();
     pid.remove();
@@ -139,6 +142,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     reload: (args) => reloader.reload('command', args['dryRun'] === true),
     scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
   });
+  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why) => reloader.recycle(child, why), log);
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
   serving = true;

@@ -47,9 +47,17 @@ export class Processes {
       policy: (group) => (group === FRONT ? { strategy: 'one-for-one', ...this.config.http.supervision } : this.config.pools[group]?.supervision)
         ?? { strategy: 'one-for-one', ...this.config.http.supervision },
       keepServing: (group) => group === FRONT,
-      ready: (child) => {
+      ready: (child, restarted) => {
+        const lagging = (err: unknown): void => this.log.warn({ ...child.spec.fields, err: (err as Error).message }, 'could not bring a process up to date');
+        if (restarted) {
+          // Back at the same socket: peers reconnect now rather than at the end of their backoff
+          // (up to 2 s of 503 for a one-process pool otherwise).
+          this.generation++;
+          void this.broadcast().catch(lagging);
+          return;
+        }
         // Started from an older topology than the one in force (a reload ran meanwhile): catch up.
-        if (child.generation !== this.generation) void this.tell(child).catch((err: unknown) => this.log.warn({ ...child.spec.fields, err: (err as Error).message }, 'could not bring a process up to date'));
+        if (child.generation !== this.generation) void this.tell(child).catch(lagging);
       },
       restarting: (child) => {
         if (child.spec.group === FRONT) this.workerRestarts++;
@@ -104,6 +112,11 @@ export class Processes {
         type: 'start-pool', config: this.config, pool, index, socket, endpoints: this.endpoints(), down: this.down(),
       }),
     }, retryStart);
+  }
+
+  /** Fork one more process of `child`'s group (its replacement). */
+  startLike(child: Child): { child: Child; ready: Promise<void> } {
+    return child.spec.group === FRONT ? this.startFront() : this.startPoolProcess(child.spec.group);
   }
 
   /** Stop routing to `child` (peers learn it at the next broadcast); it is retired afterwards. */
@@ -261,5 +274,6 @@ function processStatus(c: Child, inflight: number | undefined): ProcessStatus {
     index: c.spec.index, state: c.state, up: c.state === 'up',
     ...(c.proc?.pid === undefined ? {} : { pid: c.proc.pid }),
     ...(inflight === undefined ? {} : { inflight }),
+    ...(c.vitals.rss === undefined ? {} : { rss: c.vitals.rss }),
   };
 }

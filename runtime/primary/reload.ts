@@ -52,7 +52,22 @@ export class Reloader {
     });
   }
 
-  private serialize(run: () => Promise<ReloadOutcome>): Promise<ReloadOutcome> {
+  /**
+   * Replace one serving process by a fresh one of its group, new before old (a process past its
+   * maxRss). Runs in turn with reloads, so it never interleaves with one; a process a reload
+   * already took out is left alone.
+   */
+  recycle(child: Child, why: string): Promise<void> {
+    return this.serialize(async () => {
+      if (child.state !== 'up') return;
+      const { config } = this.processes;
+      const drain = child.spec.group === FRONT ? config.http.shutdownTimeout : config.pools[child.spec.group]?.drainTimeout ?? 30_000;
+      this.log.warn({ ...child.spec.fields, pid: child.proc?.pid, why }, `${child.spec.name}: ${why}; replacing it (new before old)`);
+      await replace(this.processes, child, drain);
+    });
+  }
+
+  private serialize<T>(run: () => Promise<T>): Promise<T> {
     const next = this.queue.then(run, run);
     this.queue = next.catch(() => undefined);
     return next;
@@ -132,14 +147,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
     await spawned.ready;
     return spawned.child;
   };
-  /** Replace `old` by a process started with `spawn`: new ready, peers told, old drained. */
-  const roll = async (old: Child, spawn: () => { child: Child; ready: Promise<void> }, drain: number): Promise<void> => {
-    const child = await start(spawn());
-    p.unlist(old);
-    replacing.add(child);
-    await p.broadcast();
-    void p.supervisor.terminate(old, 'retire', drain);
-  };
+  const roll = (old: Child, drain: number): Promise<void> => replace(p, old, drain, { started: (c) => fresh.push(c), unlisted: (c) => replacing.add(c) });
   p.setDeployed(next);
   try {
     for (const step of plan.isolated) {
@@ -147,7 +155,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
       const drain = (next.config.pools[step.pool] ?? previous.config.pools[step.pool])?.drainTimeout ?? 30_000;
       const running = p.serving(step.pool);
       if (step.roll !== undefined) {
-        for (const old of running.slice(0, step.to)) await roll(old, () => p.startPoolProcess(step.pool), drain);
+        for (const old of running.slice(0, step.to)) await roll(old, drain);
       }
       // One at a time: booting processes compete with serving ones for the cores, and two booting
       // at once on a small machine can take every core together (measured in bench/reload.ts).
@@ -157,7 +165,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
     const drain = next.config.http.shutdownTimeout;
     const fronts = p.serving(FRONT);
     if (plan.front.roll !== undefined) {
-      for (const old of fronts.slice(0, plan.front.to)) await roll(old, () => p.startFront(), drain);
+      for (const old of fronts.slice(0, plan.front.to)) await roll(old, drain);
     }
     for (let n = fronts.length; n < plan.front.to; n++) await start(p.startFront());
     for (const child of leaving(fronts, fronts.length - plan.front.to)) victims.push({ child, drain });
@@ -172,6 +180,20 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
     throw err;
   }
   for (const v of victims) void p.supervisor.terminate(v.child, 'retire', v.drain);
+}
+
+/**
+ * Replace `old` by a new process of its group: the new one ready, every peer told to route to it
+ * instead (`old` unlisted), then `old` drains for up to `drain` ms and exits.
+ */
+async function replace(p: Processes, old: Child, drain: number, track: { started?(c: Child): void; unlisted?(c: Child): void } = {}): Promise<void> {
+  const spawned = p.startLike(old);
+  track.started?.(spawned.child);
+  await spawned.ready;
+  p.unlist(old);
+  track.unlisted?.(spawned.child);
+  await p.broadcast();
+  void p.supervisor.terminate(old, 'retire', drain);
 }
 
 /** Which `n` processes leave when a group shrinks: ones not serving yet first, then the newest. */

@@ -12,6 +12,8 @@ export interface ProcessStatus {
   readonly up: boolean;
   /** Messages queued or running in it (absent when it did not answer in time). */
   readonly inflight?: number;
+  /** Resident memory in bytes, from its last heartbeat. */
+  readonly rss?: number;
 }
 
 /** One pool as `actorrt status` shows it. */

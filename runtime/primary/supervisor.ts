@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { ActorrtError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { InvalidateMessage, PrimaryMessage, ReconfigureMessage, ReplyMessage, ShutdownMessage } from '../protocol.js';
+import type { Vitals } from '../supervision/liveness.js';
 import { decide, decideKeepServing, prune, type RestartPolicy } from '../supervision/policy.js';
 import { handshake } from './handshake.js';
 import type { ProcessReports } from './reports.js';
@@ -49,6 +50,8 @@ export interface Child {
   listed: boolean;
   /** Topology generation it was last given (start or reconfigure). */
   generation: number;
+  /** What its heartbeats said (the watchdog reads it). */
+  vitals: Vitals;
 }
 
 /** Restart intensity per group, and what it led to. */
@@ -69,8 +72,8 @@ export interface SupervisorHooks {
   policy(group: string): RestartPolicy;
   /** Whether a group's children are restarted whatever happens once they have served (front workers), counting only failed starts toward giving up. */
   keepServing(group: string): boolean;
-  /** A child reported ready (first start, restart, or a reload's new child). */
-  ready(child: Child): void;
+  /** A child reported ready (first start, a reload's new child, or `restarted` after it died). */
+  ready(child: Child, restarted: boolean): void;
   /** A child is being restarted after an exit (for counters). */
   restarting(child: Child): void;
   /** A group exceeded its restart intensity. */
@@ -129,7 +132,7 @@ export class ChildSupervisor {
    * `retryStart`, a failed start is handed to supervision (restarted with backoff) instead.
    */
   spawn(spec: ChildSpec, retryStart: boolean): { child: Child; ready: Promise<void> } {
-    const child: Child = { spec, proc: undefined, state: 'starting', listed: false, generation: 0 };
+    const child: Child = { spec, proc: undefined, state: 'starting', listed: false, generation: 0, vitals: { lastAlive: Date.now(), rss: undefined } };
     // A reload still under way when the instance stops must not start what stopAll would miss.
     if (this.stopping) return { child, ready: Promise.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} not started: the instance is stopping`)) };
     this.children.set(child, { calls: new Map(), retry: undefined, exited: Promise.resolve() });
@@ -210,11 +213,13 @@ export class ChildSupervisor {
             if (proc.connected) proc.send(stopNow());
             return;
           }
+          const restarted = child.listed;
           group.failedStarts = 0;
+          child.vitals = { lastAlive: Date.now(), rss: child.vitals.rss };
           if (child.state === 'starting') child.state = 'up';
           child.listed = true;
           resolve();
-          this.hooks.ready(child);
+          this.hooks.ready(child, restarted);
         },
         failed: (msg) => {
           group.lastError = `${msg.code}: ${msg.message}`;
@@ -233,6 +238,7 @@ export class ChildSupervisor {
           call.resolve(msg);
         },
         invalidate: (msg) => this.hooks.invalidate(child, msg),
+        alive: (msg) => { child.vitals = { lastAlive: Date.now(), rss: msg.rss }; },
         ...this.reports.from(spec.name),
         timedOut: () => {
           group.lastError = `did not report ready within ${READY_TIMEOUT} ms`;

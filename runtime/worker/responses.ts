@@ -26,15 +26,30 @@ export function writeReply(res: ServerResponse, reply: Reply, requestId: string,
     if (type !== undefined && !hasHeader(reply.headers, 'content-type')) headers['content-type'] = type;
     if (length !== undefined) headers['content-length'] = length;
   }
-  res.writeHead(reply.status, headers as Record<string, string | number | string[]>);
+  writeHead(res, reply.status, headers);
   res.end(head ? undefined : payload);
+}
+
+/**
+ * writeHead with an actor's headers: node refuses a name that is not a token or a value with CR,
+ * LF or other control bytes (header injection); that is the actor's bad reply, not ours.
+ */
+function writeHead(res: ServerResponse, status: number, headers: Record<string, string | number | readonly string[]>): void {
+  try {
+    res.writeHead(status, headers as Record<string, string | number | string[]>);
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code !== 'ERR_INVALID_CHAR' && code !== 'ERR_INVALID_HTTP_TOKEN' && code !== 'ERR_HTTP_INVALID_HEADER_VALUE') throw err;
+    res.removeHeader('content-type'); // writeHead may have set some before it refused one
+    throw new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply has an invalid header: ${(err as Error).message}`);
+  }
 }
 
 /** A body too large to hold (a proxied reply): its headers now, its bytes as they come. */
 function writeStream(res: ServerResponse, reply: Reply, body: Readable, requestId: string, head: boolean, extra: readonly string[] | undefined): void {
   const headers = withPairs({ ...reply.headers }, extra);
   headers['x-request-id'] = requestId;
-  res.writeHead(reply.status, headers as Record<string, string | string[]>);
+  writeHead(res, reply.status, headers);
   if (head) {
     body.destroy();
     res.end();

@@ -161,3 +161,8 @@ test('rejects a * in an invalidate entry anywhere but at its end', () => {
   assertIssue(`version: 1\n${POOL}routes:\n  - match: { method: PUT, path: /u/:id }\n    pool: api\n    invalidate: ["u:*:{params.id}"]\n`,
     { code: 'ACTORRT_E_CONFIG_VALUE', line: 8, col: 18, message: /\* that is not its last character/ });
 });
+
+test('rejects watchdog and maxRss on an inline pool, pointing at http.*', () => {
+  assertIssue(`version: 1\npools:\n  api:\n    actor: ./actors/api.ts\n    maxRss: 200mb\nroutes:\n  - match: { path: /x }\n    pool: api\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 13, message: /only applies to isolated pools/, hint: /set http\.maxRss instead/ });
+});

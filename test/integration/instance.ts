@@ -3,7 +3,11 @@ import { connect } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Client, request } from 'undici';
+import assert from 'node:assert/strict';
+import { Agent, Client, request } from 'undici';
+import { adminRequest } from '../../runtime/primary/admin.js';
+import { PidFile } from '../../runtime/primary/pid-file.js';
+import type { InstanceStatus } from '../../runtime/primary/status.js';
 import { CLI, ROOT } from '../helpers.js';
 
 /** A running `actorrt start` child process, as a user would start it. */
@@ -146,3 +150,61 @@ export function raw(url: string, data: string, wait: number): Promise<{ text: st
     socket.on('error', () => undefined);
   });
 }
+
+/** Steady load from an undici client loop; `stop` says how many requests were made and which failed. */
+export function steadyLoad(url: string, paths: readonly string[], concurrency = 8): { stop(): Promise<{ total: number; failures: string[] }> } {
+  const agent = new Agent({ connections: concurrency });
+  let running = true;
+  let total = 0;
+  const failures: string[] = [];
+  const loop = async (i: number): Promise<void> => {
+    let n = i;
+    while (running) {
+      const path = paths[n++ % paths.length] as string;
+      try {
+        const res = await request(`${url}${path}`, { dispatcher: agent });
+        const text = await res.body.text();
+        total++;
+        if (res.statusCode !== 200) failures.push(`${path}: ${res.statusCode} ${text}`);
+      } catch (err) {
+        failures.push(`${path}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+      }
+    }
+  };
+  const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      await agent.close();
+      return { total, failures };
+    },
+  };
+}
+
+/** Stop the load and assert that not one request failed; resolves to how many were made. */
+export async function noFailedRequest(load: { stop(): Promise<{ total: number; failures: string[] }> }): Promise<number> {
+  const { total, failures } = await load.stop();
+  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+  return total;
+}
+
+/** The instance's status straight from its admin socket (what `actorrt status --json` prints). */
+export async function statusOf(app: Instance): Promise<InstanceStatus> {
+  const entry = PidFile.readEntry(app.pidFile);
+  assert.ok(entry?.runtimeDir !== undefined, 'the instance has a pid file');
+  return await adminRequest(join(entry.runtimeDir, 'admin.sock'), 'status') as InstanceStatus;
+}
+
+/** Poll until `check` holds (status-based), failing with the last status after `timeout`. */
+export async function until(app: Instance, what: string, check: (s: InstanceStatus) => boolean, timeout = 20_000): Promise<InstanceStatus> {
+  const deadline = Date.now() + timeout;
+  let last: InstanceStatus | undefined;
+  while (Date.now() < deadline) {
+    last = await statusOf(app);
+    if (check(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${what}: not reached within ${timeout} ms; last status:\n${JSON.stringify(last, null, 2)}`);
+}
+

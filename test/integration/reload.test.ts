@@ -4,12 +4,10 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Agent, request } from 'undici';
-import { adminRequest } from '../../runtime/primary/admin.js';
 import { PidFile } from '../../runtime/primary/pid-file.js';
 import type { InstanceStatus, PoolStatus } from '../../runtime/primary/status.js';
 import { ROOT } from '../helpers.js';
-import { call, callFresh, runCli, startInstance, type Instance } from './instance.js';
+import { call, callFresh, noFailedRequest, runCli, startInstance, statusOf, steadyLoad, until } from './instance.js';
 
 interface Shape {
   readonly echo?: number | string;
@@ -63,67 +61,10 @@ function save(file: string, text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
-/** Steady load from an undici client loop; `stop` says how many requests were made and which failed. */
-function steadyLoad(url: string, paths: readonly string[], concurrency = 8): { stop(): Promise<{ total: number; failures: string[] }> } {
-  const agent = new Agent({ connections: concurrency });
-  let running = true;
-  let total = 0;
-  const failures: string[] = [];
-  const loop = async (i: number): Promise<void> => {
-    let n = i;
-    while (running) {
-      const path = paths[n++ % paths.length] as string;
-      try {
-        const res = await request(`${url}${path}`, { dispatcher: agent });
-        const text = await res.body.text();
-        total++;
-        if (res.statusCode !== 200) failures.push(`${path}: ${res.statusCode} ${text}`);
-      } catch (err) {
-        failures.push(`${path}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
-      }
-    }
-  };
-  const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
-  return {
-    async stop() {
-      running = false;
-      await Promise.all(loops);
-      await agent.close();
-      return { total, failures };
-    },
-  };
-}
-
-/** Stop the load and assert that not one request failed; resolves to how many were made. */
-async function noFailedRequest(load: { stop(): Promise<{ total: number; failures: string[] }> }): Promise<number> {
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
-  return total;
-}
-
-/** The instance's status straight from its admin socket (what `actorrt status --json` prints). */
-async function statusOf(app: Instance): Promise<InstanceStatus> {
-  const entry = PidFile.readEntry(app.pidFile);
-  assert.ok(entry?.runtimeDir !== undefined, 'the instance has a pid file');
-  return await adminRequest(join(entry.runtimeDir, 'admin.sock'), 'status') as InstanceStatus;
-}
-
 function pool(status: InstanceStatus, name: string): PoolStatus {
   const found = status.pools.find((p) => p.name === name);
   assert.ok(found, `status lists pool ${name}`);
   return found;
-}
-
-/** Poll until `check` holds (status-based), failing with the last status after `timeout`. */
-async function until(app: Instance, what: string, check: (s: InstanceStatus) => boolean, timeout = 20_000): Promise<InstanceStatus> {
-  const deadline = Date.now() + timeout;
-  let last: InstanceStatus | undefined;
-  while (Date.now() < deadline) {
-    last = await statusOf(app);
-    if (check(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`${what}: not reached within ${timeout} ms; last status:\n${JSON.stringify(last, null, 2)}`);
 }
 
 /** The running shape: echo actors per worker (measured in every worker), work processes serving and their actors. */

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { vitalLimits } from '../../runtime/primary/watchdog.js';
+import { judge } from '../../runtime/supervision/liveness.js';
+import { load } from '../helpers.js';
 import { backoffDelay, decide, decideKeepServing, prune, type RestartPolicy } from '../../runtime/supervision/policy.js';
 
 const policy = (over: Partial<RestartPolicy> = {}): RestartPolicy => ({
@@ -68,4 +71,20 @@ test('front workers: only starts that fail in a row lead to giving up', () => {
   const d = decideKeepServing(p, [], 10_000, 3);
   assert.equal(d.action, 'escalate');
   assert.match((d as { reason: string }).reason, /3 starts in a row failed/);
+});
+
+test('the watchdog: silence past the limit kills, memory past maxRss recycles, 0 turns silence checks off', () => {
+  const limits = { watchdog: 3000, maxRss: 100 };
+  assert.deepEqual(judge({ lastAlive: 10_000, rss: 50 }, limits, 12_000), { action: 'none' });
+  assert.deepEqual(judge({ lastAlive: 10_000, rss: 50 }, limits, 13_001), { action: 'kill', silentFor: 3001 });
+  assert.deepEqual(judge({ lastAlive: 10_000, rss: 150 }, limits, 13_001), { action: 'kill', silentFor: 3001 }, 'a hung process cannot drain: kill wins');
+  assert.deepEqual(judge({ lastAlive: 10_000, rss: 150 }, limits, 11_000), { action: 'recycle', rss: 150 });
+  assert.deepEqual(judge({ lastAlive: 0, rss: 150 }, { watchdog: 0, maxRss: undefined }, 1e9), { action: 'none' });
+});
+
+test('watchdog limits: front workers follow http, isolated pools their own settings or http.watchdog', () => {
+  const config = load(`version: 1\nhttp: { watchdog: 4s, maxRss: 1gb }\npools:\n  api:\n    actor: ./actors/api.ts\n  iso:\n    actor: ./actors/api.ts\n    processes: 1\n    maxRss: 200mb\n  iso2:\n    actor: ./actors/api.ts\n    processes: 1\n    watchdog: 0\nroutes:\n  - match: { path: /x }\n    pool: api\n`);
+  assert.deepEqual(vitalLimits(config, 'front'), { watchdog: 4000, maxRss: 1024 ** 3 });
+  assert.deepEqual(vitalLimits(config, 'iso'), { watchdog: 4000, maxRss: 200 * 1024 ** 2 });
+  assert.deepEqual(vitalLimits(config, 'iso2'), { watchdog: 0, maxRss: undefined });
 });
