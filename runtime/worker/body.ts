@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isUtf8 } from 'node:buffer';
 import { ActorrtError } from '../errors.js';
 
 /** The client went away before sending the whole body; there is nobody to answer. */
@@ -58,17 +59,57 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Deepest JSON nesting a request body may have. */
+export const MAX_JSON_DEPTH = 256;
+
 /** JSON for JSON content types (400 when it does not parse), the raw Buffer otherwise. */
 export function parseBody(raw: Buffer, contentType: string | undefined): unknown {
   if (raw.length === 0) return undefined;
   if (contentType !== undefined && isJson(contentType)) {
+    // JSON is UTF-8 (RFC 8259): invalid bytes would otherwise become U+FFFD and pass unnoticed.
+    if (!isUtf8(raw)) throw new ActorrtError('ACTORRT_E_BAD_JSON', 'the request body is not valid UTF-8');
+    const text = raw.toString('utf8');
+    const depth = nestingDepth(text, MAX_JSON_DEPTH);
+    if (depth > MAX_JSON_DEPTH) {
+      throw new ActorrtError('ACTORRT_E_BAD_JSON', `the request body nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     try {
-      return JSON.parse(raw.toString('utf8')) as unknown;
+      return JSON.parse(text) as unknown;
     } catch (err) {
       throw new ActorrtError('ACTORRT_E_BAD_JSON', `the request body is not valid JSON: ${(err as Error).message}`);
     }
   }
   return raw;
+}
+
+/**
+ * Deepest array / object nesting in JSON text, counted up to `limit + 1`. A parsed body that nests
+ * thousands deep parses fine but overflows the stack of whatever walks it later (JSON.stringify
+ * on the way to an isolated pool, an actor's recursion). Bodies with fewer brackets than the
+ * limit cannot be that deep and skip the scan.
+ */
+export function nestingDepth(text: string, limit: number): number {
+  let opens = 0;
+  for (let i = 0; i < text.length && opens <= limit; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) opens++;
+  }
+  if (opens <= limit) return opens;
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) max = depth;
+      if (max > limit) return max;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
 }
 
 function isJson(contentType: string): boolean {

@@ -1,5 +1,5 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config } from '../../config/types.js';
 import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
@@ -90,6 +90,13 @@ function listen(config: Config, open: Resources, cached: ProcessCaches, cache: R
     isDraining: () => phase === 'draining',
   }));
   s.maxConnections = limits.maxConnections;
+  // node's headersTimeout starts with a request's first byte: a client that connects and sends
+  // nothing would hold its slot (of maxConnections) forever. It gets the same deadline.
+  s.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => { if (socket.bytesRead === 0) socket.destroy(); }, limits.headersTimeout);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
   const connectionIds = new RequestIds();
   s.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     log.debug({ err }, 'client error');

@@ -2,7 +2,7 @@
  * Dot segments (`.`, `..`, and their percent-encoded forms `%2e`, `%2E`) resolved in a request
  * path before it is routed or forwarded (RFC 3986 section 5.2.4), so a route's prefix is a
  * boundary: `GET /files/../admin` is routed as `/admin`, and a path that climbs above the root is
- * refused. Returns the path unchanged (same string) when it has no dot segment: the common case
+ * refused, as is a segment hiding `..` behind an encoded slash or a backslash. Returns the path unchanged (same string) when it has no dot segment: the common case
  * costs one scan.
  */
 export function resolveDotSegments(path: string): string | undefined {
@@ -24,11 +24,19 @@ export function resolveDotSegments(path: string): string | undefined {
       if (last) out.push('');
       continue;
     }
+    // `..%2f..%2fetc` or `..\..\etc` is one segment here, but an upstream that decodes %2F or
+    // takes `\` for a separator would climb with it: refused, like a plain `..` above the root.
+    if (hiddenDots(plain)) return undefined;
     out.push(segment);
   }
   return out.join('/');
 }
 
+function hiddenDots(plain: string): boolean {
+  const pieces = plain.replace(/%2f|%5c/gi, '/').split(/[/\\]/);
+  return pieces.length > 1 && pieces.some((p) => p === '.' || p === '..');
+}
+
 function mayHaveDots(path: string): boolean {
-  return path.includes('/.') || (path.includes('%') && /\/%2e/i.test(path));
+  return path.includes('/.') || path.includes('\\') || (path.includes('%') && /%2e|%2f|%5c/i.test(path));
 }

@@ -16,3 +16,12 @@ test('dot segments are resolved, encoded ones too; a path that climbs above the 
   assert.equal(resolveDotSegments('/files/..a/b.'), '/files/..a/b.', 'dots inside a segment are not dot segments');
   assert.equal(resolveDotSegments('/.well-known/x'), '/.well-known/x');
 });
+
+test('a segment hiding .. behind an encoded slash or a backslash is refused; an encoded slash alone is kept', () => {
+  assert.equal(resolveDotSegments('/files/..%2f..%2fetc/passwd'), undefined);
+  assert.equal(resolveDotSegments('/files/%2e%2e%2Fadmin'), undefined);
+  assert.equal(resolveDotSegments('/files/..\\..\\etc'), undefined);
+  assert.equal(resolveDotSegments('/files/a%5c..%5cb'), undefined);
+  assert.equal(resolveDotSegments('/files/a%2fb'), '/files/a%2fb', 'an encoded slash inside an id is not a climb');
+  assert.equal(resolveDotSegments('/files/a\\b'), '/files/a\\b');
+});
