@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { ActorrtError } from '../errors.js';
 import { adminRequest } from '../primary/admin.js';
 import { PidFile } from '../primary/pid-file.js';
+import { checkPrivate } from '../primary/runtime-dir.js';
 import type { OptionValues } from './command.js';
 
 /** A running instance as the commands that talk to it find it: from its topology file (default ./actorrt.yml) or --pid-file. */
@@ -28,6 +29,18 @@ export function findInstance(values: OptionValues, file: string | undefined): Ru
     throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `no running instance recorded in ${pidFile}`, { hint: 'pass the topology file it was started with, or --pid-file' });
   }
   const { runtimeDir } = entry;
+  if (runtimeDir !== undefined) {
+    try {
+      checkPrivate(runtimeDir);
+    } catch (err) {
+      // Its folder is gone: the primary was killed and the pid may be another process's by now.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `the instance recorded in ${pidFile} (pid ${entry.pid}) is gone; the pid file is stale`,
+          { hint: `remove ${pidFile}` });
+      }
+      throw err;
+    }
+  }
   return {
     pid: entry.pid, pidFile,
     ask: (cmd, args = {}, timeout = 5000) => (runtimeDir === undefined

@@ -37,8 +37,9 @@ export class PidFile {
     try {
       process.kill(pid, 0);
       return { pid, runtimeDir };
-    } catch {
-      return undefined;
+    } catch (err) {
+      // Alive but not ours to signal: another user's instance (the commands say so).
+      return (err as NodeJS.ErrnoException).code === 'EPERM' ? { pid, runtimeDir } : undefined;
     }
   }
 

@@ -1,5 +1,5 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { parseScale } from '../../config/scale.js';
@@ -12,6 +12,7 @@ import { bindListener } from './listener.js';
 import { PidFile } from './pid-file.js';
 import { FRONT, Processes } from './processes.js';
 import { Reloader } from './reload.js';
+import { makeRuntimeDir } from './runtime-dir.js';
 import { actorDigests } from './reload-plan.js';
 import { ProcessReports } from './reports.js';
 import type { InstanceStatus } from './status.js';
@@ -48,9 +49,15 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       { hint: 'stop it first (actorrt stop), or give this copy its own --pid-file' });
   }
   const listener = await bindListener(config.http.host, options.port ?? config.http.port);
-  // Per-instance folder for the channel and admin sockets: mkdtemp makes it 0700 and unique, so
-  // two instances on one machine never collide. Removed when the instance stops.
-  const runtimeDir = mkdtempSync(join(tmpdir(), 'actorrt-'));
+  // Per-instance folder for the channel and admin sockets: private and unique, so two instances
+  // on one machine never collide and no other user can drive this one. Removed at stop.
+  let runtimeDir: string;
+  try {
+    runtimeDir = makeRuntimeDir();
+  } catch (err) {
+    listener.close();
+    throw err;
+  }
   const pid = new PidFile(pidPath, runtimeDir, log);
   const startedAt = Date.now();
   const reports = new ProcessReports();
