@@ -1,4 +1,4 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 
 /** The servers these machines run for tests (see the README's "Tests" section). */
 export const POSTGRES_URL = process.env['ACTORRT_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -24,46 +24,4 @@ export async function needServer(t: { skip(reason: string): void }, url: string)
   return false;
 }
 
-/**
- * A TCP relay in front of a real server, so a test can make that server "go away" (close the
- * relay: every connection drops and new ones are refused) and "come back" on the same port,
- * without stopping the shared server other tests use.
- */
-export class Relay {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(private readonly target: { host: string; port: number }) {}
-
-  /** Listen (on the same port as before, after a cut). */
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.target);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.once('close', () => this.sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.port, '127.0.0.1', () => resolve()));
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-  }
-
-  /** Drop every connection and stop listening: the server looks dead. */
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  /** The target URL rewritten to go through the relay. */
-  url(of: string): string {
-    const u = new URL(of);
-    u.host = `127.0.0.1:${this.port}`;
-    return u.toString();
-  }
-}
+export { Relay } from '../../bench/relay.js';
