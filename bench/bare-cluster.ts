@@ -10,22 +10,27 @@ import { Pool } from 'undici';
 
 /**
  * The baseline: a bare node:http cluster answering the same JSON the actorrt route answers.
- * Usage: node bare-cluster.js <workers> [hello | sqlite <file> | proxy <origin> | hop]; prints "listening
+ * Usage: node bare-cluster.js <workers> [hello | sqlite <file> | proxy <origin> | hop | hop-coalesced]; prints "listening
  * <port>" once every worker listens. `sqlite` answers GET /items/:id from the file, as the actorrt
  * route does; `proxy` forwards GET requests to <origin> with undici (the floor for a node proxy);
  * `hop` sends every request as one NDJSON line over a Unix socket to a separate process that builds
- * the reply (the floor for any cross-process hop: no ids beyond a counter, no timeouts, no supervision).
+ * the reply (the floor for any cross-process hop: no ids beyond a counter, no timeouts, no supervision);
+ * `hop-coalesced` is the same hop with both sides writing what one event-loop turn produced in one
+ * write (the floor a cross-process hop can reach in node).
  */
 const workers = Number(process.argv[2] ?? 2);
-const mode = process.argv[3] ?? 'hello';
+const requested = process.argv[3] ?? 'hello';
+const coalesce = requested === 'hop-coalesced' || process.env['BARE_HOP_COALESCE'] === '1';
+const mode = requested === 'hop-coalesced' ? 'hop' : requested;
 
 if (mode === 'hop-process') {
   // The other end of `hop`: answer each line with the greeting, one write per reply.
   let greeted = 0;
   createNetServer((socket) => {
+    const send = writer(socket);
     onLines(socket, (line) => {
       const { id, name } = JSON.parse(line) as { id: number; name: string };
-      socket.write(`${JSON.stringify({ id, body: { hello: name, actor: 0, greeted: ++greeted } })}\n`);
+      send(`${JSON.stringify({ id, body: { hello: name, actor: 0, greeted: ++greeted } })}\n`);
     });
   }).listen(process.argv[4] as string, () => process.send?.('ready'));
 } else if (cluster.isPrimary) {
@@ -35,6 +40,7 @@ if (mode === 'hop-process') {
   let port = 0;
   const env: Record<string, string> = {};
   let hopProcess: ReturnType<typeof fork> | undefined;
+  if (coalesce) env['BARE_HOP_COALESCE'] = '1';
   const started = mode === 'hop' ? startHopProcess(env).then((child) => { hopProcess = child; }) : Promise.resolve();
   void started.then(() => {
     for (let i = 0; i < workers; i++) {
@@ -62,6 +68,7 @@ if (mode === 'hop-process') {
 } else if (mode === 'hop') {
   const pending = new Map<number, (reply: unknown) => void>();
   const socket = connect(process.env['BARE_HOP_SOCKET'] as string);
+  const send = writer(socket);
   let nextId = 0;
   onLines(socket, (line) => {
     const { id, body } = JSON.parse(line) as { id: number; body: unknown };
@@ -76,7 +83,7 @@ if (mode === 'hop-process') {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': `bare-${++served}` });
       res.end(body);
     });
-    socket.write(`${JSON.stringify({ id, name: (req.url ?? '/').split('/')[2] ?? 'world' })}\n`);
+    send(`${JSON.stringify({ id, name: (req.url ?? '/').split('/')[2] ?? 'world' })}\n`);
   });
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
 } else if (mode === 'sqlite') {
@@ -109,8 +116,22 @@ function startHopProcess(env: Record<string, string>): Promise<ReturnType<typeof
   const path = join(mkdtempSync(join(tmpdir(), 'bare-hop-')), 'hop.sock');
   env['BARE_HOP_SOCKET'] = path;
   // Its stdout is not the benchmark's pipe: a leftover child must not keep the benchmark waiting.
-  const child = fork(process.argv[1] as string, ['0', 'hop-process', path], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(process.argv[1] as string, ['0', 'hop-process', path], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, ...env } });
   return new Promise((resolve) => child.once('message', () => resolve(child)));
+}
+
+/** One write per line, or (coalescing) one write per event-loop turn with every line it produced. */
+function writer(socket: Socket): (line: string) => void {
+  if (!coalesce) return (line) => { socket.write(line); };
+  let queued: string[] = [];
+  const flush = (): void => {
+    const lines = queued;
+    queued = [];
+    socket.write(lines.join(''));
+  };
+  return (line) => {
+    if (queued.push(line) === 1) setImmediate(flush);
+  };
 }
 
 /** Call `handle` with every complete line the socket reads (the `hop` wire format: NDJSON). */

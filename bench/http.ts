@@ -1,10 +1,14 @@
 import { join } from 'node:path';
+import { cpuBetween, treeCpu } from './cpu.js';
 import { load, LOAD_GENERATOR, type LoadOptions, type LoadResult } from './load.js';
-import { ROOT, startActorrt, startBare, type Running } from './servers.js';
+import { ROOT, startActorrt, startBare, startFastify, type Running } from './servers.js';
+
+/** One measured run: the load result and the CPU the contender's processes spent per request. */
+export type Run = LoadResult & { readonly cpuUs: number };
 
 export interface Row {
   readonly name: string;
-  readonly runs: LoadResult[];
+  readonly runs: Run[];
 }
 
 interface Contender {
@@ -21,7 +25,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
  * machine hits both sides alike. Each measurement is preceded by a short warm-up.
  */
 export async function sideBySide(contenders: readonly Contender[], rounds: number, seconds: number, connections: number): Promise<Row[]> {
-  const rows = contenders.map((c) => ({ name: c.name, runs: [] as LoadResult[] }));
+  const rows = contenders.map((c) => ({ name: c.name, runs: [] as Run[] }));
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? contenders.map((_, i) => i) : contenders.map((_, i) => contenders.length - 1 - i);
     for (const i of order) {
@@ -30,7 +34,10 @@ export async function sideBySide(contenders: readonly Contender[], rounds: numbe
       try {
         const url = `http://127.0.0.1:${server.port}${c.path}`;
         await load(url, { connections, seconds: 2, ...c.options });
-        (rows[i] as Row).runs.push(await load(url, { connections, seconds, ...c.options }));
+        const before = treeCpu(server.pid);
+        const result = await load(url, { connections, seconds, ...c.options });
+        const cpuUs = cpuBetween(before, treeCpu(server.pid)) / Math.max(1, result.rps * seconds);
+        (rows[i] as Row).runs.push({ ...result, cpuUs });
       } finally {
         await server.stop();
       }
@@ -39,20 +46,22 @@ export async function sideBySide(contenders: readonly Contender[], rounds: numbe
   return rows;
 }
 
-/** Print medians and ratios against the first row (the baseline). */
+/** Print medians (req/s, latency, CPU per request) and ratios against the first row (the baseline). */
 export function report(title: string, rows: readonly Row[]): void {
   const base = rows[0];
   if (base === undefined) return;
   const baseRps = median(base.runs.map((r) => r.rps));
   const baseP99 = median(base.runs.map((r) => r.p99));
-  process.stdout.write(`\n## ${title}\n${'scenario'.padEnd(34)}${'req/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'x req/s'.padStart(9)}${'x p99'.padStart(8)}   runs (req/s)\n`);
+  const baseCpu = median(base.runs.map((r) => r.cpuUs));
+  process.stdout.write(`\n## ${title}\n${'scenario'.padEnd(36)}${'req/s'.padStart(10)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}`
+    + `${'x req/s'.padStart(9)}${'x p99'.padStart(8)}${'CPU us/req'.padStart(12)}${'x CPU'.padStart(7)}   runs (req/s)\n`);
   for (const row of rows) {
     const rps = median(row.runs.map((r) => r.rps));
     const p99 = median(row.runs.map((r) => r.p99));
+    const cpu = median(row.runs.map((r) => r.cpuUs));
     const errors = row.runs.reduce((a, r) => a + r.errors, 0);
-    process.stdout.write(`${row.name.padEnd(34)}${rps.toFixed(0).padStart(10)}${median(row.runs.map((r) => r.p50)).toFixed(2).padStart(9)}`
-      + `${p99.toFixed(2).padStart(9)}${String(errors).padStart(8)}${(rps / baseRps).toFixed(2).padStart(9)}${(p99 / baseP99).toFixed(2).padStart(8)}`
-      + `   ${row.runs.map((r) => r.rps.toFixed(0)).join(' / ')}\n`);
+    const cells = [rps.toFixed(0), median(row.runs.map((r) => r.p50)).toFixed(2), p99.toFixed(2), String(errors), (rps / baseRps).toFixed(2), (p99 / baseP99).toFixed(2), cpu.toFixed(1), (cpu / baseCpu).toFixed(2)];
+    process.stdout.write(`${row.name.padEnd(36)}${cells.map((c, i) => c.padStart([10, 9, 9, 8, 9, 8, 12, 7][i] as number)).join('')}   ${row.runs.map((r) => r.rps.toFixed(0)).join(' / ')}\n`);
   }
 }
 
@@ -60,7 +69,10 @@ export function report(title: string, rows: readonly Row[]): void {
 export async function inlineScenario(workers: number, rounds: number, seconds: number): Promise<void> {
   const rows = await sideBySide([
     { name: `bare node:http cluster (${workers}w)`, start: () => startBare(workers), path: '/hello/bench' },
+    { name: `fastify cluster (${workers}w)`, start: () => startFastify(workers), path: '/hello/bench' },
     { name: `actorrt inline route (${workers}w)`, start: () => startActorrt(join(ROOT, 'examples', 'hello', 'actorrt.yml'), workers), path: '/hello/bench' },
   ], rounds, seconds, 64);
-  report(`inline route, GET /hello/:name, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (target >= 0.90x req/s, p99 <= 1.5x)`, rows);
+  report(`inline route, GET /hello/:name, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (targets: >= 0.95x bare req/s, >= 1.05x fastify, CPU/req <= 1.1x bare)`, rows);
+  const rps = (row: Row | undefined): number => median((row?.runs ?? []).map((r) => r.rps));
+  process.stdout.write(`actorrt / fastify cluster: ${(rps(rows[2]) / rps(rows[1])).toFixed(2)}x req/s (target >= 1.05x)\n`);
 }

@@ -35,14 +35,15 @@ export async function sqliteScenario(workers: number, rounds: number, seconds: n
  * Issue 6: the same upstream (the bare cluster) called directly, through the least a node proxy
  * can do (a bare cluster piping undici Pool.stream), and through an actorrt proxy route. The
  * proxies share the machine's cores with the upstream, so the ratio to direct is the whole cost
- * of the hop; the ratio between the two proxies is actorrt's own share of it.
+ * of the hop; the ratio between the two proxies is actorrt's own share of it. CPU per request of
+ * the proxies counts the proxy processes only (the upstream is not in their process tree).
  */
 export async function proxyScenario(workers: number, rounds: number, seconds: number): Promise<void> {
   const upstream = await startBare(workers);
   process.env['BENCH_UPSTREAM'] = `http://127.0.0.1:${upstream.port}`;
   try {
     const rows = await sideBySide([
-      { name: `direct to the upstream (${workers}w)`, start: () => Promise.resolve({ port: upstream.port, stop: () => Promise.resolve() }), path: '/hello/bench' },
+      { name: `direct to the upstream (${workers}w)`, start: () => Promise.resolve({ port: upstream.port, pid: upstream.pid, stop: () => Promise.resolve() }), path: '/hello/bench' },
       { name: `bare cluster + undici proxy (${workers}w)`, start: () => startBare(workers, 'proxy', `http://127.0.0.1:${upstream.port}`), path: '/hello/bench' },
       { name: `actorrt proxy route (${workers}w)`, start: () => startActorrt(join(ROOT, 'bench', 'topologies', 'proxy.yml'), workers), path: '/hello/bench' },
     ], rounds, seconds, 64);

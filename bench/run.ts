@@ -5,11 +5,13 @@ import { isolatedScenario, isolationScenario } from './isolated.js';
 import { benchCodec } from './codec.js';
 import { reloadScenario } from './reload.js';
 import { proxyScenario, sqliteScenario } from './resources.js';
+import { writeReport } from './report.js';
 import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
  * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache picks one.
+ * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
 const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
@@ -41,6 +43,18 @@ if (only !== undefined && !(only in SCENARIOS)) {
   process.stderr.write(`BENCH_ONLY=${only} is not a scenario; use one of ${Object.keys(SCENARIOS).join(', ')}\n`);
   process.exit(2);
 }
+// Everything the scenarios print is the report; a full run also writes it into docs/benchmarks.md.
+let output = '';
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+  output += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+  return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+}) as typeof process.stdout.write;
+const started = new Date();
 for (const [name, run] of Object.entries(SCENARIOS)) {
   if (only === undefined || only === name) await run();
+}
+if (only === undefined && process.env['BENCH_WRITE'] !== '0') {
+  writeReport(output, started);
+  write('\nwritten to docs/benchmarks.md (BENCH_WRITE=0 to skip)\n');
 }

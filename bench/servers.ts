@@ -8,6 +8,8 @@ export const ROOT = join(HERE, '..', '..');
 
 export interface Running {
   readonly port: number;
+  /** The server's root process (its tree is what CPU per request sums over). */
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -24,7 +26,7 @@ export function startServer(args: readonly string[], readyLine: RegExp, cwd = RO
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = readyLine.exec(out);
-      if (m !== null) resolve({ port: Number(m[1]), stop: () => stopChild(child) });
+      if (m !== null) resolve({ port: Number(m[1]), pid: child.pid as number, stop: () => stopChild(child) });
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${String(code)} before it was ready:\n${err}`)));
   });
@@ -41,6 +43,11 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** The bare node:http cluster baseline with `workers` workers (`mode` args: see bare-cluster.ts). */
 export function startBare(workers: number, ...mode: string[]): Promise<Running> {
   return startServer([join(HERE, 'bare-cluster.js'), String(workers), ...mode], /listening (\d+)/);
+}
+
+/** fastify in node:cluster mode with `workers` workers, answering GET /hello/:name like the bare cluster. */
+export function startFastify(workers: number): Promise<Running> {
+  return startServer([join(HERE, 'fastify-cluster.js'), String(workers)], /listening (\d+)/);
 }
 
 /** `actorrt start <topology> --port 0 --workers N`. */
