@@ -6,11 +6,12 @@ import { benchCodec } from './codec.js';
 import { reloadScenario } from './reload.js';
 import { proxyScenario, sqliteScenario } from './resources.js';
 import { writeReport } from './report.js';
+import { slowlorisScenario } from './slowloris.js';
 import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -37,6 +38,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   proxy: () => proxyScenario(workers, rounds, seconds),
   reload: () => reloadScenario(workers, rounds, seconds),
   cache: () => cacheScenario(workers, rounds, seconds),
+  slowloris: () => slowlorisScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {
