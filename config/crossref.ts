@@ -16,6 +16,9 @@ export const ACTOR_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
  * Checks the schema cannot express: names that refer to other sections, files that must exist,
  * routes that can never match, values that only make sense together. Runs on the typed Config.
  */
+/** Lowest maxRss accepted. */
+const MIN_RSS = 128 * 1048576;
+
 export function crossReferenceIssues(config: Config, doc: LoadedDocument): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const report = (path: readonly PathSegment[], code: ErrorCode, message: string, hint?: string, key?: string): void => {
@@ -37,7 +40,11 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
     }
   };
 
+  // A fresh process already holds ~60-100 MiB: a lower bound would replace every process as soon as it starts.
+  const tooLowRss = (path: readonly PathSegment[], label: string): void => report(path, 'ACTORRT_E_CONFIG_VALUE',
+    `${label} is below ${MIN_RSS / 1048576}mb`, 'a node process with actorrt starts at 60-100 MiB; a bound that low would replace processes in a loop');
   const { http } = config;
+  if (http.maxRss !== undefined && http.maxRss < MIN_RSS) tooLowRss(['http', 'maxRss'], 'http.maxRss');
   if (http.limits.headersTimeout > http.limits.requestTimeout) {
     report(['http', 'limits', 'headersTimeout'], 'ACTORRT_E_CONFIG_VALUE', 'http.limits.headersTimeout is longer than http.limits.requestTimeout',
       'the whole request cannot take less time than its headers; raise requestTimeout or lower headersTimeout');
@@ -69,6 +76,7 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
       report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor: file ${pool.actor} does not exist`,
         'paths are relative to the topology file');
     }
+    if (pool.maxRss !== undefined && pool.maxRss < MIN_RSS) tooLowRss(['pools', name, 'maxRss'], `pools.${name}.maxRss`);
     if (pool.processes === undefined) {
       for (const key of ['watchdog', 'maxRss'] as const) {
         if (pool[key] !== undefined) {

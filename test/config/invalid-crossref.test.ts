@@ -166,3 +166,8 @@ test('rejects watchdog and maxRss on an inline pool, pointing at http.*', () => 
   assertIssue(`version: 1\npools:\n  api:\n    actor: ./actors/api.ts\n    maxRss: 200mb\nroutes:\n  - match: { path: /x }\n    pool: api\n`,
     { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 13, message: /only applies to isolated pools/, hint: /set http\.maxRss instead/ });
 });
+
+test('rejects a maxRss below what a fresh process already uses (it would replace processes in a loop)', () => {
+  assertIssue(`version: 1\nhttp:\n  maxRss: 64mb\npools:\n  api:\n    actor: ./actors/api.ts\nroutes:\n  - match: { path: /x }\n    pool: api\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 11, message: /http\.maxRss is below 128mb/, hint: /in a loop/ });
+});
