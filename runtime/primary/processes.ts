@@ -12,8 +12,8 @@ import { ChildSupervisor, type Child } from './supervisor.js';
 
 const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const POOL_ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
-/** The supervision group of the front workers (isolated pools use their own names). */
-export const FRONT = 'front';
+/** The supervision group of the front workers (isolated pools use their own names; `~` is not allowed in one, so none collides). */
+export const FRONT = '~front';
 /** How long a status request waits for each process's load. */
 const STATS_TIMEOUT = 1000;
 /** How long an invalidation waits for each other process (below the asker's own wait). */
@@ -94,7 +94,7 @@ export class Processes {
     const index = this.count(FRONT);
     const socket = join(this.runtimeDir, `~front.${index}.sock`); // ~ is not allowed in pool names
     return this.supervisor.spawn({
-      group: FRONT, id, index, name: `worker ${index}`, entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
+      group: FRONT, id, index, name: `worker ${index}`, kind: 'worker', entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
       start: (child) => this.stamp(child, {
         type: 'start', config: this.config, workerIndex: index, listenFd: LISTEN_FD, endpoints: this.endpoints(), socket, down: this.down(),
       }),
@@ -107,7 +107,7 @@ export class Processes {
     const index = this.count(pool);
     const socket = join(this.runtimeDir, `${pool}.${index}.sock`);
     return this.supervisor.spawn({
-      group: pool, id, index, name: `${pool} process ${index}`, entry: POOL_ENTRY, socket, fds: [], fields: { pool, process: index },
+      group: pool, id, index, name: `${pool} process ${index}`, kind: 'pool process', entry: POOL_ENTRY, socket, fds: [], fields: { pool, process: index },
       start: (child) => this.stamp(child, {
         type: 'start-pool', config: this.config, pool, index, socket, endpoints: this.endpoints(), down: this.down(),
       }),

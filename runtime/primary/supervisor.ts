@@ -24,6 +24,8 @@ export interface ChildSpec {
   readonly index: number;
   /** As status and logs name it: `worker 2`, `thumbs process 5`. */
   readonly name: string;
+  /** What logs call a child of its kind. */
+  readonly kind: 'worker' | 'pool process';
   readonly entry: string;
   /** Where this child serves its pools to peers (kept across restarts, so peers' channels reconnect). */
   readonly socket: string;
@@ -294,7 +296,7 @@ export class ChildSupervisor {
     group.restarts++;
     child.state = 'restarting';
     this.hooks.restarting(child);
-    this.log.warn({ ...fields, delay: decision.delay }, `${spec.group === 'front' ? 'worker' : 'pool process'} exited; restarting`);
+    this.log.warn({ ...fields, delay: decision.delay }, `${spec.kind} exited; restarting`);
     internal.retry = setTimeout(() => {
       if (this.stopping || child.state !== 'restarting' || group.down !== undefined) return;
       this.fork(child, true).catch(() => undefined); // a failed restart comes back here through its exit

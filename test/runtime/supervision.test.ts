@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { FRONT } from '../../runtime/primary/processes.js';
 import { vitalLimits } from '../../runtime/primary/watchdog.js';
 import { judge } from '../../runtime/supervision/liveness.js';
 import { load } from '../helpers.js';
@@ -84,7 +85,7 @@ test('the watchdog: silence past the limit kills, memory past maxRss recycles, 0
 
 test('watchdog limits: front workers follow http, isolated pools their own settings or http.watchdog', () => {
   const config = load(`version: 1\nhttp: { watchdog: 4s, maxRss: 1gb }\npools:\n  api:\n    actor: ./actors/api.ts\n  iso:\n    actor: ./actors/api.ts\n    processes: 1\n    maxRss: 200mb\n  iso2:\n    actor: ./actors/api.ts\n    processes: 1\n    watchdog: 0\nroutes:\n  - match: { path: /x }\n    pool: api\n`);
-  assert.deepEqual(vitalLimits(config, 'front'), { watchdog: 4000, maxRss: 1024 ** 3 });
+  assert.deepEqual(vitalLimits(config, FRONT), { watchdog: 4000, maxRss: 1024 ** 3 });
   assert.deepEqual(vitalLimits(config, 'iso'), { watchdog: 4000, maxRss: 200 * 1024 ** 2 });
   assert.deepEqual(vitalLimits(config, 'iso2'), { watchdog: 0, maxRss: undefined });
 });
