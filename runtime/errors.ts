@@ -41,7 +41,7 @@ export const ERROR_CODES = {
   // Request path (each reaches the client as JSON with the status shown).
   ACTORRT_E_NOT_FOUND: { status: 404, summary: 'No route matches the request path (or none of the routes on it accepts its headers, query or body).' },
   ACTORRT_E_METHOD_NOT_ALLOWED: { status: 405, summary: 'A route matches the path but not the method; the `Allow` header lists the methods that do.' },
-  ACTORRT_E_BAD_PATH: { status: 400, summary: 'The request path climbs above the root with `..` segments (plain or percent-encoded); other dot segments are resolved before routing.' },
+  ACTORRT_E_BAD_PATH: { status: 400, summary: 'The request path climbs above the root with `..` segments (plain, percent-encoded, or hidden behind an encoded slash or a backslash), or has a malformed percent-encoding; other dot segments are resolved before routing.' },
   ACTORRT_E_BAD_JSON: { status: 400, summary: 'The request declares a JSON body that does not parse.' },
   ACTORRT_E_BODY_TOO_LARGE: { status: 413, summary: 'The request body is larger than `http.limits.bodyBytes`.' },
   ACTORRT_E_BAD_REQUEST: { status: 400, summary: 'The request is not valid HTTP (answered before any route is tried; the connection is closed).' },

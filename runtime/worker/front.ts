@@ -113,7 +113,11 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     }
 
     const found = table.router.lookup(method, path);
-    if (found.kind === 'not-found') throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
+    if (found.kind === 'not-found') {
+      // The router cannot decode a malformed %-escape (`/users/%ff`) and finds nothing: say why.
+      if (path.includes('%') && !decodable(path)) throw new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path has a malformed percent-encoding');
+      throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
+    }
     if (found.kind === 'method-not-allowed') {
       return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId,
         { allow: found.allow.join(', ') });
@@ -223,6 +227,15 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     }
     log.error({ requestId, err }, 'internal error while handling a request');
     writeError(res, new ActorrtError('ACTORRT_E_INTERNAL', `internal error; report request id ${requestId}`), requestId);
+  }
+}
+
+function decodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

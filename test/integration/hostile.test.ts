@@ -89,13 +89,18 @@ describe('hostile clients', () => {
     assert.ok(!seen.includes('/files/upload') && !seen.includes('/upload'), 'the upstream never saw the oversized upload');
   });
 
-  test('path traversal never leaves the proxy route\'s prefix: climbing is 400 BAD_PATH, in-prefix dots are resolved', async () => {
+  test('path traversal never leaves the proxy route\'s prefix: climbing is 400 BAD_PATH, in-prefix dots are resolved; a malformed %-escape is 400 too', async () => {
     for (const path of ['/files/../../etc/passwd', '/files/%2e%2e/%2e%2e/etc/passwd', '/files/..%2f..%2fetc%2fpasswd', '/files/..\\..\\etc\\passwd', '/files/%2E%2E/%2E%2E/']) {
       const r = await raw(app.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 3000);
       assert.match(r.text, /^HTTP\/1\.1 400 /, path);
       assert.match(r.text, /ACTORRT_E_BAD_PATH/, path);
     }
     assert.deepEqual(seen.filter((p) => p.includes('passwd') || p.includes('..')), [], 'nothing climbing reached the upstream');
+    for (const path of ['/echo/%ff', '/echo/%', '/echo/%E0%A4%A']) {
+      const r = await raw(app.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, 3000);
+      assert.match(r.text, /^HTTP\/1\.1 400 /, path);
+      assert.match(r.text, /malformed percent-encoding/, path);
+    }
     const inside = await raw(app.url, 'GET /files/a/./b/../c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000);
     assert.match(inside.text, /^HTTP\/1\.1 200 /);
     assert.match(inside.text, /"path":"\/files\/a\/c"/);
