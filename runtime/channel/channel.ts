@@ -6,11 +6,12 @@ import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
 import { joinBinary, reviveError, type ReplyFrame, type RequestFrame } from './wire.js';
 import { withDeadline } from '../deadline.js';
+import { Deadlines, type Deadline } from '../request-deadlines.js';
 
 interface Pending {
   resolve(value: unknown): void;
   reject(err: ActorrtError): void;
-  timer: NodeJS.Timeout;
+  deadline: Deadline;
 }
 
 const RECONNECT_MIN = 50;
@@ -31,6 +32,7 @@ export class Channel {
   private retry: NodeJS.Timeout | undefined;
   private idle: (() => void) | undefined;
   private waiters: Array<() => void> = [];
+  private readonly deadlines = new Deadlines();
   connected = false;
 
   constructor(readonly path: string, private readonly log: Logger) {
@@ -68,12 +70,12 @@ export class Channel {
         : err);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const deadline = this.deadlines.add(timeout, () => {
         this.pending.delete(id);
         if (this.pending.size === 0) this.idle?.();
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
-      }, timeout);
-      this.pending.set(id, { resolve, reject, timer });
+      });
+      this.pending.set(id, { resolve, reject, deadline });
       writer.write(frame);
     });
   }
@@ -140,7 +142,7 @@ export class Channel {
         const pending = this.pending.get(frame.id);
         if (pending === undefined) continue; // timed out already; the late reply is dropped
         this.pending.delete(frame.id);
-        clearTimeout(pending.timer);
+        this.deadlines.cancel(pending.deadline);
         if (this.pending.size === 0) this.idle?.();
         if (frame.ok) pending.resolve(joinBinary(frame.value, binary, frame.bin));
         else pending.reject(reviveError(frame.code, frame.message));
@@ -162,7 +164,7 @@ export class Channel {
 
   private failPending(peerDied: boolean): void {
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
+      this.deadlines.cancel(p.deadline);
       p.reject(peerDied
         ? new ActorrtError('ACTORRT_E_ACTOR_CRASHED', 'the pool process handling this request exited before replying')
         : new ActorrtError('ACTORRT_E_POOL_DOWN', 'the pool process is not reachable'));

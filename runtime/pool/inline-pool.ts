@@ -8,6 +8,7 @@ import type { SupervisionEvent } from '../supervision/counters.js';
 import { decide, prune } from '../supervision/policy.js';
 import type { Pool } from './pool.js';
 import { withDeadline } from '../deadline.js';
+import { Deadlines } from '../request-deadlines.js';
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ActorrtError };
 
@@ -92,6 +93,7 @@ export class InlinePool implements Pool {
   /** Index of the next actor added (indexes are never reused, so nact names stay unique). */
   private nextIndex = 0;
   private drained: (() => void) | undefined;
+  private readonly deadlines = new Deadlines();
 
   constructor(public config: PoolConfig, private readonly actor: Actor<unknown, unknown>, private readonly deps: InlinePoolDeps) {
     this.name = config.name;
@@ -203,19 +205,19 @@ export class InlinePool implements Pool {
           if (this.drained !== undefined && this.depth === 0) this.drained();
           if (envelope.settled) return; // already answered 504; the late reply is dropped
           envelope.settled = true;
-          clearTimeout(timer);
+          this.deadlines.cancel(deadline);
           if (outcome.ok) resolve(outcome.value);
           else reject(outcome.error);
         },
       };
-      const timer = setTimeout(() => {
+      const deadline = this.deadlines.add(timeout, () => {
         envelope.settled = true;
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${this.name}" did not reply within ${timeout} ms`));
         // The actor is still on it: give it as long again (5 s at least, so a merely slow actor
         // keeps its state), then stop waiting for it.
         const grace = Math.max(timeout, HUNG_GRACE_MS);
         if (envelope.cell.current === envelope) setTimeout(() => this.abandon(envelope.cell, envelope, timeout + grace), grace).unref();
-      }, timeout);
+      });
       cell.queue.push(envelope);
       this.wake(cell);
     });
