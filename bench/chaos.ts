@@ -13,8 +13,8 @@ import { ROOT } from './servers.js';
 /**
  * Chaos under load, loopback only and bounded in time: an instance with an inline and an isolated
  * pool, PostgreSQL and Redis behind relays, a steady undici load over every route, and every
- * 0.5-1.5 s one fault: kill -9 of a front worker or a pool process, PostgreSQL or Redis cut or
- * frozen for a moment. Then the faults stop and the instance must return to full size and health
+ * 0.5-1.5 s one fault: kill -9 of a front worker or a pool process, one stopped (SIGSTOP) for a
+ * moment or past the watchdog, PostgreSQL or Redis cut or frozen for a moment. Then the faults stop and the instance must return to full size and health
  * by itself. A request "hangs" when it gets neither an answer nor a closed connection within
  * HUNG_MS: the target is 0.
  *
@@ -24,7 +24,7 @@ import { ROOT } from './servers.js';
 /** No answer and no close within this long: a hung request. */
 const HUNG_MS = 15_000;
 const ROUTES = ['/inline', '/iso', '/db', '/kv', '/cached'] as const;
-const FAULTS = ['kill-worker', 'kill-pool-process', 'cut-postgres', 'freeze-postgres', 'cut-redis', 'freeze-redis'] as const;
+const FAULTS = ['kill-worker', 'kill-pool-process', 'stop-process', 'cut-postgres', 'freeze-postgres', 'cut-redis', 'freeze-redis'] as const;
 type Fault = typeof FAULTS[number];
 
 export interface ChaosOptions {
@@ -44,6 +44,8 @@ export interface ChaosReport {
   readonly connectionErrors: number;
   readonly hung: number;
   readonly faults: Readonly<Record<string, number>>;
+  /** Processes the watchdog killed because they stopped answering (the long SIGSTOPs). */
+  readonly watchdogKills: number;
   /** Back to full size and health after the faults stopped, and how long it took. */
   readonly recovered: boolean;
   readonly recoveryMs: number;
@@ -120,7 +122,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ACTORRT_LOG_LEVEL: 'error' },
   });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); });
+  let watchdogKills = 0;
+  child.stderr.on('data', (d: Buffer) => {
+    const text = d.toString();
+    watchdogKills += text.match(/is unresponsive for \d+ ms/g)?.length ?? 0;
+    stderr = (stderr + text).slice(-20_000);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stopped = { done: false };
   try {
@@ -206,7 +213,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     child.kill('SIGTERM');
     const exitCode = await exited;
     stopped.done = true;
-    return { sent, statuses, connectionErrors, hung, faults, recovered, recoveryMs, afterRecovery, exitCode };
+    return { sent, statuses, connectionErrors, hung, faults, watchdogKills, recovered, recoveryMs, afterRecovery, exitCode };
   } finally {
     if (!stopped.done && child.exitCode === null) {
       child.kill('SIGKILL');
@@ -242,6 +249,15 @@ async function inject(fault: Fault, s: InstanceStatus | undefined, relays: { pg:
       try { process.kill(pid, 'SIGKILL'); } catch { return undefined; }
       return { restored: Promise.resolve() };
     }
+    case 'stop-process': {
+      // SIGSTOP a front worker or a pool process: now and then past the watchdog (5 s), which must replace it.
+      const all = [...(s?.workers ?? []), ...(s?.pools.flatMap((p) => p.processes ?? []) ?? [])];
+      const pid = pick(all.filter((x) => x.up && x.pid !== undefined))?.pid;
+      if (pid === undefined) return undefined;
+      try { process.kill(pid, 'SIGSTOP'); } catch { return undefined; }
+      const hold = rand() < 0.25 ? 6500 : 300 + rand() * 1700;
+      return { restored: new Promise<void>((r) => setTimeout(r, hold)).then(() => { try { process.kill(pid, 'SIGCONT'); } catch { /* replaced */ } }) };
+    }
     case 'cut-postgres':
     case 'cut-redis': {
       const relay = fault === 'cut-postgres' ? relays.pg : relays.redis;
@@ -261,7 +277,7 @@ async function inject(fault: Fault, s: InstanceStatus | undefined, relays: { pg:
 export function formatReport(r: ChaosReport, seed: number): string {
   const answered = Object.values(r.statuses).reduce((a, b) => a + b, 0);
   return [
-    `chaos (seed ${seed}): ${Object.entries(r.faults).map(([f, n]) => `${n} ${f}`).join(', ')}`,
+    `chaos (seed ${seed}): ${Object.entries(r.faults).map(([f, n]) => `${n} ${f}`).join(', ')}; the watchdog replaced ${r.watchdogKills} stopped process(es)`,
     `requests sent ${r.sent}, answered ${answered} (${Object.entries(r.statuses).map(([c, n]) => `${c}: ${n}`).join(', ')}), connection errors ${r.connectionErrors}, hung ${r.hung} (target 0)`,
     `recovered to full size and health: ${r.recovered ? `yes, ${r.recoveryMs} ms after the last fault` : 'NO (30 s)'}`,
     `after recovery: ${r.afterRecovery.length === 0 ? `every route 200` : r.afterRecovery.join('; ')}`,
