@@ -1,6 +1,5 @@
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
-import { runPrimary } from '../primary/primary.js';
 import type { Command } from './command.js';
 import { DEFAULT_TOPOLOGY } from './instance.js';
 
@@ -28,6 +27,8 @@ Options:
     const workers = integer(values['workers'], '--workers', 1, 256);
     const pidFile = typeof values['pid-file'] === 'string' ? values['pid-file'] : undefined;
     try {
+      // Loaded here, not at the top: every other command would pay for the whole runtime.
+      const { runPrimary } = await import('../primary/primary.js');
       return await runPrimary(file, {
         ...(port === undefined ? {} : { port }),
         ...(workers === undefined ? {} : { workers }),

@@ -1,7 +1,6 @@
-import { validateDocument } from '../../config/validate.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadFile, type LoadedDocument } from '../../config/load.js';
+import type { LoadedDocument } from '../../config/load.js';
 import type { Config } from '../../config/types.js';
 import { ConfigError, formatIssue, type ConfigIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
@@ -27,6 +26,8 @@ Options:
     let issues: readonly ConfigIssue[];
     let config: Config | undefined;
     try {
+      // Loaded here, not at the top: yaml and ajv are what `status` or `scale` should not pay for.
+      const [{ loadFile }, { validateDocument }] = await Promise.all([import('../../config/load.js'), import('../../config/validate.js')]);
       const doc = loadFile(file);
       const result = validateDocument(doc);
       issues = result.ok ? [] : result.issues;
