@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { editScale, parseScale } from '../../config/scale.js';
+import { parseScale } from '../../config/scale.js';
 import { ActorrtError } from '../errors.js';
 import type { Command } from './command.js';
 import { findInstance, topologyFile } from './instance.js';
@@ -44,6 +44,7 @@ Options:
     }
     // Write beside and rename over, so the watcher (and anyone reading) never sees half a file.
     const temp = `${path}.actorrt-scale`;
+    const { editScale } = await import('../../config/scale-edit.js');
     writeFileSync(temp, editScale(source, overrides));
     renameSync(temp, path);
     return printOutcome(await instance.ask('reload', { dryRun: false }, RELOAD_WAIT), json);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyScale, editScale, parseScale } from '../../config/scale.js';
+import { editScale } from '../../config/scale-edit.js';
+import { applyScale, parseScale } from '../../config/scale.js';
 import { ActorrtError } from '../../runtime/errors.js';
 import { load } from '../helpers.js';
 
