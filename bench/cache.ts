@@ -4,13 +4,11 @@ import { join } from 'node:path';
 import { createClient } from '@keyv/redis';
 import { Agent, request } from 'undici';
 import { report, sideBySide } from './http.js';
-import { LOAD_GENERATOR } from './load.js';
+import { LOAD_GENERATOR, median } from './load.js';
 import { ROOT, startActorrt, startBare } from './servers.js';
 
 const TOPOLOGY = join(ROOT, 'bench', 'topologies', 'cache.yml');
 const STORM = 1000;
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /**
  * Issue 12's scenario. Hits: a cached route answered from memory and from Redis, against the bare

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { cpuBetween, treeCpu } from './cpu.js';
-import { load, LOAD_GENERATOR, type LoadOptions, type LoadResult } from './load.js';
+import { load, LOAD_GENERATOR, median, type LoadOptions, type LoadResult } from './load.js';
 import { ROOT, startActorrt, startBare, startFastify, type Running } from './servers.js';
 
 /** One measured run: the load result and the CPU the contender's processes spent per request. */
@@ -17,8 +17,6 @@ interface Contender {
   readonly path: string;
   readonly options?: Partial<LoadOptions>;
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /**
  * Run each contender `rounds` times, alternating their order every round so drift on a shared

@@ -1,10 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { report, sideBySide, type Row } from './http.js';
-import { load, LOAD_GENERATOR, type LoadResult } from './load.js';
+import { load, LOAD_GENERATOR, median, type LoadResult } from './load.js';
 import { ROOT, startActorrt, startBare } from './servers.js';
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** Issue 5: the same route served by an isolated pool (one channel hop) vs the bare cluster. */
 export async function isolatedScenario(workers: number, rounds: number, seconds: number): Promise<void> {

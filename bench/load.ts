@@ -21,6 +21,9 @@ export interface LoadOptions {
   readonly paths?: readonly string[];
 }
 
+/** The median of a run's samples (the middle one; NaN for none). */
+export const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
 const HAS_WRK = spawnSync('wrk', ['--version']).error === undefined;
 
 /** The load generator in use: wrk when installed (lighter on a 2-core box), else autocannon. */

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { load, LOAD_GENERATOR, type LoadResult } from './load.js';
+import { load, LOAD_GENERATOR, median, type LoadResult } from './load.js';
 import { ROOT, startActorrt } from './servers.js';
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 /** The same topology with the greeter as TypeScript (loaded through tsx, as examples/ write actors) and as plain JavaScript. */
 const VARIANTS = [
   { name: 'TypeScript actors', topology: join(ROOT, 'bench', 'topologies', 'reload.yml') },

@@ -1,10 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { load, LOAD_GENERATOR, type LoadResult } from './load.js';
+import { load, LOAD_GENERATOR, median, type LoadResult } from './load.js';
 import { ROOT, startActorrt } from './servers.js';
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /**
  * Issue 14's hostile-client figure: the p99 of normal requests (the inline route, 16 connections)
