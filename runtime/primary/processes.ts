@@ -44,8 +44,8 @@ export class Processes {
     private readonly reports: ProcessReports, private readonly onFrontGiveUp: (reason: string) => void) {
     this.current = deployed;
     this.supervisor = new ChildSupervisor(log, reports, {
-      policy: (group) => (group === FRONT ? { strategy: 'one-for-one', ...this.config.http.supervision } : this.config.pools[group]?.supervision)
-        ?? { strategy: 'one-for-one', ...this.config.http.supervision },
+      // Front workers (and a pool a reload just removed) follow http.supervision.
+      policy: (group) => (group === FRONT ? undefined : this.config.pools[group]?.supervision) ?? { strategy: 'one-for-one', ...this.config.http.supervision },
       keepServing: (group) => group === FRONT,
       ready: (child, restarted) => {
         const lagging = (err: unknown): void => this.log.warn({ ...child.spec.fields, err: (err as Error).message }, 'could not bring a process up to date');

@@ -147,7 +147,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
     await spawned.ready;
     return spawned.child;
   };
-  const roll = (old: Child, drain: number): Promise<void> => replace(p, old, drain, { started: (c) => fresh.push(c), unlisted: (c) => replacing.add(c) });
+  const roll = (old: Child, drain: number): Promise<void> => replace(p, old, drain, { started: (c) => fresh.push(c), tookOver: (c) => replacing.add(c) });
   p.setDeployed(next);
   try {
     for (const step of plan.isolated) {
@@ -186,12 +186,12 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
  * Replace `old` by a new process of its group: the new one ready, every peer told to route to it
  * instead (`old` unlisted), then `old` drains for up to `drain` ms and exits.
  */
-async function replace(p: Processes, old: Child, drain: number, track: { started?(c: Child): void; unlisted?(c: Child): void } = {}): Promise<void> {
+async function replace(p: Processes, old: Child, drain: number, track: { started?(c: Child): void; tookOver?(c: Child): void } = {}): Promise<void> {
   const spawned = p.startLike(old);
   track.started?.(spawned.child);
   await spawned.ready;
   p.unlist(old);
-  track.unlisted?.(spawned.child);
+  track.tookOver?.(spawned.child); // `old` is out of routing: the new child is what stands for it now
   await p.broadcast();
   void p.supervisor.terminate(old, 'retire', drain);
 }
