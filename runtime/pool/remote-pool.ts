@@ -78,17 +78,10 @@ export class RemotePool implements Pool {
 
   dispatch(req: ActorRequest, timeout: number): Promise<unknown> {
     if (this.down !== undefined) return Promise.reject(this.down);
-    // Fewest in flight wins; the scan starts at a rotating index so ties spread evenly.
-    let best: Channel | undefined;
-    const n = this.channels.length;
-    for (let i = 0; i < n; i++) {
-      const c = this.channels[(this.next + i) % n] as Channel;
-      if (c.connected && (best === undefined || c.inflight < best.inflight)) best = c;
-    }
-    this.next = n === 0 ? 0 : (this.next + 1) % n;
-    // A replacement listed an instant ago may still be connecting while the process it replaces
-    // serves until its peers hang up: send there rather than answer 503 in that gap.
-    if (best === undefined) for (const c of this.leaving) if (c.connected && (best === undefined || c.inflight < best.inflight)) best = c;
+    // Fewest in flight wins. A replacement listed an instant ago may still be connecting while the
+    // process it replaces serves until its peers hang up: send there rather than answer 503 in that gap.
+    const best = leastLoaded(this.channels, this.next) ?? leastLoaded(this.leaving, 0);
+    this.next = this.channels.length === 0 ? 0 : (this.next + 1) % this.channels.length;
     if (best === undefined) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `no process of pool "${this.name}" is reachable right now`));
     }
@@ -103,4 +96,15 @@ export class RemotePool implements Pool {
     this.down ??= new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is stopping`);
     await Promise.all(this.channels.map((c) => c.closeWhenIdle(timeout)));
   }
+}
+
+/** The connected channel with the fewest requests in flight; the scan starts at `start` so ties spread evenly. */
+function leastLoaded(channels: readonly Channel[], start: number): Channel | undefined {
+  let best: Channel | undefined;
+  const n = channels.length;
+  for (let i = 0; i < n; i++) {
+    const c = channels[(start + i) % n] as Channel;
+    if (c.connected && (best === undefined || c.inflight < best.inflight)) best = c;
+  }
+  return best;
 }

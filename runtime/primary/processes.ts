@@ -14,6 +14,11 @@ const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url))
 const POOL_ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
 /** The supervision group of the front workers (isolated pools use their own names; `~` is not allowed in one, so none collides). */
 export const FRONT = '~front';
+
+/** How long a process of `group` may take to finish what it holds once told to stop: its pool's drainTimeout, the front workers' shutdownTimeout. */
+export function drainTimeout(config: Config, group: string): number {
+  return group === FRONT ? config.http.shutdownTimeout : config.pools[group]?.drainTimeout ?? config.http.shutdownTimeout;
+}
 /** How long a status request waits for each process's load. */
 const STATS_TIMEOUT = 1000;
 /** How long an invalidation waits for each other process (below the asker's own wait). */
@@ -258,7 +263,7 @@ export class Processes {
     const g = this.supervisor.group(group);
     this.log.error({ ...child.spec.fields, reason, lastError: g.lastError }, 'pool process keeps failing; giving the pool up');
     this.reports.counters.record(group, 'give-up');
-    const drain = this.config.pools[group]?.drainTimeout ?? 5000;
+    const drain = drainTimeout(this.config, group);
     for (const sibling of this.supervisor.list(group)) void this.supervisor.terminate(sibling, 'stop', drain);
     const message: PrimaryMessage = { type: 'pool-down', pool: group, reason: describeDown(reason, g.lastError) };
     for (const c of this.supervisor.list()) if (c.proc?.connected === true) c.proc.send(message);

@@ -4,7 +4,7 @@ import { loadConfig } from '../../config/validate.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { FRONT, type Processes } from './processes.js';
+import { drainTimeout, FRONT, type Processes } from './processes.js';
 import { actorDigests, planReload, type Deployed, type ReloadPlan } from './reload-plan.js';
 import type { ReloadOutcome } from './status.js';
 import type { Child } from './supervisor.js';
@@ -60,8 +60,7 @@ export class Reloader {
   recycle(child: Child, why: string): Promise<void> {
     return this.serialize(async () => {
       if (child.state !== 'up') return;
-      const { config } = this.processes;
-      const drain = child.spec.group === FRONT ? config.http.shutdownTimeout : config.pools[child.spec.group]?.drainTimeout ?? 30_000;
+      const drain = drainTimeout(this.processes.config, child.spec.group);
       this.log.warn({ ...child.spec.fields, pid: child.proc?.pid, why }, `${child.spec.name}: ${why}; replacing it (new before old)`);
       await replace(this.processes, child, drain);
     });
@@ -152,7 +151,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
   try {
     for (const step of plan.isolated) {
       if (step.revive === true) p.supervisor.revive(step.pool);
-      const drain = (next.config.pools[step.pool] ?? previous.config.pools[step.pool])?.drainTimeout ?? 30_000;
+      const drain = drainTimeout(step.pool in next.config.pools ? next.config : previous.config, step.pool);
       const running = p.serving(step.pool);
       if (step.roll !== undefined) {
         for (const old of running.slice(0, step.to)) await roll(old, drain);
