@@ -7,7 +7,7 @@ import { findInstance } from './instance.js';
 export const RELOAD_WAIT = 120_000;
 
 export const reload: Command = {
-  usage: 'reload [file] [--dry-run] [--json]',
+  usage: 'reload [file] [--roll] [--dry-run] [--json]',
   summary: 'apply the edited topology to the running instance',
   help: `Asks the instance started from the topology file (default: actorrt.yml) to re-read it and apply
 the difference live: pool sizes and process counts, routes, pool settings; processes whose actor
@@ -16,15 +16,19 @@ An invalid file changes nothing: the running topology keeps serving and the erro
 file:line:col  CODE  message. A change of http.port or http.host is refused (restart needed).
 Saving the file and SIGHUP to the primary do the same. Exits 0 once applied, 1 if refused.
 
+Only the actor module file's content counts as new code. After changing what it imports (a
+helper module, a dependency), --roll replaces every process anyway, one at a time, new before old.
+
 Options:
+  --roll         also replace every process, changed or not (ships new helper modules and dependencies)
   --dry-run      print the plan without applying it
   --json         print the outcome as JSON
   --pid-file F   the pid file the instance was started with`,
-  options: { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'pid-file': { type: 'string' } },
+  options: { roll: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' }, 'pid-file': { type: 'string' } },
   async run(values, positionals) {
     if (positionals.length > 1) throw new ActorrtError('ACTORRT_E_USAGE', 'reload takes at most one topology file');
     const instance = findInstance(values, positionals[0]);
-    const answer = await instance.ask('reload', { dryRun: values['dry-run'] === true }, RELOAD_WAIT);
+    const answer = await instance.ask('reload', { dryRun: values['dry-run'] === true, roll: values['roll'] === true }, RELOAD_WAIT);
     return printOutcome(answer, values['json'] === true);
   },
 };

@@ -146,7 +146,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
         ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
       };
     },
-    reload: (args) => reloader.reload('command', args['dryRun'] === true),
+    reload: (args) => reloader.reload('command', args['dryRun'] === true, args['roll'] === true),
     scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
   });
   unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why) => reloader.recycle(child, why), log);

@@ -35,6 +35,15 @@ export interface ReloadPlan {
   readonly empty: boolean;
 }
 
+/** What a reload is asked for beyond the difference between the two topologies. */
+export interface PlanOptions {
+  /** Replace every process (front workers and every isolated pool's), new before old, changed or not: ships code an actor module imports. */
+  readonly roll?: boolean;
+}
+
+/** Why a process is replaced when only `--roll` asks for it. */
+const ROLL_REQUESTED = 'roll requested';
+
 /** Digest of every pool's actor module (content, not path: an edited file counts as a change). */
 export function actorDigests(config: Config, read: (file: string) => Buffer = readFileSync): Record<string, string> {
   const out: Record<string, string> = {};
@@ -59,8 +68,10 @@ export function actorDigests(config: Config, read: (file: string) => Buffer = re
  * - An actor module's path or content, a pool's resources, a resource's settings: the processes
  *   that run that code or hold that resource roll, new before old. Front workers also roll for
  *   http.limits (their server's settings) and when they must open a resource they do not hold.
+ * - `roll`: every process running before and after is replaced, whatever changed.
  */
-export function planReload(before: Deployed, after: Deployed): ReloadPlan {
+export function planReload(before: Deployed, after: Deployed, options: PlanOptions = {}): ReloadPlan {
+  const forced = options.roll === true ? ROLL_REQUESTED : undefined;
   const changes = diffConfig(before.config, after.config);
   const refused = changes.filter((c) => c.apply === 'restart').map((c) =>
     `${c.path}: ${show(c.before)} -> ${show(c.after)} needs a restart (the listening socket is bound once per instance)`);
@@ -98,12 +109,13 @@ export function planReload(before: Deployed, after: Deployed): ReloadPlan {
     else if (was === undefined && now !== undefined) lines.push(`pool ${name}: added (${to} process${to === 1 ? '' : 'es'} x ${now.size} actors)`);
     else if (was !== undefined && now === undefined) lines.push(`pool ${name}: removed (draining ${from} process${from === 1 ? '' : 'es'})`);
     else if (from !== to) lines.push(`pool ${name}: processes ${from} -> ${to}${to < from ? ` (draining ${from - to})` : ''}`);
-    const roll = from > 0 && to > 0 ? code : undefined;
+    const roll = from > 0 && to > 0 ? code ?? forced : undefined;
     if (roll !== undefined) lines.push(`pool ${name}: roll ${Math.min(from, to)} process${Math.min(from, to) === 1 ? '' : 'es'}, new before old (${roll})`);
     if (was?.processes !== undefined && now?.processes !== undefined) describeLive(name, was, now, changes, lines);
     if (from !== to || roll !== undefined) isolated.push({ pool: name, from, to, roll });
   }
 
+  if (forced !== undefined && frontRoll.length === 0) frontRoll.push(forced);
   const roll = frontRoll.length > 0 ? frontRoll.join('; ') : undefined;
   if (before.workers !== after.workers) lines.push(`front workers: ${before.workers} -> ${after.workers}`);
   if (roll !== undefined) lines.push(`front workers: roll ${before.workers}, new before old (${roll})`);
@@ -113,7 +125,7 @@ export function planReload(before: Deployed, after: Deployed): ReloadPlan {
   if (changes.some((c) => c.path === 'http.shutdownTimeout')) lines.push(`http.shutdownTimeout: ${show(before.config.http.shutdownTimeout)} -> ${show(after.config.http.shutdownTimeout)} ms`);
   if (changes.some((c) => c.path.startsWith('caches.'))) lines.push('caches: updated');
   const codeOnly = Object.keys(newPools).some((n) => before.digests[n] !== undefined && before.digests[n] !== after.digests[n]);
-  const empty = changes.filter((c) => c.path !== 'file').length === 0 && before.workers === after.workers && !codeOnly;
+  const empty = changes.filter((c) => c.path !== 'file').length === 0 && before.workers === after.workers && !codeOnly && forced === undefined;
   return { refused, lines, front: { from: before.workers, to: after.workers, roll }, isolated, empty };
 }
 

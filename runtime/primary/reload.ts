@@ -5,7 +5,7 @@ import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { drainTimeout, FRONT, type Processes } from './processes.js';
-import { actorDigests, planReload, type Deployed, type ReloadPlan } from './reload-plan.js';
+import { actorDigests, planReload, type Deployed, type PlanOptions, type ReloadPlan } from './reload-plan.js';
 import type { ReloadOutcome } from './status.js';
 import type { Child } from './supervisor.js';
 
@@ -25,8 +25,8 @@ export class Reloader {
   constructor(private readonly processes: Processes, private readonly file: string, private readonly workersOf: (config: Config) => number,
     private readonly log: Logger) {}
 
-  /** Re-read the topology file and apply it. */
-  reload(trigger: Exclude<Trigger, 'scale'>, dryRun = false): Promise<ReloadOutcome> {
+  /** Re-read the topology file and apply it; `roll` also replaces every process, new before old. */
+  reload(trigger: Exclude<Trigger, 'scale'>, dryRun = false, roll = false): Promise<ReloadOutcome> {
     return this.serialize(async () => {
       let config: Config;
       try {
@@ -34,7 +34,7 @@ export class Reloader {
       } catch (err) {
         return this.finish(trigger, dryRun, [], failure(err));
       }
-      return this.go(trigger, dryRun, { config, digests: actorDigests(config), workers: this.workersOf(config) });
+      return this.go(trigger, dryRun, { config, digests: actorDigests(config), workers: this.workersOf(config) }, { roll });
     });
   }
 
@@ -72,8 +72,8 @@ export class Reloader {
     return next;
   }
 
-  private async go(trigger: Trigger, dryRun: boolean, next: Deployed): Promise<ReloadOutcome> {
-    const planned = planReload(this.processes.deployed(), next);
+  private async go(trigger: Trigger, dryRun: boolean, next: Deployed, options: PlanOptions = {}): Promise<ReloadOutcome> {
+    const planned = planReload(this.processes.deployed(), next, options);
     if (planned.refused.length > 0) {
       return this.finish(trigger, dryRun, planned.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: planned.refused.join('; ') });
     }

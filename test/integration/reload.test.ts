@@ -227,6 +227,35 @@ test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under l
   assert.equal(await app.stop(), 0);
 });
 
+test('actorrt reload --roll ships an edited helper module that a plain reload does not see: every process replaced under load, no failed request', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, [], t);
+  const started = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  const load = steadyLoad(app.url, LOAD_PATHS);
+  const helper = join(file, '..', 'actors', 'release.mjs');
+  writeFileSync(helper, readFileSync(helper, 'utf8').replace('RELEASE = 1', 'RELEASE = 2'));
+  const plain = await runCli(['reload', '--pid-file', app.pidFile]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /no changes/, 'only the actor module itself counts as new code');
+  assert.equal(((await callFresh(app.url, '/work')).json as { release: number }).release, 1);
+  const dry = await runCli(['reload', '--roll', '--dry-run', '--pid-file', app.pidFile]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /pool work: roll 1 process, new before old \(roll requested\)/);
+  assert.match(dry.stdout, /front workers: roll 2, new before old \(roll requested\)/);
+  const r = await runCli(['reload', '--roll', '--pid-file', app.pidFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^applied:/);
+  for (let i = 0; i < 10; i++) {
+    assert.equal(((await callFresh(app.url, '/echo/1')).json as { release: number }).release, 2, 'inline pools run the new helper');
+    assert.equal(((await callFresh(app.url, '/work')).json as { release: number }).release, 2, 'isolated pools run the new helper');
+  }
+  const rolled = await until(app, 'rolled', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  const pids = (s: InstanceStatus): number[] => [...s.workers, ...(pool(s, 'work').processes ?? [])].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+  assert.ok(pids(rolled).every((pid) => !pids(started).includes(pid)), 'every process was replaced');
+  await noFailedRequest(load);
+  assert.equal(await app.stop(), 0);
+});
+
 test('kill -9 of every front worker at once: the port stays, and a request sent in the gap is answered, not refused', async (t) => {
   const file = project(t);
   const app = await startInstance(file, [], t);

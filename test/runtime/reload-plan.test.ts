@@ -49,6 +49,17 @@ test('an unchanged topology plans nothing', () => {
   assert.equal(plan.front.roll, undefined);
 });
 
+test('--roll replaces every process of an unchanged topology, new before old; with a change, it rolls what the change did not', () => {
+  const plan = planReload(before, after(BASE), { roll: true });
+  assert.equal(plan.empty, false);
+  assert.deepEqual(plan.front, { from: 2, to: 2, roll: 'roll requested' });
+  assert.deepEqual(plan.isolated, [{ pool: 'thumbs', from: 2, to: 2, roll: 'roll requested' }]);
+  assert.deepEqual(plan.lines, ['pool thumbs: roll 2 processes, new before old (roll requested)', 'front workers: roll 2, new before old (roll requested)']);
+  const grown = planReload(before, after(BASE.replace('processes: 2', 'processes: 3'), 2, { api: 'a2', thumbs: 't1' }), { roll: true });
+  assert.deepEqual(grown.front.roll, 'pool api: actor module changed', 'a change gives its own reason');
+  assert.deepEqual(grown.isolated, [{ pool: 'thumbs', from: 2, to: 3, roll: 'roll requested' }]);
+});
+
 test('an inline size change is applied in place: no process started or replaced', () => {
   const plan = planReload(before, after(BASE.replace('size: 4', 'size: 16')));
   assert.deepEqual(plan.lines, ['pool api: size 4 -> 16']);
