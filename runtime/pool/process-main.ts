@@ -1,12 +1,9 @@
-import { start as startActorSystem } from 'nact';
 import type { PoolConfig } from '../../config/types.js';
-import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { createLogger } from '../logger.js';
-import { ProcessCaches } from '../cache/process-caches.js';
-import { escalateToPrimary, invalidateElsewhere, send, serveRole } from '../primary-link.js';
+import { send, serveRole } from '../primary-link.js';
 import type { ShutdownMessage, StartPoolMessage } from '../protocol.js';
-import { Resources, resourcesFor } from '../resources/resources.js';
-import { PoolHost } from './pool-host.js';
+import { resourcesFor } from '../resources/resources.js';
+import { actorHandlers, ProcessActors } from './process-actors.js';
 
 /**
  * An isolated pool process: runs `size` actors of one pool, in its own OS process so CPU-heavy
@@ -15,10 +12,7 @@ import { PoolHost } from './pool-host.js';
  * resources.
  */
 const log = createLogger('pool');
-let host: PoolHost | undefined;
-let resources: Resources | undefined;
-let caches: ProcessCaches | undefined;
-let endpoint: Endpoint | undefined;
+let actors: ProcessActors | undefined;
 let exitCode = 0;
 let stopping = false;
 
@@ -27,23 +21,17 @@ async function boot(msg: StartPoolMessage): Promise<void> {
   if (first === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
   let mine: PoolConfig = first;
   const plog = log.child({ pool: msg.pool, index: msg.index });
-  resources = await Resources.open(msg.config, resourcesFor(msg.config, [mine], false), plog, (change) => send({ type: 'resource', ...change }));
-  const cached = new ProcessCaches(msg.config, plog, invalidateElsewhere);
-  caches = cached;
-  await cached.caches.open();
-  const live = new PoolHost({
-    log: plog, system: startActorSystem(), resources, caches: cached.forActors,
+  actors = await ProcessActors.open(msg, {
+    log: plog,
+    resources: resourcesFor(msg.config, [mine], false),
     // A topology without this pool is one whose reload retires this process: keep serving until then.
-    local: (config): PoolConfig[] => {
+    local: (config) => {
       mine = config.pools[msg.pool] ?? mine;
       return [mine];
     },
-    onSupervision: (pool, event, count) => send({ type: 'supervision', pool, event, count }),
-    onEscalate: (pool, reason) => escalateToPrimary(pool, reason, shutdown),
+    serves: (name) => name === msg.pool,
+    shutdown,
   });
-  host = live;
-  await live.apply(msg.config, msg.endpoints, msg.down);
-  endpoint = await serveEndpoint(msg.socket, (name) => (name === msg.pool ? live.local(name) : undefined), log);
   log.info({ pool: msg.pool, index: msg.index, socket: msg.socket }, 'pool process ready');
   send({ type: 'ready', port: 0, pools: [msg.pool] });
 }
@@ -52,14 +40,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   if (code !== 0) exitCode = code; // an escalation during a drain still exits non-zero
   if (stopping) return;
   stopping = true;
-  const started = Date.now();
-  // Retiring: peers have stopped routing here; serve what they already sent until they hang up.
-  if (mode === 'retire') await endpoint?.peersGone(timeout);
-  // Drain first (replies still go out), then flush and close the peers' connections.
-  await host?.close(Math.max(0, timeout - (Date.now() - started)));
-  await endpoint?.close();
-  await caches?.caches.close();
-  await resources?.close();
+  await actors?.close(timeout, mode, Date.now());
   process.exit(exitCode);
 }
 
@@ -67,14 +48,8 @@ serveRole<StartPoolMessage>(log, {
   startType: 'start-pool',
   start: boot,
   reconfigure: async (msg) => {
-    if (host === undefined || stopping) return;
-    await caches?.caches.apply(msg.config);
-    const retired = await host.apply(msg.config, msg.endpoints, msg.down);
-    host.retire(retired);
+    if (!stopping) await actors?.reconfigure(msg);
   },
-  loads: () => host?.loads() ?? [],
-  caches: () => caches?.stats() ?? { stores: [], routes: [] },
-  invalidate: async (inv) => { await caches?.caches.forget(inv); },
-  poolDown: (pool, reason) => host?.markDown(pool, reason),
+  ...actorHandlers(() => actors),
   shutdown,
 });

@@ -1,15 +1,12 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
-import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config } from '../../config/types.js';
-import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { PoolHost } from '../pool/pool-host.js';
-import { escalateToPrimary, invalidateElsewhere, send, serveRole } from '../primary-link.js';
+import { actorHandlers, ProcessActors } from '../pool/process-actors.js';
+import { send, serveRole } from '../primary-link.js';
 import type { ShutdownMessage, StartMessage } from '../protocol.js';
-import { Resources, resourcesFor } from '../resources/resources.js';
-import { ProcessCaches } from '../cache/process-caches.js';
+import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
 import { RequestIds } from './request-id.js';
@@ -27,37 +24,23 @@ const log = createLogger('worker');
  * default, 511, overflows in a burst of 1000 new connections: the rest retry their SYN after 1 s.
  */
 const LISTEN_BACKLOG = 2048;
-let host: PoolHost | undefined;
+let actors: ProcessActors | undefined;
 let table: RoutingTable | undefined;
-let resources: Resources | undefined;
-let caches: ProcessCaches | undefined;
 let responses: ResponseCache | undefined;
 let server: Server | undefined;
-let endpoint: Endpoint | undefined;
 let exitCode = 0;
-let system: Ref<never> | undefined;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
 
 async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
-  system = startActorSystem();
-  resources = await Resources.open(config, resourcesFor(config, inlinePools(config), true), log, (change) => send({ type: 'resource', ...change }));
-  const cached = new ProcessCaches(config, log, invalidateElsewhere);
-  caches = cached;
-  await cached.caches.open();
-  responses = new ResponseCache(cached.caches, log);
-  const live = new PoolHost({
-    log, system, resources, caches: cached.forActors,
-    local: inlinePools,
-    onSupervision: (pool, event, count) => send({ type: 'supervision', pool, event, count }),
-    onEscalate: (name, reason) => escalateToPrimary(name, reason, shutdown),
+  // Isolated pools may ask inline ones (today or after a reload): the endpoint serves them to the pool processes.
+  const live = await ProcessActors.open(msg, {
+    log, resources: resourcesFor(config, inlinePools(config), true), local: inlinePools, serves: () => true, shutdown,
   });
-  host = live;
-  await live.apply(config, msg.endpoints, msg.down);
-  table = routingTable(config, live.snapshot());
-  // Isolated pools may ask inline ones (today or after a reload): serve them to the pool processes.
-  endpoint = await serveEndpoint(msg.socket, (name) => live.local(name), log);
-  server = listen(config, resources, cached, responses, msg.listenFd);
+  actors = live;
+  responses = new ResponseCache(live.caches.caches, log);
+  table = routingTable(config, live.host.snapshot());
+  server = listen(config, live, responses, msg.listenFd);
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
   });
@@ -72,7 +55,7 @@ function inlinePools(config: Config): Config['pools'][string][] {
   return Object.values(config.pools).filter((p) => p.processes === undefined);
 }
 
-function listen(config: Config, open: Resources, cached: ProcessCaches, cache: ResponseCache, fd: number): Server {
+function listen(config: Config, live: ProcessActors, cache: ResponseCache, fd: number): Server {
   const { limits } = config.http;
   const s = createServer({
     requestTimeout: limits.requestTimeout,
@@ -81,10 +64,10 @@ function listen(config: Config, open: Resources, cached: ProcessCaches, cache: R
     connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
   }, createFrontHandler({
     table: () => table as RoutingTable,
-    upstream: (name) => open.upstream(name),
-    upstreamFailed: (name, err) => open.failed(name, err),
+    upstream: (name) => live.resources.upstream(name),
+    upstreamFailed: (name, err) => live.resources.failed(name, err),
     cache,
-    invalidate: cached.everywhere,
+    invalidate: live.caches.everywhere,
     log,
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',
@@ -145,13 +128,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
     await withDeadline(closed, timeout);
     s.closeAllConnections();
   }
-  const left = (): number => Math.max(0, timeout - (Date.now() - started));
-  if (mode === 'retire') await endpoint?.peersGone(left());
-  await host?.close(left());
-  await endpoint?.close();
-  await caches?.caches.close();
-  await resources?.close();
-  if (system !== undefined) stopActorSystem(system);
+  await actors?.close(timeout, mode, started);
   log.info({ exitCode }, 'worker stopped');
   process.exit(exitCode);
 }
@@ -160,15 +137,9 @@ serveRole<StartMessage>(log, {
   startType: 'start',
   start: boot,
   reconfigure: async (msg) => {
-    if (host === undefined || phase === 'draining') return;
-    await caches?.caches.apply(msg.config);
-    const retired = await host.apply(msg.config, msg.endpoints, msg.down);
-    table = routingTable(msg.config, host.snapshot());
-    host.retire(retired);
+    if (phase === 'draining') return;
+    await actors?.reconfigure(msg, (host) => { table = routingTable(msg.config, host.snapshot()); });
   },
-  loads: () => host?.loads() ?? [],
-  caches: () => caches?.stats(responses?.stats()) ?? { stores: [], routes: [] },
-  invalidate: async (inv) => { await caches?.caches.forget(inv); },
-  poolDown: (pool, reason) => host?.markDown(pool, reason),
+  ...actorHandlers(() => actors, () => responses?.stats() ?? []),
   shutdown,
 });
