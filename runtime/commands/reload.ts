@@ -16,11 +16,12 @@ An invalid file changes nothing: the running topology keeps serving and the erro
 file:line:col  CODE  message. A change of http.port or http.host is refused (restart needed).
 Saving the file and SIGHUP to the primary do the same. Exits 0 once applied, 1 if refused.
 
-Only the actor module file's content counts as new code. After changing what it imports (a
-helper module, a dependency), --roll replaces every process anyway, one at a time, new before old.
+New code is found by content: the actor module and the local modules it imports (relative
+specifiers). After installing a new version of a package, or changing a file the code reads at
+run time, --roll replaces every process anyway, one at a time, new before old.
 
 Options:
-  --roll         also replace every process, changed or not (ships new helper modules and dependencies)
+  --roll         also replace every process, changed or not (ships new package versions)
   --dry-run      print the plan without applying it
   --json         print the outcome as JSON
   --pid-file F   the pid file the instance was started with`,

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
 import { diffConfig, type ConfigChange } from '../../config/diff.js';
 import type { Config, PoolConfig } from '../../config/types.js';
 import { resourcesFor } from '../resources/resources.js';
+import { localModules } from './module-graph.js';
 
 /** A topology as it runs: the config, the content digest of each pool's actor module, the front worker count. */
 export interface Deployed {
   readonly config: Config;
-  /** Pool name -> digest of its actor module's content (a changed file is new code to roll out). */
+  /** Pool name -> digest of its code: the actor module and the local modules it imports (a changed file is new code to roll out). */
   readonly digests: Readonly<Record<string, string>>;
   readonly workers: number;
 }
@@ -44,17 +46,30 @@ export interface PlanOptions {
 /** Why a process is replaced when only `--roll` asks for it. */
 const ROLL_REQUESTED = 'roll requested';
 
-/** Digest of every pool's actor module (content, not path: an edited file counts as a change). */
+/**
+ * Digest of every pool's code: its actor module and the local modules it imports (content, not
+ * where the folder is or file times: an edited file counts as a change, a `touch` does not). Packages are not
+ * included; `--roll` ships those.
+ */
 export function actorDigests(config: Config, read: (file: string) => Buffer = readFileSync): Record<string, string> {
+  const readable = (file: string): Buffer | undefined => {
+    try {
+      return read(file);
+    } catch {
+      return undefined; // a missing candidate, a folder
+    }
+  };
   const out: Record<string, string> = {};
   for (const pool of Object.values(config.pools)) {
-    let digest: string;
-    try {
-      digest = createHash('sha256').update(read(pool.actor)).digest('hex');
-    } catch {
-      digest = 'unreadable';
+    const files = localModules(pool.actor, readable);
+    if (files.size === 0) {
+      out[pool.name] = 'unreadable';
+      continue;
     }
-    out[pool.name] = digest;
+    const hash = createHash('sha256');
+    // Paths relative to the actor module: two copies of the same code in two folders are the same code.
+    for (const file of [...files.keys()].sort()) hash.update(relative(dirname(pool.actor), file)).update('\0').update(files.get(file) as Buffer).update('\0');
+    out[pool.name] = hash.digest('hex');
   }
   return out;
 }

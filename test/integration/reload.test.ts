@@ -105,6 +105,11 @@ function listeningSockets(port: number): number {
   return n;
 }
 
+/** Pids of the front workers and of the isolated pool's processes. */
+function pidsOf(s: InstanceStatus): number[] {
+  return [...s.workers, ...(pool(s, 'work').processes ?? [])].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
+}
+
 const LOAD_PATHS = ['/echo/1', '/work?ms=2', '/echo/2', '/work?ms=1'];
 
 test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 1 -> 4 -> 1 under load, with no failed request', async (t) => {
@@ -227,31 +232,45 @@ test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under l
   assert.equal(await app.stop(), 0);
 });
 
-test('actorrt reload --roll ships an edited helper module that a plain reload does not see: every process replaced under load, no failed request', async (t) => {
+test('an edited helper module is new code: actorrt reload rolls the processes whose actors import it, under load, no failed request', async (t) => {
   const file = project(t);
   const app = await startInstance(file, [], t);
   const started = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
   const load = steadyLoad(app.url, LOAD_PATHS);
   const helper = join(file, '..', 'actors', 'release.mjs');
   writeFileSync(helper, readFileSync(helper, 'utf8').replace('RELEASE = 1', 'RELEASE = 2'));
-  const plain = await runCli(['reload', '--pid-file', app.pidFile]);
-  assert.equal(plain.code, 0, plain.stderr);
-  assert.match(plain.stdout, /no changes/, 'only the actor module itself counts as new code');
-  assert.equal(((await callFresh(app.url, '/work')).json as { release: number }).release, 1);
-  const dry = await runCli(['reload', '--roll', '--dry-run', '--pid-file', app.pidFile]);
-  assert.equal(dry.code, 0, dry.stderr);
-  assert.match(dry.stdout, /pool work: roll 1 process, new before old \(roll requested\)/);
-  assert.match(dry.stdout, /front workers: roll 2, new before old \(roll requested\)/);
-  const r = await runCli(['reload', '--roll', '--pid-file', app.pidFile]);
+  const r = await runCli(['reload', '--pid-file', app.pidFile]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^applied:/);
+  assert.match(r.stdout, /pool work: roll 1 process, new before old \(actor module changed\)/);
+  assert.match(r.stdout, /front workers: roll 2, new before old \(pool echo: actor module changed\)/);
   for (let i = 0; i < 10; i++) {
     assert.equal(((await callFresh(app.url, '/echo/1')).json as { release: number }).release, 2, 'inline pools run the new helper');
     assert.equal(((await callFresh(app.url, '/work')).json as { release: number }).release, 2, 'isolated pools run the new helper');
   }
   const rolled = await until(app, 'rolled', settled({ echo: 4, workProcesses: 1, workers: 2 }));
-  const pids = (s: InstanceStatus): number[] => [...s.workers, ...(pool(s, 'work').processes ?? [])].flatMap((p) => (p.pid === undefined ? [] : [p.pid]));
-  assert.ok(pids(rolled).every((pid) => !pids(started).includes(pid)), 'every process was replaced');
+  assert.ok(pidsOf(rolled).every((pid) => !pidsOf(started).includes(pid)), 'every process was replaced');
+  await noFailedRequest(load);
+  assert.equal(await app.stop(), 0);
+});
+
+test('actorrt reload --roll replaces every process of an unchanged topology, one at a time, under load, no failed request', async (t) => {
+  const file = project(t);
+  const app = await startInstance(file, [], t);
+  const started = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  const load = steadyLoad(app.url, LOAD_PATHS);
+  const plain = await runCli(['reload', '--pid-file', app.pidFile]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stdout, /no changes/);
+  const dry = await runCli(['reload', '--roll', '--dry-run', '--pid-file', app.pidFile]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /pool work: roll 1 process, new before old \(roll requested\)/);
+  assert.match(dry.stdout, /front workers: roll 2, new before old \(roll requested\)/);
+  assert.deepEqual(pidsOf(await statusOf(app)).sort(), pidsOf(started).sort(), 'a dry run replaces nothing');
+  const r = await runCli(['reload', '--roll', '--pid-file', app.pidFile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^applied:/);
+  const rolled = await until(app, 'rolled', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  assert.ok(pidsOf(rolled).every((pid) => !pidsOf(started).includes(pid)), 'every process was replaced');
   await noFailedRequest(load);
   assert.equal(await app.stop(), 0);
 });

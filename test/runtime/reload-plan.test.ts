@@ -122,3 +122,14 @@ test('actor digests follow the module content, not its path', () => {
   assert.notEqual(a['api'], b['api']);
   assert.equal(actorDigests(config, () => { throw new Error('gone'); })['api'], 'unreadable');
 });
+
+test('actor digests change when a module the actor imports changes', () => {
+  const config = load(BASE);
+  const files = (helper: string) => (file: string): Buffer => {
+    if (file.endsWith('/actors/api.ts')) return Buffer.from("import { q } from '../lib/db.js';");
+    if (file.endsWith('/lib/db.ts')) return Buffer.from(helper);
+    throw new Error('ENOENT');
+  };
+  assert.equal(actorDigests(config, files('export const q = 1;'))['api'], actorDigests(config, files('export const q = 1;'))['api']);
+  assert.notEqual(actorDigests(config, files('export const q = 1;'))['api'], actorDigests(config, files('export const q = 2;'))['api']);
+});
