@@ -6,7 +6,7 @@ import type { Config, PoolConfig } from '../../config/types.js';
 import { resourcesFor } from '../resources/resources.js';
 import { localModules } from './module-graph.js';
 
-/** A topology as it runs: the config, the content digest of each pool's actor module, the front worker count. */
+/** A topology as it runs: the config, the digest of each pool's code, the front worker count. */
 export interface Deployed {
   readonly config: Config;
   /** Pool name -> digest of its code: the actor module and the local modules it imports (a changed file is new code to roll out). */
@@ -39,7 +39,7 @@ export interface ReloadPlan {
 
 /** What a reload is asked for beyond the difference between the two topologies. */
 export interface PlanOptions {
-  /** Replace every process (front workers and every isolated pool's), new before old, changed or not: ships code an actor module imports. */
+  /** Replace every process (front workers and every isolated pool's), new before old, changed or not: ships what the code digest cannot see (a package upgrade). */
   readonly roll?: boolean;
 }
 
@@ -48,8 +48,8 @@ const ROLL_REQUESTED = 'roll requested';
 
 /**
  * Digest of every pool's code: its actor module and the local modules it imports (content, not
- * where the folder is or file times: an edited file counts as a change, a `touch` does not). Packages are not
- * included; `--roll` ships those.
+ * where the folder is or file times: an edited file counts as a change, a `touch` does not).
+ * Packages are not included; `--roll` ships those.
  */
 export function actorDigests(config: Config, read: (file: string) => Buffer = readFileSync): Record<string, string> {
   const readable = (file: string): Buffer | undefined => {
@@ -80,7 +80,7 @@ export function actorDigests(config: Config, read: (file: string) => Buffer = re
  * - Inline pools (size, settings, new and removed pools), routes and health paths: applied in
  *   place by every running process (the reconfigure broadcast), no process replaced.
  * - processes: isolated pools grow (new processes, routed to once ready) or drain victims.
- * - An actor module's path or content, a pool's resources, a resource's settings: the processes
+ * - An actor module's path or code (digest), a pool's resources, a resource's settings: the processes
  *   that run that code or hold that resource roll, new before old. Front workers also roll for
  *   http.limits (their server's settings) and when they must open a resource they do not hold.
  * - `roll`: every process running before and after is replaced, whatever changed.
