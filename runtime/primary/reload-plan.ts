@@ -59,19 +59,27 @@ export function actorDigests(config: Config, read: (file: string) => Buffer = re
       return undefined; // a missing candidate, a folder
     }
   };
+  const byModule = new Map<string, string>(); // pools running the same module share its digest: scanned once
   const out: Record<string, string> = {};
   for (const pool of Object.values(config.pools)) {
-    const files = localModules(pool.actor, readable);
-    if (files.size === 0) {
-      out[pool.name] = 'unreadable';
-      continue;
+    let digest = byModule.get(pool.actor);
+    if (digest === undefined) {
+      digest = codeDigest(pool.actor, readable);
+      byModule.set(pool.actor, digest);
     }
-    const hash = createHash('sha256');
-    // Paths relative to the actor module: two copies of the same code in two folders are the same code.
-    for (const file of [...files.keys()].sort()) hash.update(relative(dirname(pool.actor), file)).update('\0').update(files.get(file) as Buffer).update('\0');
-    out[pool.name] = hash.digest('hex');
+    out[pool.name] = digest;
   }
   return out;
+}
+
+/** Digest of one actor module and its local imports, or 'unreadable'. */
+function codeDigest(actor: string, read: (file: string) => Buffer | undefined): string {
+  const files = localModules(actor, read);
+  if (files.size === 0) return 'unreadable';
+  const hash = createHash('sha256');
+  // Paths relative to the actor module: two copies of the same code in two folders are the same code.
+  for (const file of [...files.keys()].sort()) hash.update(relative(dirname(actor), file)).update('\0').update(files.get(file) as Buffer).update('\0');
+  return hash.digest('hex');
 }
 
 /**

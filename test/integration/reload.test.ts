@@ -112,11 +112,16 @@ function pidsOf(s: InstanceStatus): number[] {
 
 const LOAD_PATHS = ['/echo/1', '/work?ms=2', '/echo/2', '/work?ms=1'];
 
-test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 1 -> 4 -> 1 under load, with no failed request', async (t) => {
+/** The fixture started as a user would (`args` added to `start`), at its first shape, under steady load. */
+async function startedUnderLoad(t: { after(fn: () => unknown): void }, args: readonly string[] = []) {
   const file = project(t);
-  const app = await startInstance(file, [], t);
-  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
-  const load = steadyLoad(app.url, LOAD_PATHS);
+  const app = await startInstance(file, args, t);
+  const started = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
+  return { file, app, started, load: steadyLoad(app.url, LOAD_PATHS) };
+}
+
+test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 1 -> 4 -> 1 under load, with no failed request', async (t) => {
+  const { file, app, load } = await startedUnderLoad(t);
   for (const [echo, workProcesses] of [[16, 4], [2, 1]] as const) {
     save(file, topology({ echo, workProcesses }));
     const s = await until(app, `echo ${echo}, work processes ${workProcesses}`, settled({ echo, workProcesses }));
@@ -130,10 +135,7 @@ test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 
 });
 
 test('SIGHUP after an edit applies it (the watcher off); actorrt reload --dry-run prints the plan without applying it', async (t) => {
-  const file = project(t);
-  const app = await startInstance(file, ['--no-watch'], t);
-  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
-  const load = steadyLoad(app.url, LOAD_PATHS);
+  const { file, app, load } = await startedUnderLoad(t, ['--no-watch']);
   save(file, topology({ echo: 16, workProcesses: 4 }));
   const dry = await runCli(['reload', '--pid-file', app.pidFile, '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
@@ -151,10 +153,7 @@ test('SIGHUP after an edit applies it (the watcher off); actorrt reload --dry-ru
 });
 
 test('actorrt scale resizes live, says the file is unchanged, and --write keeps the file\'s comments', async (t) => {
-  const file = project(t);
-  const app = await startInstance(file, [], t);
-  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
-  const load = steadyLoad(app.url, LOAD_PATHS);
+  const { file, app, load } = await startedUnderLoad(t);
   let r = await runCli(['scale', '--pid-file', app.pidFile, 'echo=16', 'work.processes=4']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /applied:\n {2}pool echo: size 4 -> 16\n {2}pool work: processes 1 -> 4\n/);
@@ -184,10 +183,7 @@ test('actorrt scale resizes live, says the file is unchanged, and --write keeps 
 });
 
 test('invalid edits under load change nothing: each is reported with line:col (or restart needed) and the old topology keeps serving', async (t) => {
-  const file = project(t);
-  const app = await startInstance(file, [], t);
-  await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
-  const load = steadyLoad(app.url, LOAD_PATHS);
+  const { file, app, load } = await startedUnderLoad(t);
   const cases: Array<[string, string, RegExp]> = [
     ['syntax error', topology().replace('routes:', 'routes: [\n'), /actorrt\.yml:\d+:\d+ {2}ACTORRT_E_CONFIG_SYNTAX/],
     ['unknown pool', topology({ route: 'nope' }), /actorrt\.yml:20:11 {2}ACTORRT_E_CONFIG_UNKNOWN_REF {2}.*"nope"/],
@@ -211,10 +207,7 @@ test('invalid edits under load change nothing: each is reported with line:col (o
 });
 
 test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under load: new code answers, no failed request', async (t) => {
-  const file = project(t);
-  const app = await startInstance(file, [], t);
-  await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
-  const load = steadyLoad(app.url, LOAD_PATHS);
+  const { file, app, load } = await startedUnderLoad(t);
   save(file, topology({ workers: 3 }));
   await until(app, '3 workers', settled({ echo: 4, workProcesses: 1, workers: 3 }));
   const before = (await statusOf(app)).workers.map((w) => w.pid);
@@ -233,10 +226,7 @@ test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under l
 });
 
 test('an edited helper module is new code: actorrt reload rolls the processes whose actors import it, under load, no failed request', async (t) => {
-  const file = project(t);
-  const app = await startInstance(file, [], t);
-  const started = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
-  const load = steadyLoad(app.url, LOAD_PATHS);
+  const { file, app, started, load } = await startedUnderLoad(t);
   const helper = join(file, '..', 'actors', 'release.mjs');
   writeFileSync(helper, readFileSync(helper, 'utf8').replace('RELEASE = 1', 'RELEASE = 2'));
   const r = await runCli(['reload', '--pid-file', app.pidFile]);
@@ -254,10 +244,7 @@ test('an edited helper module is new code: actorrt reload rolls the processes wh
 });
 
 test('actorrt reload --roll replaces every process of an unchanged topology, one at a time, under load, no failed request', async (t) => {
-  const file = project(t);
-  const app = await startInstance(file, [], t);
-  const started = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
-  const load = steadyLoad(app.url, LOAD_PATHS);
+  const { file, app, started, load } = await startedUnderLoad(t);
   const plain = await runCli(['reload', '--pid-file', app.pidFile]);
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stdout, /no changes/);
