@@ -106,3 +106,18 @@ export class ActorrtError extends Error {
     return spec.status ?? 500;
   }
 }
+
+/** Whether `code` is one of ours (a code read from another process or an older build may not be). */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code);
+}
+
+/**
+ * Re-create an error that crossed a process boundary as the same coded error (moleculer's habit).
+ * A code this build does not know becomes ACTORRT_E_INTERNAL, with the foreign code kept in the
+ * message so nothing is lost.
+ */
+export function reviveError(code: string, message: string, hint?: string): ActorrtError {
+  const options = hint === undefined ? {} : { hint };
+  return isErrorCode(code) ? new ActorrtError(code, message, options) : new ActorrtError('ACTORRT_E_INTERNAL', `${code}: ${message}`, options);
+}

@@ -1,10 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import type { ActorRequest } from '../../actors/index.js';
-import { ActorrtError } from '../errors.js';
+import { ActorrtError, reviveError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
 import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
-import { joinBinary, reviveError, type ReplyFrame, type RequestFrame } from './wire.js';
+import { joinBinary, type ReplyFrame, type RequestFrame } from './wire.js';
 import { withDeadline } from '../deadline.js';
 import { Deadlines, type Deadline } from '../request-deadlines.js';
 

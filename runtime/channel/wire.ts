@@ -1,5 +1,4 @@
 import type { ActorRequest } from '../../actors/index.js';
-import { ActorrtError, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 /** Front/pool process -> pool process: run this request on `pool`. */
 export interface RequestFrame {
@@ -31,9 +30,4 @@ export function joinBinary(json: unknown, binary: Buffer | undefined, bin: 'valu
   if (bin === 'value') return binary ?? Buffer.alloc(0);
   if (bin === 'body') return { ...(json as object), body: binary ?? Buffer.alloc(0) };
   return json;
-}
-
-/** Re-create an error that crossed a process boundary as the same coded error. */
-export function reviveError(code: string, message: string): ActorrtError {
-  return new ActorrtError(code in ERROR_CODES ? code as ErrorCode : 'ACTORRT_E_INTERNAL', message);
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { Endpoints, PoolLoad } from '../protocol.js';
 import type { Resources } from '../resources/resources.js';
 import type { SupervisionEvent } from '../supervision/counters.js';
-import { RequestIds } from '../worker/request-id.js';
+import { RequestIds } from '../request-id.js';
 import { toReply } from '../reply.js';
 import { loadActor } from './actor-loader.js';
 import { InlinePool } from './inline-pool.js';

@@ -11,7 +11,7 @@ import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { fetchReply, forward } from './proxy.js';
 import { resolveDotSegments } from './path.js';
-import { RequestIds } from './request-id.js';
+import { RequestIds } from '../request-id.js';
 import { writeError, writeReply, writeStored } from './responses.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
 

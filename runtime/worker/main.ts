@@ -9,7 +9,7 @@ import type { ShutdownMessage, StartMessage } from '../protocol.js';
 import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
-import { RequestIds } from './request-id.js';
+import { RequestIds } from '../request-id.js';
 import { withDeadline } from '../deadline.js';
 
 /**
