@@ -6,9 +6,9 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { SupervisionEvent } from '../supervision/counters.js';
 import { decide, prune } from '../supervision/policy.js';
-import type { Pool } from './pool.js';
 import { withDeadline } from '../deadline.js';
 import { Deadlines } from '../request-deadlines.js';
+import { PoolBase } from './pool-base.js';
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ActorrtError };
 
@@ -83,20 +83,15 @@ export interface InlinePoolDeps {
  * per event-loop turn (measured: 0.78x of a bare cluster with 4 actors per worker). One nact
  * message instead wakes the actor to drain its queue, yielding every BATCH messages.
  */
-export class InlinePool implements Pool {
-  readonly name: string;
-  private readonly cells: Cell[] = [];
-  private down: ActorrtError | undefined;
-  /** `down` because supervision stopped every actor (not an escalation, not a stop). */
+export class InlinePool extends PoolBase<Cell> {
+  /** Down because supervision stopped every actor (not an escalation, not a stop). */
   private allStopped = false;
-  private next = 0;
   /** Index of the next actor added (indexes are never reused, so nact names stay unique). */
   private nextIndex = 0;
-  private drained: (() => void) | undefined;
   private readonly deadlines = new Deadlines();
 
-  constructor(public config: PoolConfig, private readonly actor: Actor<unknown, unknown>, private readonly deps: InlinePoolDeps) {
-    this.name = config.name;
+  constructor(config: PoolConfig, private readonly actor: Actor<unknown, unknown>, private readonly deps: InlinePoolDeps) {
+    super(config, serving);
   }
 
   /** Add `size` actors and wait for each init(); rejects (naming the pool) if an init throws. */
@@ -110,12 +105,12 @@ export class InlinePool implements Pool {
    * mailbox first (bounded by drainTimeout).
    */
   async reconfigure(config: PoolConfig): Promise<void> {
-    this.config = config;
+    this.configure(config);
     await this.resize(config.size);
     // Down only because supervision stopped every actor: the actors a reload adds serve again.
     if (this.allStopped && this.actors > 0) {
       this.allStopped = false;
-      this.down = undefined;
+      this.markUp();
     }
   }
 
@@ -125,7 +120,7 @@ export class InlinePool implements Pool {
    * `stop` waits for them).
    */
   async resize(size: number): Promise<void> {
-    const staying = this.cells.filter((c) => !c.retiring);
+    const staying = this.members.filter((c) => !c.retiring);
     if (staying.length < size) {
       await Promise.all(Array.from({ length: size - staying.length }, () => this.addActor()));
       return;
@@ -140,7 +135,7 @@ export class InlinePool implements Pool {
   /** Actors taking new messages. */
   get actors(): number {
     let n = 0;
-    for (const c of this.cells) if (!c.retiring && !c.stopped) n++;
+    for (const c of this.members) if (serving(c)) n++;
     return n;
   }
 
@@ -159,7 +154,7 @@ export class InlinePool implements Pool {
       nactStop(cell.ref);
       throw new ActorrtError('ACTORRT_E_ACTOR_INIT', `pool "${this.name}": init() failed: ${(err as Error).message}`, { cause: err });
     }
-    this.cells.push(cell);
+    this.members.push(cell);
     return cell;
   }
 
@@ -168,30 +163,14 @@ export class InlinePool implements Pool {
     cell.retiring = true;
     if (cell.inflight > 0) await withDeadline(new Promise<void>((r) => { cell.idle = r; }), this.config.drainTimeout);
     await this.stopCell(cell);
-    const at = this.cells.indexOf(cell);
-    if (at !== -1) this.cells.splice(at, 1);
-  }
-
-  /** Messages queued or running across the pool. */
-  get depth(): number {
-    let n = 0;
-    for (const c of this.cells) n += c.inflight;
-    return n;
-  }
-
-  /** Whether the pool can take requests (false once it gave up or is stopping). */
-  get available(): boolean {
-    return this.down === undefined;
+    const at = this.members.indexOf(cell);
+    if (at !== -1) this.members.splice(at, 1);
   }
 
   /** Send a request to the least-loaded actor; resolves to what receive() returned. */
   dispatch(req: ActorRequest, timeout: number): Promise<unknown> {
-    if (this.down !== undefined) return Promise.reject(this.down);
-    const cell = this.pick();
-    if (cell === undefined) return Promise.reject(this.poolDown(EVERY_ACTOR_STOPPED));
-    if (cell.inflight >= this.config.mailbox.capacity) {
-      return Promise.reject(new ActorrtError('ACTORRT_E_MAILBOX_FULL', `pool "${this.name}" is at capacity (${this.config.mailbox.capacity} messages per actor)`));
-    }
+    const cell = this.admit();
+    if (cell instanceof ActorrtError) return Promise.reject(cell);
     cell.inflight++;
     return new Promise((resolve, reject) => {
       const envelope: Envelope = {
@@ -202,7 +181,7 @@ export class InlinePool implements Pool {
           const at = envelope.cell;
           at.inflight--;
           if (at.inflight === 0) at.idle?.();
-          if (this.drained !== undefined && this.depth === 0) this.drained();
+          this.settled();
           if (envelope.settled) return; // already answered 504; the late reply is dropped
           envelope.settled = true;
           this.deadlines.cancel(deadline);
@@ -223,27 +202,22 @@ export class InlinePool implements Pool {
     });
   }
 
-  /** Stop taking requests, let mailboxes drain (bounded by `timeout`), then stop every actor. */
-  async stop(timeout: number): Promise<void> {
-    this.down ??= new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is stopping`);
-    if (this.depth > 0) await withDeadline(new Promise<void>((r) => { this.drained = r; }), timeout);
-    await Promise.all(this.cells.map((cell) => this.stopCell(cell)));
+  /** stop(): let mailboxes drain (bounded by `timeout`), then stop every actor. */
+  protected async closeMembers(timeout: number): Promise<void> {
+    await this.whenDrained(timeout);
+    await Promise.all(this.members.map((cell) => this.stopCell(cell)));
   }
 
-  private pick(): Cell | undefined {
-    // Least in-flight wins; the scan starts at a rotating index so ties spread evenly.
-    const n = this.cells.length;
-    let best: Cell | undefined;
-    for (let i = 0; i < n; i++) {
-      const cell = this.cells[(this.next + i) % n] as Cell;
-      if (cell.stopped || cell.retiring) continue;
-      if (best === undefined || cell.inflight < best.inflight) {
-        best = cell;
-        if (cell.inflight === 0) break;
-      }
-    }
-    this.next = n === 0 ? 0 : (this.next + 1) % n;
-    return best;
+  protected capacityOf(config: PoolConfig): number {
+    return config.mailbox.capacity;
+  }
+
+  protected unreachable(): ActorrtError {
+    return poolDown(EVERY_ACTOR_STOPPED);
+  }
+
+  protected full(): ActorrtError {
+    return new ActorrtError('ACTORRT_E_MAILBOX_FULL', `pool "${this.name}" is at capacity (${this.capacity} messages per actor)`);
   }
 
   private wake(cell: Cell): void {
@@ -299,9 +273,9 @@ export class InlinePool implements Pool {
    * Its state is not handed to stop(): receive() may still be using it.
    */
   private abandon(cell: Cell, envelope: Envelope, after: number): void {
-    const at = this.cells.indexOf(cell);
+    const at = this.members.indexOf(cell);
     if (cell.current !== envelope || cell.stopped || at === -1) return;
-    this.cells.splice(at, 1);
+    this.members.splice(at, 1);
     cell.stopped = true;
     if (cell.ref !== undefined) nactStop(cell.ref);
     const queued = cell.queue.splice(0);
@@ -323,7 +297,7 @@ export class InlinePool implements Pool {
   }
 
   private async onCrash(cell: Cell, thrown: unknown): Promise<void> {
-    if (!this.cells.includes(cell)) return; // abandoned while hung: its late failure is nobody's concern
+    if (!this.members.includes(cell)) return; // abandoned while hung: its late failure is nobody's concern
     const envelope = cell.current;
     cell.current = undefined;
     // Actors may throw anything (a string, undefined, a plain object): logs and causes get an Error.
@@ -341,7 +315,7 @@ export class InlinePool implements Pool {
       this.deps.log.warn({ ...fields, delay: decision.delay, err: error }, 'actor crashed; restarting');
       cell.restarts.push(now);
       if (decision.delay > 0) await sleep(decision.delay);
-      const targets = decision.action === 'restart-all' ? this.cells.filter((c) => !c.stopped && !c.retiring) : [cell];
+      const targets = decision.action === 'restart-all' ? this.members.filter(serving) : [cell];
       this.deps.onSupervision('actor-restart', targets.length);
       await Promise.all(targets.map((c) => this.restart(c)));
       cell.awake = false;
@@ -350,20 +324,20 @@ export class InlinePool implements Pool {
     }
     // stop / escalate: this actor takes no more messages; fail what it had queued.
     cell.stopped = true;
-    this.failQueued(cell, this.poolDown(`actor ${cell.index} of pool "${this.name}" stopped after a failure`));
+    this.failQueued(cell, poolDown(`actor ${cell.index} of pool "${this.name}" stopped after a failure`));
     if (decision.action === 'stop') {
       this.deps.log.error({ ...fields, err: error }, 'actor crashed; stopped per supervision');
       this.deps.onSupervision('actor-stop', 1);
-      if (this.cells.every((c) => c.stopped || c.retiring)) {
+      if (!this.members.some(serving)) {
         this.allStopped = true;
-        this.down = this.poolDown(EVERY_ACTOR_STOPPED);
+        this.downWith(EVERY_ACTOR_STOPPED);
       }
       return;
     }
     if (decision.action === 'escalate') {
       this.deps.log.error({ ...fields, err: error, escalation: decision.reason }, 'actor crashed; escalating');
       this.deps.onSupervision('escalation', 1);
-      this.down = this.poolDown(`pool "${this.name}" escalated: ${decision.reason}`);
+      this.downWith(`pool "${this.name}" escalated: ${decision.reason}`);
       this.deps.onEscalate(this.name, decision.reason);
     }
   }
@@ -388,7 +362,7 @@ export class InlinePool implements Pool {
 
   private async stopCell(cell: Cell): Promise<void> {
     if (cell.ref !== undefined) nactStop(cell.ref);
-    this.failQueued(cell, this.poolDown(`pool "${this.name}" stopped before handling this request`));
+    this.failQueued(cell, poolDown(`pool "${this.name}" stopped before handling this request`));
     if (cell.stopped) return;
     cell.stopped = true;
     try {
@@ -397,10 +371,16 @@ export class InlinePool implements Pool {
       this.deps.log.warn({ pool: this.name, actor: cell.index, err }, 'actor stop() threw');
     }
   }
+}
 
-  private poolDown(message: string): ActorrtError {
-    return new ActorrtError('ACTORRT_E_POOL_DOWN', message);
-  }
+/** An actor that takes new messages: not stopped by supervision, not leaving the pool. */
+function serving(cell: Cell): boolean {
+  return !cell.stopped && !cell.retiring;
+}
+
+/** A POOL_DOWN refusal that does not put the pool down (one actor's queue, a stop in progress). */
+function poolDown(message: string): ActorrtError {
+  return new ActorrtError('ACTORRT_E_POOL_DOWN', message);
 }
 
 /** A thrown non-Error as a log line can show it. */
