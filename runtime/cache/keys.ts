@@ -1,3 +1,4 @@
+import type { Invalidation } from '../protocol/shapes.js';
 import { parseKeyTemplate, type TemplatePart } from '../../config/key-template.js';
 
 /** What a key template can read from a request. Header names are lower case (as node:http gives them). */
@@ -54,12 +55,8 @@ export function compileInvalidation(template: string): InvalidationPattern {
   return { render: compileKey(prefix ? template.slice(0, -1) : template), prefix };
 }
 
-/** Keys and key prefixes to remove, from the named stores (every store when absent). */
-export interface Invalidation {
-  readonly keys: readonly string[];
-  readonly prefixes: readonly string[];
-  readonly stores?: readonly string[];
-}
+
+export type { Invalidation };
 
 /** Render a route's invalidation patterns for one request. */
 export function renderInvalidation(patterns: readonly InvalidationPattern[], req: KeySource): Invalidation {

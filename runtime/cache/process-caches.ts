@@ -1,11 +1,9 @@
 import type { ActorCache } from '../../actors/index.js';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
-import type { CacheStats } from '../protocol.js';
+import type { CacheStats, Invalidation, RouteCacheCounts } from '../protocol/shapes.js';
 import { actorCaches } from './actor-caches.js';
 import { Caches } from './caches.js';
-import type { Invalidation } from './keys.js';
-import type { RouteCacheCounts } from './route-cache.js';
 
 /**
  * The cache side of one process (front worker or pool process): its stores, `ctx.caches` for its

@@ -1,3 +1,4 @@
+import type { RouteCacheCounts } from '../protocol/shapes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, RouteConfig } from '../../config/types.js';
 import type { Logger } from '../logger.js';
@@ -54,8 +55,8 @@ export interface CacheOutcome {
   readonly age?: number;
 }
 
-/** Counts of one cached route in one process. */
-export interface RouteCacheCounts {
+/** Counts of one cached route in one process, as they are counted (sent as RouteCacheCounts). */
+interface Counts {
   readonly route: number;
   readonly store: string;
   hits: number;
@@ -79,7 +80,7 @@ interface Flight {
  */
 export class ResponseCache {
   private readonly flights = new Map<string, Flight>();
-  private readonly counts = new Map<number, RouteCacheCounts>();
+  private readonly counts = new Map<number, Counts>();
 
   constructor(private readonly caches: Caches, private readonly log: Logger) {
     // A key invalidated while it is being computed: later requests must not join that fill.
@@ -212,7 +213,7 @@ export class ResponseCache {
     for (const [id, flight] of this.flights) if (invalidates(inv, flight.key, flight.store)) this.flights.delete(id);
   }
 
-  private countsOf(policy: RouteCachePolicy): RouteCacheCounts {
+  private countsOf(policy: RouteCachePolicy): Counts {
     let c = this.counts.get(policy.route);
     if (c === undefined || c.store !== policy.store) {
       c = { route: policy.route, store: policy.store, hits: 0, misses: 0, stale: 0, bypass: 0 };

@@ -1,5 +1,4 @@
-import type { CacheStats } from '../protocol.js';
-import type { RouteCacheCounts } from './route-cache.js';
+import type { CacheStats, RouteCacheCounts } from '../protocol/shapes.js';
 
 /** One cache store over every process, as `actorrt status` shows it. */
 export interface CacheStatus {

@@ -1,4 +1,6 @@
-import type { Invalidation } from './keys.js';
+import type { Invalidation, StoreStats } from '../protocol/shapes.js';
+
+export type { StoreStats };
 
 /**
  * One named cache store as a process uses it. Every operation is bounded by the store's timeout
@@ -38,19 +40,6 @@ export interface Lock {
   release(): Promise<void>;
 }
 
-/** What `actorrt status` shows of one store in one process. */
-export interface StoreStats {
-  readonly name: string;
-  readonly kind: 'memory' | 'redis';
-  /** Memory stores: entries held in this process. */
-  readonly entries?: number;
-  /** Memory stores: bytes held (as counted for maxBytes). */
-  readonly bytes?: number;
-  /** Operations that failed or ran past the timeout (each degraded to a miss or a dropped write). */
-  readonly errors: number;
-  /** Redis stores: whether the store is connected and answering. */
-  readonly available: boolean;
-}
 
 /** A lock that was not taken. */
 export const NO_LOCK: Lock = { state: 'unavailable', release: () => Promise.resolve() };

@@ -3,7 +3,7 @@ import type { ActorCache, ActorContext, ActorRequest } from '../../actors/index.
 import type { Config, PoolConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Endpoints, PoolLoad } from '../protocol.js';
+import type { Endpoints, PoolLoad } from '../protocol/shapes.js';
 import type { Resources } from '../resources/resources.js';
 import type { SupervisionEvent } from '../supervision/counters.js';
 import { RequestIds } from '../request-id.js';

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
+import type { Logger } from '../logger.js';
 
 /** An admin command: takes the request's arguments, answers with JSON (sync or async). */
 export type AdminHandler = (args: Readonly<Record<string, unknown>>) => unknown;
@@ -9,21 +10,33 @@ export type AdminHandler = (args: Readonly<Record<string, unknown>>) => unknown;
  * (`{"cmd":"reload","args":{"dryRun":true}}`), one JSON line out. A handler that throws answers
  * `{"error": message}`.
  */
-export function serveAdmin(path: string, handlers: Readonly<Record<string, AdminHandler>>): Promise<Server> {
+export function serveAdmin(path: string, handlers: Readonly<Record<string, AdminHandler>>, log: Logger): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket) => {
     let buffered = '';
+    let answered = false;
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
+      if (answered) return;
       buffered += chunk;
       const nl = buffered.indexOf('\n');
-      if (nl === -1) return;
+      if (nl === -1) {
+        // Only the instance's own user can connect (0700 folder), but a stuck client must not grow the primary's heap.
+        if (buffered.length > MAX_REQUEST_BYTES) socket.destroy();
+        return;
+      }
+      answered = true;
       const line = buffered.slice(0, nl);
       buffered = '';
-      void answer(line).then((reply) => socket.end(`${JSON.stringify(reply)}\n`));
+      void answer(line).then((reply) => {
+        // The client may have hung up meanwhile: a write then fails on the socket (its 'error' is handled below), never here.
+        if (!socket.destroyed) socket.end(`${serialize(reply)}\n`);
+      });
     });
     socket.on('error', () => undefined);
   });
+  // Past listen, a server error (EMFILE on accept) is logged; the primary keeps serving without it failing.
+  server.on('error', (err) => log.error({ err, socket: path }, 'admin socket error'));
   const answer = async (line: string): Promise<unknown> => {
     try {
       const { cmd, args } = JSON.parse(line) as { cmd?: unknown; args?: unknown };
@@ -36,8 +49,22 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, Admin
   };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve(server));
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
   });
+}
+
+/** An admin request longer than this without a newline is refused (the longest real one is a scale with a few overrides). */
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+function serialize(reply: unknown): string {
+  try {
+    return JSON.stringify(reply);
+  } catch (err) {
+    return JSON.stringify({ error: `actorrt bug: the answer could not be serialized: ${err instanceof Error ? err.message : String(err)}` });
+  }
 }
 
 /** Send one admin command to a running primary and return its answer. */

@@ -100,7 +100,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     signals++;
     if (signals > 1) {
       log.warn({ signal }, 'second signal: forcing exit');
-      supervisor.kill();
+      supervisor.killAll();
       releaseFiles();
       done(130);
       return;
@@ -111,20 +111,31 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     if (serving && !stopping) void reloader.reload('signal');
     else log.warn('SIGHUP before the instance is serving: ignored');
   };
+  // The last line of defence. Every child, socket, server and watcher the primary owns has its
+  // errors handled, so an exception that still escapes is a bug in actorrt; dying of it would
+  // take every worker and pool process down with the primary. It is logged as a bug, with its
+  // stack and a stable event for alerting, and the instance serves on.
+  const onBug = (err: unknown): void => {
+    log.fatal({ err, code: 'ACTORRT_E_INTERNAL', event: 'primary-bug' }, 'actorrt bug: an error escaped in the primary; it keeps serving (please report this line)');
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onHangup);
+  process.on('uncaughtException', onBug);
+  process.on('unhandledRejection', onBug);
   const unhook = (): void => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onHangup);
+    process.off('uncaughtException', onBug);
+    process.off('unhandledRejection', onBug);
   };
 
   try {
     await startAll(processes, config);
   } catch (err) {
     stopping = true;
-    supervisor.kill();
+    supervisor.killAll();
     unhook();
     releaseFiles();
     throw err;
@@ -148,7 +159,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     },
     reload: (args) => reloader.reload('command', args['dryRun'] === true, args['roll'] === true),
     scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
-  });
+  }, log);
   unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why) => reloader.recycle(child, why), log);
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();

@@ -3,15 +3,17 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import { summarizeCaches, type CacheStatus } from '../cache/stats.js';
-import { LISTEN_FD, type CacheStats, type Endpoints, type InvalidateMessage, type PoolLoad, type PrimaryMessage } from '../protocol.js';
+import { LISTEN_FD, type PrimaryMessage } from '../protocol/messages.js';
+import type { CacheStats, Endpoints, PoolLoad } from '../protocol/shapes.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
 import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
 import type { ProcessReports } from './reports.js';
 import type { PoolStatus, ProcessStatus } from './status.js';
-import { ChildSupervisor, type Child } from './supervisor.js';
+import { ChildSupervisor, type Child, type SupervisorOptions } from './supervisor.js';
 
 const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
-const POOL_ENTRY = fileURLToPath(new URL('../pool/process-main.js', import.meta.url));
+const POOL_ENTRY = fileURLToPath(new URL('../pool-process/main.js', import.meta.url));
 /** The supervision group of the front workers (isolated pools use their own names; `~` is not allowed in one, so none collides). */
 export const FRONT = '~front';
 
@@ -21,8 +23,6 @@ export function drainTimeout(config: Config, group: string): number {
 }
 /** How long a status request waits for each process's load. */
 const STATS_TIMEOUT = 1000;
-/** How long an invalidation waits for each other process (below the asker's own wait). */
-const INVALIDATE_TIMEOUT = 2000;
 
 /** What one process reported for status. */
 export interface ProcessStats {
@@ -46,7 +46,7 @@ export class Processes {
   workerRestarts = 0;
 
   constructor(deployed: Deployed, private readonly runtimeDir: string, private readonly listener: Listener, private readonly log: Logger,
-    private readonly reports: ProcessReports, private readonly onFrontGiveUp: (reason: string) => void) {
+    private readonly reports: ProcessReports, private readonly onFrontGiveUp: (reason: string) => void, options: SupervisorOptions = {}) {
     this.current = deployed;
     this.supervisor = new ChildSupervisor(log, reports, {
       // Front workers (and a pool a reload just removed) follow http.supervision.
@@ -69,8 +69,7 @@ export class Processes {
         else this.reports.counters.record(child.spec.group, 'process-restart');
       },
       gaveUp: (group, reason, child) => this.gaveUp(group, reason, child),
-      invalidate: (from, msg) => void this.relayInvalidation(from, msg),
-    });
+    }, options);
   }
 
   get config(): Config {
@@ -100,8 +99,8 @@ export class Processes {
     const socket = join(this.runtimeDir, `~front.${index}.sock`); // ~ is not allowed in pool names
     return this.supervisor.spawn({
       group: FRONT, id, index, name: `worker ${index}`, kind: 'worker', entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
-      start: (child) => this.stamp(child, {
-        type: 'start', config: this.config, workerIndex: index, listenFd: LISTEN_FD, endpoints: this.endpoints(), socket, down: this.down(),
+      start: () => this.stamped({
+        type: 'start', protocol: PROTOCOL_VERSION, config: this.config, workerIndex: index, listenFd: LISTEN_FD, endpoints: this.endpoints(), socket, down: this.down(),
       }),
     }, retryStart);
   }
@@ -113,8 +112,8 @@ export class Processes {
     const socket = join(this.runtimeDir, `${pool}.${index}.sock`);
     return this.supervisor.spawn({
       group: pool, id, index, name: `${pool} process ${index}`, kind: 'pool process', entry: POOL_ENTRY, socket, fds: [], fields: { pool, process: index },
-      start: (child) => this.stamp(child, {
-        type: 'start-pool', config: this.config, pool, index, socket, endpoints: this.endpoints(), down: this.down(),
+      start: () => this.stamped({
+        type: 'start-pool', protocol: PROTOCOL_VERSION, config: this.config, pool, index, socket, endpoints: this.endpoints(), down: this.down(),
       }),
     }, retryStart);
   }
@@ -126,7 +125,7 @@ export class Processes {
 
   /** Stop routing to `child` (peers learn it at the next broadcast); it is retired afterwards. */
   unlist(child: Child): void {
-    child.state = 'retiring';
+    this.supervisor.unlist(child);
     this.generation++;
   }
 
@@ -158,7 +157,7 @@ export class Processes {
   async broadcast(): Promise<void> {
     const targets = this.supervisor.list().filter((c) => c.state === 'up');
     const results = await Promise.allSettled(targets.map((c) => this.tell(c)));
-    const failed = results.map((r, i) => [r, targets[i]] as const).find(([r, c]) => r.status === 'rejected' && c?.state === 'up' && c.proc !== undefined);
+    const failed = results.map((r, i) => [r, targets[i]] as const).find(([r, c]) => r.status === 'rejected' && c?.state === 'up' && c.pid !== undefined);
     if (failed !== undefined) {
       const [r, child] = failed;
       throw new Error(`${child?.spec.name ?? 'a process'} could not apply the topology: ${((r as PromiseRejectedResult).reason as Error).message}`);
@@ -223,35 +222,21 @@ export class Processes {
     return this.supervisor.list(FRONT).map((c) => processStatus(c, stats.get(c)?.loads.reduce((n, l) => n + l.depth, 0)));
   }
 
-  /**
-   * Carry one process's invalidation to every other running process and tell it once all have
-   * dropped the keys: only then does it answer the request that caused it. A process that does
-   * not answer in time is logged and not waited for.
-   */
-  private async relayInvalidation(from: Child, msg: InvalidateMessage): Promise<void> {
-    const { keys, prefixes, stores } = msg;
-    const others = this.supervisor.list().filter((c) => c !== from && (c.state === 'up' || c.state === 'retiring') && c.proc?.connected === true);
-    await Promise.all(others.map((c) => this.supervisor.call(c, { type: 'invalidate', keys, prefixes, ...(stores === undefined ? {} : { stores }) }, INVALIDATE_TIMEOUT)
-      .catch((err: unknown) => this.log.warn({ ...c.spec.fields, err: (err as Error).message }, 'a process did not confirm a cache invalidation'))));
-    if (from.proc?.connected === true) from.proc.send({ type: 'invalidated', id: msg.id } satisfies PrimaryMessage);
-  }
-
   private count(group: string): number {
     const n = this.counters.get(group) ?? 0;
     this.counters.set(group, n + 1);
     return n;
   }
 
-  private stamp<M extends PrimaryMessage>(child: Child, message: M): M {
-    child.generation = this.generation;
-    return message;
+  private stamped(message: PrimaryMessage): { message: PrimaryMessage; generation: number } {
+    return { message, generation: this.generation };
   }
 
   private async tell(child: Child): Promise<void> {
     const generation = this.generation;
     const reply = await this.supervisor.call(child, { type: 'reconfigure', config: this.config, endpoints: this.endpoints(), down: this.down() });
     if (!reply.ok) throw new Error(`${reply.error?.code ?? 'ACTORRT_E_INTERNAL'}: ${reply.error?.message ?? 'unknown error'}`);
-    child.generation = generation;
+    this.supervisor.applied(child, generation);
   }
 
   private gaveUp(group: string, reason: string, child: Child): void {
@@ -265,8 +250,7 @@ export class Processes {
     this.reports.counters.record(group, 'give-up');
     const drain = drainTimeout(this.config, group);
     for (const sibling of this.supervisor.list(group)) void this.supervisor.terminate(sibling, 'stop', drain);
-    const message: PrimaryMessage = { type: 'pool-down', pool: group, reason: describeDown(reason, g.lastError) };
-    for (const c of this.supervisor.list()) if (c.proc?.connected === true) c.proc.send(message);
+    this.supervisor.tellAll({ type: 'pool-down', pool: group, reason: describeDown(reason, g.lastError) });
   }
 }
 
@@ -277,7 +261,7 @@ function describeDown(down: string, lastError: string | undefined): string {
 function processStatus(c: Child, inflight: number | undefined): ProcessStatus {
   return {
     index: c.spec.index, state: c.state, up: c.state === 'up',
-    ...(c.proc?.pid === undefined ? {} : { pid: c.proc.pid }),
+    ...(c.pid === undefined ? {} : { pid: c.pid }),
     ...(inflight === undefined ? {} : { inflight }),
     ...(c.vitals.rss === undefined ? {} : { rss: c.vitals.rss }),
   };

@@ -4,6 +4,8 @@ import { loadConfig } from '../../config/validate.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { VERSION } from '../version.js';
 import { drainTimeout, FRONT, type Processes } from './processes.js';
 import { actorDigests, planReload, type Deployed, type PlanOptions, type ReloadPlan } from './reload-plan.js';
 import type { ReloadOutcome } from './status.js';
@@ -61,7 +63,7 @@ export class Reloader {
     return this.serialize(async () => {
       if (child.state !== 'up') return;
       const drain = drainTimeout(this.processes.config, child.spec.group);
-      this.log.warn({ ...child.spec.fields, pid: child.proc?.pid, why }, `${child.spec.name}: ${why}; replacing it (new before old)`);
+      this.log.warn({ ...child.spec.fields, pid: child.pid, why }, `${child.spec.name}: ${why}; replacing it (new before old)`);
       await replace(this.processes, child, drain);
     });
   }
@@ -78,7 +80,12 @@ export class Reloader {
       return this.finish(trigger, dryRun, planned.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: planned.refused.join('; ') });
     }
     const plan = withRevivals(planned, next.config, (pool) => this.processes.supervisor.group(pool).down !== undefined);
-    if (plan.empty || dryRun) return this.finish(trigger, dryRun, plan.lines, undefined);
+    if (plan.empty) return this.finish(trigger, dryRun, plan.lines, undefined);
+    // New processes are forked from the install on disk, which an upgrade may have changed under
+    // this primary: say so before anything is replaced, rather than have each new child refused.
+    const mismatch = await protocolMismatch();
+    if (mismatch !== undefined) return this.finish(trigger, dryRun, plan.lines, { code: 'ACTORRT_E_PROTOCOL_VERSION', message: mismatch });
+    if (dryRun) return this.finish(trigger, dryRun, plan.lines, undefined);
     this.log.info({ trigger, plan: plan.lines }, 'reload: applying');
     try {
       await applyPlan(this.processes, plan, next, this.log);
@@ -121,6 +128,24 @@ function withRevivals(plan: ReloadPlan, config: Config, isDown: (pool: string) =
       ...down.filter((p) => !stepped.has(p.name)).map((p) => ({ pool: p.name, from: 0, to: p.processes ?? 0, roll: undefined, revive: true })),
     ],
   };
+}
+
+/**
+ * Whether the actorrt installed on disk speaks another protocol than this running primary (a
+ * package upgrade under a running instance). The version module is imported afresh (a query
+ * string makes it a new module instance) so the installed copy answers, not the loaded one.
+ */
+async function protocolMismatch(): Promise<string | undefined> {
+  let installed: unknown;
+  try {
+    const mod: unknown = await import(new URL(`../protocol/version.js?installed=${Date.now()}`, import.meta.url).href);
+    installed = mod !== null && typeof mod === 'object' ? (mod as { PROTOCOL_VERSION?: unknown }).PROTOCOL_VERSION : undefined;
+  } catch (err) {
+    return `the installed actorrt cannot be read (${err instanceof Error ? err.message : String(err)}); new processes could not start. Reinstall it, then restart the instance`;
+  }
+  if (installed === PROTOCOL_VERSION) return undefined;
+  return `the installed actorrt speaks protocol ${String(installed)}, this running instance speaks protocol ${PROTOCOL_VERSION} (actorrt ${VERSION}): `
+    + 'processes of the two cannot work together, so nothing was replaced. Restart the instance (actorrt stop, then actorrt start) to run the installed version';
 }
 
 function failure(err: unknown): NonNullable<ReloadOutcome['error']> {
@@ -173,7 +198,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
   } catch (err) {
     log.error({ err: (err as Error).message }, 'reload failed; going back to the previous topology');
     p.setDeployed(previous);
-    for (const v of victims) if (v.child.proc !== undefined) v.child.state = 'up';
+    for (const v of victims) p.supervisor.relist(v.child);
     await Promise.all(fresh.filter((c) => !replacing.has(c)).map((c) => p.supervisor.terminate(c, 'stop', 5000)));
     await p.broadcast().catch((again: unknown) => log.error({ err: (again as Error).message }, 'could not restore the previous topology everywhere'));
     throw err;

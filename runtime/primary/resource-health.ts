@@ -1,5 +1,5 @@
 import type { Config } from '../../config/types.js';
-import type { ResourceMessage } from '../protocol.js';
+import type { ResourceMessage } from '../protocol/messages.js';
 import { describeAddress } from '../resources/address.js';
 
 /** One resource as `actorrt status` shows it. */

@@ -1,10 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { ActorrtError, type ErrorCode } from '../errors.js';
+import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { InvalidateMessage, PrimaryMessage, ReconfigureMessage, ReplyMessage, ShutdownMessage } from '../protocol.js';
+import type { CallMessage, PrimaryMessage, ReplyMessage, ShutdownMessage } from '../protocol/messages.js';
 import type { Vitals } from '../supervision/liveness.js';
 import { decide, decideKeepServing, prune, type RestartPolicy } from '../supervision/policy.js';
-import { handshake } from './handshake.js';
+import { ChildLink, deadProcess, forkProcess, relayInvalidation, type ChildProcessLike, type ForkChild } from './child-link.js';
 import type { ProcessReports } from './reports.js';
 
 /** How long a child may take from fork to ready before its start counts as failed. */
@@ -13,10 +12,12 @@ export const READY_TIMEOUT = 30_000;
 const CALL_TIMEOUT = 30_000;
 /** Past a drain deadline, how long before a child that has not exited is killed. */
 const KILL_GRACE = 5000;
+/** How long an invalidation waits for each other process (below the asker's own wait, 3 s). */
+const INVALIDATE_TIMEOUT = 2000;
 
 /** What to run as one child: which group it belongs to and how to start it. */
 export interface ChildSpec {
-  /** `front` for front workers, else the isolated pool's name; restarts are counted per group. */
+  /** `~front` for front workers, else the isolated pool's name; restarts are counted per group. */
   readonly group: string;
   /** Unique for the life of the instance (socket names use it); kept across restarts. */
   readonly id: number;
@@ -33,41 +34,43 @@ export interface ChildSpec {
   readonly fds: readonly number[];
   /** Fields every log line about this child carries. */
   readonly fields: Readonly<Record<string, unknown>>;
-  /** The start message, built when the child has booted (so it carries the topology in force then). */
-  start(child: Child): PrimaryMessage;
+  /** The start message, built when the child has booted (so it carries the topology in force then), and the topology generation it carries. */
+  start(): { readonly message: PrimaryMessage; readonly generation: number };
 }
 
 /**
  * starting: forked, not ready yet; up: ready; restarting: exited, a restart is scheduled;
- * retiring: told to drain and exit (shrink, roll, shutdown).
+ * retiring: taken out of routing, told (or about to be told) to drain and exit.
  */
 export type ChildState = 'starting' | 'up' | 'restarting' | 'retiring';
 
-/** One supervised child process. */
+/** One supervised child process, as everyone but the supervisor sees it: read only. */
 export interface Child {
   readonly spec: ChildSpec;
-  proc: ChildProcess | undefined;
-  state: ChildState;
+  readonly state: ChildState;
   /** Ready at least once: its socket is published to peers from then on. */
-  listed: boolean;
+  readonly listed: boolean;
   /** Topology generation it was last given (start or reconfigure). */
-  generation: number;
+  readonly generation: number;
   /** What its heartbeats said (the watchdog reads it). */
-  vitals: Vitals;
+  readonly vitals: Vitals;
+  /** The running process's pid (none while it waits for a restart). */
+  readonly pid: number | undefined;
 }
 
-/** Restart intensity per group, and what it led to. */
+/** Restart intensity per group, and what it led to, as everyone but the supervisor sees it. */
 export interface GroupRecord {
-  readonly history: number[];
+  /** When each restart in the current window happened (ms since the epoch). */
+  readonly history: readonly number[];
   /** Restarts since start (the window above forgets). */
-  restarts: number;
-  lastError: string | undefined;
+  readonly restarts: number;
+  readonly lastError: string | undefined;
   /** The last start-up failure a child of this group reported, with its code. */
-  lastFailure: ActorrtError | undefined;
+  readonly lastFailure: ActorrtError | undefined;
   /** Set once the group was given up, with why. */
-  down: string | undefined;
+  readonly down: string | undefined;
   /** Children of this group that exited before their first ready, since one last became ready. */
-  failedStarts: number;
+  readonly failedStarts: number;
 }
 
 export interface SupervisorHooks {
@@ -78,17 +81,46 @@ export interface SupervisorHooks {
   ready(child: Child, restarted: boolean): void;
   /** A child is being restarted after an exit (for counters). */
   restarting(child: Child): void;
-  /** A group exceeded its restart intensity. */
+  /** A group exceeded its restart intensity (its children are being stopped). */
   gaveUp(group: string, reason: string, child: Child): void;
-  /** A child invalidated cache keys (the others must drop them before it answers its client). */
-  invalidate(from: Child, msg: InvalidateMessage): void;
 }
 
-interface Internal {
-  readonly calls: Map<number, { resolve(msg: ReplyMessage): void; reject(err: Error): void; timer: NodeJS.Timeout }>;
+export interface SupervisorOptions {
+  /** How to start a process (default: node's fork). */
+  readonly fork?: ForkChild;
+  /** From fork to ready, in ms (default READY_TIMEOUT). */
+  readonly readyTimeout?: number;
+}
+
+/** The mutable record behind a Child: written only in this module. */
+class ChildRecord implements Child {
+  state: ChildState = 'starting';
+  listed = false;
+  generation = 0;
+  vitals: Vitals;
+  link: ChildLink | undefined;
   retry: NodeJS.Timeout | undefined;
   /** Resolves when the current process exits. */
-  exited: Promise<void>;
+  exited: Promise<void> = Promise.resolve();
+  /** Told to stop (terminate): never listed again. */
+  terminating = false;
+
+  constructor(readonly spec: ChildSpec, now: number) {
+    this.vitals = { lastAlive: now, rss: undefined };
+  }
+
+  get pid(): number | undefined {
+    return this.link?.gone === false ? this.link.pid : undefined;
+  }
+}
+
+interface Group {
+  history: number[];
+  restarts: number;
+  lastError: string | undefined;
+  lastFailure: ActorrtError | undefined;
+  down: string | undefined;
+  failedStarts: number;
 }
 
 /**
@@ -98,33 +130,37 @@ interface Internal {
  * Past the intensity the group is given up (`gaveUp`). A child that fails before its first ready
  * is restarted only when asked to (`retryStart`), so a reload's new child that cannot start is
  * reported rather than respawned in a loop.
+ *
+ * It is the only writer of a child's state, listing, generation and vitals, and of each group's
+ * restart record: reloads, the watchdog and recycling ask through its methods. Every message to
+ * a child goes through the child's link, so nothing a child does (dying mid-write included) can
+ * throw out of here.
  */
 export class ChildSupervisor {
-  private readonly children = new Map<Child, Internal>();
-  private readonly groups = new Map<string, GroupRecord>();
+  private readonly children = new Map<Child, ChildRecord>();
+  private readonly groups = new Map<string, Group>();
+  private readonly fork: ForkChild;
+  private readonly readyTimeout: number;
   private stopping = false;
-  private nextCall = 1;
 
-  constructor(private readonly log: Logger, private readonly reports: ProcessReports, private readonly hooks: SupervisorHooks) {}
+  constructor(private readonly log: Logger, private readonly reports: ProcessReports, private readonly hooks: SupervisorHooks, options: SupervisorOptions = {}) {
+    this.fork = options.fork ?? forkProcess;
+    this.readyTimeout = options.readyTimeout ?? READY_TIMEOUT;
+  }
 
   /** Children of `group` (every child without it), oldest first. */
   list(group?: string): Child[] {
     return [...this.children.keys()].filter((c) => group === undefined || c.spec.group === group);
   }
 
-  /** Restart record of a group (created on first use). */
+  /** Restart record of a group. */
   group(name: string): GroupRecord {
-    let g = this.groups.get(name);
-    if (g === undefined) {
-      g = { history: [], restarts: 0, lastError: undefined, lastFailure: undefined, down: undefined, failedStarts: 0 };
-      this.groups.set(name, g);
-    }
-    return g;
+    return this.groupOf(name);
   }
 
   /** Forget a group's give-up and restart window (a reload brings it back); totals and the last error stay for status. */
   revive(name: string): void {
-    const g = this.group(name);
+    const g = this.groupOf(name);
     g.down = undefined;
     g.history.length = 0;
   }
@@ -134,27 +170,54 @@ export class ChildSupervisor {
    * `retryStart`, a failed start is handed to supervision (restarted with backoff) instead.
    */
   spawn(spec: ChildSpec, retryStart: boolean): { child: Child; ready: Promise<void> } {
-    const child: Child = { spec, proc: undefined, state: 'starting', listed: false, generation: 0, vitals: { lastAlive: Date.now(), rss: undefined } };
+    const record = new ChildRecord(spec, Date.now());
     // A reload still under way when the instance stops must not start what stopAll would miss.
-    if (this.stopping) return { child, ready: Promise.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} not started: the instance is stopping`)) };
-    this.children.set(child, { calls: new Map(), retry: undefined, exited: Promise.resolve() });
-    return { child, ready: this.fork(child, retryStart) };
+    if (this.stopping) return { child: record, ready: Promise.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} not started: the instance is stopping`)) };
+    this.children.set(record, record);
+    return { child: record, ready: this.start(record, retryStart) };
   }
 
   /** Send a reconfigure, stats or invalidate message and wait for the child's reply. */
-  call(child: Child, message: Omit<ReconfigureMessage, 'id'> | Omit<InvalidateMessage, 'id'> | { readonly type: 'stats' }, timeout = CALL_TIMEOUT): Promise<ReplyMessage> {
-    const internal = this.children.get(child);
-    const proc = child.proc;
-    if (internal === undefined || proc === undefined || !proc.connected) return Promise.reject(new Error(`${child.spec.name} is not running`));
-    const id = this.nextCall++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        internal.calls.delete(id);
-        reject(new Error(`${child.spec.name} did not answer within ${timeout} ms`));
-      }, timeout);
-      internal.calls.set(id, { resolve, reject, timer });
-      proc.send({ ...message, id } as PrimaryMessage);
-    });
+  call(child: Child, message: CallMessage, timeout = CALL_TIMEOUT): Promise<ReplyMessage> {
+    const link = this.children.get(child)?.link;
+    if (link === undefined) return Promise.reject(new Error(`${child.spec.name} is not running`));
+    return link.call(message, timeout);
+  }
+
+  /** Send `message` to every child whose channel is open (a child that just died is skipped or handled by its link). */
+  tellAll(message: PrimaryMessage): void {
+    for (const record of this.children.values()) record.link?.send(message);
+  }
+
+  /** ChildRecord that `child` now runs topology `generation` (it applied a reconfigure). */
+  applied(child: Child, generation: number): void {
+    const record = this.children.get(child);
+    if (record !== undefined) record.generation = generation;
+  }
+
+  /** Take `child` out of routing (peers learn it at the next broadcast); it is terminated afterwards. */
+  unlist(child: Child): void {
+    const record = this.children.get(child);
+    if (record !== undefined) record.state = 'retiring';
+  }
+
+  /** Undo `unlist` (a reload that failed keeps its victims): only a child still running and not yet told to stop. */
+  relist(child: Child): void {
+    const record = this.children.get(child);
+    if (record?.state === 'retiring' && record.link?.connected === true && !record.terminating) record.state = 'up';
+  }
+
+  /** The watchdog's verdict: kill `child` (supervision restarts it like any crash), with why for status. */
+  kill(child: Child, why: string): void {
+    const record = this.children.get(child);
+    if (record?.link === undefined) return;
+    this.groupOf(child.spec.group).lastError = why;
+    record.link.kill('SIGKILL');
+  }
+
+  /** The primary itself was held up: heartbeats that arrived meanwhile are still queued, so every clock restarts at `now`. */
+  excuseSilence(now: number): void {
+    for (const record of this.children.values()) record.vitals = { lastAlive: now, rss: record.vitals.rss };
   }
 
   /**
@@ -162,20 +225,21 @@ export class ChildSupervisor {
    * exits; killed past `timeout`. Resolves once it has exited.
    */
   terminate(child: Child, mode: ShutdownMessage['mode'], timeout: number): Promise<void> {
-    const internal = this.children.get(child);
-    if (internal === undefined) return Promise.resolve();
-    child.state = 'retiring';
-    clearTimeout(internal.retry);
-    const proc = child.proc;
-    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) {
+    const record = this.children.get(child);
+    if (record === undefined) return Promise.resolve();
+    record.state = 'retiring';
+    record.terminating = true;
+    clearTimeout(record.retry);
+    const link = record.link;
+    if (link === undefined || link.gone) {
       this.children.delete(child); // exited, or waiting for a restart (cancelled above)
       return Promise.resolve();
     }
-    if (proc.connected) proc.send({ type: 'shutdown', timeout, mode } satisfies ShutdownMessage);
-    else proc.kill('SIGTERM');
-    const kill = setTimeout(() => proc.kill('SIGKILL'), timeout + KILL_GRACE);
+    // A child whose channel is gone cannot be told: it drains on its own 'disconnect' (and ignores SIGTERM), so the kill below bounds it.
+    if (!link.send({ type: 'shutdown', timeout, mode } satisfies ShutdownMessage)) link.kill('SIGTERM');
+    const kill = setTimeout(() => link.kill('SIGKILL'), timeout + KILL_GRACE);
     kill.unref();
-    return internal.exited.finally(() => clearTimeout(kill));
+    return record.exited.finally(() => clearTimeout(kill));
   }
 
   /** Stop everything: no more restarts; `first` group drains before the rest (front workers stop sending first). */
@@ -187,96 +251,122 @@ export class ChildSupervisor {
   }
 
   /** Kill every child at once (start-up failed, or a second signal). */
-  kill(): void {
+  killAll(): void {
     this.stopping = true;
-    for (const [child, internal] of this.children) {
-      clearTimeout(internal.retry);
-      child.proc?.kill('SIGKILL');
+    for (const record of this.children.values()) {
+      clearTimeout(record.retry);
+      record.link?.kill('SIGKILL');
     }
   }
 
-  private fork(child: Child, retryStart: boolean): Promise<void> {
-    const internal = this.children.get(child) as Internal;
-    const { spec } = child;
-    const group = this.group(spec.group);
-    const proc = fork(spec.entry, [], { stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...spec.fds] });
-    child.proc = proc;
-    child.state = 'starting';
+  /** Calls waiting for a reply over every child (a test's invariant: none once their children exited). */
+  pendingCalls(): number {
+    let n = 0;
+    for (const record of this.children.values()) n += record.link?.pendingCalls ?? 0;
+    return n;
+  }
+
+  private groupOf(name: string): Group {
+    let g = this.groups.get(name);
+    if (g === undefined) {
+      g = { history: [], restarts: 0, lastError: undefined, lastFailure: undefined, down: undefined, failedStarts: 0 };
+      this.groups.set(name, g);
+    }
+    return g;
+  }
+
+  /** Fork the record's process and drive it to ready; resolves then, rejects if it exits first. */
+  private start(record: ChildRecord, retryStart: boolean): Promise<void> {
+    const { spec } = record;
+    const group = this.groupOf(spec.group);
+    record.state = 'starting';
+    record.terminating = false;
     let exited!: () => void;
-    internal.exited = new Promise((resolve) => { exited = resolve; });
+    record.exited = new Promise((resolve) => { exited = resolve; });
     return new Promise<void>((resolve, reject) => {
       let failure: ActorrtError | undefined;
       // A child told to stop while it was still loading may have missed the message (nothing
       // listened yet): when it then asks for its start, or reports ready, it is told again.
-      const stopNow = (): ShutdownMessage => ({ type: 'shutdown', timeout: 0, mode: 'stop' });
-      const cancel = handshake(proc, () => (child.state === 'retiring' || this.stopping ? stopNow() : spec.start(child)), READY_TIMEOUT, {
+      const stopNow: ShutdownMessage = { type: 'shutdown', timeout: 0, mode: 'stop' };
+      const leaving = (): boolean => record.state === 'retiring' || this.stopping;
+      const timer = setTimeout(() => {
+        group.lastError = `did not report ready within ${this.readyTimeout} ms`;
+        link.kill('SIGKILL');
+      }, this.readyTimeout);
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+        clearTimeout(timer);
+        this.reports.exited(spec.name);
+        const beforeReady = record.state === 'starting';
+        if (beforeReady) {
+          group.failedStarts++;
+          reject(failure ?? new ActorrtError('ACTORRT_E_STARTUP',
+            `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`));
+        }
+        exited();
+        if (this.stopping || record.state === 'retiring' || (beforeReady && !retryStart && !record.listed)) {
+          this.children.delete(record);
+          return;
+        }
+        this.restart(record, link.pid, code, signal);
+      };
+      const link: ChildLink = new ChildLink(this.forkSafely(spec), spec.name, this.log, {
+        booted: () => {
+          if (leaving()) return stopNow;
+          const { message, generation } = spec.start();
+          record.generation = generation;
+          return message;
+        },
         ready: () => {
-          if (child.state === 'retiring') {
-            if (proc.connected) proc.send(stopNow());
+          clearTimeout(timer);
+          if (leaving()) {
+            link.send(stopNow);
             return;
           }
-          const restarted = child.listed;
+          const restarted = record.listed;
           group.failedStarts = 0;
-          child.vitals = { lastAlive: Date.now(), rss: child.vitals.rss };
-          if (child.state === 'starting') child.state = 'up';
-          child.listed = true;
+          record.vitals = { lastAlive: Date.now(), rss: record.vitals.rss };
+          if (record.state === 'starting') record.state = 'up';
+          record.listed = true;
           resolve();
-          this.hooks.ready(child, restarted);
+          this.hooks.ready(record, restarted);
         },
-        failed: (msg) => {
-          group.lastError = `${msg.code}: ${msg.message}`;
-          failure = new ActorrtError(msg.code as ErrorCode, msg.message, msg.hint === undefined ? {} : { hint: msg.hint });
-          group.lastFailure = failure;
+        failed: (error) => {
+          clearTimeout(timer);
+          group.lastError = `${error.code}: ${error.message}`;
+          group.lastFailure = error;
+          failure = error;
         },
         escalated: (msg) => {
           group.lastError = `escalated: ${msg.reason}`;
-          this.log.error({ ...spec.fields, pid: proc.pid, pool: msg.pool, reason: msg.reason }, `${spec.name} escalated a pool failure; it will be restarted`);
+          this.log.error({ ...spec.fields, pid: link.pid, pool: msg.pool, reason: msg.reason, event: 'escalated' }, `${spec.name} escalated a pool failure; it will be restarted`);
         },
-        replied: (msg) => {
-          const call = internal.calls.get(msg.id);
-          if (call === undefined) return;
-          internal.calls.delete(msg.id);
-          clearTimeout(call.timer);
-          call.resolve(msg);
-        },
-        invalidate: (msg) => this.hooks.invalidate(child, msg),
-        alive: (msg) => { child.vitals = { lastAlive: Date.now(), rss: msg.rss }; },
+        alive: (msg) => { record.vitals = { lastAlive: Date.now(), rss: msg.rss }; },
         ...this.reports.from(spec.name),
-        timedOut: () => {
-          group.lastError = `did not report ready within ${READY_TIMEOUT} ms`;
-          proc.kill('SIGKILL');
+        invalidate: (msg) => {
+          const others = [...this.children.values()].filter((r) => r !== record && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
+          void relayInvalidation(link, msg, others, INVALIDATE_TIMEOUT, this.log);
         },
+        exit: (code, signal) => onExit(code, signal),
       });
-      proc.once('exit', (code, signal) => {
-        cancel();
-        this.reports.exited(spec.name);
-        for (const call of internal.calls.values()) {
-          clearTimeout(call.timer);
-          call.reject(new Error(`${spec.name} exited`));
-        }
-        internal.calls.clear();
-        if (child.proc === proc) child.proc = undefined;
-        const beforeReady = child.state === 'starting';
-        if (beforeReady) {
-          group.failedStarts++;
-          reject(failure ?? new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`));
-        }
-        exited();
-        if (this.stopping || child.state === 'retiring' || (beforeReady && !retryStart && !child.listed)) {
-          this.children.delete(child);
-          return;
-        }
-        this.restart(child, code, signal);
-      });
+      record.link = link;
     });
   }
 
-  private restart(child: Child, code: number | null, signal: string | null): void {
-    const internal = this.children.get(child) as Internal;
-    const { spec } = child;
-    const group = this.group(spec.group);
+  /** node's fork can throw at once (spawn errors other than EAGAIN/EMFILE/ENOENT): that is a process that exited at once. */
+  private forkSafely(spec: ChildSpec): ChildProcessLike {
+    try {
+      return this.fork({ entry: spec.entry, fds: spec.fds });
+    } catch (err) {
+      this.groupOf(spec.group).lastError = `could not fork: ${err instanceof Error ? err.message : String(err)}`;
+      return deadProcess(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private restart(record: ChildRecord, pid: number | undefined, code: number | null, signal: NodeJS.Signals | null): void {
+    const { spec } = record;
+    const group = this.groupOf(spec.group);
     if (group.down !== undefined) {
-      this.children.delete(child);
+      this.children.delete(record);
       return;
     }
     const now = Date.now();
@@ -285,21 +375,21 @@ export class ChildSupervisor {
     const decision = this.hooks.keepServing(spec.group)
       ? decideKeepServing(policy, group.history, now, group.failedStarts)
       : decide({ ...policy, strategy: 'one-for-one' }, group.history, now);
-    const fields = { ...spec.fields, pid: child.proc?.pid, code, signal, count: decision.count, lastError: group.lastError };
+    const fields = { ...spec.fields, pid, code, signal, count: decision.count, lastError: group.lastError };
     if (decision.action !== 'restart-one') {
       group.down = decision.action === 'escalate' ? decision.reason : decision.action;
-      this.children.delete(child);
-      this.hooks.gaveUp(spec.group, group.down, child);
+      this.children.delete(record);
+      this.hooks.gaveUp(spec.group, group.down, record);
       return;
     }
     group.history.push(now);
     group.restarts++;
-    child.state = 'restarting';
-    this.hooks.restarting(child);
-    this.log.warn({ ...fields, delay: decision.delay }, `${spec.kind} exited; restarting`);
-    internal.retry = setTimeout(() => {
-      if (this.stopping || child.state !== 'restarting' || group.down !== undefined) return;
-      this.fork(child, true).catch(() => undefined); // a failed restart comes back here through its exit
+    record.state = 'restarting';
+    this.hooks.restarting(record);
+    this.log.warn({ ...fields, delay: decision.delay, event: 'restarting' }, `${spec.kind} exited; restarting`);
+    record.retry = setTimeout(() => {
+      if (this.stopping || record.state !== 'restarting' || group.down !== undefined) return;
+      this.start(record, true).catch(() => undefined); // a failed restart comes back here through its exit
     }, decision.delay);
   }
 }

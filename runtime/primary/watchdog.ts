@@ -28,20 +28,19 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
     const now = Date.now();
     const late = now - last > TICK_MS * 4;
     last = now;
+    // This loop was itself held up (a suspended VM, a swapped-out primary): heartbeats that
+    // arrived meanwhile are still queued, so silence proves nothing this time.
+    if (late) {
+      supervisor.excuseSilence(now);
+      return;
+    }
     for (const child of supervisor.list()) {
       if (child.state !== 'up') continue;
-      // This loop was itself held up (a suspended VM, a swapped-out primary): heartbeats that
-      // arrived meanwhile are still queued, so silence proves nothing this time.
-      if (late) {
-        child.vitals = { lastAlive: now, rss: child.vitals.rss };
-        continue;
-      }
       const verdict = judge(child.vitals, vitalLimits(config(), child.spec.group), now);
       if (verdict.action === 'kill') {
         const why = `unresponsive for ${verdict.silentFor} ms (event loop blocked)`;
-        supervisor.group(child.spec.group).lastError = why;
-        log.error({ ...child.spec.fields, pid: child.proc?.pid, silentFor: verdict.silentFor }, `${child.spec.name} is ${why}; killing it so it is replaced`);
-        child.proc?.kill('SIGKILL');
+        log.error({ ...child.spec.fields, pid: child.pid, silentFor: verdict.silentFor, event: 'unresponsive' }, `${child.spec.name} is ${why}; killing it so it is replaced`);
+        supervisor.kill(child, why);
       } else if (verdict.action === 'recycle' && !recycling.has(child)) {
         recycling.add(child);
         recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`)

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, PoolConfig, ResourceConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { ResourceMessage } from '../protocol.js';
+import type { ResourceMessage } from '../protocol/messages.js';
 import { describeAddress, scrub } from './address.js';
 import { causeOf, className, isConnectionError, isStatementTimeout } from './connection-errors.js';
 import type { Opened } from './driver.js';

@@ -1,7 +1,6 @@
-/** What supervision did, as counted for `actorrt status` and metrics. */
-export type SupervisionEvent = 'actor-restart' | 'actor-stop' | 'escalation' | 'process-restart' | 'give-up';
+import { SUPERVISION_EVENTS, type SupervisionEvent } from '../protocol/shapes.js';
 
-export const SUPERVISION_EVENTS: readonly SupervisionEvent[] = ['actor-restart', 'actor-stop', 'escalation', 'process-restart', 'give-up'];
+export { SUPERVISION_EVENTS, type SupervisionEvent };
 
 export type SupervisionCounts = Readonly<Record<SupervisionEvent, number>>;
 

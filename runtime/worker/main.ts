@@ -3,9 +3,9 @@ import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { actorHandlers, ProcessActors } from '../pool/process-actors.js';
-import { send, serveRole } from '../primary-link.js';
-import type { ShutdownMessage, StartMessage } from '../protocol.js';
+import { actorHandlers, ChildServices } from '../child/child-services.js';
+import { send, serveRole } from '../child/primary-link.js';
+import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
@@ -24,7 +24,7 @@ const log = createLogger('worker');
  * default, 511, overflows in a burst of 1000 new connections: the rest retry their SYN after 1 s.
  */
 const LISTEN_BACKLOG = 2048;
-let actors: ProcessActors | undefined;
+let actors: ChildServices | undefined;
 let table: RoutingTable | undefined;
 let responses: ResponseCache | undefined;
 let server: Server | undefined;
@@ -34,7 +34,7 @@ let phase: 'booting' | 'ready' | 'draining' = 'booting';
 async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   // Isolated pools may ask inline ones (today or after a reload): the endpoint serves them to the pool processes.
-  const live = await ProcessActors.open(msg, {
+  const live = await ChildServices.open(msg, {
     log, resources: resourcesFor(config, inlinePools(config), true), local: inlinePools, serves: () => true, shutdown,
   });
   actors = live;
@@ -55,7 +55,7 @@ function inlinePools(config: Config): Config['pools'][string][] {
   return Object.values(config.pools).filter((p) => p.processes === undefined);
 }
 
-function listen(config: Config, live: ProcessActors, cache: ResponseCache, fd: number): Server {
+function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: number): Server {
   const { limits } = config.http;
   const s = createServer({
     requestTimeout: limits.requestTimeout,

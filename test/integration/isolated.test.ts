@@ -7,10 +7,10 @@ import { call, errorOf, runCli, startInstance, type Answer, type Instance } from
 
 const TOPOLOGY = 'test/fixtures/runtime/isolated.yml';
 
-/** Pids of the pool processes (children of the primary running process-main.js). */
+/** Pids of the pool processes (children of the primary running pool-process/main.js). */
 function poolProcessPids(primary: number): number[] {
   const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(primary)], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes('process-main.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
+  return out.split('\n').filter((l) => l.includes('pool-process/main.js')).map((l) => Number(l.trim().split(/\s+/)[0]));
 }
 
 describe('isolated pool processes', () => {

@@ -1,9 +1,9 @@
 import type { PoolConfig } from '../../config/types.js';
 import { createLogger } from '../logger.js';
-import { send, serveRole } from '../primary-link.js';
-import type { ShutdownMessage, StartPoolMessage } from '../protocol.js';
+import { send, serveRole } from '../child/primary-link.js';
+import type { ShutdownMessage, StartPoolMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
-import { actorHandlers, ProcessActors } from './process-actors.js';
+import { actorHandlers, ChildServices } from '../child/child-services.js';
 
 /**
  * An isolated pool process: runs `size` actors of one pool, in its own OS process so CPU-heavy
@@ -12,7 +12,7 @@ import { actorHandlers, ProcessActors } from './process-actors.js';
  * resources.
  */
 const log = createLogger('pool');
-let actors: ProcessActors | undefined;
+let actors: ChildServices | undefined;
 let exitCode = 0;
 let stopping = false;
 
@@ -21,7 +21,7 @@ async function boot(msg: StartPoolMessage): Promise<void> {
   if (first === undefined) throw new Error(`actorrt bug: pool ${msg.pool} is not in the topology`);
   let mine: PoolConfig = first;
   const plog = log.child({ pool: msg.pool, index: msg.index });
-  actors = await ProcessActors.open(msg, {
+  actors = await ChildServices.open(msg, {
     log: plog,
     resources: resourcesFor(msg.config, [mine], false),
     // A topology without this pool is one whose reload retires this process: keep serving until then.

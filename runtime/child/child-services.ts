@@ -1,16 +1,16 @@
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config, PoolConfig } from '../../config/types.js';
 import { ProcessCaches } from '../cache/process-caches.js';
-import type { RouteCacheCounts } from '../cache/route-cache.js';
 import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import type { Logger } from '../logger.js';
-import { escalateToPrimary, invalidateElsewhere, send, type RoleHandlers } from '../primary-link.js';
-import type { ReconfigureMessage, ShutdownMessage, StartMessage, StartPoolMessage } from '../protocol.js';
+import { escalateToPrimary, invalidateElsewhere, send, type RoleHandlers } from './primary-link.js';
+import type { ReconfigureMessage, ShutdownMessage, StartMessage, StartPoolMessage } from '../protocol/messages.js';
+import type { RouteCacheCounts } from '../protocol/shapes.js';
 import { Resources } from '../resources/resources.js';
-import { PoolHost } from './pool-host.js';
+import { PoolHost } from '../pool/pool-host.js';
 
-/** How a child process hosts actors: what it opens and which pools run in it. */
-export interface ProcessActorsOptions {
+/** What a child process runs: what it opens and which pools run in it. */
+export interface ChildServicesOptions {
   readonly log: Logger;
   /** Resources this process opens (those its local pools are bound to, plus the front's own). */
   readonly resources: readonly string[];
@@ -27,7 +27,7 @@ export interface ProcessActorsOptions {
  * caches, the pool host and the channel endpoint peers reach its pools on. Opened in that order,
  * reconfigured together, closed in reverse.
  */
-export class ProcessActors {
+export class ChildServices {
   private constructor(
     readonly host: PoolHost,
     readonly caches: ProcessCaches,
@@ -38,7 +38,7 @@ export class ProcessActors {
   ) {}
 
   /** Open everything for the topology a start message carries; resolves once every local pool is ready and the endpoint listens. */
-  static async open(msg: StartMessage | StartPoolMessage, options: ProcessActorsOptions): Promise<ProcessActors> {
+  static async open(msg: StartMessage | StartPoolMessage, options: ChildServicesOptions): Promise<ChildServices> {
     const { config } = msg;
     const { log } = options;
     const system = startActorSystem();
@@ -53,7 +53,7 @@ export class ProcessActors {
     });
     await host.apply(config, msg.endpoints, msg.down);
     const endpoint = await serveEndpoint(msg.socket, (name) => (options.serves(name) ? host.local(name) : undefined), log);
-    return new ProcessActors(host, caches, resources, endpoint, system);
+    return new ChildServices(host, caches, resources, endpoint, system);
   }
 
   /**
@@ -85,7 +85,7 @@ export class ProcessActors {
 }
 
 /** The primary's questions about actors, answered the same way by both kinds of child process (before start-up: nothing yet). */
-export function actorHandlers(actors: () => ProcessActors | undefined, routes: () => RouteCacheCounts[] = () => []):
+export function actorHandlers(actors: () => ChildServices | undefined, routes: () => RouteCacheCounts[] = () => []):
   Pick<RoleHandlers<StartMessage | StartPoolMessage>, 'loads' | 'caches' | 'invalidate' | 'poolDown'> {
   return {
     loads: () => actors()?.host.loads() ?? [],

@@ -1,25 +1,36 @@
-import type { Invalidation } from './cache/keys.js';
-import { ActorrtError } from './errors.js';
-import type { Logger } from './logger.js';
+import { ActorrtError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { VERSION } from '../version.js';
+import { BadField, decodePrimaryMessage } from '../protocol/decode.js';
 import {
-  EXIT_ESCALATE, EXIT_STARTUP, HEARTBEAT_MS, isPrimaryMessage, type CacheStats, type PoolLoad, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage,
-  type WorkerMessage,
-} from './protocol.js';
+  EXIT_ESCALATE, EXIT_STARTUP, HEARTBEAT_MS, type ChildMessage, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage, type StartMessage,
+  type StartPoolMessage,
+} from '../protocol/messages.js';
+import type { CacheStats, Invalidation, PoolLoad } from '../protocol/shapes.js';
+import { PROTOCOL_VERSION } from '../protocol/version.js';
 
 /** How long a process waits for the primary to confirm that every other process dropped invalidated keys. */
 export const INVALIDATE_WAIT_MS = 3000;
 /** How long a process that hit an uncaught exception lets its in-flight requests finish. */
 const CRASH_DRAIN_MS = 5000;
 
-/** A child process's side of its link to the primary: lifecycle messages in, reports and replies out. */
+/**
+ * A child process's side of its link to the primary (the mirror of primary/child-link.ts):
+ * lifecycle messages in, checked at the boundary; reports and replies out.
+ */
 
-/** Send a message to the primary, if it is still there. */
-export function send(message: WorkerMessage): void {
-  if (process.connected) process.send?.(message);
+/** Send a message to the primary, if it is still there. A failed write means the primary is gone: `disconnect` follows and drains this process. */
+export function send(message: ChildMessage): void {
+  if (!process.connected) return;
+  try {
+    process.send?.(message, undefined, undefined, () => undefined);
+  } catch {
+    // The channel closed between the check and the write: the disconnect handler takes over.
+  }
 }
 
 /** How a child process of the primary (front worker or pool process) reacts to it. */
-export interface RoleHandlers<Start extends PrimaryMessage> {
+export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
   /** The start message this role expects. */
   readonly startType: Start['type'];
   start(msg: Start): Promise<void>;
@@ -43,15 +54,24 @@ export interface RoleHandlers<Start extends PrimaryMessage> {
  * order. Signals are ignored: a terminal's Ctrl-C reaches the whole process group, and the
  * primary coordinates an orderly drain.
  */
-export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHandlers<Start>): void {
+export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Logger, on: RoleHandlers<Start>): void {
   let applying: Promise<void> = Promise.resolve();
-  process.on('message', (msg: unknown) => {
-    if (!isPrimaryMessage(msg)) return;
+  let started = false;
+  const isStart = (msg: PrimaryMessage): msg is Start => msg.type === on.startType;
+  process.on('message', (raw: unknown) => {
+    let msg: PrimaryMessage;
+    try {
+      msg = decodePrimaryMessage(raw);
+    } catch (err) {
+      if (!(err instanceof BadField)) throw err;
+      log.error({ code: 'ACTORRT_E_BAD_MESSAGE', err: err.message }, 'dropped a message from the primary that failed its check');
+      return;
+    }
     switch (msg.type) {
       case 'reconfigure': {
         const { id } = msg;
         applying = applying.then(() => on.reconfigure(msg)).then(() => send({ type: 'reply', id, ok: true }), (err: unknown) => {
-          const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', (err as Error).message ?? String(err));
+          const e = asActorrtError(err, 'ACTORRT_E_INTERNAL');
           if (!(err instanceof ActorrtError)) log.error({ err }, 'reconfigure failed');
           send({ type: 'reply', id, ok: false, error: { code: e.code, message: e.message } });
         });
@@ -62,7 +82,7 @@ export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHan
         const { id } = msg;
         on.invalidate({ keys: msg.keys, prefixes: msg.prefixes, ...(msg.stores === undefined ? {} : { stores: msg.stores }) }).then(() => send({ type: 'reply', id, ok: true }), (err: unknown) => {
           log.warn({ err }, 'could not apply an invalidation');
-          send({ type: 'reply', id, ok: false, error: { code: 'ACTORRT_E_INTERNAL', message: (err as Error).message ?? String(err) } });
+          send({ type: 'reply', id, ok: false, error: { code: 'ACTORRT_E_INTERNAL', message: err instanceof Error ? err.message : String(err) } });
         });
         break;
       }
@@ -73,7 +93,18 @@ export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHan
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
       case 'shutdown': void on.shutdown(msg.timeout, msg.mode); break;
       default:
-        if (msg.type === on.startType) on.start(msg as Start).catch((err: unknown) => reportStartupFailure(log, err));
+        if (!isStart(msg) || started) {
+          log.error({ code: 'ACTORRT_E_BAD_MESSAGE', type: msg.type }, 'dropped a start message this process does not expect');
+          return;
+        }
+        started = true;
+        if (msg.protocol !== PROTOCOL_VERSION) {
+          reportStartupFailure(log, new ActorrtError('ACTORRT_E_PROTOCOL_VERSION',
+            `this ${on.startType === 'start' ? 'front worker' : 'pool process'} (actorrt ${VERSION}) speaks protocol ${PROTOCOL_VERSION}; the primary speaks protocol ${msg.protocol}`,
+            { hint: 'restart the instance (actorrt stop, then actorrt start) to run one version' }));
+          return;
+        }
+        on.start(msg).catch((err: unknown) => reportStartupFailure(log, err));
     }
   });
   process.on('SIGINT', () => {});
@@ -95,8 +126,9 @@ export function serveRole<Start extends PrimaryMessage>(log: Logger, on: RoleHan
   // The watchdog's evidence that this event loop still turns (a timer cannot fire in a blocked loop).
   setInterval(() => send({ type: 'alive', rss: process.memoryUsage.rss() }), HEARTBEAT_MS).unref();
   // Handshake: the primary learns of a fork before this module has loaded, so a start message
-  // sent then would be lost. Ask for it only now that the listener above is in place.
-  send({ type: 'booted' });
+  // sent then would be lost. Ask for it only now that the listener above is in place; the
+  // versions tell the primary whether this child speaks its protocol at all.
+  send({ type: 'booted', protocol: PROTOCOL_VERSION, version: VERSION });
 }
 
 const pendingInvalidations = new Map<number, () => void>();
@@ -128,10 +160,15 @@ export function escalateToPrimary(pool: string, reason: string, shutdown: (timeo
   void shutdown(5000, 'stop', EXIT_ESCALATE);
 }
 
+function asActorrtError(err: unknown, code: 'ACTORRT_E_INTERNAL' | 'ACTORRT_E_STARTUP'): ActorrtError {
+  if (err instanceof ActorrtError) return err;
+  return new ActorrtError(code, err instanceof Error ? err.message : String(err), { cause: err });
+}
+
 /** Tell the primary why start-up failed, then exit: the primary decides about restarting. */
 function reportStartupFailure(log: Logger, err: unknown): void {
-  const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_STARTUP', (err as Error).message ?? String(err), { cause: err });
-  log.error({ err }, 'start-up failed');
+  const e = asActorrtError(err, 'ACTORRT_E_STARTUP');
+  log.error({ err, code: e.code }, 'start-up failed');
   send({ type: 'startup-failed', code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
   setImmediate(() => process.exit(EXIT_STARTUP));
 }

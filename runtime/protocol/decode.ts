@@ -1,0 +1,154 @@
+import type { Config } from '../../config/types.js';
+import { isErrorCode, type ErrorCode } from '../errors.js';
+import { BadField, bool, count, item, list, mapOf, nonNegative, oneOf, optList, optStr, record, str, type Fields } from './check.js';
+import type {
+  ChildMessage, InvalidateMessage, PrimaryMessage, ReplyMessage, StartupFailedMessage,
+} from './messages.js';
+import { SUPERVISION_EVENTS, type CacheStats, type PoolLoad, type StoreStats } from './shapes.js';
+
+/**
+ * Decoders for everything that crosses the primary <-> child IPC channel: every field is checked,
+ * error codes are revived once here (a code this build does not know becomes ACTORRT_E_INTERNAL
+ * with the foreign code kept in the message), and anything else is a BadField naming the path.
+ * Callers log a BadField as ACTORRT_E_BAD_MESSAGE and drop the message.
+ */
+
+export { BadField };
+
+/** A child -> primary message, checked. Throws BadField. */
+export function decodeChildMessage(raw: unknown): ChildMessage {
+  const m = record(raw, 'message');
+  const type = str(m, 'type', 'message');
+  const at = type;
+  switch (type) {
+    case 'alive': return { type, rss: count(m, 'rss', at) };
+    case 'booted': return { type, protocol: count(m, 'protocol', at), version: str(m, 'version', at) };
+    case 'ready': return { type, port: count(m, 'port', at), pools: list(m, 'pools', at, item.str) };
+    case 'startup-failed': {
+      const hint = optStr(m, 'hint', at);
+      const failed: StartupFailedMessage = { type, ...revived(str(m, 'code', at), str(m, 'message', at)) };
+      return hint === undefined ? failed : { ...failed, hint };
+    }
+    case 'escalate': return { type, pool: str(m, 'pool', at), reason: str(m, 'reason', at) };
+    case 'supervision': return { type, pool: str(m, 'pool', at), event: oneOf(m, 'event', SUPERVISION_EVENTS, at), count: count(m, 'count', at) };
+    case 'resource': {
+      const error = optStr(m, 'error', at);
+      const originsOut = optList(m, 'originsOut', at, item.str);
+      return {
+        type, resource: str(m, 'resource', at), available: bool(m, 'available', at),
+        ...(error === undefined ? {} : { error }), ...(originsOut === undefined ? {} : { originsOut }),
+      };
+    }
+    case 'reply': return decodeReply(m);
+    case 'invalidate': return decodeInvalidate(m);
+    default: throw new BadField('message.type', 'a child message type', type);
+  }
+}
+
+/** A primary -> child message, checked. Throws BadField. */
+export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
+  const m = record(raw, 'message');
+  const type = str(m, 'type', 'message');
+  const at = type;
+  switch (type) {
+    case 'start': return {
+      type, protocol: count(m, 'protocol', at), config: decodeConfig(m['config'], `${at}.config`), workerIndex: count(m, 'workerIndex', at),
+      listenFd: count(m, 'listenFd', at), endpoints: mapOf(m, 'endpoints', at, item.strs), socket: str(m, 'socket', at), down: mapOf(m, 'down', at, item.str),
+    };
+    case 'start-pool': return {
+      type, protocol: count(m, 'protocol', at), config: decodeConfig(m['config'], `${at}.config`), pool: str(m, 'pool', at), index: count(m, 'index', at),
+      socket: str(m, 'socket', at), endpoints: mapOf(m, 'endpoints', at, item.strs), down: mapOf(m, 'down', at, item.str),
+    };
+    case 'shutdown': return { type, timeout: nonNegative(m, 'timeout', at), mode: oneOf(m, 'mode', ['stop', 'retire'] as const, at) };
+    case 'pool-down': return { type, pool: str(m, 'pool', at), reason: str(m, 'reason', at) };
+    case 'reconfigure': return {
+      type, id: count(m, 'id', at), config: decodeConfig(m['config'], `${at}.config`), endpoints: mapOf(m, 'endpoints', at, item.strs), down: mapOf(m, 'down', at, item.str),
+    };
+    case 'stats': return { type, id: count(m, 'id', at) };
+    case 'invalidate': return decodeInvalidate(m);
+    case 'invalidated': return { type, id: count(m, 'id', at) };
+    default: throw new BadField('message.type', 'a primary message type', type);
+  }
+}
+
+/** The first message of a child, checked only for what any version must carry to be told apart. */
+export function protocolOf(raw: unknown): number | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const p = (raw as Fields)['protocol'];
+  return typeof p === 'number' ? p : undefined;
+}
+
+function revived(code: string, message: string): { code: ErrorCode; message: string } {
+  return isErrorCode(code) ? { code, message } : { code: 'ACTORRT_E_INTERNAL', message: `${code}: ${message}` };
+}
+
+function decodeInvalidate(m: Fields): InvalidateMessage {
+  const stores = optList(m, 'stores', 'invalidate', item.str);
+  return {
+    type: 'invalidate', id: count(m, 'id', 'invalidate'), keys: list(m, 'keys', 'invalidate', item.str), prefixes: list(m, 'prefixes', 'invalidate', item.str),
+    ...(stores === undefined ? {} : { stores }),
+  };
+}
+
+function decodeReply(m: Fields): ReplyMessage {
+  const at = 'reply';
+  const base = { type: 'reply' as const, id: count(m, 'id', at), ok: bool(m, 'ok', at) };
+  const error = m['error'] === undefined ? undefined : record(m['error'], `${at}.error`);
+  const loads = optList(m, 'loads', at, decodeLoad);
+  const caches = m['caches'] === undefined ? undefined : decodeCacheStats(m['caches'], `${at}.caches`);
+  return {
+    ...base,
+    ...(error === undefined ? {} : { error: revived(str(error, 'code', `${at}.error`), str(error, 'message', `${at}.error`)) }),
+    ...(loads === undefined ? {} : { loads }),
+    ...(caches === undefined ? {} : { caches }),
+  };
+}
+
+function decodeLoad(v: unknown, path: string): PoolLoad {
+  const o = record(v, path);
+  return { pool: str(o, 'pool', path), actors: count(o, 'actors', path), depth: count(o, 'depth', path) };
+}
+
+function decodeCacheStats(v: unknown, path: string): CacheStats {
+  const o = record(v, path);
+  return {
+    stores: list(o, 'stores', path, (s, p): StoreStats => {
+      const x = record(s, p);
+      const entries = x['entries'] === undefined ? undefined : count(x, 'entries', p);
+      const bytes = x['bytes'] === undefined ? undefined : count(x, 'bytes', p);
+      return {
+        name: str(x, 'name', p), kind: oneOf(x, 'kind', ['memory', 'redis'] as const, p), errors: count(x, 'errors', p), available: bool(x, 'available', p),
+        ...(entries === undefined ? {} : { entries }), ...(bytes === undefined ? {} : { bytes }),
+      };
+    }),
+    routes: list(o, 'routes', path, (r, p) => {
+      const x = record(r, p);
+      return { route: count(x, 'route', p), store: str(x, 'store', p), hits: count(x, 'hits', p), misses: count(x, 'misses', p), stale: count(x, 'stale', p), bypass: count(x, 'bypass', p) };
+    }),
+  };
+}
+
+/**
+ * The topology a start or reconfigure message carries. Only its frame is checked here (the keys
+ * every process reads first, and each pool's identity): the whole tree is the primary's own output
+ * of config/validate.ts (JSON Schema, cross-references), sent only after both sides proved they
+ * speak the same PROTOCOL_VERSION, so checking every nested setting again would repeat the config
+ * layer in every child at every start.
+ */
+function decodeConfig(v: unknown, path: string): Config {
+  const o = record(v, path);
+  if (o['version'] !== 1) throw new BadField(`${path}.version`, '1', o['version']);
+  str(o, 'file', path);
+  const http = record(o['http'], `${path}.http`);
+  count(http, 'port', `${path}.http`);
+  str(http, 'host', `${path}.http`);
+  record(http['limits'], `${path}.http.limits`);
+  mapOf(o, 'resources', path, record);
+  mapOf(o, 'caches', path, record);
+  mapOf(o, 'pools', path, (p, at) => {
+    const pool = record(p, at);
+    return { name: str(pool, 'name', at), actor: str(pool, 'actor', at), size: count(pool, 'size', at) };
+  });
+  list(o, 'routes', path, record);
+  return o as unknown as Config; // its frame is proven above; the rest is the config layer's (see above)
+}

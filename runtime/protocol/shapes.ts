@@ -1,0 +1,60 @@
+/**
+ * The data shapes that cross the primary <-> child boundary inside messages. They live here, with
+ * the messages, so the protocol depends on nothing else in the runtime: the cache, pools and
+ * supervision import these shapes, never the other way around.
+ */
+
+/** Socket paths of every pool's serving processes, by pool name. */
+export type Endpoints = Readonly<Record<string, readonly string[]>>;
+
+/** Keys and key prefixes to remove, from the named stores (every store when absent). */
+export interface Invalidation {
+  readonly keys: readonly string[];
+  readonly prefixes: readonly string[];
+  readonly stores?: readonly string[];
+}
+
+/** What `actorrt status` shows of one cache store in one process. */
+export interface StoreStats {
+  readonly name: string;
+  readonly kind: 'memory' | 'redis';
+  /** Memory stores: entries held in this process. */
+  readonly entries?: number;
+  /** Memory stores: bytes held (as counted for maxBytes). */
+  readonly bytes?: number;
+  /** Operations that failed or ran past the timeout (each degraded to a miss or a dropped write). */
+  readonly errors: number;
+  /** Redis stores: whether the store is connected and answering. */
+  readonly available: boolean;
+}
+
+/** Lookups of one cached route in one process, by outcome (counts since the process started). */
+export interface RouteCacheCounts {
+  /** The route's index in the topology's `routes`. */
+  readonly route: number;
+  readonly store: string;
+  readonly hits: number;
+  readonly misses: number;
+  readonly stale: number;
+  readonly bypass: number;
+}
+
+/** The caches of one process, as a stats reply carries them. */
+export interface CacheStats {
+  readonly stores: readonly StoreStats[];
+  readonly routes: readonly RouteCacheCounts[];
+}
+
+/** The load of one pool in one process, as a stats reply carries it. */
+export interface PoolLoad {
+  readonly pool: string;
+  /** Actors taking messages here (retiring ones excluded). */
+  readonly actors: number;
+  /** Messages queued or running here. */
+  readonly depth: number;
+}
+
+/** What supervision did, as counted for `actorrt status` and metrics. */
+export type SupervisionEvent = 'actor-restart' | 'actor-stop' | 'escalation' | 'process-restart' | 'give-up';
+
+export const SUPERVISION_EVENTS: readonly SupervisionEvent[] = ['actor-restart', 'actor-stop', 'escalation', 'process-restart', 'give-up'];
