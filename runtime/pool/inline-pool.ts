@@ -7,19 +7,22 @@ import type { Logger } from '../logger.js';
 import type { SupervisionEvent } from '../supervision/counters.js';
 import { decide, prune } from '../supervision/policy.js';
 import { withDeadline } from '../deadline.js';
-import { Deadlines } from '../request-deadlines.js';
-import { PoolBase } from './pool-base.js';
+import { Deadlines, type Deadline } from '../request-deadlines.js';
+import { PoolBase, poolDown } from './pool-base.js';
 
-type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: ActorrtError };
-
-/** A message in an actor's mailbox: the request and how to report its outcome. */
+/**
+ * A message in an actor's mailbox: the request and its caller's promise, answered by release() /
+ * fail(), not by a closure and an outcome object per message (1M dispatches: 88 -> 84 minor GCs).
+ */
 interface Envelope {
   readonly req: ActorRequest;
   /** The actor whose mailbox holds it (moves when a hung actor is replaced). */
   cell: Cell;
   /** True once the caller has its answer (a timeout counts); the actor then skips it. */
   settled: boolean;
-  complete(outcome: Outcome): void;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: ActorrtError) => void;
+  deadline: Deadline | undefined;
 }
 
 /** The one nact message an actor receives: "drain your mailbox". */
@@ -32,28 +35,28 @@ const HUNG_GRACE_MS = 5000;
 const BATCH = 64;
 
 /** One actor of the pool: its nact reference, its private state and its load. */
-interface Cell {
-  readonly index: number;
+class Cell {
   ref: Ref<typeof WAKE> | undefined;
   state: unknown;
   /** Resolves once init() has built `state`; every message waits for it. */
-  ready: Promise<void>;
+  ready = Promise.resolve();
   /** This actor's mailbox, oldest first; bounded by mailbox.capacity. */
-  readonly queue: Envelope[];
+  readonly queue: Envelope[] = [];
   /** The message being handled now (so a crash knows which request failed). */
   current: Envelope | undefined;
   /** A wake is queued in nact or running. */
-  awake: boolean;
+  awake = false;
   /** Messages dispatched to this actor and not yet finished (queued + running). */
-  inflight: number;
+  inflight = 0;
   /** Stopped by supervision after a failure (strategy stop / escalate): takes no messages. */
-  stopped: boolean;
+  stopped = false;
   /** Leaving the pool because it shrank: takes no new messages, finishes its mailbox, then stops. */
-  retiring: boolean;
+  retiring = false;
   /** Called when a retiring actor's mailbox is empty. */
   idle: (() => void) | undefined;
-  readonly restarts: number[];
-  readonly ctx: ActorContext<unknown>;
+  readonly restarts: number[] = [];
+
+  constructor(readonly index: number, readonly ctx: ActorContext<unknown>) {}
 }
 
 export interface InlinePoolDeps {
@@ -142,10 +145,7 @@ export class InlinePool extends PoolBase<Cell> {
   /** Spawn one actor and run its init(); it joins the pool (and gets messages) only once ready. */
   private async addActor(): Promise<Cell> {
     const index = this.nextIndex++;
-    const cell: Cell = {
-      index, ref: undefined, state: undefined, ready: Promise.resolve(), queue: [], current: undefined, awake: false,
-      inflight: 0, stopped: false, retiring: false, idle: undefined, restarts: [], ctx: this.deps.contextFor(index),
-    };
+    const cell = new Cell(index, this.deps.contextFor(index));
     cell.ref = this.spawnCell(cell);
     cell.ready = this.init(cell);
     try {
@@ -163,8 +163,7 @@ export class InlinePool extends PoolBase<Cell> {
     cell.retiring = true;
     if (cell.inflight > 0) await withDeadline(new Promise<void>((r) => { cell.idle = r; }), this.config.drainTimeout);
     await this.stopCell(cell);
-    const at = this.members.indexOf(cell);
-    if (at !== -1) this.members.splice(at, 1);
+    this.leave(cell);
   }
 
   /** Send a request to the least-loaded actor; resolves to what receive() returned. */
@@ -173,33 +172,39 @@ export class InlinePool extends PoolBase<Cell> {
     if (cell instanceof ActorrtError) return Promise.reject(cell);
     cell.inflight++;
     return new Promise((resolve, reject) => {
-      const envelope: Envelope = {
-        req,
-        cell,
-        settled: false,
-        complete: (outcome: Outcome): void => {
-          const at = envelope.cell;
-          at.inflight--;
-          if (at.inflight === 0) at.idle?.();
-          this.settled();
-          if (envelope.settled) return; // already answered 504; the late reply is dropped
-          envelope.settled = true;
-          this.deadlines.cancel(deadline);
-          if (outcome.ok) resolve(outcome.value);
-          else reject(outcome.error);
-        },
-      };
-      const deadline = this.deadlines.add(timeout, () => {
-        envelope.settled = true;
-        reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${this.name}" did not reply within ${timeout} ms`));
-        // The actor is still on it: give it as long again (5 s at least, so a merely slow actor
-        // keeps its state), then stop waiting for it.
-        const grace = Math.max(timeout, HUNG_GRACE_MS);
-        if (envelope.cell.current === envelope) setTimeout(() => this.abandon(envelope.cell, envelope, timeout + grace), grace).unref();
-      });
+      const envelope: Envelope = { req, cell, settled: false, resolve, reject, deadline: undefined };
+      envelope.deadline = this.deadlines.add(timeout, () => this.expire(envelope, timeout));
       cell.queue.push(envelope);
       this.wake(cell);
     });
+  }
+
+  /** Answer the caller with `error` (unless it was answered already). */
+  private fail(envelope: Envelope, error: ActorrtError): void {
+    if (this.release(envelope)) envelope.reject(error);
+  }
+
+  /** The actor is done with `envelope` (handled, skipped or failed): free its slot; true if its caller still waits. */
+  private release(envelope: Envelope): boolean {
+    const at = envelope.cell;
+    at.inflight--;
+    if (at.inflight === 0) at.idle?.();
+    this.requestDone();
+    if (envelope.settled) return false; // already answered 504; the late reply is dropped
+    envelope.settled = true;
+    this.deadlines.cancel(envelope.deadline as Deadline);
+    return true;
+  }
+
+  /**
+   * The caller waited `timeout` ms: answer TIMEOUT. An actor still on it gets as long again (5 s at
+   * least, so a merely slow actor keeps its state), then is replaced.
+   */
+  private expire(envelope: Envelope, timeout: number): void {
+    envelope.settled = true;
+    envelope.reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${this.name}" did not reply within ${timeout} ms`));
+    const grace = Math.max(timeout, HUNG_GRACE_MS);
+    if (envelope.cell.current === envelope) setTimeout(() => this.abandon(envelope.cell, envelope, timeout + grace), grace).unref();
   }
 
   /** stop(): let mailboxes drain (bounded by `timeout`), then stop every actor. */
@@ -233,7 +238,7 @@ export class InlinePool extends PoolBase<Cell> {
       for (let handled = 0; handled < BATCH && !cell.stopped; handled++) {
         const envelope = cell.queue.shift();
         if (envelope === undefined) break;
-        if (envelope.settled) { envelope.complete({ ok: true, value: undefined }); continue; } // timed out while queued
+        if (envelope.settled) { this.release(envelope); continue; } // timed out while queued
         cell.current = envelope;
         let value: unknown;
         try {
@@ -245,11 +250,11 @@ export class InlinePool extends PoolBase<Cell> {
           const failure = this.deps.resourceFailure(err);
           if (failure === undefined) throw err;
           cell.current = undefined;
-          envelope.complete({ ok: false, error: failure });
+          this.fail(envelope, failure);
           continue;
         }
         cell.current = undefined;
-        envelope.complete({ ok: true, value });
+        if (this.release(envelope)) envelope.resolve(value);
       }
       cell.awake = false;
       this.wake(cell); // more arrived, or the batch limit was reached
@@ -273,9 +278,7 @@ export class InlinePool extends PoolBase<Cell> {
    * Its state is not handed to stop(): receive() may still be using it.
    */
   private abandon(cell: Cell, envelope: Envelope, after: number): void {
-    const at = this.members.indexOf(cell);
-    if (cell.current !== envelope || cell.stopped || at === -1) return;
-    this.members.splice(at, 1);
+    if (cell.current !== envelope || cell.stopped || !this.leave(cell)) return;
     cell.stopped = true;
     if (cell.ref !== undefined) nactStop(cell.ref);
     const queued = cell.queue.splice(0);
@@ -291,8 +294,8 @@ export class InlinePool extends PoolBase<Cell> {
       }
       this.wake(fresh);
     }, (err: unknown) => {
-      const error = new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}": the actor replacing a hung one could not start: ${(err as Error).message}`);
-      for (const e of queued) e.complete({ ok: false, error });
+      const error = poolDown(`pool "${this.name}": the actor replacing a hung one could not start: ${(err as Error).message}`);
+      for (const e of queued) this.fail(e, error);
     });
   }
 
@@ -302,15 +305,14 @@ export class InlinePool extends PoolBase<Cell> {
     cell.current = undefined;
     // Actors may throw anything (a string, undefined, a plain object): logs and causes get an Error.
     const error = thrown instanceof Error ? thrown : new Error(`the actor threw a non-Error value: ${describeValue(thrown)}`);
-    const reason = error.message;
     const requestId = envelope?.req.requestId;
-    envelope?.complete({ ok: false, error: new ActorrtError('ACTORRT_E_ACTOR_FAILED', `the actor failed while handling request ${requestId ?? ''}`.trim(), { cause: error }) });
+    if (envelope !== undefined) this.fail(envelope, new ActorrtError('ACTORRT_E_ACTOR_FAILED', `the actor failed while handling request ${requestId ?? ''}`.trim(), { cause: error }));
 
     const now = Date.now();
     const { supervision } = this.config;
     prune(cell.restarts, now, supervision.within);
     const decision = decide(supervision, cell.restarts, now);
-    const fields = { pool: this.name, actor: cell.index, requestId, reason, count: decision.count, action: decision.action };
+    const fields = { pool: this.name, actor: cell.index, requestId, reason: error.message, count: decision.count, action: decision.action };
     if (decision.action === 'restart-one' || decision.action === 'restart-all') {
       this.deps.log.warn({ ...fields, delay: decision.delay, err: error }, 'actor crashed; restarting');
       cell.restarts.push(now);
@@ -343,16 +345,11 @@ export class InlinePool extends PoolBase<Cell> {
   }
 
   private failQueued(cell: Cell, error: ActorrtError): void {
-    for (const queued of cell.queue.splice(0)) queued.complete({ ok: false, error });
+    for (const queued of cell.queue.splice(0)) this.fail(queued, error);
   }
 
   private async restart(cell: Cell): Promise<void> {
-    const old = cell.state;
-    try {
-      await this.actor.stop?.(old, cell.ctx);
-    } catch (err) {
-      this.deps.log.warn({ pool: this.name, actor: cell.index, err }, 'actor stop() threw during restart');
-    }
+    await this.stopState(cell, 'actor stop() threw during restart');
     cell.ready = this.init(cell);
     await cell.ready.catch((err: unknown) => {
       // A failing init leaves the actor without state; its next message fails and counts as a crash.
@@ -365,10 +362,15 @@ export class InlinePool extends PoolBase<Cell> {
     this.failQueued(cell, poolDown(`pool "${this.name}" stopped before handling this request`));
     if (cell.stopped) return;
     cell.stopped = true;
+    await this.stopState(cell, 'actor stop() threw');
+  }
+
+  /** Hand the actor's state to its stop(); a throw is logged (`what`), never passed on. */
+  private async stopState(cell: Cell, what: string): Promise<void> {
     try {
       await this.actor.stop?.(cell.state, cell.ctx);
     } catch (err) {
-      this.deps.log.warn({ pool: this.name, actor: cell.index, err }, 'actor stop() threw');
+      this.deps.log.warn({ pool: this.name, actor: cell.index, err }, what);
     }
   }
 }
@@ -376,11 +378,6 @@ export class InlinePool extends PoolBase<Cell> {
 /** An actor that takes new messages: not stopped by supervision, not leaving the pool. */
 function serving(cell: Cell): boolean {
   return !cell.stopped && !cell.retiring;
-}
-
-/** A POOL_DOWN refusal that does not put the pool down (one actor's queue, a stop in progress). */
-function poolDown(message: string): ActorrtError {
-  return new ActorrtError('ACTORRT_E_POOL_DOWN', message);
 }
 
 /** A thrown non-Error as a log line can show it. */

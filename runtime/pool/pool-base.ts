@@ -10,6 +10,11 @@ export interface Member {
   readonly inflight: number;
 }
 
+/** A POOL_DOWN refusal: what a pool answers when no member can take a request. */
+export function poolDown(message: string): ActorrtError {
+  return new ActorrtError('ACTORRT_E_POOL_DOWN', message);
+}
+
 /**
  * The member of `members` that `takes` new requests with the fewest in flight, or undefined if
  * none does. The scan starts at `start`, so members with equal load take turns; the first idle one
@@ -98,13 +103,13 @@ export abstract class PoolBase<M extends Member> implements Pool {
 
   /** Refuse new requests, let the members drain and close them (bounded by `timeout`). */
   async stop(timeout: number): Promise<void> {
-    this.down ??= new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${this.name}" is stopping`);
+    this.down ??= poolDown(`pool "${this.name}" is stopping`);
     await this.closeMembers(timeout);
   }
 
   /** Answer every request with POOL_DOWN `message` from now on (until markUp()); returns that error. */
   protected downWith(message: string): ActorrtError {
-    this.down = new ActorrtError('ACTORRT_E_POOL_DOWN', message);
+    this.down = poolDown(message);
     return this.down;
   }
 
@@ -124,17 +129,25 @@ export abstract class PoolBase<M extends Member> implements Pool {
     return best;
   }
 
+  /** Take `member` out of the pool (it closed); false if it had left already. */
+  protected leave(member: M): boolean {
+    const at = this.members.indexOf(member);
+    if (at === -1) return false;
+    this.members.splice(at, 1);
+    return true;
+  }
+
   /** Start the next scan at the first member (the member list was replaced). */
   protected restartRotation(): void {
     this.cursor = 0;
   }
 
   /** A request left a member: call it on every completion so a stop() waiting for depth 0 resumes. */
-  protected settled(): void {
+  protected requestDone(): void {
     if (this.drained !== undefined && this.depth === 0) this.drained();
   }
 
-  /** Wait until the depth is 0 (bounded by `timeout`); needs settled() on every completion. */
+  /** Wait until the depth is 0 (bounded by `timeout`); needs requestDone() on every completion. */
   protected async whenDrained(timeout: number): Promise<void> {
     if (this.depth > 0) await withDeadline(new Promise<void>((r) => { this.drained = r; }), timeout);
   }

@@ -4,7 +4,7 @@ import { Channel } from '../channel/channel.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { withDeadline } from '../deadline.js';
-import { leastLoaded, PoolBase } from './pool-base.js';
+import { leastLoaded, PoolBase, poolDown } from './pool-base.js';
 
 /**
  * A pool whose actors run in other processes, reached over one channel per process. Requests go
@@ -72,7 +72,7 @@ export class RemotePool extends PoolBase<Channel> {
   }
 
   protected unreachable(): ActorrtError {
-    return new ActorrtError('ACTORRT_E_POOL_DOWN', `no process of pool "${this.name}" is reachable right now`);
+    return poolDown(`no process of pool "${this.name}" is reachable right now`);
   }
 
   protected full(): ActorrtError {
