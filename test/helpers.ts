@@ -75,11 +75,73 @@ routes:
     pool: api
 `;
 
-/** Poll `check` every 10 ms until it holds; fails naming `what` after `timeout` ms. */
-export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeout = 5000): Promise<void> {
+/**
+ * Poll `check` every `interval` ms until it holds; fails naming `what` after `timeout` ms, with what
+ * `describe` says about the last state when given. A check that itself never settles fails the same way.
+ */
+export async function eventually(what: string, check: () => boolean | Promise<boolean>, timeout = 5000,
+  describe?: () => string, interval = 10): Promise<void> {
   const deadline = Date.now() + timeout;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`${what}: not true within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  const fail = (): never => assert.fail(`${what}: not true within ${timeout} ms${describe === undefined ? '' : `; last seen: ${describe()}`}`);
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) fail();
+    if (await within(what, Promise.resolve(check()), Math.max(left, 1), 'a check did not settle')) return;
+    if (Date.now() > deadline) fail();
+    await new Promise((resolve) => setTimeout(resolve, interval));
   }
+}
+
+/** Await `promise`, failing naming `what` (and `why`, "not settled" by default) when it has not settled within `timeout` ms. */
+export async function within<T>(what: string, promise: Promise<T>, timeout: number, why = 'not settled'): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new assert.AssertionError({ message: `${what}: ${why} within ${timeout} ms` })), timeout);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One pino JSON log line; lines of other output are not returned. */
+export type LogLine = Readonly<Record<string, unknown>>;
+
+/** pino levels, as they appear in the `level` field. */
+export const LEVEL = { debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+
+/** The JSON log lines of a process's stderr (pino writes one object per line). */
+export function logLines(stderr: string): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const value = JSON.parse(line) as unknown;
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) lines.push(value as LogLine);
+    } catch { /* a line cut by the process's exit, or not a log line */ }
+  }
+  return lines;
+}
+
+/**
+ * What a field of a log line must be: the same primitive, a RegExp its string matches, a predicate
+ * it satisfies, or an object whose listed fields match in turn (for `err: { message }`).
+ */
+export type FieldMatch = string | number | boolean | null | RegExp | ((value: unknown) => boolean) | { readonly [key: string]: FieldMatch };
+
+function fieldMatches(value: unknown, expected: FieldMatch): boolean {
+  if (expected instanceof RegExp) return typeof value === 'string' && expected.test(value);
+  if (typeof expected === 'function') return expected(value);
+  if (expected !== null && typeof expected === 'object') {
+    if (value === null || typeof value !== 'object') return false;
+    const record = value as Record<string, unknown>;
+    return Object.entries(expected).every(([key, want]) => fieldMatches(record[key], want));
+  }
+  return value === expected;
+}
+
+/** The log lines of `stderr` whose fields match every one of `fields`. */
+export function logsWith(stderr: string, fields: { readonly [key: string]: FieldMatch }): LogLine[] {
+  return logLines(stderr).filter((line) => fieldMatches(line, fields));
 }

@@ -8,7 +8,7 @@ import { Agent, Client, request } from 'undici';
 import { adminRequest } from '../../runtime/primary/admin.js';
 import { PidFile } from '../../runtime/primary/pid-file.js';
 import type { InstanceStatus } from '../../runtime/primary/status.js';
-import { CLI, ROOT } from '../helpers.js';
+import { CLI, ROOT, within } from '../helpers.js';
 
 /** A running `actorrt start` child process, as a user would start it. */
 export interface Instance {
@@ -17,14 +17,23 @@ export interface Instance {
   readonly pidFile: string;
   stdout(): string;
   stderr(): string;
-  /** SIGTERM and wait for the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /**
+   * Send `signal` (SIGTERM) and wait for the exit code; past `timeout` ms the instance is killed
+   * (SIGKILL) and the stop fails naming the signal, so a stop that hangs never hangs the run.
+   */
+  stop(signal?: NodeJS.Signals, timeout?: number): Promise<number | null>;
   exited: Promise<number | null>;
 }
 
+/** How long `actorrt start` may take to print its ready line (about a second on an idle machine). */
+const READY_WITHIN = 30_000;
+/** How long a stopped instance may take to drain and exit before it is killed (its shutdownTimeout is at most 5 s in the fixtures). */
+const STOP_WITHIN = 30_000;
+
 /**
  * Start the CLI on a topology (absolute, or relative to the repository) with --port 0 and wait for
- * its ready line; with `t`, it is killed when that test ends, pass or fail. `env` adds variables.
+ * its ready line (killing it when that fails); with `t`, it is killed when that test ends, pass or
+ * fail (an instance a describe block shares is stopped by the block's `after`). `env` adds variables.
  */
 export async function startInstance(topology: string, args: readonly string[] = [], t?: { after(fn: () => unknown): void },
   env: NodeJS.ProcessEnv = {}): Promise<Instance> {
@@ -48,23 +57,38 @@ export async function startInstance(topology: string, args: readonly string[] = 
   const reap = (): void => { if (child.exitCode === null) child.kill('SIGKILL'); };
   process.once('exit', reap);
   void exited.then(() => process.off('exit', reap));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line within 20 s\n${err}`)), 20_000);
+  const ready = new Promise<string>((resolve, reject) => {
     const onData = (): void => {
       const m = /actorrt ready on (http:\/\/[^\s]+)/.exec(out);
-      if (m !== null) { clearTimeout(timer); resolve(m[1] as string); }
+      if (m !== null) resolve(m[1] as string);
     };
     child.stdout?.on('data', onData);
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`actorrt exited with ${String(code)} before it was ready\n${err}`)); });
+    void exited.then((code) => reject(new Error(`actorrt exited with ${String(code)} before it was ready\n${err}`)));
   });
-  t?.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); return exited; });
+  let url: string;
+  try {
+    url = await within(`actorrt start ${topology}`, ready, READY_WITHIN, 'no ready line');
+  } catch (failure) {
+    // Never leave a half-started instance behind a failed start.
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+    if (failure instanceof assert.AssertionError) failure.message += `\n${err}`;
+    throw failure;
+  }
+  t?.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); return exited; });
   return {
     child, url, pidFile, exited,
     stdout: () => out,
     stderr: () => err,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null) child.kill(signal);
-      return exited;
+    stop: async (signal = 'SIGTERM', timeout = STOP_WITHIN) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      try {
+        return await within(`actorrt (pid ${child.pid ?? '?'}) stopping on ${signal}`, exited, timeout, 'did not exit');
+      } catch (failure) {
+        child.kill('SIGKILL');
+        await exited;
+        throw failure;
+      }
     },
   };
 }
@@ -151,12 +175,29 @@ export function raw(url: string, data: string, wait: number): Promise<{ text: st
   });
 }
 
-/** Steady load from an undici client loop; `stop` says how many requests were made and which failed. */
-export function steadyLoad(url: string, paths: readonly string[], concurrency = 8): { stop(): Promise<{ total: number; failures: string[] }> } {
+/** Requests a steady load keeps the text of (it counts every failure; a loop against a dead port must not hoard memory). */
+const FAILURES_KEPT = 50;
+
+/** A load loop started by steadyLoad. */
+export interface Load {
+  /** Stop the loops (idempotent): how many requests were made, how many failed and the first failures. */
+  stop(): Promise<{ total: number; failed: number; failures: string[] }>;
+}
+
+/**
+ * Steady load from an undici client loop. With `t`, the load is stopped when that test ends, pass or
+ * fail: a loop left running after a failed assertion would go on against a stopped instance.
+ */
+export function steadyLoad(url: string, paths: readonly string[], concurrency = 8, t?: { after(fn: () => unknown): void }): Load {
   const agent = new Agent({ connections: concurrency });
   let running = true;
   let total = 0;
+  let failed = 0;
   const failures: string[] = [];
+  const fail = (text: string): void => {
+    failed++;
+    if (failures.length < FAILURES_KEPT) failures.push(text);
+  };
   const loop = async (i: number): Promise<void> => {
     let n = i;
     while (running) {
@@ -165,27 +206,33 @@ export function steadyLoad(url: string, paths: readonly string[], concurrency = 
         const res = await request(`${url}${path}`, { dispatcher: agent });
         const text = await res.body.text();
         total++;
-        if (res.statusCode !== 200) failures.push(`${path}: ${res.statusCode} ${text}`);
+        if (res.statusCode !== 200) fail(`${path}: ${res.statusCode} ${text}`);
       } catch (err) {
-        failures.push(`${path}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+        fail(`${path}: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
       }
     }
   };
   const loops = Array.from({ length: concurrency }, (_, i) => loop(i));
-  return {
-    async stop() {
+  let stopped: Promise<{ total: number; failed: number; failures: string[] }> | undefined;
+  const load: Load = {
+    stop() {
       running = false;
-      await Promise.all(loops);
-      await agent.close();
-      return { total, failures };
+      stopped ??= (async () => {
+        await Promise.all(loops);
+        await agent.close();
+        return { total, failed, failures };
+      })();
+      return stopped;
     },
   };
+  t?.after(() => load.stop());
+  return load;
 }
 
 /** Stop the load and assert that not one request failed; resolves to how many were made. */
-export async function noFailedRequest(load: { stop(): Promise<{ total: number; failures: string[] }> }): Promise<number> {
-  const { total, failures } = await load.stop();
-  assert.deepEqual(failures, [], `${failures.length} of ${total} requests failed`);
+export async function noFailedRequest(load: Load): Promise<number> {
+  const { total, failed, failures } = await load.stop();
+  assert.equal(failed, 0, `${failed} of ${total} requests failed${failed > failures.length ? ` (the first ${failures.length} shown)` : ''}:\n${failures.join('\n')}`);
   return total;
 }
 
@@ -201,7 +248,7 @@ export async function until(app: Instance, what: string, check: (s: InstanceStat
   const deadline = Date.now() + timeout;
   let last: InstanceStatus | undefined;
   while (Date.now() < deadline) {
-    last = await statusOf(app);
+    last = await within(`${what} (asking for the status)`, statusOf(app), Math.max(deadline - Date.now(), 1), 'no status');
     if (check(last)) return last;
     await new Promise((r) => setTimeout(r, 100));
   }
