@@ -283,8 +283,13 @@ export class ChildSupervisor {
     record.terminating = false;
     let exited!: () => void;
     record.exited = new Promise((resolve) => { exited = resolve; });
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolveReady, rejectReady) => {
       let failure: ActorrtError | undefined;
+      // Settled exactly once, whatever happens first: ready, an exit, or a stop before ready (a
+      // reload awaiting a child that was terminated meanwhile must not wait forever).
+      let settled = false;
+      const resolve = (): void => { if (!settled) { settled = true; resolveReady(); } };
+      const reject = (err: Error): void => { if (!settled) { settled = true; rejectReady(err); } };
       // A child told to stop while it was still loading may have missed the message (nothing
       // listened yet): when it then asks for its start, or reports ready, it is told again.
       const stopNow: ShutdownMessage = { type: 'shutdown', timeout: 0, mode: 'stop' };
@@ -297,11 +302,10 @@ export class ChildSupervisor {
         clearTimeout(timer);
         this.reports.exited(spec.name);
         const beforeReady = record.state === 'starting';
-        if (beforeReady) {
-          group.failedStarts++;
-          reject(failure ?? new ActorrtError('ACTORRT_E_STARTUP',
-            `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`));
-        }
+        if (beforeReady) group.failedStarts++;
+        reject(failure ?? new ActorrtError('ACTORRT_E_STARTUP', beforeReady || !settled
+          ? `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`
+          : `${spec.name} was stopped before it was ready`));
         exited();
         if (this.stopping || record.state === 'retiring' || (beforeReady && !retryStart && !record.listed)) {
           this.children.delete(record);
@@ -319,6 +323,7 @@ export class ChildSupervisor {
         ready: () => {
           clearTimeout(timer);
           if (leaving()) {
+            reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} was stopped before it was ready`));
             link.send(stopNow);
             return;
           }
@@ -379,6 +384,13 @@ export class ChildSupervisor {
     if (decision.action !== 'restart-one') {
       group.down = decision.action === 'escalate' ? decision.reason : decision.action;
       this.children.delete(record);
+      // Restarts already scheduled in the group are cancelled here (OTP: a supervisor that gives
+      // up takes its children with it); running siblings are stopped by the hook, with their drain.
+      for (const sibling of this.children.values()) {
+        if (sibling.spec.group !== spec.group || sibling.state !== 'restarting') continue;
+        clearTimeout(sibling.retry);
+        this.children.delete(sibling);
+      }
       this.hooks.gaveUp(spec.group, group.down, record);
       return;
     }
@@ -388,7 +400,11 @@ export class ChildSupervisor {
     this.hooks.restarting(record);
     this.log.warn({ ...fields, delay: decision.delay, event: 'restarting' }, `${spec.kind} exited; restarting`);
     record.retry = setTimeout(() => {
-      if (this.stopping || record.state !== 'restarting' || group.down !== undefined) return;
+      if (this.stopping || record.state !== 'restarting') return;
+      if (group.down !== undefined) {
+        this.children.delete(record);
+        return;
+      }
       this.start(record, true).catch(() => undefined); // a failed restart comes back here through its exit
     }, decision.delay);
   }
