@@ -1,10 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import type { ActorRequest } from '../../actors/index.js';
-import { ActorrtError, reviveError } from '../errors.js';
+import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
-import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
-import { joinBinary, type ReplyFrame, type RequestFrame } from './wire.js';
+import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES, type Decoded } from './frames.js';
+import { BadFrameError, decodeReplyFrame, type ReceivedReply, type RequestFrame } from './wire.js';
 import { withDeadline } from '../deadline.js';
 import { Deadlines, type Deadline } from '../request-deadlines.js';
 
@@ -20,7 +20,9 @@ const RECONNECT_MAX = 2000;
 /**
  * One connection to another process's endpoint, multiplexing requests by id. When the peer goes
  * away, every request in flight on it fails with ACTORRT_E_ACTOR_CRASHED (never a hang, never a
- * retry: the request may have had effects), and the channel reconnects with backoff.
+ * retry: the request may have had effects), and the channel reconnects with backoff. Replies are
+ * checked (decodeReplyFrame): a malformed one fails its request with ACTORRT_E_BAD_FRAME, and one
+ * that names no readable request closes the connection the same way a dying peer does.
  */
 export class Channel {
   private socket: Socket | undefined;
@@ -52,6 +54,10 @@ export class Channel {
 
   /** Send `req` to `pool` at the other end; rejects with a coded error on failure or timeout. */
   request(pool: string, req: ActorRequest, timeout: number): Promise<unknown> {
+    // Checked here, where the caller (ctx.ask's timeout option) learns why; the peer would refuse the frame.
+    if (!(timeout > 0) || timeout === Infinity) {
+      return Promise.reject(new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `a timeout of ${timeout} ms for pool "${pool}" is not a positive number of milliseconds`));
+    }
     const writer = this.writer;
     if (writer === undefined || !this.connected) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${pool}" is not reachable (${this.path})`));
@@ -132,20 +138,27 @@ export class Channel {
       try {
         payloads = reader.push(chunk);
       } catch (err) {
-        this.log.error({ err, channel: this.path }, 'malformed reply frame; reconnecting');
-        socket.destroy();
+        this.hangUp(socket, (err as Error).message);
         return;
       }
       for (const payload of payloads) {
-        const { message, binary } = decodeFrame(payload);
-        const frame = message as ReplyFrame;
-        const pending = this.pending.get(frame.id);
-        if (pending === undefined) continue; // timed out already; the late reply is dropped
-        this.pending.delete(frame.id);
-        this.deadlines.cancel(pending.deadline);
-        if (this.pending.size === 0) this.idle?.();
-        if (frame.ok) pending.resolve(joinBinary(frame.value, binary, frame.bin));
-        else pending.reject(reviveError(frame.code, frame.message));
+        let decoded: Decoded;
+        try {
+          decoded = decodeFrame(payload);
+        } catch (err) {
+          this.hangUp(socket, (err as Error).message);
+          return;
+        }
+        const reply = decodeReplyFrame(decoded.message, decoded.binary);
+        if (!(reply instanceof BadFrameError)) {
+          this.settle(reply.id, reply);
+        } else if (reply.id === undefined) {
+          this.hangUp(socket, reply.message);
+          return;
+        } else {
+          this.log.error({ channel: this.path, reason: reply.message }, 'malformed reply frame; failing its request');
+          this.settle(reply.id, reply);
+        }
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -154,7 +167,9 @@ export class Channel {
     socket.on('close', () => {
       const wasConnected = this.connected;
       this.connected = false;
-      this.failPending(wasConnected);
+      this.failPending(wasConnected
+        ? new ActorrtError('ACTORRT_E_ACTOR_CRASHED', 'the pool process handling this request exited before replying')
+        : new ActorrtError('ACTORRT_E_POOL_DOWN', 'the pool process is not reachable'));
       if (this.closed) return;
       this.retry = setTimeout(() => this.open(), this.delay);
       this.retry.unref();
@@ -162,13 +177,35 @@ export class Channel {
     });
   }
 
-  private failPending(peerDied: boolean): void {
+  /** Answer the request a checked reply (or a malformed one with a readable id) is about. */
+  private settle(id: number, reply: ReceivedReply | BadFrameError): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return; // timed out already; the late reply is dropped
+    this.pending.delete(id);
+    this.deadlines.cancel(pending.deadline);
+    if (this.pending.size === 0) this.idle?.();
+    if (reply instanceof BadFrameError) pending.reject(reply);
+    else if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(reply.error);
+  }
+
+  /**
+   * A frame that cannot be matched to a request: the stream can no longer be trusted, so the
+   * connection is closed and everything in flight on it fails (never retried: the peer may have
+   * run it), with the reason rather than as a crash. The channel then reconnects as after any close.
+   */
+  private hangUp(socket: Socket, reason: string): void {
+    this.log.error({ channel: this.path, reason }, 'malformed reply frame; closing the connection');
+    this.failPending(new ActorrtError('ACTORRT_E_BAD_FRAME', `the channel to the pool process was closed after a malformed reply frame: ${reason}`));
+    socket.destroy();
+  }
+
+  private failPending(err: ActorrtError): void {
     for (const [id, p] of this.pending) {
       this.deadlines.cancel(p.deadline);
-      p.reject(peerDied
-        ? new ActorrtError('ACTORRT_E_ACTOR_CRASHED', 'the pool process handling this request exited before replying')
-        : new ActorrtError('ACTORRT_E_POOL_DOWN', 'the pool process is not reachable'));
+      p.reject(err);
       this.pending.delete(id);
     }
+    if (this.pending.size === 0) this.idle?.();
   }
 }

@@ -3,10 +3,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Pool } from '../pool/pool.js';
 import { BatchedWriter } from './batched-writer.js';
-import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
-import { splitBinary, type ReplyFrame, type RequestFrame } from './wire.js';
+import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES, type Decoded } from './frames.js';
+import { BadFrameError, decodeRequestFrame, splitBinary, type ReceivedRequest, type ReplyFrame } from './wire.js';
 import { checkBody } from '../reply.js';
 import { withDeadline } from '../deadline.js';
 
@@ -22,13 +21,23 @@ export interface Endpoint {
   close(timeout?: number): Promise<void>;
 }
 
+/**
+ * What the endpoint needs of a pool. Its own structural type, so channel/ imports nothing from
+ * pool/ (whose remote pools import channel/); a pool/Pool is one.
+ */
+export interface Dispatcher {
+  dispatch(req: ActorRequest, timeout: number): Promise<unknown>;
+}
+
 /** The pool a channel request names, if it runs in this process. */
-export type PoolLookup = (name: string) => Pool | undefined;
+export type PoolLookup = (name: string) => Dispatcher | undefined;
 
 /**
  * Serve this process's pools on a Unix socket: every peer (a front worker, another pool process)
  * holds one connection and multiplexes its requests over it by id. Pools are looked up per
- * request, so pools added or resized live are served at once.
+ * request, so pools added or resized live are served at once. Every frame is checked before it is
+ * served (decodeRequestFrame): a malformed request is answered ACTORRT_E_BAD_FRAME, and a frame that
+ * names no readable request closes its connection.
  */
 export function serveEndpoint(path: string, pools: PoolLookup, log: Logger): Promise<Endpoint> {
   rmSync(path, { force: true });
@@ -65,40 +74,71 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
   const writer = new BatchedWriter(socket);
   socket.setNoDelay(true);
   socket.on('error', (err) => log.debug({ err }, 'channel connection error'));
+  // Input that cannot be matched to a request closes this connection only: its peer fails what it
+  // had in flight here and reconnects. Nothing may throw out of this handler (it would take the
+  // process, and every request in it, down).
+  const hangUp = (reason: string): void => {
+    log.error({ reason }, 'malformed channel frame; closing the connection');
+    socket.destroy();
+  };
   socket.on('data', (chunk: Buffer) => {
     let payloads: Buffer[];
     try {
       payloads = reader.push(chunk);
     } catch (err) {
-      log.error({ err }, 'malformed channel frame; closing the connection');
-      socket.destroy();
+      hangUp((err as Error).message);
       return;
     }
     for (const payload of payloads) {
-      const { message, binary } = decodeFrame(payload);
-      const frame = message as RequestFrame;
-      const req = (frame.bin === 1 ? { ...frame.req, body: binary } : frame.req) as ActorRequest;
-      const pool = pools(frame.pool);
-      const outcome = pool === undefined
-        ? Promise.reject(new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `pool "${frame.pool}" does not run in this process`))
-        : pool.dispatch(req, frame.timeout);
-      outcome.then((value) => {
-        try {
-          checkBody(value);
-          const { json, binary: tail, bin } = splitBinary(value);
-          reply(writer, bin === undefined ? { t: 'res', id: frame.id, ok: true, value: json } : { t: 'res', id: frame.id, ok: true, value: json, bin }, tail);
-        } catch (err) {
-          // Only this request fails: a throw here would take the process (and every request in it) down.
-          const e = unsendable(frame.pool, err);
-          log.error({ pool: frame.pool, requestId: req.requestId, err: e.message }, 'reply cannot cross the channel; answering 500');
-          reply(writer, { t: 'res', id: frame.id, ok: false, code: e.code, message: e.message }, undefined);
-        }
-      }, (err: unknown) => {
-        const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', 'internal error in the pool process');
-        if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId }, 'internal error serving a channel request');
-        reply(writer, { t: 'res', id: frame.id, ok: false, code: e.code, message: e.message }, undefined);
-      });
+      let decoded: Decoded;
+      try {
+        decoded = decodeFrame(payload);
+      } catch (err) {
+        hangUp((err as Error).message);
+        return;
+      }
+      const frame = decodeRequestFrame(decoded.message, decoded.binary);
+      if (!(frame instanceof BadFrameError)) {
+        serve(frame, writer, pools, log);
+      } else if (frame.id === undefined) {
+        hangUp(frame.message);
+        return;
+      } else {
+        log.error({ reason: frame.message }, 'malformed channel request; answering ACTORRT_E_BAD_FRAME');
+        replyError(writer, frame.id, frame);
+      }
     }
+  });
+}
+
+/** Run one checked request on its pool and write the reply; never throws, never rejects. */
+function serve(frame: ReceivedRequest, writer: BatchedWriter, pools: PoolLookup, log: Logger): void {
+  const { id, pool: name, req } = frame;
+  let outcome: Promise<unknown>;
+  try {
+    const pool = pools(name);
+    outcome = pool === undefined
+      ? Promise.reject(new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `pool "${name}" does not run in this process`))
+      : pool.dispatch(req, frame.timeout);
+  } catch (err) {
+    outcome = Promise.reject(err); // a dispatch that throws instead of rejecting fails this request only
+  }
+  outcome.then((value) => {
+    try {
+      checkBody(value);
+      const { json, binary: tail, bin } = splitBinary(value);
+      const reply: ReplyFrame = bin === undefined ? { t: 'res', id, ok: true, value: json } : { t: 'res', id, ok: true, value: json, bin };
+      writer.write(encodeFrame(reply, tail));
+    } catch (err) {
+      // Only this request fails: a throw here would take the process (and every request in it) down.
+      const e = unsendable(name, err);
+      log.error({ pool: name, requestId: req.requestId, err: e.message }, 'reply cannot cross the channel; answering 500');
+      replyError(writer, id, e);
+    }
+  }, (err: unknown) => {
+    const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', 'internal error in the pool process');
+    if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId }, 'internal error serving a channel request');
+    replyError(writer, id, e);
   });
 }
 
@@ -111,6 +151,13 @@ function unsendable(pool: string, err: unknown): ActorrtError {
   return new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply does not serialize to JSON: ${(err as Error).message}`);
 }
 
-function reply(writer: BatchedWriter, frame: ReplyFrame, binary: Buffer | undefined): void {
-  writer.write(encodeFrame(frame, binary));
+function replyError(writer: BatchedWriter, id: number, e: ActorrtError): void {
+  let frame: Buffer;
+  try {
+    frame = encodeFrame({ t: 'res', id, ok: false, code: e.code, message: e.message } satisfies ReplyFrame);
+  } catch {
+    // Only a message past the frame limit gets here; the code alone still tells the caller what failed.
+    frame = encodeFrame({ t: 'res', id, ok: false, code: e.code, message: 'the error message exceeds the channel frame limit' } satisfies ReplyFrame);
+  }
+  writer.write(frame);
 }

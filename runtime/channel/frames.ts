@@ -40,9 +40,16 @@ export function encodeFrame(message: unknown, binary?: Buffer): Buffer {
   return out;
 }
 
-/** Decode one frame's payload (without its leading length). */
+/**
+ * Decode one frame's payload (without its leading length). Throws when the payload is not a frame
+ * (too short for its JSON length, a JSON length past its end, not JSON): the receiver then cannot
+ * tell which request it was about and closes the connection.
+ */
 export function decodeFrame(payload: Buffer): Decoded {
+  if (payload.length < 4) throw new Error(`a ${payload.length}-byte frame is too short to hold its JSON length`);
   const jsonBytes = payload.readUInt32BE(0);
+  // Checked, or toString would clamp to the end and parse whatever bytes happen to be there.
+  if (jsonBytes > payload.length - 4) throw new Error(`a frame announces ${jsonBytes} bytes of JSON but holds ${payload.length - 4}`);
   const message = JSON.parse(payload.toString('utf8', 4, 4 + jsonBytes)) as unknown;
   const binary = payload.length > 4 + jsonBytes ? payload.subarray(4 + jsonBytes) : undefined;
   return { message, binary };

@@ -1,4 +1,5 @@
 import type { ActorRequest } from '../../actors/index.js';
+import { ActorrtError, reviveError } from '../errors.js';
 
 /** Front/pool process -> pool process: run this request on `pool`. */
 export interface RequestFrame {
@@ -25,9 +26,126 @@ export function splitBinary(value: unknown): { json: unknown; binary: Buffer | u
   return { json: value, binary: undefined, bin: undefined };
 }
 
-/** Put a binary tail back where splitBinary took it from. */
-export function joinBinary(json: unknown, binary: Buffer | undefined, bin: 'value' | 'body' | undefined): unknown {
-  if (bin === 'value') return binary ?? Buffer.alloc(0);
-  if (bin === 'body') return { ...(json as object), body: binary ?? Buffer.alloc(0) };
-  return json;
+// ---------------------------------------------------------------------------------------------
+// Decoding: a frame comes from another process, so it is checked here, once, field by field, and
+// nothing past this point trusts its shape. Measured (bench/codec.ts benchDecode, one request and
+// its reply, JSON.parse included): trusted by a cast 1.80 us, checked 1.88 us. The checks alone
+// take ~60 ns, as a compiled ajv schema of the same checks does (60-80 ns), but hand-written ones
+// also build the request with only the fields an actor sees and check the binary tail against
+// `bin` in the same pass. Keys this build does not know are ignored, not refused (and never copied
+// through), so a process of a newer build can add one without breaking an `actorrt reload --roll`.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A frame without the shape its side expects. `id` is the request it was about when that much
+ * could be read (the peer then gets an error for that request only); undefined when it could not,
+ * and then the connection is closed, since nothing else on it can be matched up any more.
+ */
+export class BadFrameError extends ActorrtError {
+  constructor(readonly id: number | undefined, what: string) {
+    super('ACTORRT_E_BAD_FRAME', id === undefined ? `malformed channel frame: ${what}` : `malformed channel frame for request ${id}: ${what}`);
+  }
+}
+
+/** A request frame as checked, its binary tail joined back as the body. */
+export interface ReceivedRequest {
+  readonly id: number;
+  readonly pool: string;
+  readonly timeout: number;
+  readonly req: ActorRequest;
+}
+
+/** A reply frame as checked: the value (binary tail joined back), or the error revived as the same code. */
+export type ReceivedReply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: ActorrtError };
+
+const EMPTY = Buffer.alloc(0);
+
+/** Check a decoded request frame (`message`, its JSON part; `binary`, its tail). */
+export function decodeRequestFrame(message: unknown, binary: Buffer | undefined): ReceivedRequest | BadFrameError {
+  if (!isObject(message)) return new BadFrameError(undefined, 'not an object');
+  const id = readId(message);
+  if (message['t'] !== 'req') return new BadFrameError(id, 't is not "req"');
+  if (id === undefined) return new BadFrameError(undefined, 'id is not a non-negative integer');
+  const { pool, timeout, req, bin } = message;
+  if (typeof pool !== 'string') return new BadFrameError(id, 'pool is not a string');
+  if (typeof timeout !== 'number' || !(timeout > 0) || timeout === Infinity) return new BadFrameError(id, 'timeout is not a positive number of milliseconds');
+  if (bin !== undefined && bin !== 1) return new BadFrameError(id, 'bin is not 1');
+  if (bin === undefined && binary !== undefined) return new BadFrameError(id, 'a binary tail without bin');
+  if (!isObject(req)) return new BadFrameError(id, 'req is not an object');
+  const { method, path, params, query, headers, requestId } = req;
+  if (typeof method !== 'string') return new BadFrameError(id, 'req.method is not a string');
+  if (typeof path !== 'string') return new BadFrameError(id, 'req.path is not a string');
+  if (typeof requestId !== 'string') return new BadFrameError(id, 'req.requestId is not a string');
+  if (!isStrings(params)) return new BadFrameError(id, 'req.params is not an object of strings');
+  if (!isStringsOrLists(query)) return new BadFrameError(id, 'req.query is not an object of strings and string lists');
+  if (!isStringsOrLists(headers)) return new BadFrameError(id, 'req.headers is not an object of strings and string lists');
+  let body = req['body'];
+  if (bin === 1) {
+    if (body !== null) return new BadFrameError(id, 'req.body is not null although the body is the binary tail');
+    body = binary ?? EMPTY; // an empty Buffer body leaves no tail
+  }
+  // A new object with just the fields of an ActorRequest: nothing unchecked reaches an actor.
+  return { id, pool, timeout, req: { method, path, params, query, headers, body, requestId } };
+}
+
+/** Check a decoded reply frame (`message`, its JSON part; `binary`, its tail). */
+export function decodeReplyFrame(message: unknown, binary: Buffer | undefined): ReceivedReply | BadFrameError {
+  if (!isObject(message)) return new BadFrameError(undefined, 'not an object');
+  const id = readId(message);
+  if (message['t'] !== 'res') return new BadFrameError(id, 't is not "res"');
+  if (id === undefined) return new BadFrameError(undefined, 'id is not a non-negative integer');
+  const { ok, bin, value } = message;
+  if (ok === false) {
+    const { code, message: text } = message;
+    if (typeof code !== 'string') return new BadFrameError(id, 'code is not a string');
+    if (typeof text !== 'string') return new BadFrameError(id, 'message is not a string');
+    if (binary !== undefined) return new BadFrameError(id, 'a binary tail on an error');
+    return { id, ok: false, error: reviveError(code, text) };
+  }
+  if (ok !== true) return new BadFrameError(id, 'ok is not a boolean');
+  if (bin === undefined) {
+    if (binary !== undefined) return new BadFrameError(id, 'a binary tail without bin');
+    return { id, ok: true, value }; // any JSON value: what the actor returned (absent for undefined)
+  }
+  if (bin === 'value') {
+    if (value !== null) return new BadFrameError(id, 'value is not null although it is the binary tail');
+    return { id, ok: true, value: binary ?? EMPTY };
+  }
+  if (bin === 'body') {
+    if (!isObject(value) || value['body'] !== null) return new BadFrameError(id, 'value is not an object with a null body although its body is the binary tail');
+    return { id, ok: true, value: { ...value, body: binary ?? EMPTY } };
+  }
+  return new BadFrameError(id, 'bin is not "value" or "body"');
+}
+
+type Fields = Record<string, unknown>;
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readId(message: Fields): number | undefined {
+  const id = message['id'];
+  return typeof id === 'number' && Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+}
+
+/** `req.params`: an object of strings. */
+function isStrings(value: unknown): value is Record<string, string> {
+  if (!isObject(value)) return false;
+  for (const key in value) if (typeof value[key] !== 'string') return false;
+  return true;
+}
+
+/** `req.query`, `req.headers`: an object of strings and lists of strings (repeated keys). */
+function isStringsOrLists(value: unknown): value is Record<string, string | readonly string[]> {
+  if (!isObject(value)) return false;
+  for (const key in value) {
+    const v = value[key];
+    if (typeof v === 'string') continue;
+    if (!Array.isArray(v)) return false;
+    for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  }
+  return true;
 }
