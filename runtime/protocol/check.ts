@@ -78,9 +78,8 @@ export function optList<T>(o: Fields, key: string, path: string, item: (v: unkno
 /** An object used as a map: every value checked by `item`. */
 export function mapOf<T>(o: Fields, key: string, path: string, item: (v: unknown, path: string) => T): Record<string, T> {
   const m = record(o[key], `${path}.${key}`);
-  const out: Record<string, T> = {};
-  for (const [k, v] of Object.entries(m)) out[k] = item(v, `${path}.${key}.${k}`);
-  return out;
+  // fromEntries defines own properties: a key named __proto__ stays a key, never the prototype.
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, item(v, `${path}.${key}.${k}`)]));
 }
 
 /** Item checkers for list / mapOf. */
