@@ -27,7 +27,7 @@ export interface Instance {
 
 /** How long `actorrt start` may take to print its ready line (about a second on an idle machine). */
 const READY_WITHIN = 30_000;
-/** How long a stopped instance may take to drain and exit before it is killed (its shutdownTimeout is at most 5 s in the fixtures). */
+/** How long a stopped instance may take to drain and exit before it is killed (shutdownTimeout is at most 20 s in the fixtures). */
 const STOP_WITHIN = 30_000;
 
 /**

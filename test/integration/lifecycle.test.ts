@@ -1,77 +1,123 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { CLI, eventually, ROOT, tempDir, writeProject } from '../helpers.js';
-import { call, callFresh, errorOf, runCli, startInstance } from './instance.js';
+import { CLI, eventually, logLines, logsWith, LEVEL, ROOT, tempDir, within, writeProject } from '../helpers.js';
+import { call, callFresh, errorOf, runCli, startInstance, until, type Answer, type Instance } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/actorrt.yml';
 
-test('SIGTERM lets in-flight requests finish, then exits 0 and removes the pid file and its runtime folder', async (t) => {
+/** A request held open by the fixture's slow actor until `release()` (GET /gate?gate=<file>). */
+interface Held {
+  readonly answer: Promise<Answer>;
+  /** Whether the answer came (or the request failed) already. */
+  settled(): boolean;
+  release(): void;
+}
+
+/** Send a request the slow pool holds until released, and wait until its actor has it. */
+async function hold(app: Instance): Promise<Held> {
+  const gate = join(tempDir('gate'), 'open');
+  let done = false;
+  const answer = call(`${app.url}/gate?gate=${encodeURIComponent(gate)}`);
+  answer.then(() => { done = true; }, () => { done = true; });
+  await until(app, 'the held request reached its actor', (s) => (s.pools.find((p) => p.name === 'slow')?.depth ?? 0) > 0);
+  return { answer, settled: () => done, release: () => writeFileSync(gate, '') };
+}
+
+/** Wait until every front worker is draining (status shows them retiring): the stop has begun. */
+async function draining(app: Instance): Promise<void> {
+  await until(app, 'the front workers are draining', (s) => s.workers.length > 0 && s.workers.every((w) => w.state === 'retiring'));
+}
+
+/** A raw connection to `url` that sent a GET of `path`: what came back once the server closed it. */
+async function connected(url: string, path: string): Promise<{ reply: Promise<string> }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  let text = '';
+  socket.on('data', (d: Buffer) => { text += d.toString(); });
+  const reply = new Promise<string>((resolve) => socket.once('close', () => resolve(text)));
+  socket.on('error', () => undefined);
+  await within(`a connection to ${url}`, new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  }), 10_000);
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  return { reply };
+}
+
+test('SIGTERM lets in-flight requests finish, then exits 0 and removes the pid file and its runtime folder', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, [], t);
   assert.ok(existsSync(app.pidFile));
   const runtimeDir = readFileSync(app.pidFile, 'utf8').split('\n')[1] ?? '';
   assert.ok(runtimeDir !== '' && existsSync(runtimeDir), 'the pid file names the runtime folder');
-  const inflight = call(`${app.url}/slow-long?ms=800`);
-  await sleep(150);
+  const inflight = await hold(app);
   const code = app.stop('SIGTERM');
-  const answer = await inflight;
+  await draining(app);
+  assert.equal(inflight.settled(), false, 'the held request is still in flight');
+  inflight.release();
+  const answer = await inflight.answer;
   assert.equal(answer.status, 200, 'the in-flight request completed');
-  assert.deepEqual(answer.json, { slept: 800 });
+  assert.deepEqual(answer.json, { released: true });
   assert.equal(await code, 0);
   assert.ok(!existsSync(app.pidFile), 'pid file removed');
   assert.ok(!existsSync(runtimeDir), 'runtime folder (sockets) removed');
 });
 
-test('stops accepting new connections while draining, and the in-flight request still completes', async (t) => {
+test('stops accepting new connections while draining, and the in-flight request still completes', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, ['--workers', '1'], t);
-  const inflight = call(`${app.url}/slow-long?ms=800`);
-  await sleep(150);
+  const inflight = await hold(app);
   const code = app.stop('SIGTERM');
-  await sleep(150);
-  // A new connection can no longer be accepted once the server closed its listener.
-  await assert.rejects(call(`${app.url}/readyz`));
-  assert.equal((await inflight).status, 200);
+  await draining(app);
+  // Connected while the drain lasts: no worker accepts it any more, and it is closed unanswered when the instance exits.
+  const late = await connected(app.url, '/readyz');
+  assert.equal(inflight.settled(), false, 'the held request is still in flight');
+  inflight.release();
+  assert.equal((await inflight.answer).status, 200);
   assert.equal(await code, 0);
+  assert.equal(await late.reply, '', 'a connection made while draining was never served');
 });
 
-test('actorrt stop stops a running instance gracefully', async (t) => {
+test('actorrt stop stops a running instance gracefully', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, [], t);
-  const inflight = call(`${app.url}/slow-long?ms=500`);
-  await sleep(100);
-  const r = await runCli(['stop', '--pid-file', app.pidFile]);
+  const inflight = await hold(app);
+  const stopping = runCli(['stop', '--pid-file', app.pidFile]);
+  await draining(app);
+  assert.equal(inflight.settled(), false, 'the held request is still in flight');
+  inflight.release();
+  const r = await stopping;
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^stopped \(pid \d+\)/);
-  assert.equal((await inflight).status, 200);
+  assert.equal((await inflight.answer).status, 200);
   assert.equal(await app.exited, 0);
 });
 
-test('actorrt stop without a running instance exits 1 with a code', async () => {
+test('actorrt stop without a running instance exits 1 with a code', { timeout: 60_000 }, async () => {
   const r = await runCli(['stop', '--pid-file', '/nonexistent/actorrt.pid']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /ACTORRT_E_NOT_RUNNING/);
 });
 
-test('actorrt status without a running instance exits 1 with a code', async () => {
+test('actorrt status without a running instance exits 1 with a code', { timeout: 60_000 }, async () => {
   const r = await runCli(['status', '--pid-file', '/nonexistent/actorrt.pid']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /ACTORRT_E_NOT_RUNNING/);
 });
 
-test('a second signal forces the exit', async (t) => {
+test('a second signal forces the exit', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, ['--workers', '1'], t);
-  void call(`${app.url}/slow-long?ms=2500`).catch(() => undefined);
-  await sleep(150);
+  const inflight = await hold(app); // never released: the drain would last the whole shutdownTimeout (20 s)
+  inflight.answer.catch(() => undefined);
   app.child.kill('SIGTERM');
-  await sleep(100);
+  await draining(app); // the first signal was taken
   app.child.kill('SIGTERM');
-  const code = await Promise.race([app.exited, sleep(1500).then(() => 'still running')]);
-  assert.equal(code, 130);
+  // A drain that ran out would exit 0; only the forced exit says 130.
+  assert.equal(await within('the exit after a second signal', app.exited, 30_000), 130);
 });
 
-test('a front worker killed with SIGKILL is restarted while the others keep serving', async (t) => {
+test('a front worker killed with SIGKILL is restarted while the others keep serving', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, [], t);
   const pids = new Set<number>();
   // Fresh connections: pooled keep-alive sockets may all belong to one worker.
@@ -82,35 +128,33 @@ test('a front worker killed with SIGKILL is restarted while the others keep serv
   // Every new request keeps succeeding: the surviving worker takes them while the victim
   // restarts. (Fresh connections: a keep-alive socket the dead worker owned is reset by the kernel.)
   const seen = new Set<number>();
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  await eventually('a new worker process answers', async () => {
     const a = await callFresh(app.url, '/pid');
-    assert.equal(a.status, 200);
+    assert.equal(a.status, 200, 'every request is answered meanwhile');
     seen.add((a.json as { pid: number }).pid);
-    if ([...seen].some((p) => !pids.has(p))) break;
-    await sleep(20);
-  }
-  assert.ok([...seen].some((p) => !pids.has(p)), 'a new worker process joined');
+    return [...seen].some((p) => !pids.has(p));
+  }, 10_000, () => `pids seen: ${[...seen].join(', ')}`);
   assert.ok(!seen.has(victim as number), 'the killed worker is gone');
-  assert.match(app.stderr(), /"msg":"worker exited; restarting"/);
+  assert.equal(logsWith(app.stderr(), { event: 'restarting', pid: victim as number, signal: 'SIGKILL', worker: (v) => typeof v === 'number' }).length, 1,
+    'the restart is logged with the pid and signal of the worker that died');
   assert.equal(await app.stop(), 0);
 });
 
-test('start-up stops with a clear error naming the file when an actor module has no valid export', async () => {
+test('start-up stops with a clear error naming the file when an actor module has no valid export', { timeout: 60_000 }, async () => {
   const r = await runCli(['start', 'test/fixtures/runtime/bad-module.yml', '--port', '0']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /actorrt: ACTORRT_E_ACTOR_MODULE {2}actor module .*no-default\.mjs has no valid default export {2}\(export default defineActor/);
   assert.doesNotMatch(r.stdout, /ready/);
 });
 
-test('start-up stops with ACTOR_INIT when an actor init() throws, without respawning', async () => {
+test('start-up stops with ACTOR_INIT when an actor init() throws, without respawning', { timeout: 60_000 }, async () => {
   const r = await runCli(['start', 'test/fixtures/runtime/bad-init.yml', '--port', '0']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /actorrt: ACTORRT_E_ACTOR_INIT {2}pool "db": init\(\) failed: cannot reach the database/);
-  assert.equal((r.stderr.match(/"role":"worker"[^\n]*"msg":"start-up failed"/g) ?? []).length, 1, 'one attempt, no hot loop');
+  assert.equal(logsWith(r.stderr, { role: 'worker', level: LEVEL.error, code: 'ACTORRT_E_ACTOR_INIT' }).length, 1, 'one attempt, no hot loop');
 });
 
-test('start refuses an invalid topology with file:line:col errors and exit 1', async () => {
+test('start refuses an invalid topology with file:line:col errors and exit 1', { timeout: 60_000 }, async () => {
   const r = await runCli(['start', 'test/fixtures/runtime/actorrt.yml', '--port', 'eighty']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--port must be a whole number/);
@@ -119,7 +163,7 @@ test('start refuses an invalid topology with file:line:col errors and exit 1', a
   assert.match(bad.stderr, /README\.md:\d+:\d+ {2}ACTORRT_E_CONFIG_/);
 });
 
-test('an unknown route still gets an error body after a crash elsewhere (the service keeps serving)', async (t) => {
+test('an unknown route still gets an error body after a crash elsewhere (the service keeps serving)', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, ['--workers', '1'], t);
   await call(`${app.url}/crashy`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"poison":true}' });
   const echo = await call(`${app.url}/echo/1`);
@@ -128,17 +172,17 @@ test('an unknown route still gets an error body after a crash elsewhere (the ser
   assert.equal(await app.stop(), 0);
 });
 
-test('a second start of a running topology exits 1 at once, naming the running pid', async (t) => {
+test('a second start of a running topology exits 1 at once, naming the running pid', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, ['--workers', '1'], t);
-  const started = Date.now();
   const second = await runCli(['start', TOPOLOGY, '--port', '0', '--pid-file', app.pidFile]);
   assert.equal(second.code, 1);
   assert.match(second.stderr, new RegExp(`ACTORRT_E_ALREADY_RUNNING {2}.*already running \\(pid ${app.child.pid ?? 0},`));
-  assert.ok(Date.now() - started < 5000, 'refused before starting anything');
+  assert.deepEqual(logLines(second.stderr), [], 'refused before starting anything: no process of its own logged a line');
+  assert.doesNotMatch(second.stdout, /ready/);
   assert.equal((await call(`${app.url}/readyz`)).status, 200, 'the first keeps serving');
 });
 
-test('the instance stops gracefully when the process that started it exits (npx, npm start, a wrapper)', async (t) => {
+test('the instance stops gracefully when the process that started it exits (npx, npm start, a wrapper)', { timeout: 60_000 }, async (t) => {
   const dir = tempDir('parent');
   const pidFile = join(dir, 'actorrt.pid');
   // A wrapper that starts actorrt and is then killed, as `kill <npx pid>` does to npx.
@@ -148,15 +192,21 @@ test('the instance stops gracefully when the process that started it exits (npx,
     process.stdout.write('child ' + child.pid + '\\n');
     setInterval(() => {}, 1000);
   `], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let primary: number | undefined;
+  t.after(() => {
+    wrapper.kill('SIGKILL');
+    try { if (primary !== undefined) process.kill(primary, 'SIGKILL'); } catch { /* already gone */ }
+  });
   let out = '';
   wrapper.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  await eventually('actorrt is ready under the wrapper', () => /actorrt ready on/.test(out), 20_000);
-  const primary = Number(/child (\d+)/.exec(out)?.[1]);
-  t.after(() => { try { process.kill(primary, 'SIGKILL'); } catch { /* already gone */ } });
+  await eventually('the wrapper started actorrt', () => /child (\d+)/.test(out), 20_000);
+  primary = Number(/child (\d+)/.exec(out)?.[1]);
+  await eventually('actorrt is ready under the wrapper', () => /actorrt ready on/.test(out), 30_000);
   wrapper.kill('SIGKILL');
+  const pid = primary;
   await eventually('the primary stopped after its parent went away', () => {
     try {
-      process.kill(primary, 0);
+      process.kill(pid, 0);
       return false;
     } catch {
       return true;
@@ -165,7 +215,7 @@ test('the instance stops gracefully when the process that started it exits (npx,
   assert.ok(!existsSync(pidFile), 'it stopped gracefully (pid file removed)');
 });
 
-test('front workers killed from outside again and again are restarted every time: a serving instance keeps serving', async (t) => {
+test('front workers killed from outside again and again are restarted every time: a serving instance keeps serving', { timeout: 120_000 }, async (t) => {
   const file = writeProject(`version: 1
 http: { workers: 2, supervision: { maxRestarts: 2, within: 30s, backoff: { min: 10ms, max: 50ms } } }
 pools:
