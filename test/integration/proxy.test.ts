@@ -4,8 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { writeProject } from '../helpers.js';
+import { eventually, LEVEL, logsWith, writeProject } from '../helpers.js';
 import { call, errorOf, raw, resourceStatus, startInstance, type Instance } from './instance.js';
 
 /** What an upstream saw of a request. */
@@ -18,14 +17,14 @@ interface Seen {
   sha256: string;
 }
 
-/** A real node:http upstream on port 0 that echoes what it received; `/slow` never answers in time, `/fail` answers 500. */
+/** A real node:http upstream on port 0 that echoes what it received; `/slow` never answers (until the server is killed), `/fail` answers 500. */
 async function upstream(id: string): Promise<{ server: Server; origin: string; hits: Map<string, number> }> {
   const hits = new Map<string, number>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     hits.set(path, (hits.get(path) ?? 0) + 1);
     if (path === '/health') return void res.end('ok');
-    if (path === '/slow') return void setTimeout(() => res.end('late'), 2000).unref();
+    if (path === '/slow') return; // held until kill() closes the connection
     const hash = createHash('sha256');
     let bytes = 0;
     req.on('data', (chunk: Buffer) => { bytes += chunk.length; hash.update(chunk); });
@@ -92,11 +91,14 @@ pools:
     }), ['--workers', '1']);
   });
   after(async () => {
-    assert.equal(await app.stop(), 0);
-    await Promise.all([a, b, lone].map((u) => kill(u.server).catch(() => {})));
+    try {
+      if (app !== undefined) assert.equal(await app.stop(), 0);
+    } finally {
+      await Promise.all([a, b, lone].filter((u) => u !== undefined).map((u) => kill(u.server).catch(() => {})));
+    }
   });
 
-  test('balances across origins, rewrites paths and keeps the query', async () => {
+  test('balances across origins, rewrites paths and keeps the query', { timeout: 30_000 }, async () => {
     const origins = new Set<string>();
     for (let i = 0; i < 20; i++) {
       const answer = await call(`${app.url}/api/things/${i}?x=1&y=two`);
@@ -109,7 +111,7 @@ pools:
     assert.equal(((await call(`${app.url}/users/a%20b`)).json as Seen).url, '/v2/users/a%20b/profile');
   });
 
-  test('dot segments are resolved before routing and forwarding; climbing above the root is refused with 400', async () => {
+  test('dot segments are resolved before routing and forwarding; climbing above the root is refused with 400', { timeout: 30_000 }, async () => {
     const up = await raw(app.url, 'GET /api/x/../y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 3000);
     assert.match(up.text, /^HTTP\/1\.1 200 /);
     assert.match(up.text, /"url":"\/y"/, 'the upstream sees the resolved path');
@@ -122,7 +124,7 @@ pools:
     }
   });
 
-  test('actors call an http resource through the same balanced pool', async () => {
+  test('actors call an http resource through the same balanced pool', { timeout: 30_000 }, async () => {
     const answer = await call(`${app.url}/via-actor`);
     const { statusCode, seen } = answer.json as { statusCode: number; seen: Seen };
     assert.equal(statusCode, 200);
@@ -130,7 +132,7 @@ pools:
     assert.ok(['a', 'b'].includes(seen.origin));
   });
 
-  test('sets forwarding headers and strips hop-by-hop headers both ways', async () => {
+  test('sets forwarding headers and strips hop-by-hop headers both ways', { timeout: 30_000 }, async () => {
     const answer = await call(`${app.url}/api/h`, {
       headers: { 'x-request-id': 'req-42', 'x-forwarded-for': '10.0.0.1', 'x-custom': 'kept' },
     });
@@ -155,7 +157,7 @@ pools:
     assert.equal(echoed.url, '/raw');
   });
 
-  test('streams a large chunked request body to the upstream and the reply back', async () => {
+  test('streams a large chunked request body to the upstream and the reply back', { timeout: 30_000 }, async () => {
     const payload = randomBytes(3 * 1024 * 1024);
     const chunks = Array.from({ length: 48 }, (_, i) => payload.subarray(i * 65536, (i + 1) * 65536));
     const answer = await call(`${app.url}/api/upload`, { method: 'PUT', body: Readable.from(chunks) });
@@ -165,7 +167,7 @@ pools:
     assert.equal(seen.sha256, createHash('sha256').update(payload).digest('hex'));
   });
 
-  test('refuses a body over the limit with 413, declared or chunked, without passing it on whole', async () => {
+  test('refuses a body over the limit with 413, declared or chunked, without passing it on whole', { timeout: 30_000 }, async () => {
     const hits = (): number => (a.hits.get('/big') ?? 0) + (b.hits.get('/big') ?? 0);
     const { text: reply, closed } = await raw(app.url, 'POST /api/big HTTP/1.1\r\nHost: x\r\nContent-Length: 9437184\r\n\r\n', 3000);
     assert.ok(closed);
@@ -178,7 +180,7 @@ pools:
     assert.equal(errorOf(answer).code, 'ACTORRT_E_BODY_TOO_LARGE');
   });
 
-  test('routes on a JSON body field, then forwards the body it read', async () => {
+  test('routes on a JSON body field, then forwards the body it read', { timeout: 30_000 }, async () => {
     const body = JSON.stringify({ kind: 'order', qty: 3 });
     const answer = await call(`${app.url}/typed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const seen = answer.json as Seen;
@@ -187,7 +189,7 @@ pools:
     assert.equal((await call(`${app.url}/typed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"kind":"other"}' })).status, 404);
   });
 
-  test("passes the upstream's own 5xx through unchanged and does not retry it", async () => {
+  test("passes the upstream's own 5xx through unchanged and does not retry it", { timeout: 30_000 }, async () => {
     const before = (a.hits.get('/fail') ?? 0) + (b.hits.get('/fail') ?? 0);
     const answer = await call(`${app.url}/api/fail`);
     assert.equal(answer.status, 500);
@@ -195,24 +197,24 @@ pools:
     assert.equal((a.hits.get('/fail') ?? 0) + (b.hits.get('/fail') ?? 0), before + 1);
   });
 
-  test('an upstream that does not answer in time gives 504 UPSTREAM_TIMEOUT', async () => {
+  test('an upstream that does not answer in time gives 504 UPSTREAM_TIMEOUT', { timeout: 30_000 }, async () => {
     const answer = await call(`${app.url}/single/slow`);
     assert.equal(answer.status, 504);
     assert.equal(errorOf(answer).code, 'ACTORRT_E_UPSTREAM_TIMEOUT');
   });
 
-  test('an origin killed mid-test: the balanced route keeps answering; a lone dead upstream gives 502', async () => {
+  test('an origin killed mid-test: the balanced route keeps answering; a lone dead upstream gives 502', { timeout: 60_000 }, async () => {
     assert.equal((await call(`${app.url}/single/ok`)).status, 200);
     await kill(b.server);
     await kill(lone.server);
     const statuses: number[] = [];
     for (let i = 0; i < 30; i++) statuses.push((await call(`${app.url}/api/after-kill/${i}`)).status);
     assert.deepEqual(new Set(statuses), new Set([200]), 'retries and the health check keep the dead origin out');
-    await sleep(300); // one health-check interval: b is taken out
+    await eventually('b is taken out of the balancer (status)', async () => (await resourceStatus(app, 'api')).resource?.originsOut?.includes(b.origin) === true, 10_000);
     const origins = new Set<string>();
     for (let i = 0; i < 10; i++) origins.add(((await call(`${app.url}/api/x`)).json as Seen).origin);
     assert.deepEqual(origins, new Set(['a']));
-    assert.match(app.stderr(), /upstream origin unhealthy; taken out/);
+    assert.equal(logsWith(app.stderr(), { level: LEVEL.warn, resource: 'api', origin: b.origin, err: (v) => typeof v === 'string' }).length, 1, 'taking b out is logged with why');
     const degraded = await resourceStatus(app, 'api');
     assert.equal(degraded.resource?.state, 'degraded', 'actorrt status shows the origin taken out');
     assert.deepEqual(degraded.resource?.originsOut, [b.origin]);
@@ -220,14 +222,13 @@ pools:
 
     // b comes back on the same port: the health check puts it back into the balancer.
     await new Promise<void>((resolve) => b.server.listen(Number(new URL(b.origin).port), '127.0.0.1', resolve));
-    const deadline = Date.now() + 5000;
     const back = new Set<string>();
-    while (Date.now() < deadline && back.size < 2) {
+    await eventually('both origins answer again', async () => {
       back.add(((await call(`${app.url}/api/back`)).json as Seen).origin);
-      await sleep(20);
-    }
+      return back.size === 2;
+    }, 10_000, () => [...back].join(', '));
     assert.deepEqual(back, new Set(['a', 'b']));
-    assert.match(app.stderr(), /upstream origin healthy again; put back/);
+    assert.equal(logsWith(app.stderr(), { level: LEVEL.info, resource: 'api', origin: b.origin }).length, 1, 'putting b back is logged');
     assert.equal((await resourceStatus(app, 'api')).resource?.state, 'available');
 
     const dead = await call(`${app.url}/single/ok`);
@@ -238,13 +239,11 @@ pools:
     assert.equal(seen.resource?.state, 'unavailable', 'actorrt status shows the dead upstream');
     assert.deepEqual(seen.resource?.unavailableIn, ['worker 0']);
     assert.equal(seen.resource?.error, 'ECONNREFUSED');
-    assert.match(app.stderr(), /"resource":"single"[^\n]*upstream unavailable; requests that need it get 502/);
+    assert.equal(logsWith(app.stderr(), { level: LEVEL.warn, resource: 'single', address: lone.origin }).length, 1, 'the outage is logged once, with the address');
 
     // Back on the same port: the recovery probe sees it, status and the route follow.
     await new Promise<void>((resolve) => lone.server.listen(Number(new URL(lone.origin).port), '127.0.0.1', resolve));
-    const recovered = Date.now() + 5000;
-    while ((await resourceStatus(app, 'single')).resource?.state !== 'available' && Date.now() < recovered) await sleep(100);
-    assert.equal((await resourceStatus(app, 'single')).resource?.state, 'available');
+    await eventually('status shows "single" available again', async () => (await resourceStatus(app, 'single')).resource?.state === 'available', 10_000);
     assert.equal((await call(`${app.url}/single/ok`)).status, 200);
   });
 });
