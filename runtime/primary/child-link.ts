@@ -91,6 +91,18 @@ export interface LinkEvents {
   exit(code: number | null, signal: NodeJS.Signals | null): void;
 }
 
+/**
+ * A call failed because the child is gone (exited, its channel closed, a write failed), not
+ * because it refused or was slow: a broadcast does not count it as a failure to apply (the
+ * child's restart starts from the topology in force).
+ */
+export class ChildGoneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChildGoneError';
+  }
+}
+
 interface PendingCall {
   resolve(msg: ReplyMessage): void;
   reject(err: Error): void;
@@ -103,12 +115,14 @@ export class ChildLink {
   /** False once the channel is known to be unusable (closed, a failed write, exited). */
   private open = true;
   private exited = false;
+  /** Killed because a write failed or its process errored: never again (a kill that itself emits 'error', EPERM, would loop). */
+  private killedAsLost = false;
 
   constructor(private readonly proc: ChildProcessLike, readonly name: string, private readonly log: Logger, private readonly on: LinkEvents) {
     proc.listen({
       message: (raw) => this.receive(raw),
       error: (err) => this.failedProcess(err),
-      disconnect: () => this.close(new Error(`${name}: its IPC channel closed`)),
+      disconnect: () => this.close(new ChildGoneError(`${name}: its IPC channel closed`)),
       exit: (code, signal) => this.exit(code, signal),
     });
   }
@@ -144,7 +158,7 @@ export class ChildLink {
 
   /** Send a call (an id is added) and wait for the child's reply; rejects when it does not answer in `timeout` ms, or is gone. */
   call(message: CallMessage, timeout: number): Promise<ReplyMessage> {
-    if (!this.connected) return Promise.reject(new Error(`${this.name} is not running`));
+    if (!this.connected) return Promise.reject(new ChildGoneError(`${this.name} is not running`));
     const id = this.nextCall++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -172,7 +186,8 @@ export class ChildLink {
   }
 
   private receive(raw: unknown): void {
-    if (this.exited) return;
+    // Nothing a child says counts once it is gone or refused (it is being killed).
+    if (this.exited || !this.open) return;
     // The first message decides whether this child speaks our protocol at all, whatever else it carries.
     if (raw !== null && typeof raw === 'object' && (raw as { type?: unknown }).type === 'booted' && protocolOf(raw) !== PROTOCOL_VERSION) {
       this.refuse(protocolOf(raw), (raw as { version?: unknown }).version);
@@ -212,6 +227,7 @@ export class ChildLink {
     this.on.failed(new ActorrtError('ACTORRT_E_PROTOCOL_VERSION',
       `${this.name} was refused: it runs ${theirs}; this primary runs actorrt ${VERSION}, protocol ${PROTOCOL_VERSION}`,
       { hint: 'the installed actorrt changed under a running instance: restart it (actorrt stop, then actorrt start) to run the new version' }));
+    this.close(new ChildGoneError(`${this.name} was refused (protocol version)`));
     this.kill('SIGKILL');
   }
 
@@ -219,7 +235,9 @@ export class ChildLink {
   private lost(err: Error): void {
     if (this.exited) return;
     this.log.debug({ child: this.name, pid: this.pid, err: err.message }, 'a write to a child failed; treating it as gone');
-    this.close(err);
+    this.close(new ChildGoneError(`${this.name}: ${err.message}`));
+    if (this.killedAsLost) return;
+    this.killedAsLost = true;
     this.kill('SIGKILL');
   }
 
@@ -244,7 +262,7 @@ export class ChildLink {
 
   private exit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.exited) return;
-    this.close(new Error(`${this.name} exited`));
+    this.close(new ChildGoneError(`${this.name} exited`));
     this.exited = true;
     this.on.exit(code, signal);
   }

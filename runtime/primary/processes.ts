@@ -6,6 +6,7 @@ import { summarizeCaches, type CacheStatus } from '../cache/stats.js';
 import { LISTEN_FD, type PrimaryMessage } from '../protocol/messages.js';
 import type { CacheStats, Endpoints, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { ChildGoneError } from './child-link.js';
 import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
 import type { ProcessReports } from './reports.js';
@@ -157,10 +158,13 @@ export class Processes {
   async broadcast(): Promise<void> {
     const targets = this.supervisor.list().filter((c) => c.state === 'up');
     const results = await Promise.allSettled(targets.map((c) => this.tell(c)));
-    const failed = results.map((r, i) => [r, targets[i]] as const).find(([r, c]) => r.status === 'rejected' && c?.state === 'up' && c.pid !== undefined);
+    // A child that died meanwhile (its call failed with ChildGoneError) is not a failure to apply,
+    // whatever its record shows by now (a first restart is immediate and may already be up).
+    const failed = results.map((r, i) => [r, targets[i]] as const)
+      .find((x): x is readonly [PromiseRejectedResult, Child] => x[0].status === 'rejected' && !(x[0].reason instanceof ChildGoneError) && x[1] !== undefined);
     if (failed !== undefined) {
       const [r, child] = failed;
-      throw new Error(`${child?.spec.name ?? 'a process'} could not apply the topology: ${((r as PromiseRejectedResult).reason as Error).message}`);
+      throw new Error(`${child.spec.name} could not apply the topology: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
     }
   }
 

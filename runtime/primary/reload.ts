@@ -216,8 +216,13 @@ async function replace(p: Processes, old: Child, drain: number, track: { started
   await spawned.ready;
   p.unlist(old);
   track.tookOver?.(spawned.child); // `old` is out of routing: the new child is what stands for it now
-  await p.broadcast();
-  void p.supervisor.terminate(old, 'retire', drain);
+  try {
+    await p.broadcast();
+  } finally {
+    // Even when the broadcast failed (a reload's rollback broadcasts again, with `old` still
+    // unlisted): `old` drains until its peers hang up, or its drain runs out; never left running.
+    void p.supervisor.terminate(old, 'retire', drain);
+  }
 }
 
 /** Which `n` processes leave when a group shrinks: ones not serving yet first, then the newest. */

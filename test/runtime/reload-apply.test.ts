@@ -335,7 +335,7 @@ test('a process that cannot apply the topology fails the reload: victims are lis
 });
 
 test('a roll whose broadcast is refused fails the reload without leaving the replaced process running unlisted',
-  { timeout: 20_000, todo: 'bug: reload.ts replace() unlists the old process and marks the new one as taking over before its broadcast; when that broadcast throws, terminate(old) is never reached and applyPlan\'s rollback neither relists nor stops it: the old process keeps running in state "retiring" for the life of the instance' }, async (t) => {
+  { timeout: 20_000 }, async (t) => {
     const { world, processes } = await running(t);
     const previous = processes.deployed();
     const next = deployed(BASE);
@@ -360,12 +360,9 @@ test('a child that dies in the middle of the broadcast (channel and exit seen to
   assert.ok(!world.events.some((e) => e.includes('<- shutdown')), 'nothing was rolled back');
 });
 
-const BROADCAST_BUG = 'bug: Processes.broadcast counts a rejected reconfigure as a failure when, once every call has settled, the Child record is "up" with a pid; '
-  + 'that holds between the link\'s close (IPC disconnect, which node emits before exit, or a failed write) and the exit event, and again once supervision '
-  + 'has restarted the same record (the first restart in a window is immediate): the reload fails and is rolled back';
 
 test('a child that dies in the middle of the broadcast, its channel closing before its exit is seen (node\'s order), does not fail the reload',
-  { timeout: 20_000, todo: BROADCAST_BUG }, async (t) => {
+  { timeout: 20_000 }, async (t) => {
     const { world, processes } = await running(t);
     const next = deployed(withProcesses({ cpu: 3 }));
     world.onReconfigure.set('cpu process 0', 'die');
@@ -374,7 +371,7 @@ test('a child that dies in the middle of the broadcast, its channel closing befo
     await eventually('supervision restarted it and it is up', () => names(processes, 'cpu').length === 3 && allUp(processes));
   });
 
-test('a child whose reconfigure cannot be written (EPIPE: it died a moment ago) does not fail the reload', { timeout: 20_000, todo: BROADCAST_BUG }, async (t) => {
+test('a child whose reconfigure cannot be written (EPIPE: it died a moment ago) does not fail the reload', { timeout: 20_000 }, async (t) => {
   const { world, processes } = await running(t);
   const next = deployed(withProcesses({ cpu: 3 }));
   world.onReconfigure.set('worker 1', 'epipe');
@@ -383,7 +380,7 @@ test('a child whose reconfigure cannot be written (EPIPE: it died a moment ago) 
   await eventually('supervision restarted it and it is up', () => names(processes, FRONT).length === 2 && allUp(processes));
 });
 
-test('a child that dies in the middle of the broadcast and is already restarted when the others answer does not fail the reload', { timeout: 20_000, todo: BROADCAST_BUG }, async (t) => {
+test('a child that dies in the middle of the broadcast and is already restarted when the others answer does not fail the reload', { timeout: 20_000 }, async (t) => {
   const { world, processes } = await running(t);
   const next = deployed(withProcesses({ cpu: 3 }));
   world.onReconfigure.set('cpu process 0', 'die-at-once');
