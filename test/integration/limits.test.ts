@@ -5,16 +5,16 @@ import { call, raw, startInstance, type Instance } from './instance.js';
 describe('http.limits', () => {
   let app: Instance;
   before(async () => { app = await startInstance('test/fixtures/runtime/timeouts.yml'); });
-  after(async () => { assert.equal(await app.stop(), 0); });
+  after(async () => { if (app !== undefined) assert.equal(await app.stop(), 0); });
 
-  test('a client that never finishes its headers gets 408 and is disconnected (headersTimeout)', async () => {
+  test('a client that never finishes its headers gets 408 and is disconnected (headersTimeout)', { timeout: 30_000 }, async () => {
     const r = await raw(app.url, 'GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Slow: ', 5000);
     assert.ok(r.closed, 'the server closed the connection');
     assert.match(r.text, /^HTTP\/1\.1 408 /);
     assert.match(r.text, /"code":"ACTORRT_E_REQUEST_TIMEOUT"/);
   });
 
-  test('a request that is not HTTP gets 400 with a code and is disconnected', async () => {
+  test('a request that is not HTTP gets 400 with a code and is disconnected', { timeout: 30_000 }, async () => {
     const r = await raw(app.url, 'HELLO THERE\r\n\r\n', 3000);
     assert.ok(r.closed);
     assert.match(r.text, /^HTTP\/1\.1 400 Bad Request/);
@@ -24,18 +24,18 @@ describe('http.limits', () => {
     assert.match(r.text, new RegExp(`"requestId":"${id}"`));
   });
 
-  test('oversized headers get 431 with a code', async () => {
+  test('oversized headers get 431 with a code', { timeout: 30_000 }, async () => {
     const r = await raw(app.url, `GET /echo/1 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 3000);
     assert.match(r.text, /^HTTP\/1\.1 431 /);
     assert.match(r.text, /"code":"ACTORRT_E_HEADERS_TOO_LARGE"/);
   });
 
-  test('a client that never finishes its body is disconnected (requestTimeout)', async () => {
+  test('a client that never finishes its body is disconnected (requestTimeout)', { timeout: 30_000 }, async () => {
     const r = await raw(app.url, 'POST /echo/1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nabc', 5000);
     assert.ok(r.closed, 'the server closed the connection');
   });
 
-  test('normal requests are unaffected', async () => {
+  test('normal requests are unaffected', { timeout: 30_000 }, async () => {
     assert.equal((await call(`${app.url}/echo/1`)).status, 200);
   });
 });
