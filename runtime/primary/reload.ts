@@ -4,8 +4,7 @@ import { loadConfig } from '../../config/validate.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { PROTOCOL_VERSION } from '../protocol/version.js';
-import { VERSION } from '../version.js';
+import { INSTALLED_VERSION_MODULE, protocolMismatch } from './installed-protocol.js';
 import { drainTimeout, FRONT, type Processes } from './processes.js';
 import { actorDigests, planReload, type Deployed, type PlanOptions, type ReloadPlan } from './reload-plan.js';
 import type { ReloadOutcome } from './status.js';
@@ -83,7 +82,7 @@ export class Reloader {
     if (plan.empty) return this.finish(trigger, dryRun, plan.lines, undefined);
     // New processes are forked from the install on disk, which an upgrade may have changed under
     // this primary: say so before anything is replaced, rather than have each new child refused.
-    const mismatch = await protocolMismatch();
+    const mismatch = await protocolMismatch(INSTALLED_VERSION_MODULE);
     if (mismatch !== undefined) return this.finish(trigger, dryRun, plan.lines, { code: 'ACTORRT_E_PROTOCOL_VERSION', message: mismatch });
     if (dryRun) return this.finish(trigger, dryRun, plan.lines, undefined);
     this.log.info({ trigger, plan: plan.lines }, 'reload: applying');
@@ -128,24 +127,6 @@ function withRevivals(plan: ReloadPlan, config: Config, isDown: (pool: string) =
       ...down.filter((p) => !stepped.has(p.name)).map((p) => ({ pool: p.name, from: 0, to: p.processes ?? 0, roll: undefined, revive: true })),
     ],
   };
-}
-
-/**
- * Whether the actorrt installed on disk speaks another protocol than this running primary (a
- * package upgrade under a running instance). The version module is imported afresh (a query
- * string makes it a new module instance) so the installed copy answers, not the loaded one.
- */
-async function protocolMismatch(): Promise<string | undefined> {
-  let installed: unknown;
-  try {
-    const mod: unknown = await import(new URL(`../protocol/version.js?installed=${Date.now()}`, import.meta.url).href);
-    installed = mod !== null && typeof mod === 'object' ? (mod as { PROTOCOL_VERSION?: unknown }).PROTOCOL_VERSION : undefined;
-  } catch (err) {
-    return `the installed actorrt cannot be read (${err instanceof Error ? err.message : String(err)}); new processes could not start. Reinstall it, then restart the instance`;
-  }
-  if (installed === PROTOCOL_VERSION) return undefined;
-  return `the installed actorrt speaks protocol ${String(installed)}, this running instance speaks protocol ${PROTOCOL_VERSION} (actorrt ${VERSION}): `
-    + 'processes of the two cannot work together, so nothing was replaced. Restart the instance (actorrt stop, then actorrt start) to run the installed version';
 }
 
 function failure(err: unknown): NonNullable<ReloadOutcome['error']> {
