@@ -244,7 +244,7 @@ export async function statusOf(app: Instance): Promise<InstanceStatus> {
 }
 
 /** Poll until `check` holds (status-based), failing with the last status after `timeout`. */
-export async function until(app: Instance, what: string, check: (s: InstanceStatus) => boolean, timeout = 20_000): Promise<InstanceStatus> {
+export async function until(app: Instance, what: string, check: (s: InstanceStatus) => boolean, timeout = 30_000): Promise<InstanceStatus> {
   const deadline = Date.now() + timeout;
   let last: InstanceStatus | undefined;
   while (Date.now() < deadline) {

@@ -112,15 +112,15 @@ function pidsOf(s: InstanceStatus): number[] {
 
 const LOAD_PATHS = ['/echo/1', '/work?ms=2', '/echo/2', '/work?ms=1'];
 
-/** The fixture started as a user would (`args` added to `start`), at its first shape, under steady load. */
+/** The fixture started as a user would (`args` added to `start`), at its first shape, under steady load (stopped when the test ends). */
 async function startedUnderLoad(t: { after(fn: () => unknown): void }, args: readonly string[] = []) {
   const file = project(t);
   const app = await startInstance(file, args, t);
   const started = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
-  return { file, app, started, load: steadyLoad(app.url, LOAD_PATHS) };
+  return { file, app, started, load: steadyLoad(app.url, LOAD_PATHS, 8, t) };
 }
 
-test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 1 -> 4 -> 1 under load, with no failed request', async (t) => {
+test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 1 -> 4 -> 1 under load, with no failed request', { timeout: 120_000 }, async (t) => {
   const { file, app, load } = await startedUnderLoad(t);
   for (const [echo, workProcesses] of [[16, 4], [2, 1]] as const) {
     save(file, topology({ echo, workProcesses }));
@@ -134,7 +134,7 @@ test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 
   assert.equal(await app.stop(), 0);
 });
 
-test('SIGHUP after an edit applies it (the watcher off); actorrt reload --dry-run prints the plan without applying it', async (t) => {
+test('SIGHUP after an edit applies it (the watcher off); actorrt reload --dry-run prints the plan without applying it', { timeout: 120_000 }, async (t) => {
   const { file, app, load } = await startedUnderLoad(t, ['--no-watch']);
   save(file, topology({ echo: 16, workProcesses: 4 }));
   const dry = await runCli(['reload', '--pid-file', app.pidFile, '--dry-run']);
@@ -152,7 +152,7 @@ test('SIGHUP after an edit applies it (the watcher off); actorrt reload --dry-ru
   assert.equal(await app.stop(), 0);
 });
 
-test('actorrt scale resizes live, says the file is unchanged, and --write keeps the file\'s comments', async (t) => {
+test('actorrt scale resizes live, says the file is unchanged, and --write keeps the file\'s comments', { timeout: 120_000 }, async (t) => {
   const { file, app, load } = await startedUnderLoad(t);
   let r = await runCli(['scale', '--pid-file', app.pidFile, 'echo=16', 'work.processes=4']);
   assert.equal(r.code, 0, r.stderr);
@@ -182,7 +182,7 @@ test('actorrt scale resizes live, says the file is unchanged, and --write keeps 
   assert.equal(await app.stop(), 0);
 });
 
-test('invalid edits under load change nothing: each is reported with line:col (or restart needed) and the old topology keeps serving', async (t) => {
+test('invalid edits under load change nothing: each is reported with line:col (or restart needed) and the old topology keeps serving', { timeout: 120_000 }, async (t) => {
   const { file, app, load } = await startedUnderLoad(t);
   const cases: Array<[string, string, RegExp]> = [
     ['syntax error', topology().replace('routes:', 'routes: [\n'), /actorrt\.yml:\d+:\d+ {2}ACTORRT_E_CONFIG_SYNTAX/],
@@ -206,7 +206,7 @@ test('invalid edits under load change nothing: each is reported with line:col (o
   assert.equal(await app.stop(), 0);
 });
 
-test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under load: new code answers, no failed request', async (t) => {
+test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under load: new code answers, no failed request', { timeout: 120_000 }, async (t) => {
   const { file, app, load } = await startedUnderLoad(t);
   save(file, topology({ workers: 3 }));
   await until(app, '3 workers', settled({ echo: 4, workProcesses: 1, workers: 3 }));
@@ -225,7 +225,7 @@ test('http.workers 2 -> 3 -> 2 and an edited actor module roll processes under l
   assert.equal(await app.stop(), 0);
 });
 
-test('an edited helper module is new code: actorrt reload rolls the processes whose actors import it, under load, no failed request', async (t) => {
+test('an edited helper module is new code: actorrt reload rolls the processes whose actors import it, under load, no failed request', { timeout: 120_000 }, async (t) => {
   const { file, app, started, load } = await startedUnderLoad(t);
   const helper = join(file, '..', 'actors', 'release.mjs');
   writeFileSync(helper, readFileSync(helper, 'utf8').replace('RELEASE = 1', 'RELEASE = 2'));
@@ -243,7 +243,7 @@ test('an edited helper module is new code: actorrt reload rolls the processes wh
   assert.equal(await app.stop(), 0);
 });
 
-test('actorrt reload --roll replaces every process of an unchanged topology, one at a time, under load, no failed request', async (t) => {
+test('actorrt reload --roll replaces every process of an unchanged topology, one at a time, under load, no failed request', { timeout: 120_000 }, async (t) => {
   const { file, app, started, load } = await startedUnderLoad(t);
   const plain = await runCli(['reload', '--pid-file', app.pidFile]);
   assert.equal(plain.code, 0, plain.stderr);
@@ -262,7 +262,7 @@ test('actorrt reload --roll replaces every process of an unchanged topology, one
   assert.equal(await app.stop(), 0);
 });
 
-test('kill -9 of every front worker at once: the port stays, and a request sent in the gap is answered, not refused', async (t) => {
+test('kill -9 of every front worker at once: the port stays, and a request sent in the gap is answered, not refused', { timeout: 120_000 }, async (t) => {
   const file = project(t);
   const app = await startInstance(file, [], t);
   const s = await until(app, 'started', settled({ echo: 4, workProcesses: 1, workers: 2 }));
@@ -275,11 +275,11 @@ test('kill -9 of every front worker at once: the port stays, and a request sent 
   assert.equal(await app.stop(), 0);
 });
 
-test('after 20 resizes no process, socket file or listener is left over', async (t) => {
+test('after 20 resizes no process, socket file or listener is left over', { timeout: 120_000 }, async (t) => {
   const file = project(t);
   const app = await startInstance(file, ['--no-watch'], t);
   await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
-  const load = steadyLoad(app.url, LOAD_PATHS, 4);
+  const load = steadyLoad(app.url, LOAD_PATHS, 4, t);
   for (let i = 0; i < 20; i++) {
     const workProcesses = (i % 3) + 1;
     const r = await runCli(['scale', '--pid-file', app.pidFile, `echo=${(i % 4) + 1}`, `work.processes=${workProcesses}`]);
@@ -297,7 +297,7 @@ test('after 20 resizes no process, socket file or listener is left over', async 
   assert.equal(await app.stop(), 0);
 });
 
-test('a reload starts again an isolated pool that supervision gave up on', async (t) => {
+test('a reload starts again an isolated pool that supervision gave up on', { timeout: 120_000 }, async (t) => {
   const file = project(t);
   const dir = join(file, '..');
   writeFileSync(join(dir, 'fail'), '');
@@ -322,12 +322,12 @@ routes:
   assert.equal(await app.stop(), 0);
 });
 
-test('a reload whose new pool cannot start is rolled back: exit 1 with the module error, the old topology keeps serving', async (t) => {
+test('a reload whose new pool cannot start is rolled back: exit 1 with the module error, the old topology keeps serving', { timeout: 120_000 }, async (t) => {
   const file = project(t);
   writeFileSync(join(file, '..', 'actors', 'broken.mjs'), "throw new Error('boom at import');\n");
   const app = await startInstance(file, ['--no-watch'], t);
   await until(app, 'started', settled({ echo: 4, workProcesses: 1 }));
-  const load = steadyLoad(app.url, LOAD_PATHS, 4);
+  const load = steadyLoad(app.url, LOAD_PATHS, 4, t);
   for (const processes of ['', '\n    processes: 1']) {
     save(file, topology({ echo: 8 }).replace('routes:', `  bad:\n    actor: ./actors/broken.mjs${processes}\nroutes:\n  - match: { path: /bad }\n    pool: bad`));
     const r = await runCli(['reload', '--pid-file', app.pidFile]);
