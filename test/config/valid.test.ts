@@ -81,7 +81,7 @@ test('loads every example topology shipped in examples/', () => {
 });
 
 test('the shipped schema.json is the one config/schema.mjs generates', () => {
-  assert.doesNotThrow(() => execFileSync(process.execPath, [join(ROOT, 'config', 'schema.mjs'), '--check'], { stdio: 'pipe' }));
+  assert.doesNotThrow(() => execFileSync(process.execPath, [join(ROOT, 'config', 'schema.mjs'), '--check'], { stdio: 'pipe', timeout: 60_000 }));
 });
 
 test('caches and route cache policies get their defaults, durations and sizes normalized', () => {

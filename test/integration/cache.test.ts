@@ -10,6 +10,7 @@ import { Client } from 'undici';
 import type { InstanceStatus } from '../../runtime/primary/status.js';
 import { eventually, ROOT, tempDir, within } from '../helpers.js';
 import { call, callFresh, runCli, startInstance, type Answer, type Instance } from './instance.js';
+import { Relay } from './services.js';
 
 // Real Redis on 127.0.0.1:6379 (.ci/run starts it); never skipped.
 const REDIS = 'redis://127.0.0.1:6379';
@@ -77,9 +78,12 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
   let upstreamHits = 0;
   const namespace = `actorrt-it-${randomUUID()}`;
   const redis = createClient({ url: REDIS });
+  // The instance reaches Redis through a relay, so a test can pause it without pausing the shared server.
+  const relay = Relay.for(REDIS);
 
   before(async () => {
     await redis.connect();
+    await relay.open();
     upstream = createServer((req, res) => {
       upstreamHits++;
       res.writeHead(200, { 'content-type': 'text/plain', 'x-origin': 'yes' });
@@ -88,7 +92,7 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     dir = tempDir('cache');
     cpSync(join(ROOT, 'test/fixtures/cache/actors'), join(dir, 'actors'), { recursive: true });
-    writeFileSync(join(dir, 'actorrt.yml'), topology(namespace, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`));
+    writeFileSync(join(dir, 'actorrt.yml'), topology(namespace, `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, relay.url(REDIS)));
     app = await startInstance(join(dir, 'actorrt.yml'));
   });
 
@@ -96,6 +100,7 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
     try {
       await app?.stop();
     } finally {
+      await relay.cut();
       upstream?.close();
       for await (const keys of redis.scanIterator({ MATCH: `${namespace}:*` })) if (keys.length > 0) await redis.del(keys);
       await redis.close();
@@ -281,14 +286,14 @@ describe('route caches on a running instance (2 workers, memory and Redis stores
 
   test('a paused Redis never fails a request nor holds it past the store timeout', { timeout: 30_000 }, async () => {
     await get(app, '/shared/p1');
-    await redis.sendCommand(['CLIENT', 'PAUSE', '3000', 'ALL']);
-    // Queued behind the pause: answered only once Redis serves again.
-    let paused = true;
-    const resumed = redis.ping().then(() => { paused = false; });
-    const answers = await Promise.all(['p1', 'p2', 'p3'].map((id) => get(app, `/shared/${id}`)));
-    assert.ok(paused, 'every request was answered while Redis was still paused');
-    assert.ok(answers.every((a) => a.status === 200), answers.map((a) => a.status).join(','));
-    await within('Redis answers again after the pause (before other tests talk to it)', resumed, 15_000);
+    relay.freeze();
+    try {
+      // A request held by Redis would wait until the thaw below: each must be answered while Redis is still paused.
+      const answers = await within('requests while Redis is paused', Promise.all(['p1', 'p2', 'p3'].map((id) => get(app, `/shared/${id}`))), 15_000, 'held by the paused Redis');
+      assert.ok(answers.every((a) => a.status === 200), answers.map((a) => a.status).join(','));
+    } finally {
+      relay.thaw();
+    }
   });
 
   test('status shows each store with its hit rate and entries', { timeout: 30_000 }, async () => {

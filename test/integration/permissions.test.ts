@@ -15,7 +15,7 @@ function pidFileFor(runtimeDir: string): string {
   return file;
 }
 
-test('start refuses a temp folder every user can write without the sticky bit, and says what to do', async () => {
+test('start refuses a temp folder every user can write without the sticky bit, and says what to do', { timeout: 60_000 }, async () => {
   const open = join(tempDir('perm'), 'shared');
   mkdirSync(open);
   chmodSync(open, 0o777);
@@ -25,7 +25,7 @@ test('start refuses a temp folder every user can write without the sticky bit, a
   assert.match(stderr, /TMPDIR/);
 });
 
-test('commands refuse to drive an instance whose runtime folder is open to other users', async () => {
+test('commands refuse to drive an instance whose runtime folder is open to other users', { timeout: 60_000 }, async () => {
   const dir = join(tempDir('perm'), 'rt');
   mkdirSync(dir);
   chmodSync(dir, 0o777);
@@ -36,7 +36,7 @@ test('commands refuse to drive an instance whose runtime folder is open to other
   }
 });
 
-test('commands refuse another user\'s instance before signalling anything', { skip: process.getuid?.() !== 0 && 'needs root to create a folder owned by another user' }, async () => {
+test('commands refuse another user\'s instance before signalling anything', { timeout: 60_000, skip: process.getuid?.() !== 0 && 'needs root to create a folder owned by another user' }, async () => {
   const dir = join(tempDir('perm'), 'rt');
   mkdirSync(dir, { mode: 0o700 });
   chownSync(dir, 65534, 65534);
@@ -45,7 +45,7 @@ test('commands refuse another user\'s instance before signalling anything', { sk
   assert.match(stderr, /ACTORRT_E_PERMISSION .*belongs to another user \(uid 65534\)/);
 });
 
-test('a pid file whose instance folder is gone is reported stale, and its pid is left alone', async () => {
+test('a pid file whose instance folder is gone is reported stale, and its pid is left alone', { timeout: 60_000 }, async () => {
   const { code, stderr } = await runCli(['stop', '--pid-file', pidFileFor(join(tempDir('perm'), 'gone'))]);
   assert.equal(code, 1);
   assert.match(stderr, /ACTORRT_E_NOT_RUNNING .*is gone; the pid file is stale/);

@@ -5,8 +5,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLI, MINIMAL, ROOT, tempDir, writeProject } from '../helpers.js';
 
+/** Run the CLI to completion; a synchronous spawn cannot be cut by a test timeout, so it carries its own. */
 function actorrt(args: string[], cwd = ROOT): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.error, undefined, `actorrt ${args.join(' ')}: ${String(r.error)}`);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

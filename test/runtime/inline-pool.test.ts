@@ -9,8 +9,15 @@ import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
 import { InlinePool } from '../../runtime/pool/inline-pool.js';
 import { isConnectionError } from '../../runtime/resources/connection-errors.js';
 import type { SupervisionEvent } from '../../runtime/supervision/counters.js';
+import { eventually, type LogLine } from '../helpers.js';
 
 const silent = pino({ level: 'silent' });
+
+/** A logger that keeps what the pool logs (pino JSON lines, parsed). */
+function capturing(): { log: typeof silent; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  return { lines, log: pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as LogLine); } }) };
+}
 
 function poolConfig(over: Partial<PoolConfig> & { strategy?: PoolConfig['supervision']['strategy']; maxRestarts?: number } = {}): PoolConfig {
   const { strategy, maxRestarts, ...rest } = over;
@@ -24,6 +31,7 @@ function poolConfig(over: Partial<PoolConfig> & { strategy?: PoolConfig['supervi
 interface State { n: number; readonly born: number }
 
 let births = 0;
+/** The test actor; `wait` is how long a request keeps it busy (a slow message is the behaviour under test). */
 const counter = defineActor<State>({
   init: () => ({ n: 0, born: ++births }),
   receive: async (state, req) => {
@@ -37,10 +45,10 @@ const counter = defineActor<State>({
 });
 
 async function startPool(config: PoolConfig, actor: ActorDefinition<State> = counter, escalations: string[] = [],
-  events: Array<[SupervisionEvent, number]> = []): Promise<InlinePool> {
+  events: Array<[SupervisionEvent, number]> = [], log = silent): Promise<InlinePool> {
   const pool = new InlinePool(config, actor as never, {
     parent: startSystem(),
-    log: silent,
+    log,
     contextFor: (index) => ({ resources: {}, caches: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
     resourceFailure: (err) => (isConnectionError(err) ? new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', 'db down') : undefined),
     onSupervision: (event, count) => { events.push([event, count]); },
@@ -96,7 +104,7 @@ test('times out with TIMEOUT, drops the late reply, and skips queued messages th
   const queued = pool.dispatch(req(), 30);
   assert.equal(await code(slow), 'ACTORRT_E_TIMEOUT');
   assert.equal(await code(queued), 'ACTORRT_E_TIMEOUT');
-  await sleep(120);
+  await eventually('the slow message ran and the timed-out one was skipped', () => pool.depth === 0, 5000);
   // The queued message timed out before the actor reached it, so it never ran: n is still 1 after the next one.
   const next = await pool.dispatch(req(), 1000) as State;
   assert.equal(next.n, 2, 'the slow message ran (n=1) and the skipped one did not');
@@ -153,12 +161,22 @@ test('escalates when restarts exceed the intensity, failing the pool with POOL_D
 });
 
 test('waits the backoff between restarts within a window', async () => {
-  const pool = await startPool(poolConfig({ size: 1, maxRestarts: 5, supervision: { strategy: 'one-for-one', maxRestarts: 5, within: 5000, backoff: { min: 80, max: 80 } } }));
+  const events: Array<[SupervisionEvent, number]> = [];
+  const { log, lines } = capturing();
+  const pool = await startPool(poolConfig({ size: 1, maxRestarts: 5, supervision: { strategy: 'one-for-one', maxRestarts: 5, within: 5000, backoff: { min: 80, max: 80 } } }),
+    counter, [], events, log);
   await code(pool.dispatch(req({ crash: true }), 1000)); // first restart: immediate
+  assert.deepEqual(events, [['actor-restart', 1]], 'the first restart is done by the time its crash is answered');
+  const bornBefore = births;
   await code(pool.dispatch(req({ crash: true }), 1000)); // second: backs off 40-80 ms before the actor resumes
-  const t = performance.now();
-  await pool.dispatch(req(), 1000);
-  assert.ok(performance.now() - t >= 35, 'the next message waited for the backed-off restart');
+  assert.deepEqual(events, [['actor-restart', 1]], 'the second restart waits out its backoff after the crash is answered');
+  const next = await pool.dispatch(req(), 1000) as State;
+  assert.deepEqual(events, [['actor-restart', 1], ['actor-restart', 1]], 'the next message ran only after the backed-off restart');
+  assert.equal(next.n, 1, 'answered by the restarted actor (fresh state)');
+  assert.ok(next.born > bornBefore, 'answered by an actor born after the second crash');
+  const delays = lines.filter((l) => l['pool'] === 'p' && l['action'] === 'restart-one').map((l) => l['delay']);
+  assert.equal(delays[0], 0);
+  assert.ok(typeof delays[1] === 'number' && delays[1] >= 40 && delays[1] <= 80, `the second restart's backoff: ${String(delays[1])} ms`);
   await pool.stop(100);
 });
 

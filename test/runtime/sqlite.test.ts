@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { retryLocked } from '../../runtime/resources/sqlite.js';
+import { eventually } from '../helpers.js';
 
 const busy = (code: string): Error => Object.assign(new Error('database is locked'), { code });
 
@@ -37,7 +38,9 @@ test('retryLocked gives up at the deadline and never retries other errors', asyn
 const OPENER = `
 const { workerData, parentPort } = require('node:worker_threads');
 import(workerData.module).then(async ({ openSqlite }) => {
-  Atomics.wait(new Int32Array(workerData.gate), 0, 0);
+  const gate = new Int32Array(workerData.gate);
+  Atomics.add(gate, 1, 1); // parked (or about to be)
+  Atomics.wait(gate, 0, 0);
   try {
     const db = await openSqlite({ type: 'sqlite', file: workerData.file, readonly: false, wal: true, init: workerData.init });
     await db.close();
@@ -48,22 +51,33 @@ import(workerData.module).then(async ({ openSqlite }) => {
 });
 `;
 
-test('processes that set up a fresh SQLite file at the same instant all open it', async (t) => {
+test('processes that set up a fresh SQLite file at the same instant all open it', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'actorrt-sqlite-race-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const init = join(dir, 'schema.sql');
   writeFileSync(init, 'CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, title TEXT NOT NULL);\n');
   const module = new URL('../../runtime/resources/sqlite.js', import.meta.url).href;
   const outcomes: string[] = [];
-  for (let round = 0; round < 40; round++) {
-    const file = join(dir, `race-${round}.db`);
-    const gate = new SharedArrayBuffer(4);
+  // On failure, no worker may stay parked at its gate (it would keep the test process alive).
+  let round: { gate: SharedArrayBuffer; workers: Worker[] } | undefined;
+  t.after(async () => {
+    if (round === undefined) return;
+    Atomics.store(new Int32Array(round.gate), 0, 1);
+    Atomics.notify(new Int32Array(round.gate), 0);
+    await Promise.all(round.workers.map((w) => w.terminate()));
+  });
+  for (let n = 0; n < 40; n++) {
+    const file = join(dir, `race-${n}.db`);
+    const gate = new SharedArrayBuffer(8); // [0]: open, [1]: workers at the gate
+    round = { gate, workers: [] };
+    const { workers } = round;
     const opened = Array.from({ length: 4 }, () => new Promise<void>((resolve, reject) => {
       const worker = new Worker(OPENER, { eval: true, workerData: { module, file, init, gate } });
+      workers.push(worker);
       worker.once('message', (m: string) => { outcomes.push(m); resolve(); });
       worker.once('error', reject);
     }));
-    await new Promise((r) => setTimeout(r, 50)); // every worker is parked at the gate
+    await eventually(`round ${n}: every worker is at the gate`, () => Atomics.load(new Int32Array(gate), 1) === 4, 20_000);
     Atomics.store(new Int32Array(gate), 0, 1);
     Atomics.notify(new Int32Array(gate), 0);
     await Promise.all(opened);

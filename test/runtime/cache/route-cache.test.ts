@@ -37,7 +37,7 @@ function request(id = '1', headers: KeySource['headers'] = {}, method = 'GET'): 
   return { method, path: `/items/${id}`, params: { id }, query: {}, headers };
 }
 
-/** A fill that counts its runs and answers after `delay` ms. */
+/** A fill that counts its runs and answers after `delay` ms (a slow actor: what the cache is for). */
 function counter(delay = 0, reply: () => Reply = () => ({ status: 200, headers: {}, body: { n: runs.n } })): { fill: () => Promise<Reply> } {
   return {
     fill: async () => {
@@ -96,12 +96,12 @@ test('stale-while-revalidate serves the stale reply at once and refreshes it onc
   const { cache } = setup();
   const p = policy({ ttl: 150, staleWhileRevalidate: 5000 });
   await cache.serve(p, request(), counter().fill);
-  await sleep(170);
+  await eventually('the entry is past its ttl', () => cache.hit(p, request()) === undefined, 5000);
   const stale = await Promise.all([1, 2, 3].map(() => cache.serve(p, request(), counter(20).fill)));
   assert.deepEqual(stale.map((o) => o.state), ['STALE', 'STALE', 'STALE']);
   assert.equal((stale[0]?.reply.body as Buffer).toString(), '{"n":1}');
-  await eventually('the background refresh ran', () => runs.n === 2);
-  await sleep(30); // a second refresh would have run by now
+  // Once the refresh has stored its reply, any other refresh those three serves started would have run.
+  await eventually('the background refresh stored its reply', () => (cache.hit(p, request())?.reply.body as Buffer | undefined)?.toString() === '{"n":2}', 5000);
   assert.equal(runs.n, 2, 'one refresh for three stale serves');
   const fresh = await cache.serve(p, request(), counter().fill);
   assert.equal(fresh.state, 'HIT');
@@ -111,24 +111,42 @@ test('stale-while-revalidate serves the stale reply at once and refreshes it onc
 test('stale-if-error serves the stale reply when the fill throws or answers 5xx, within the window only', async () => {
   runs.n = 0;
   const { cache } = setup();
-  const p = policy({ ttl: 20, staleIfError: 200 });
+  const p = policy({ ttl: 20, staleIfError: 1000 }); // a window no busy machine's pause outlasts between two lines
+  const timedOut = (): Promise<Reply> => Promise.reject(new ActorrtError('ACTORRT_E_TIMEOUT', 'late'));
   await cache.serve(p, request(), counter().fill);
-  await sleep(40);
-  const thrown = await cache.serve(p, request(), () => Promise.reject(new ActorrtError('ACTORRT_E_TIMEOUT', 'late')));
+  await eventually('the entry is past its ttl', () => cache.hit(p, request()) === undefined, 5000);
+  const thrown = await cache.serve(p, request(), timedOut);
   assert.equal(thrown.state, 'STALE');
   const five = await cache.serve(p, request(), () => Promise.resolve({ status: 503, headers: {}, body: 'down' }));
   assert.equal(five.state, 'STALE');
   assert.equal((five.reply.body as Buffer).toString(), '{"n":1}');
-  await sleep(250);
-  await assert.rejects(cache.serve(p, request(), () => Promise.reject(new ActorrtError('ACTORRT_E_TIMEOUT', 'late'))), /late/);
+  // Past the window the fill's own error comes through (until then each try is served stale).
+  let failure: unknown;
+  await eventually('the stale-if-error window (1 s) ends', async () => {
+    try {
+      assert.equal((await cache.serve(p, request(), timedOut)).state, 'STALE', 'within the window: stale');
+      return false;
+    } catch (err) {
+      failure = err;
+      return true;
+    }
+  }, 5000);
+  assert.ok(failure instanceof ActorrtError && failure.code === 'ACTORRT_E_TIMEOUT', `the fill's error: ${String(failure)}`);
 });
 
 test('a fill that started before an invalidation of its key does not store what it read', async () => {
   runs.n = 0;
   const { cache, caches } = setup();
-  const pending = cache.serve(policy(), request(), counter(30).fill);
-  await sleep(5);
+  let release!: () => void;
+  const reading = new Promise<void>((resolve) => { release = resolve; });
+  const pending = cache.serve(policy(), request(), async () => {
+    runs.n++;
+    await reading; // the read is in progress until the invalidation is done
+    return { status: 200, headers: {}, body: { n: runs.n } };
+  });
+  await eventually('the fill started', () => runs.n === 1);
   await caches.invalidate({ keys: ['item:1'], prefixes: [] });
+  release();
   await pending;
   const next = await cache.serve(policy(), request(), counter().fill);
   assert.equal(next.state, 'MISS', 'the old read was not stored');
@@ -164,11 +182,11 @@ test('hit() answers a fresh memory entry without waiting, and leaves everything 
   runs.n = 0;
   const { cache } = setup();
   assert.equal(cache.hit(policy(), request()), undefined, 'absent');
-  await cache.serve(policy({ ttl: 60 }), request(), counter().fill);
+  await cache.serve(policy({ ttl: 300 }), request(), counter().fill);
   const fresh = cache.hit(policy(), request());
   assert.equal(fresh?.state, 'HIT');
   assert.equal((fresh?.reply.body as Buffer).toString(), '{"n":1}');
   assert.equal(cache.stats()[0]?.hits, 1, 'counted as a hit');
   assert.equal(cache.hit(policy({ allowNoCache: true }), request('1', { 'cache-control': 'no-cache' })), undefined, 'no-cache where allowed');
-  await eventually('the entry is stale', () => cache.hit(policy(), request()) === undefined, 2000);
+  await eventually('the entry is stale', () => cache.hit(policy(), request()) === undefined, 5000);
 });
