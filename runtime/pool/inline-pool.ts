@@ -33,6 +33,8 @@ const EVERY_ACTOR_STOPPED = 'every actor of the pool is stopped';
 const HUNG_GRACE_MS = 5000;
 /** Messages an actor handles per wake before yielding the event loop to other work. */
 const BATCH = 64;
+/** InlinePools created in this process (each one's nact names carry its serial). */
+let pools = 0;
 
 /** One actor of the pool: its nact reference, its private state and its load. */
 class Cell {
@@ -91,6 +93,8 @@ export class InlinePool extends PoolBase<Cell> {
   private allStopped = false;
   /** Index of the next actor added (indexes are never reused, so nact names stay unique). */
   private nextIndex = 0;
+  /** Which pool of this process this is: a pool replaced by one of the same name (new module) drains beside it, and nact refuses a second child named alike. */
+  private readonly serial = ++pools;
   private readonly deadlines = new Deadlines();
 
   constructor(config: PoolConfig, private readonly actor: Actor<unknown, unknown>, private readonly deps: InlinePoolDeps) {
@@ -259,7 +263,7 @@ export class InlinePool extends PoolBase<Cell> {
       cell.awake = false;
       this.wake(cell); // more arrived, or the batch limit was reached
       return undefined;
-    }, `${this.name}-${cell.index}`, {
+    }, `${this.name}-${this.serial}.${cell.index}`, {
       onCrash: async (_msg, error, ctx) => {
         await this.onCrash(cell, error);
         return cell.stopped ? ctx.stop : ctx.resume;
