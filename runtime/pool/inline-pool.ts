@@ -103,7 +103,7 @@ export class InlinePool extends PoolBase<Cell> {
 
   /** Add `size` actors and wait for each init(); rejects (naming the pool) if an init throws. */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.config.size }, () => this.addActor()));
+    await this.resize(this.config.size);
   }
 
   /**
@@ -121,12 +121,8 @@ export class InlinePool extends PoolBase<Cell> {
     }
   }
 
-  /**
-   * Grow or shrink to `size` actors (see reconfigure). Resolves once the pool has its new shape:
-   * added actors ready, retired ones out of the rotation (they finish their mailbox afterwards;
-   * `stop` waits for them).
-   */
-  async resize(size: number): Promise<void> {
+  /** Grow or shrink to `size` actors; resolves once added ones are ready and retired ones out of the rotation (stop waits for their mailbox). */
+  private async resize(size: number): Promise<void> {
     const staying = this.members.filter((c) => !c.retiring);
     if (staying.length < size) {
       await Promise.all(Array.from({ length: size - staying.length }, () => this.addActor()));

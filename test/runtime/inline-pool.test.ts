@@ -45,9 +45,9 @@ const counter = defineActor<State>({
 });
 
 async function startPool(config: PoolConfig, actor: ActorDefinition<State> = counter, escalations: string[] = [],
-  events: Array<[SupervisionEvent, number]> = [], log = silent): Promise<InlinePool> {
+  events: Array<[SupervisionEvent, number]> = [], log = silent, parent = startSystem()): Promise<InlinePool> {
   const pool = new InlinePool(config, actor as never, {
-    parent: startSystem(),
+    parent,
     log,
     contextFor: (index) => ({ resources: {}, caches: {}, log: silent, self: { pool: config.name, index, pid: process.pid }, ask: () => Promise.reject(new Error('no')) }) as ActorContext<unknown>,
     resourceFailure: (err) => (isConnectionError(err) ? new ActorrtError('ACTORRT_E_RESOURCE_UNAVAILABLE', 'db down') : undefined),
@@ -262,4 +262,14 @@ test('a pool whose actors were all stopped by supervision serves again once a re
   assert.equal(pool.actors, 1, 'the stopped actor keeps its slot (strategy stop leaves it stopped); the added one serves');
   assert.deepEqual(Object.keys(await pool.dispatch(req(), 1000) as object).sort(), ['actor', 'born', 'n']);
   await pool.stop(100);
+});
+
+test('a pool starts beside one of the same name on the same actor system (a changed module replaces a pool while the old one drains)', async (t) => {
+  const parent = startSystem();
+  const old = await startPool(poolConfig({ size: 2 }), counter, [], [], silent, parent);
+  t.after(() => old.stop(100));
+  const successor = await startPool(poolConfig({ size: 2 }), counter, [], [], silent, parent);
+  t.after(() => successor.stop(100));
+  const [a, b] = await Promise.all([old.dispatch(req(), 1000), successor.dispatch(req(), 1000)]) as [State, State];
+  assert.notEqual(a.born, b.born, 'each pool answers with its own actors');
 });
