@@ -12,7 +12,8 @@ import { PoolBase, poolDown } from './pool-base.js';
 
 /**
  * A message in an actor's mailbox: the request and its caller's promise, answered by release() /
- * fail(), not by a closure and an outcome object per message (1M dispatches: 88 -> 84 minor GCs).
+ * fail(), not by a closure and an outcome object per message (micro benchmark, 4 actors, 64 in
+ * flight: 90 -> 82-86 minor GCs per 1M dispatches, ~321 -> ~315 ns CPU per dispatch).
  */
 interface Envelope {
   readonly req: ActorRequest;

