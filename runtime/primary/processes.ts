@@ -245,12 +245,12 @@ export class Processes {
 
   private gaveUp(group: string, reason: string, child: Child): void {
     if (group === FRONT) {
-      this.log.fatal({ ...child.spec.fields, reason }, 'front workers keep failing to start; giving up');
+      this.log.fatal({ ...child.spec.fields, reason, event: 'gave-up' }, 'front workers keep failing to start; giving up');
       this.onFrontGiveUp(reason);
       return;
     }
     const g = this.supervisor.group(group);
-    this.log.error({ ...child.spec.fields, reason, lastError: g.lastError }, 'pool process keeps failing; giving the pool up');
+    this.log.error({ ...child.spec.fields, reason, lastError: g.lastError, event: 'pool-given-up' }, 'pool process keeps failing; giving the pool up');
     this.reports.counters.record(group, 'give-up');
     const drain = drainTimeout(this.config, group);
     for (const sibling of this.supervisor.list(group)) void this.supervisor.terminate(sibling, 'stop', drain);
