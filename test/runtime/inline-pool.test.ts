@@ -73,21 +73,21 @@ async function code(p: Promise<unknown>): Promise<ErrorCode> {
   assert.fail('expected a rejection');
 }
 
-test('spreads concurrent requests across actors (least loaded first)', async () => {
+test('spreads concurrent requests across actors (least loaded first)', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 3 }));
   const replies = await Promise.all([0, 1, 2].map(() => pool.dispatch(req({ wait: 20 }), 1000))) as State[];
   assert.deepEqual(new Set(replies.map((r) => r.born)).size, 3, 'three different actors answered');
   await pool.stop(100);
 });
 
-test('handles one message at a time per actor, in order', async () => {
+test('handles one message at a time per actor, in order', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 1 }));
   const replies = await Promise.all(Array.from({ length: 10 }, () => pool.dispatch(req(), 1000))) as State[];
   assert.deepEqual(replies.map((r) => r.n), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   await pool.stop(100);
 });
 
-test('rejects with MAILBOX_FULL when every actor is at capacity, never queueing beyond it', async () => {
+test('rejects with MAILBOX_FULL when every actor is at capacity, never queueing beyond it', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 2, mailbox: { capacity: 2, overflow: 'reject' } }));
   const accepted = Array.from({ length: 4 }, () => pool.dispatch(req({ wait: 50 }), 1000));
   assert.equal(pool.depth, 4);
@@ -98,7 +98,7 @@ test('rejects with MAILBOX_FULL when every actor is at capacity, never queueing 
   await pool.stop(100);
 });
 
-test('times out with TIMEOUT, drops the late reply, and skips queued messages that already timed out', async () => {
+test('times out with TIMEOUT, drops the late reply, and skips queued messages that already timed out', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 1 }));
   const slow = pool.dispatch(req({ wait: 100 }), 30);
   const queued = pool.dispatch(req(), 30);
@@ -112,7 +112,7 @@ test('times out with TIMEOUT, drops the late reply, and skips queued messages th
   await pool.stop(100);
 });
 
-test('one-for-one: a crash fails only its request, restarts only that actor (state reset), siblings keep state', async () => {
+test('one-for-one: a crash fails only its request, restarts only that actor (state reset), siblings keep state', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 2 }));
   // Warm both actors up so each has state.
   const warm = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
@@ -127,7 +127,7 @@ test('one-for-one: a crash fails only its request, restarts only that actor (sta
   await pool.stop(100);
 });
 
-test('one-for-all: a crash restarts every actor of the pool', async () => {
+test('one-for-all: a crash restarts every actor of the pool', { timeout: 30_000 }, async () => {
   const events: Array<[SupervisionEvent, number]> = [];
   const pool = await startPool(poolConfig({ size: 2, strategy: 'one-for-all' }), counter, [], events);
   const warm = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
@@ -138,7 +138,7 @@ test('one-for-all: a crash restarts every actor of the pool', async () => {
   await pool.stop(100);
 });
 
-test('queued messages survive a restart of their actor and run after it', async () => {
+test('queued messages survive a restart of their actor and run after it', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 1 }));
   const crash = pool.dispatch(req({ crash: true, wait: 10 }), 1000);
   const queued = [pool.dispatch(req(), 1000), pool.dispatch(req(), 1000)];
@@ -147,7 +147,7 @@ test('queued messages survive a restart of their actor and run after it', async 
   await pool.stop(100);
 });
 
-test('escalates when restarts exceed the intensity, failing the pool with POOL_DOWN', async () => {
+test('escalates when restarts exceed the intensity, failing the pool with POOL_DOWN', { timeout: 30_000 }, async () => {
   const escalations: string[] = [];
   const pool = await startPool(poolConfig({ size: 1, maxRestarts: 2 }), counter, escalations);
   for (let i = 0; i < 2; i++) assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
@@ -160,7 +160,7 @@ test('escalates when restarts exceed the intensity, failing the pool with POOL_D
   await pool.stop(100);
 });
 
-test('waits the backoff between restarts within a window', async () => {
+test('waits the backoff between restarts within a window', { timeout: 30_000 }, async () => {
   const events: Array<[SupervisionEvent, number]> = [];
   const { log, lines } = capturing();
   const pool = await startPool(poolConfig({ size: 1, maxRestarts: 5, supervision: { strategy: 'one-for-one', maxRestarts: 5, within: 5000, backoff: { min: 80, max: 80 } } }),
@@ -180,14 +180,14 @@ test('waits the backoff between restarts within a window', async () => {
   await pool.stop(100);
 });
 
-test('the stop strategy stops the failed actor; the pool goes down when none is left', async () => {
+test('the stop strategy stops the failed actor; the pool goes down when none is left', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 1, strategy: 'stop' }));
   assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
   assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
   await pool.stop(100);
 });
 
-test('stop() lets in-flight messages finish, then calls each actor\'s stop()', async () => {
+test('stop() lets in-flight messages finish, then calls each actor\'s stop()', { timeout: 30_000 }, async () => {
   const stopped: number[] = [];
   const actor = defineActor<State>({ ...counter, stop: (state) => { stopped.push(state.born); } });
   const pool = await startPool(poolConfig({ size: 2 }), actor);
@@ -198,13 +198,13 @@ test('stop() lets in-flight messages finish, then calls each actor\'s stop()', a
   assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
 });
 
-test('start() rejects with ACTOR_INIT naming the pool when an init throws', async () => {
+test('start() rejects with ACTOR_INIT naming the pool when an init throws', { timeout: 30_000 }, async () => {
   const actor = defineActor({ init: () => { throw new Error('no database'); }, receive: () => ({}) });
   await assert.rejects(startPool(poolConfig({ name: 'db-pool' }), actor as never),
     (err: unknown) => err instanceof ActorrtError && err.code === 'ACTORRT_E_ACTOR_INIT' && /db-pool.*no database/.test(err.message));
 });
 
-test('a connection error from a resource answers RESOURCE_UNAVAILABLE and is not counted as a crash', async () => {
+test('a connection error from a resource answers RESOURCE_UNAVAILABLE and is not counted as a crash', { timeout: 30_000 }, async () => {
   const escalations: string[] = [];
   const pool = await startPool(poolConfig({ size: 1, strategy: 'escalate', maxRestarts: 0 }), counter, escalations);
   const first = await pool.dispatch(req(), 1000) as State;
@@ -216,7 +216,7 @@ test('a connection error from a resource answers RESOURCE_UNAVAILABLE and is not
   await pool.stop(100);
 });
 
-test('grows live: added actors take messages only once their init() is done', async () => {
+test('grows live: added actors take messages only once their init() is done', { timeout: 30_000 }, async () => {
   let inits = 0;
   let release!: () => void;
   const gate = new Promise<void>((r) => { release = r; });
@@ -240,7 +240,7 @@ test('grows live: added actors take messages only once their init() is done', as
   await pool.stop(100);
 });
 
-test('shrinks live: a retired actor takes no new message but finishes what it had queued', async () => {
+test('shrinks live: a retired actor takes no new message but finishes what it had queued', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 2 }));
   // Four slow messages: two per actor (least loaded with rotation).
   const queued = Array.from({ length: 4 }, () => pool.dispatch(req({ wait: 80 }), 2000));
@@ -254,7 +254,7 @@ test('shrinks live: a retired actor takes no new message but finishes what it ha
   await pool.stop(100);
 });
 
-test('a pool whose actors were all stopped by supervision serves again once a reload adds actors', async () => {
+test('a pool whose actors were all stopped by supervision serves again once a reload adds actors', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 1, strategy: 'stop' }));
   assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
   assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
@@ -264,7 +264,7 @@ test('a pool whose actors were all stopped by supervision serves again once a re
   await pool.stop(100);
 });
 
-test('a pool starts beside one of the same name on the same actor system (a changed module replaces a pool while the old one drains)', async (t) => {
+test('a pool starts beside one of the same name on the same actor system (a changed module replaces a pool while the old one drains)', { timeout: 30_000 }, async (t) => {
   const parent = startSystem();
   const old = await startPool(poolConfig({ size: 2 }), counter, [], [], silent, parent);
   t.after(() => old.stop(100));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Deadlines } from '../../runtime/request-deadlines.js';
 import { eventually } from '../helpers.js';
 
-test('deadlines expire in order per timeout; cancelled ones never fire; different timeouts keep their own lists', async () => {
+test('deadlines expire in order per timeout; cancelled ones never fire; different timeouts keep their own lists', { timeout: 30_000 }, async () => {
   const d = new Deadlines();
   const fired: string[] = [];
   const a = d.add(30, () => fired.push('a30'));
@@ -18,7 +18,7 @@ test('deadlines expire in order per timeout; cancelled ones never fire; differen
   assert.deepEqual(fired, ['d10', 'b30']);
 });
 
-test('a deadline added after the head expired is still honoured (the timer re-arms for the new head)', async () => {
+test('a deadline added after the head expired is still honoured (the timer re-arms for the new head)', { timeout: 30_000 }, async () => {
   const d = new Deadlines();
   const fired: number[] = [];
   d.add(5, () => fired.push(1));

@@ -10,7 +10,7 @@ import { eventually } from '../helpers.js';
 
 const busy = (code: string): Error => Object.assign(new Error('database is locked'), { code });
 
-test('retryLocked runs the attempt again while SQLite reports a lock conflict', async () => {
+test('retryLocked runs the attempt again while SQLite reports a lock conflict', { timeout: 30_000 }, async () => {
   let calls = 0;
   const value = await retryLocked(() => {
     calls++;
@@ -22,7 +22,7 @@ test('retryLocked runs the attempt again while SQLite reports a lock conflict', 
   assert.equal(calls, 3);
 });
 
-test('retryLocked gives up at the deadline and never retries other errors', async () => {
+test('retryLocked gives up at the deadline and never retries other errors', { timeout: 30_000 }, async () => {
   let calls = 0;
   await assert.rejects(retryLocked(() => { calls++; throw busy('SQLITE_BUSY'); }, Date.now() + 100), { code: 'SQLITE_BUSY' });
   assert.ok(calls >= 2, `retried before the deadline (${calls} calls)`);

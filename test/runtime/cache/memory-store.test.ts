@@ -7,14 +7,14 @@ function store(over: { maxEntries?: number; maxBytes?: number } = {}): MemorySto
   return new MemoryStore('m', { store: 'memory', maxEntries: over.maxEntries ?? 100, ttl: 1000, timeout: 50, ...(over.maxBytes === undefined ? {} : { maxBytes: over.maxBytes }) });
 }
 
-test('values come back as stored until their ttl passes', async () => {
+test('values come back as stored until their ttl passes', { timeout: 30_000 }, async () => {
   const s = store();
   await s.set('a', { n: 1 }, 40);
   assert.deepEqual(await s.get('a'), { n: 1 });
   await eventually('the 40 ms entry expired', async () => (await s.get('a')) === undefined, 5000);
 });
 
-test('maxEntries keeps the most recently used entries', async () => {
+test('maxEntries keeps the most recently used entries', { timeout: 30_000 }, async () => {
   const s = store({ maxEntries: 3 });
   for (const k of ['a', 'b', 'c']) await s.set(k, k, 10_000);
   await s.get('a'); // a is now the most recently used
@@ -24,7 +24,7 @@ test('maxEntries keeps the most recently used entries', async () => {
   assert.equal(s.stats().entries, 3);
 });
 
-test('maxBytes bounds the bytes held, counting bodies of stored replies', async () => {
+test('maxBytes bounds the bytes held, counting bodies of stored replies', { timeout: 30_000 }, async () => {
   const s = store({ maxBytes: 4096 });
   for (let i = 0; i < 10; i++) await s.set(`k${i}`, { kind: 'reply', body: Buffer.alloc(1000), headers: {} }, 10_000);
   const stats = s.stats();
@@ -36,7 +36,7 @@ test('maxBytes bounds the bytes held, counting bodies of stored replies', async 
   assert.equal(await s.get('huge'), undefined, 'an entry larger than the whole bound is not kept');
 });
 
-test('delete takes exact keys with their vary variants (where a route varies), and prefixes', async () => {
+test('delete takes exact keys with their vary variants (where a route varies), and prefixes', { timeout: 30_000 }, async () => {
   const s = store();
   for (const k of ['user:1', 'user:1#accept-language=fr', 'user:10', 'users:p1', 'users:p2', 'other']) await s.set(k, k, 10_000);
   await s.delete({ keys: ['user:1'], prefixes: [] }, false);

@@ -31,7 +31,7 @@ function store(over: { url?: string; keyPrefix?: string; timeout?: number } = {}
   return { s, ns };
 }
 
-test('values round-trip through Redis under <keyPrefix><namespace>:<key>, Buffers included, with their ttl', async () => {
+test('values round-trip through Redis under <keyPrefix><namespace>:<key>, Buffers included, with their ttl', { timeout: 30_000 }, async () => {
   const { s, ns } = store({ keyPrefix: 'app1/' });
   await s.ready(2000);
   await s.set('user:1', { kind: 'reply', body: Buffer.from('héllo'), n: 1 }, 10_000);
@@ -43,7 +43,7 @@ test('values round-trip through Redis under <keyPrefix><namespace>:<key>, Buffer
   assert.ok(ttl > 0 && ttl <= 10_000, `ttl ${ttl}`);
 });
 
-test('delete removes exact keys with their vary variants and prefixes (SCAN), nothing else', async () => {
+test('delete removes exact keys with their vary variants and prefixes (SCAN), nothing else', { timeout: 30_000 }, async () => {
   const { s, ns } = store();
   await s.ready(2000);
   const keys = ['user:1', 'user:1#accept-language=fr', 'user:10', 'users:p1', 'users:p2', 'other', 'odd*[key]'];
@@ -55,7 +55,7 @@ test('delete removes exact keys with their vary variants and prefixes (SCAN), no
   await admin.del(`${ns}-neighbour:users:p1`);
 });
 
-test('the fill lock is taken once, seen by others, and released only by its holder', async () => {
+test('the fill lock is taken once, seen by others, and released only by its holder', { timeout: 30_000 }, async () => {
   const { s } = store();
   await s.ready(2000);
   const first = await s.lock('k', 5000);
@@ -69,7 +69,7 @@ test('the fill lock is taken once, seen by others, and released only by its hold
   assert.ok(!(await s.locked('k')));
 });
 
-test('an unreachable Redis reads as a miss at once and drops writes; start-up waits at most its bound', async () => {
+test('an unreachable Redis reads as a miss at once and drops writes; start-up waits at most its bound', { timeout: 30_000 }, async () => {
   const { s } = store({ url: 'redis://127.0.0.1:1' });
   await within('ready(300) giving up on an unreachable Redis', s.ready(300), 10_000);
   await s.set('k', 'v', 1000);
@@ -78,7 +78,7 @@ test('an unreachable Redis reads as a miss at once and drops writes; start-up wa
   assert.equal(s.stats().available, false);
 });
 
-test('a paused Redis costs at most the store timeout, then reads as a miss; it recovers by itself', async (t) => {
+test('a paused Redis costs at most the store timeout, then reads as a miss; it recovers by itself', { timeout: 30_000 }, async (t) => {
   // Paused behind a relay of its own (the shared server stays untouched for tests running beside this one).
   const relay = Relay.for(URL);
   await relay.open();

@@ -49,7 +49,7 @@ function counter(delay = 0, reply: () => Reply = () => ({ status: 200, headers: 
 }
 const runs = { n: 0 };
 
-test('a miss fills and stores; the next request is a hit with Age', async () => {
+test('a miss fills and stores; the next request is a hit with Age', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   const first = await cache.serve(policy(), request(), counter().fill);
@@ -62,7 +62,7 @@ test('a miss fills and stores; the next request is a hit with Age', async () => 
   assert.deepEqual(cache.stats(), [{ route: 0, store: 'm', hits: 1, misses: 1, stale: 0, bypass: 0 }]);
 });
 
-test('single flight: 100 concurrent misses on one key run the fill once', async () => {
+test('single flight: 100 concurrent misses on one key run the fill once', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   const outcomes = await Promise.all(Array.from({ length: 100 }, () => cache.serve(policy(), request('9'), counter(30).fill)));
@@ -70,7 +70,7 @@ test('single flight: 100 concurrent misses on one key run the fill once', async 
   assert.ok(outcomes.every((o) => o.reply.status === 200 && (o.reply.body as Buffer).toString() === '{"n":1}'));
 });
 
-test('vary keeps one entry per header value', async () => {
+test('vary keeps one entry per header value', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   const p = policy({ vary: ['accept-language'] });
@@ -81,7 +81,7 @@ test('vary keeps one entry per header value', async () => {
   assert.equal(fr.state, 'HIT');
 });
 
-test('unstorable replies are answered but not stored', async () => {
+test('unstorable replies are answered but not stored', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   const cookie = counter(0, () => ({ status: 200, headers: { 'set-cookie': 'a=1' }, body: 'x' }));
@@ -91,7 +91,7 @@ test('unstorable replies are answered but not stored', async () => {
   assert.equal(runs.n, 2);
 });
 
-test('stale-while-revalidate serves the stale reply at once and refreshes it once in the background', async () => {
+test('stale-while-revalidate serves the stale reply at once and refreshes it once in the background', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   const p = policy({ ttl: 150, staleWhileRevalidate: 5000 });
@@ -108,7 +108,7 @@ test('stale-while-revalidate serves the stale reply at once and refreshes it onc
   assert.equal((fresh.reply.body as Buffer).toString(), '{"n":2}');
 });
 
-test('stale-if-error serves the stale reply when the fill throws or answers 5xx, within the window only', async () => {
+test('stale-if-error serves the stale reply when the fill throws or answers 5xx, within the window only', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   const p = policy({ ttl: 20, staleIfError: 1000 }); // a window no busy machine's pause outlasts between two lines
@@ -134,7 +134,7 @@ test('stale-if-error serves the stale reply when the fill throws or answers 5xx,
   assert.ok(failure instanceof ActorrtError && failure.code === 'ACTORRT_E_TIMEOUT', `the fill's error: ${String(failure)}`);
 });
 
-test('a fill that started before an invalidation of its key does not store what it read', async () => {
+test('a fill that started before an invalidation of its key does not store what it read', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache, caches } = setup();
   let release!: () => void;
@@ -153,7 +153,7 @@ test('a fill that started before an invalidation of its key does not store what 
   assert.equal(runs.n, 2);
 });
 
-test('no-cache from the client bypasses the lookup only where the route allows it', async () => {
+test('no-cache from the client bypasses the lookup only where the route allows it', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   await cache.serve(policy(), request(), counter().fill);
@@ -166,7 +166,7 @@ test('no-cache from the client bypasses the lookup only where the route allows i
   assert.equal((after.reply.body as Buffer).toString(), '{"n":2}', 'the bypass refreshed the entry');
 });
 
-test('HEAD is answered from a stored GET reply, and a HEAD miss stores nothing', async () => {
+test('HEAD is answered from a stored GET reply, and a HEAD miss stores nothing', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   const headMiss = await cache.serve(policy(), request('1', {}, 'HEAD'), counter().fill);
@@ -178,7 +178,7 @@ test('HEAD is answered from a stored GET reply, and a HEAD miss stores nothing',
   assert.equal(runs.n, 2);
 });
 
-test('hit() answers a fresh memory entry without waiting, and leaves everything else to serve()', async () => {
+test('hit() answers a fresh memory entry without waiting, and leaves everything else to serve()', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
   assert.equal(cache.hit(policy(), request()), undefined, 'absent');
