@@ -114,14 +114,14 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
   // this process in any state: stop taking work, let what is in flight finish, exit 1 and be
   // replaced. Exiting at once would fail every request the process holds for one stray throw.
   process.on('uncaughtException', (err) => {
-    log.fatal({ err }, 'uncaught exception: draining what is in flight, then exiting');
+    log.fatal({ err, event: 'uncaught-exception' }, 'uncaught exception: draining what is in flight, then exiting');
     setTimeout(() => process.exit(1), CRASH_DRAIN_MS + 1000).unref();
     void on.shutdown(CRASH_DRAIN_MS, 'stop', 1);
   });
   // A rejected promise nobody awaited cannot have interrupted anything: it is logged and the
   // process keeps serving (Node's default would exit).
   process.on('unhandledRejection', (err) => {
-    log.error({ err: err instanceof Error ? err : { value: String(err) } }, 'unhandled promise rejection (a promise an actor did not await); serving on');
+    log.error({ err: err instanceof Error ? err : { value: String(err) }, event: 'unhandled-rejection' }, 'unhandled promise rejection (a promise an actor did not await); serving on');
   });
   // The watchdog's evidence that this event loop still turns (a timer cannot fire in a blocked loop).
   setInterval(() => send({ type: 'alive', rss: process.memoryUsage.rss() }), HEARTBEAT_MS).unref();
@@ -168,7 +168,7 @@ function asActorrtError(err: unknown, code: 'ACTORRT_E_INTERNAL' | 'ACTORRT_E_ST
 /** Tell the primary why start-up failed, then exit: the primary decides about restarting. */
 function reportStartupFailure(log: Logger, err: unknown): void {
   const e = asActorrtError(err, 'ACTORRT_E_STARTUP');
-  log.error({ err, code: e.code }, 'start-up failed');
+  log.error({ err, code: e.code, event: 'startup-failed' }, 'start-up failed');
   send({ type: 'startup-failed', code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) });
   setImmediate(() => process.exit(EXIT_STARTUP));
 }

@@ -283,7 +283,7 @@ export class InlinePool extends PoolBase<Cell> {
     cell.stopped = true;
     if (cell.ref !== undefined) nactStop(cell.ref);
     const queued = cell.queue.splice(0);
-    this.deps.log.warn({ pool: this.name, actor: cell.index, requestId: envelope.req.requestId, after, queued: queued.length },
+    this.deps.log.warn({ pool: this.name, actor: cell.index, requestId: envelope.req.requestId, after, queued: queued.length, event: 'actor-replaced' },
       'actor still busy with one request long past its timeout; replaced by a fresh actor');
     this.deps.onSupervision('actor-restart', 1);
     this.addActor().then((fresh) => {

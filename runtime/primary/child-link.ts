@@ -198,7 +198,7 @@ export class ChildLink {
       msg = decodeChildMessage(raw);
     } catch (err) {
       // A BadField is the child's fault; anything else a decoder bug: neither may take the primary down.
-      this.log.error({ code: 'ACTORRT_E_BAD_MESSAGE', child: this.name, pid: this.pid, err: err instanceof BadField ? err.message : err },
+      this.log.error({ code: 'ACTORRT_E_BAD_MESSAGE', child: this.name, childPid: this.pid, err: err instanceof BadField ? err.message : err },
         `dropped a message from ${this.name} that failed its check`);
       return;
     }
@@ -234,7 +234,7 @@ export class ChildLink {
   /** A write failed: the child is dead or its channel broken; either way it cannot be managed. */
   private lost(err: Error): void {
     if (this.exited) return;
-    this.log.debug({ child: this.name, pid: this.pid, err: err.message }, 'a write to a child failed; treating it as gone');
+    this.log.debug({ child: this.name, childPid: this.pid, err: err.message }, 'a write to a child failed; treating it as gone');
     this.close(new ChildGoneError(`${this.name}: ${err.message}`));
     if (this.killedAsLost) return;
     this.killedAsLost = true;

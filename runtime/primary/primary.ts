@@ -160,7 +160,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     reload: (args) => reloader.reload('command', args['dryRun'] === true, args['roll'] === true),
     scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
   }, log);
-  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why) => reloader.recycle(child, why), log);
+  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), log);
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
   serving = true;

@@ -58,11 +58,11 @@ export class Reloader {
    * maxRss). Runs in turn with reloads, so it never interleaves with one; a process a reload
    * already took out is left alone.
    */
-  recycle(child: Child, why: string): Promise<void> {
+  recycle(child: Child, why: string, fields: Readonly<Record<string, unknown>> = {}): Promise<void> {
     return this.serialize(async () => {
       if (child.state !== 'up') return;
       const drain = drainTimeout(this.processes.config, child.spec.group);
-      this.log.warn({ ...child.spec.fields, pid: child.pid, why }, `${child.spec.name}: ${why}; replacing it (new before old)`);
+      this.log.warn({ ...child.spec.fields, ...fields, childPid: child.pid, why, event: 'recycle' }, `${child.spec.name}: ${why}; replacing it (new before old)`);
       await replace(this.processes, child, drain);
     });
   }

@@ -288,7 +288,7 @@ export class ChildSupervisor {
         },
         escalated: (msg) => {
           group.lastError = `escalated: ${msg.reason}`;
-          this.log.error({ ...spec.fields, pid: link.pid, pool: msg.pool, reason: msg.reason, event: 'escalated' }, `${spec.name} escalated a pool failure; it will be restarted`);
+          this.log.error({ ...spec.fields, childPid: link.pid, pool: msg.pool, reason: msg.reason, event: 'escalated' }, `${spec.name} escalated a pool failure; it will be restarted`);
         },
         alive: (msg) => { record.vitals = { lastAlive: Date.now(), rss: msg.rss }; },
         ...this.reports.from(spec.name),
@@ -325,7 +325,7 @@ export class ChildSupervisor {
     const decision = this.hooks.keepServing(spec.group)
       ? decideKeepServing(policy, group.history, now, group.failedStarts)
       : decide({ ...policy, strategy: 'one-for-one' }, group.history, now);
-    const fields = { ...spec.fields, pid, code, signal, count: decision.count, lastError: group.lastError };
+    const fields = { ...spec.fields, childPid: pid, code, signal, count: decision.count, lastError: group.lastError };
     if (decision.action !== 'restart-one') {
       group.down = decision.action === 'escalate' ? decision.reason : decision.action;
       this.children.delete(record);

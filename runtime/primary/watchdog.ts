@@ -21,7 +21,7 @@ export function vitalLimits(config: Config, group: string): VitalLimits {
  * a busy loop, a process stopped with SIGSTOP) is killed, and supervision restarts it like any
  * crash; one past its maxRss is replaced gracefully through `recycle` (new before old).
  */
-export function watchProcesses(supervisor: ChildSupervisor, config: () => Config, recycle: (child: Child, why: string) => Promise<void>, log: Logger): () => void {
+export function watchProcesses(supervisor: ChildSupervisor, config: () => Config, recycle: (child: Child, why: string, fields: Readonly<Record<string, unknown>>) => Promise<void>, log: Logger): () => void {
   const recycling = new Set<Child>();
   let last = Date.now();
   const timer = setInterval(() => {
@@ -39,11 +39,11 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
       const verdict = judge(child.vitals, vitalLimits(config(), child.spec.group), now);
       if (verdict.action === 'kill') {
         const why = `unresponsive for ${verdict.silentFor} ms (event loop blocked)`;
-        log.error({ ...child.spec.fields, pid: child.pid, silentFor: verdict.silentFor, event: 'unresponsive' }, `${child.spec.name} is ${why}; killing it so it is replaced`);
+        log.error({ ...child.spec.fields, childPid: child.pid, silentFor: verdict.silentFor, event: 'unresponsive' }, `${child.spec.name} is ${why}; killing it so it is replaced`);
         supervisor.kill(child, why);
       } else if (verdict.action === 'recycle' && !recycling.has(child)) {
         recycling.add(child);
-        recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`)
+        recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`, { rss: verdict.rss, maxRss: vitalLimits(config(), child.spec.group).maxRss })
           .then(() => recycling.delete(child), (err: unknown) => {
             log.error({ ...child.spec.fields, err: (err as Error).message }, `${child.spec.name}: could not start its replacement; it keeps serving`);
             setTimeout(() => recycling.delete(child), RECYCLE_RETRY_MS).unref();

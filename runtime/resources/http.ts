@@ -69,13 +69,13 @@ export async function openHttp(name: string, resource: HttpResource, log: Logger
         if (!unhealthy.has(origin)) {
           unhealthy.add(origin);
           changed = true;
-          log.warn({ resource: name, origin: redactUrl(origin), err: (result.reason as Error).message }, 'upstream origin unhealthy; taken out');
+          log.warn({ resource: name, origin: redactUrl(origin), err: (result.reason as Error).message, event: 'origin-out' }, 'upstream origin unhealthy; taken out');
           // Never empty the balancer: with every origin down, requests fail fast with 502 either way.
           if (balanced !== undefined && unhealthy.size < origins.length) balanced.removeUpstream(origin);
         }
       } else if (unhealthy.delete(origin)) {
         changed = true;
-        log.info({ resource: name, origin: redactUrl(origin) }, 'upstream origin healthy again; put back');
+        log.info({ resource: name, origin: redactUrl(origin), event: 'origin-back' }, 'upstream origin healthy again; put back');
         if (balanced !== undefined && !balanced.upstreams.includes(origin)) balanced.addUpstream(origin);
       }
     });

@@ -137,7 +137,7 @@ export class Resources {
     if (entry.down || this.closed) return;
     entry.down = true;
     const cause = scrub(causeOf(err), entry.config);
-    this.log.warn({ resource: entry.name, address: describeAddress(entry.config), err: cause }, entry.config.type === 'http'
+    this.log.warn({ resource: entry.name, address: describeAddress(entry.config), err: cause, event: 'resource-down' }, entry.config.type === 'http'
       ? 'upstream unavailable; requests that need it get 502 / 503 until an origin answers'
       : 'resource unavailable; requests that need it get 503 until it is back');
     this.onHealth({ resource: entry.name, available: false, error: cause });
@@ -147,7 +147,7 @@ export class Resources {
         try {
           await entry.opened.check();
           entry.down = false;
-          this.log.info({ resource: entry.name }, 'resource available again');
+          this.log.info({ resource: entry.name, event: 'resource-up' }, 'resource available again');
           this.onHealth({ resource: entry.name, available: true });
           return;
         } catch {

@@ -135,7 +135,7 @@ test('a front worker killed with SIGKILL is restarted while the others keep serv
     return [...seen].some((p) => !pids.has(p));
   }, 10_000, () => `pids seen: ${[...seen].join(', ')}`);
   assert.ok(!seen.has(victim as number), 'the killed worker is gone');
-  assert.equal(logsWith(app.stderr(), { event: 'restarting', pid: victim as number, signal: 'SIGKILL', worker: (v) => typeof v === 'number' }).length, 1,
+  assert.equal(logsWith(app.stderr(), { event: 'restarting', childPid: victim as number, signal: 'SIGKILL', worker: (v) => typeof v === 'number' }).length, 1,
     'the restart is logged with the pid and signal of the worker that died');
   assert.equal(await app.stop(), 0);
 });

@@ -93,7 +93,7 @@ describe('misbehaving actors', () => {
     assert.ok(queued.status === 200 || queued.status === 504, `queued request: ${queued.status}`);
     await eventually('the pool answers again', async () => (await call(`${app.url}/iso/pid`)).status === 200, 10_000);
     await until(app, 'the hung actor counted as restarted', (s) => pool(s, 'rogue-iso').supervision['actor-restart'] === restarts + 1);
-    assert.equal(logged(app, { pool: 'rogue-iso', requestId: String(stuck.headers['x-request-id']), after: (v) => typeof v === 'number' }), 1,
+    assert.equal(logged(app, { event: 'actor-replaced', pool: 'rogue-iso', requestId: String(stuck.headers['x-request-id']), after: (v) => typeof v === 'number' }), 1,
       'the replacement is logged with the stuck request\'s id');
   });
 
@@ -114,7 +114,7 @@ describe('misbehaving actors', () => {
       return now.length === 1 && !before.includes(now[0] as number);
     });
     assert.ok(await noFailedRequest(load) > 0);
-    assert.equal(logged(app, { level: LEVEL.fatal, pid: before[0] as number, err: { message: 'thrown from a timer after the reply' } }), 1,
+    assert.equal(logged(app, { event: 'uncaught-exception', pid: before[0] as number, err: { message: 'thrown from a timer after the reply' } }), 1,
       'the uncaught exception is logged as fatal by the process it killed');
     // Front workers reconnect to the restarted process with backoff (up to 2 s): 503 until then.
     await eventually('the pool answers again', async () => (await call(`${app.url}/iso/pid`)).status === 200, 10_000);
@@ -133,7 +133,7 @@ describe('misbehaving actors', () => {
     }, 20_000);
     const gone = before.find((p) => !serving(after, 'front').includes(p)) as number;
     assert.equal(logged(app, { rogue: 'block', pid: gone }), 1, 'the replaced worker is the one that was stuck');
-    assert.equal(logged(app, { event: 'unresponsive', pid: gone, worker: (v) => typeof v === 'number' }), 1, 'the watchdog logged why it killed it');
+    assert.equal(logged(app, { event: 'unresponsive', childPid: gone, worker: (v) => typeof v === 'number' }), 1, 'the watchdog logged why it killed it');
     assert.equal(alive(gone), false, 'the stuck worker is gone');
     assert.notEqual(await blocked, 200, 'the request that blocked its worker failed with it');
     for (let i = 0; i < 4; i++) assert.equal((await callFresh(app.url, '/ok')).status, 200);
@@ -153,7 +153,7 @@ describe('misbehaving actors', () => {
       const now = serving(s, 'rogue-iso');
       return now.length === 1 && !before.includes(now[0] as number);
     });
-    assert.equal(logged(app, { event: 'unresponsive', pool: 'rogue-iso', pid: stuckPid }), 1, 'the watchdog logged why it killed it');
+    assert.equal(logged(app, { event: 'unresponsive', pool: 'rogue-iso', childPid: stuckPid }), 1, 'the watchdog logged why it killed it');
     await eventually('the pool answers again', async () => (await call(`${app.url}/iso/pid`)).status === 200, 10_000);
   });
 
@@ -168,7 +168,7 @@ describe('misbehaving actors', () => {
       await until(app, `${group}: the grown process replaced`, (s) => !serving(s, group).includes(fat) && serving(s, group).length === before.length);
       await eventually('the grown process exited', () => !alive(fat), 10_000);
       assert.ok(await noFailedRequest(load) > 0);
-      assert.equal(logged(app, { pid: fat, why: /past maxRss/ }), 1, `${group}: the replacement is logged with its reason`);
+      assert.equal(logged(app, { event: 'recycle', childPid: fat, why: /past maxRss/, rss: (v) => typeof v === 'number', maxRss: (v) => typeof v === 'number' }), 1, `${group}: the replacement is logged with its reason`);
     }
   });
 });

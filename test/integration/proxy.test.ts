@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { eventually, LEVEL, logsWith, writeProject } from '../helpers.js';
+import { eventually, logsWith, writeProject } from '../helpers.js';
 import { call, errorOf, raw, resourceStatus, startInstance, type Instance } from './instance.js';
 
 /** What an upstream saw of a request. */
@@ -214,7 +214,7 @@ pools:
     const origins = new Set<string>();
     for (let i = 0; i < 10; i++) origins.add(((await call(`${app.url}/api/x`)).json as Seen).origin);
     assert.deepEqual(origins, new Set(['a']));
-    assert.equal(logsWith(app.stderr(), { level: LEVEL.warn, resource: 'api', origin: b.origin, err: (v) => typeof v === 'string' }).length, 1, 'taking b out is logged with why');
+    assert.equal(logsWith(app.stderr(), { event: 'origin-out', resource: 'api', origin: b.origin, err: (v) => typeof v === 'string' }).length, 1, 'taking b out is logged with why');
     const degraded = await resourceStatus(app, 'api');
     assert.equal(degraded.resource?.state, 'degraded', 'actorrt status shows the origin taken out');
     assert.deepEqual(degraded.resource?.originsOut, [b.origin]);
@@ -228,7 +228,7 @@ pools:
       return back.size === 2;
     }, 10_000, () => [...back].join(', '));
     assert.deepEqual(back, new Set(['a', 'b']));
-    assert.equal(logsWith(app.stderr(), { level: LEVEL.info, resource: 'api', origin: b.origin }).length, 1, 'putting b back is logged');
+    assert.equal(logsWith(app.stderr(), { event: 'origin-back', resource: 'api', origin: b.origin }).length, 1, 'putting b back is logged');
     assert.equal((await resourceStatus(app, 'api')).resource?.state, 'available');
 
     const dead = await call(`${app.url}/single/ok`);
@@ -239,7 +239,7 @@ pools:
     assert.equal(seen.resource?.state, 'unavailable', 'actorrt status shows the dead upstream');
     assert.deepEqual(seen.resource?.unavailableIn, ['worker 0']);
     assert.equal(seen.resource?.error, 'ECONNREFUSED');
-    assert.equal(logsWith(app.stderr(), { level: LEVEL.warn, resource: 'single', address: lone.origin }).length, 1, 'the outage is logged once, with the address');
+    assert.equal(logsWith(app.stderr(), { event: 'resource-down', resource: 'single', address: lone.origin }).length, 1, 'the outage is logged once, with the address');
 
     // Back on the same port: the recovery probe sees it, status and the route follow.
     await new Promise<void>((resolve) => lone.server.listen(Number(new URL(lone.origin).port), '127.0.0.1', resolve));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { eventually, LEVEL, logsWith, tempDir, writeProject } from '../helpers.js';
+import { eventually, logsWith, tempDir, writeProject } from '../helpers.js';
 import { call, callFresh, errorOf, resourceStatus, runCli, startInstance, type Answer } from './instance.js';
 import { needServer, POSTGRES_URL, REDIS_URL, Relay } from './services.js';
 
@@ -219,7 +219,7 @@ describe('postgres', () => {
 
     await relay.open();
     await until(`${app.url}/pg/one`, 200, 10_000);
-    assert.equal(logsWith(app.stderr(), { level: LEVEL.warn, resource: 'pg', address: /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/test$/ }).length, 1,
+    assert.equal(logsWith(app.stderr(), { event: 'resource-down', resource: 'pg', address: /^postgres:\/\/postgres@127\.0\.0\.1:\d+\/test$/ }).length, 1,
       'the outage is logged once, with the redacted address');
     // The recovery probe runs every second; status follows it.
     let back = await resourceStatus(app, 'pg');
