@@ -9,6 +9,7 @@ export interface Listener {
   readonly fd: number;
   /** The bound port (the one picked, for port 0). */
   readonly port: number;
+  /** Close the primary's copy (idempotent); the socket closes once every worker has closed its own. */
   close(): void;
 }
 
@@ -51,5 +52,7 @@ export async function bindListener(host: string, port: number): Promise<Listener
   }
   const out: { port?: number } = {};
   handle.getsockname(out);
-  return { fd: handle.fd, port: out.port ?? port, close: () => handle.close() };
+  let open = true;
+  // Closed at the start of a stop (so the kernel refuses new connections while workers drain) and again at the end: once.
+  return { fd: handle.fd, port: out.port ?? port, close: () => { if (open) { open = false; handle.close(); } } };
 }

@@ -89,6 +89,10 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     stopping = true;
     exitCode = code;
     log.info({ code }, 'shutting down');
+    // The primary's copy of the listening socket goes first: once each worker closes its own (the
+    // first thing it does when told to stop), the kernel refuses new connections instead of
+    // queueing them in a backlog nobody accepts from any more (they were reset at exit).
+    listener.close();
     // Front workers first (they stop sending), then the pool processes they were calling.
     await supervisor.stopAll(processes.config.http.shutdownTimeout, FRONT);
     releaseFiles();
