@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/validate.js';
 import type { Config } from '../config/types.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
-import type { ErrorCode } from '../runtime/errors.js';
+import { ActorrtError, type ErrorCode } from '../runtime/errors.js';
 
 /** Repository root (tests run from dist/test/...). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -144,4 +144,15 @@ function fieldMatches(value: unknown, expected: FieldMatch): boolean {
 /** The log lines of `stderr` whose fields match every one of `fields`. */
 export function logsWith(stderr: string, fields: { readonly [key: string]: FieldMatch }): LogLine[] {
   return logLines(stderr).filter((line) => fieldMatches(line, fields));
+}
+
+/** The code of the ActorrtError `p` rejects with; fails when it resolves or rejects with anything else. */
+export async function rejectionCode(p: Promise<unknown>): Promise<ErrorCode> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ActorrtError, String(err));
+    return err.code;
+  }
+  assert.fail('expected a rejection');
 }

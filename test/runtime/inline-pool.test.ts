@@ -9,7 +9,7 @@ import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
 import { InlinePool } from '../../runtime/pool/inline-pool.js';
 import { isConnectionError } from '../../runtime/resources/connection-errors.js';
 import type { SupervisionEvent } from '../../runtime/supervision/counters.js';
-import { eventually, type LogLine } from '../helpers.js';
+import { eventually, type LogLine, rejectionCode } from '../helpers.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -63,16 +63,6 @@ function req(body?: unknown): ActorRequest {
   return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}` };
 }
 
-async function code(p: Promise<unknown>): Promise<ErrorCode> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ActorrtError, String(err));
-    return err.code;
-  }
-  assert.fail('expected a rejection');
-}
-
 test('spreads concurrent requests across actors (least loaded first)', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 3 }));
   const replies = await Promise.all([0, 1, 2].map(() => pool.dispatch(req({ wait: 20 }), 1000))) as State[];
@@ -91,7 +81,7 @@ test('rejects with MAILBOX_FULL when every actor is at capacity, never queueing 
   const pool = await startPool(poolConfig({ size: 2, mailbox: { capacity: 2, overflow: 'reject' } }));
   const accepted = Array.from({ length: 4 }, () => pool.dispatch(req({ wait: 50 }), 1000));
   assert.equal(pool.depth, 4);
-  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_MAILBOX_FULL');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 1000)), 'ACTORRT_E_MAILBOX_FULL');
   await Promise.all(accepted);
   assert.equal(pool.depth, 0);
   await pool.dispatch(req(), 1000);
@@ -102,8 +92,8 @@ test('times out with TIMEOUT, drops the late reply, and skips queued messages th
   const pool = await startPool(poolConfig({ size: 1 }));
   const slow = pool.dispatch(req({ wait: 100 }), 30);
   const queued = pool.dispatch(req(), 30);
-  assert.equal(await code(slow), 'ACTORRT_E_TIMEOUT');
-  assert.equal(await code(queued), 'ACTORRT_E_TIMEOUT');
+  assert.equal(await rejectionCode(slow), 'ACTORRT_E_TIMEOUT');
+  assert.equal(await rejectionCode(queued), 'ACTORRT_E_TIMEOUT');
   await eventually('the slow message ran and the timed-out one was skipped', () => pool.depth === 0, 5000);
   // The queued message timed out before the actor reached it, so it never ran: n is still 1 after the next one.
   const next = await pool.dispatch(req(), 1000) as State;
@@ -117,7 +107,7 @@ test('one-for-one: a crash fails only its request, restarts only that actor (sta
   // Warm both actors up so each has state.
   const warm = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
   const bornBefore = new Set(warm.map((r) => r.born));
-  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(await rejectionCode(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
   const after = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
   const reborn = after.filter((r) => !bornBefore.has(r.born));
   const kept = after.filter((r) => bornBefore.has(r.born));
@@ -131,7 +121,7 @@ test('one-for-all: a crash restarts every actor of the pool', { timeout: 30_000 
   const events: Array<[SupervisionEvent, number]> = [];
   const pool = await startPool(poolConfig({ size: 2, strategy: 'one-for-all' }), counter, [], events);
   const warm = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
-  await code(pool.dispatch(req({ crash: true }), 1000));
+  await rejectionCode(pool.dispatch(req({ crash: true }), 1000));
   const after = await Promise.all([pool.dispatch(req({ wait: 10 }), 1000), pool.dispatch(req({ wait: 10 }), 1000)]) as State[];
   for (const r of after) assert.ok(!warm.some((w) => w.born === r.born), 'every actor was reborn');
   assert.deepEqual(events, [['actor-restart', 2]], 'counted: two actors restarted');
@@ -142,7 +132,7 @@ test('queued messages survive a restart of their actor and run after it', { time
   const pool = await startPool(poolConfig({ size: 1 }));
   const crash = pool.dispatch(req({ crash: true, wait: 10 }), 1000);
   const queued = [pool.dispatch(req(), 1000), pool.dispatch(req(), 1000)];
-  assert.equal(await code(crash), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(await rejectionCode(crash), 'ACTORRT_E_ACTOR_FAILED');
   assert.deepEqual((await Promise.all(queued) as State[]).map((r) => r.n), [1, 2]);
   await pool.stop(100);
 });
@@ -150,13 +140,13 @@ test('queued messages survive a restart of their actor and run after it', { time
 test('escalates when restarts exceed the intensity, failing the pool with POOL_DOWN', { timeout: 30_000 }, async () => {
   const escalations: string[] = [];
   const pool = await startPool(poolConfig({ size: 1, maxRestarts: 2 }), counter, escalations);
-  for (let i = 0; i < 2; i++) assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  for (let i = 0; i < 2; i++) assert.equal(await rejectionCode(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
   assert.equal(escalations.length, 0);
-  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(await rejectionCode(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
   assert.equal(escalations.length, 1);
   assert.match(escalations[0] ?? '', /more than 2 restarts/);
   assert.equal(pool.available, false);
-  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
   await pool.stop(100);
 });
 
@@ -165,10 +155,10 @@ test('waits the backoff between restarts within a window', { timeout: 30_000 }, 
   const { log, lines } = capturing();
   const pool = await startPool(poolConfig({ size: 1, maxRestarts: 5, supervision: { strategy: 'one-for-one', maxRestarts: 5, within: 5000, backoff: { min: 80, max: 80 } } }),
     counter, [], events, log);
-  await code(pool.dispatch(req({ crash: true }), 1000)); // first restart: immediate
+  await rejectionCode(pool.dispatch(req({ crash: true }), 1000)); // first restart: immediate
   assert.deepEqual(events, [['actor-restart', 1]], 'the first restart is done by the time its crash is answered');
   const bornBefore = births;
-  await code(pool.dispatch(req({ crash: true }), 1000)); // second: backs off 40-80 ms before the actor resumes
+  await rejectionCode(pool.dispatch(req({ crash: true }), 1000)); // second: backs off 40-80 ms before the actor resumes
   assert.deepEqual(events, [['actor-restart', 1]], 'the second restart waits out its backoff after the crash is answered');
   const next = await pool.dispatch(req(), 1000) as State;
   assert.deepEqual(events, [['actor-restart', 1], ['actor-restart', 1]], 'the next message ran only after the backed-off restart');
@@ -182,8 +172,8 @@ test('waits the backoff between restarts within a window', { timeout: 30_000 }, 
 
 test('the stop strategy stops the failed actor; the pool goes down when none is left', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 1, strategy: 'stop' }));
-  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
-  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+  assert.equal(await rejectionCode(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
   await pool.stop(100);
 });
 
@@ -195,7 +185,7 @@ test('stop() lets in-flight messages finish, then calls each actor\'s stop()', {
   await pool.stop(1000);
   assert.equal((await inflight as State).n, 1);
   assert.equal(stopped.length, 2);
-  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
 });
 
 test('start() rejects with ACTOR_INIT naming the pool when an init throws', { timeout: 30_000 }, async () => {
@@ -208,7 +198,7 @@ test('a connection error from a resource answers RESOURCE_UNAVAILABLE and is not
   const escalations: string[] = [];
   const pool = await startPool(poolConfig({ size: 1, strategy: 'escalate', maxRestarts: 0 }), counter, escalations);
   const first = await pool.dispatch(req(), 1000) as State;
-  for (let i = 0; i < 5; i++) assert.equal(await code(pool.dispatch(req({ dbDown: true }), 1000)), 'ACTORRT_E_RESOURCE_UNAVAILABLE');
+  for (let i = 0; i < 5; i++) assert.equal(await rejectionCode(pool.dispatch(req({ dbDown: true }), 1000)), 'ACTORRT_E_RESOURCE_UNAVAILABLE');
   const after = await pool.dispatch(req(), 1000) as State;
   assert.equal(after.born, first.born, 'the actor was not restarted');
   assert.equal(after.n, 2, 'its state survived');
@@ -256,8 +246,8 @@ test('shrinks live: a retired actor takes no new message but finishes what it ha
 
 test('a pool whose actors were all stopped by supervision serves again once a reload adds actors', { timeout: 30_000 }, async () => {
   const pool = await startPool(poolConfig({ size: 1, strategy: 'stop' }));
-  assert.equal(await code(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
-  assert.equal(await code(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
+  assert.equal(await rejectionCode(pool.dispatch(req({ crash: true }), 1000)), 'ACTORRT_E_ACTOR_FAILED');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 1000)), 'ACTORRT_E_POOL_DOWN');
   await pool.reconfigure(poolConfig({ size: 2, strategy: 'stop' }));
   assert.equal(pool.actors, 1, 'the stopped actor keeps its slot (strategy stop leaves it stopped); the added one serves');
   assert.deepEqual(Object.keys(await pool.dispatch(req(), 1000) as object).sort(), ['actor', 'born', 'n']);

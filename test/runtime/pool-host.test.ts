@@ -6,12 +6,12 @@ import { pino } from 'pino';
 import type { ActorRequest } from '../../actors/index.js';
 import type { Config } from '../../config/types.js';
 import { loadConfigSource } from '../../config/validate.js';
-import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
+import { ActorrtError } from '../../runtime/errors.js';
 import type { Pool } from '../../runtime/pool/pool.js';
 import { PoolHost } from '../../runtime/pool/pool-host.js';
 import { Resources } from '../../runtime/resources/resources.js';
 import type { SupervisionEvent } from '../../runtime/supervision/counters.js';
-import { eventually, writeProject } from '../helpers.js';
+import { eventually, writeProject, rejectionCode } from '../helpers.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -110,16 +110,6 @@ async function bodyOf(pool: Pool | undefined, body?: unknown): Promise<Body> {
   return ((await pool.dispatch(req(body), 5000)) as { body: Body }).body;
 }
 
-async function code(p: Promise<unknown>): Promise<ErrorCode> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ActorrtError, String(err));
-    return err.code;
-  }
-  assert.fail('expected a rejection');
-}
-
 test('apply starts the local pools, ready when it resolves, and reaches the others over channels', async (t) => {
   const { host, shape, socket } = await startHost(t);
   const retired = await host.apply(shape(API(2) + HELPER + FAR), { far: [socket('far')] }, {});
@@ -171,7 +161,7 @@ test('apply replaces a local pool whose actor module changed; the old one is han
   host.retire(retired);
   assert.ok(old !== undefined);
   assert.equal(old.available, false, 'the retired pool takes nothing new');
-  assert.equal(await code(old.dispatch(req(), 5000)), 'ACTORRT_E_POOL_DOWN');
+  assert.equal(await rejectionCode(old.dispatch(req(), 5000)), 'ACTORRT_E_POOL_DOWN');
   release();
   assert.equal((await inflight).module, 'counter', 'what it was sent is answered');
 });

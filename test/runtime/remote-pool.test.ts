@@ -5,10 +5,10 @@ import { pino } from 'pino';
 import type { ActorRequest } from '../../actors/index.js';
 import type { PoolConfig } from '../../config/types.js';
 import { serveEndpoint, type Endpoint } from '../../runtime/channel/endpoint.js';
-import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
+import { ActorrtError } from '../../runtime/errors.js';
 import type { Pool } from '../../runtime/pool/pool.js';
 import { RemotePool } from '../../runtime/pool/remote-pool.js';
-import { eventually, tempDir } from '../helpers.js';
+import { eventually, tempDir, rejectionCode } from '../helpers.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -95,16 +95,6 @@ async function fromOf(p: Promise<unknown>): Promise<string> {
   return ((await p) as { body: { from: string } }).body.from;
 }
 
-async function code(p: Promise<unknown>): Promise<ErrorCode> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof ActorrtError, String(err));
-    return err.code;
-  }
-  assert.fail('expected a rejection');
-}
-
 /** Dispatch until `from` answers (a channel connects asynchronously; until then the pool answers POOL_DOWN or another process replies). */
 async function untilServedBy(pool: RemotePool, from: string): Promise<void> {
   await eventually(`process ${from} answers`, async () => {
@@ -156,7 +146,7 @@ test('answers MAILBOX_FULL once the least-loaded process holds its window (size 
   const pool = remotePool(t, poolConfig({ size: 1, mailbox: { capacity: 2, overflow: 'reject' } }), [a.path]);
   await untilServedBy(pool, 'a');
   const held = [pool.dispatch(req({ hold: true }), 5000), pool.dispatch(req({ hold: true }), 5000)];
-  assert.equal(await code(pool.dispatch(req(), 5000)), 'ACTORRT_E_MAILBOX_FULL');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 5000)), 'ACTORRT_E_MAILBOX_FULL');
   pool.reconfigure(poolConfig({ size: 2, mailbox: { capacity: 2, overflow: 'reject' } }));
   held.push(pool.dispatch(req({ hold: true }), 5000));
   await eventually('the third request reached the process', () => a.held.length === 3);
@@ -167,7 +157,7 @@ test('answers MAILBOX_FULL once the least-loaded process holds its window (size 
 test('answers POOL_DOWN when no listed process is reachable', async (t) => {
   const dir = tempDir('remote-pool');
   const pool = remotePool(t, poolConfig(), [join(dir, 'nobody.sock')]);
-  assert.equal(await code(pool.dispatch(req(), 5000)), 'ACTORRT_E_POOL_DOWN');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 5000)), 'ACTORRT_E_POOL_DOWN');
   assert.equal(pool.available, true, 'unreachable is not down: the supervisor decides that');
 });
 
@@ -222,11 +212,11 @@ test('a process that goes away fails its requests in flight with ACTOR_CRASHED, 
   await untilServedBy(pool, 'a');
   const inflight = pool.dispatch(req({ hold: true }), 5000);
   await eventually('the request reached a', () => a.held.length === 1);
-  const failed = code(inflight);
+  const failed = rejectionCode(inflight);
   a.held.splice(0); // its process dies with the request unanswered
   await a.close();
   assert.equal(await failed, 'ACTORRT_E_ACTOR_CRASHED');
-  assert.equal(await code(pool.dispatch(req(), 5000)), 'ACTORRT_E_POOL_DOWN');
+  assert.equal(await rejectionCode(pool.dispatch(req(), 5000)), 'ACTORRT_E_POOL_DOWN');
   await a.listen();
   pool.setEndpoints([a.path]); // republished: reconnect now rather than at the end of the backoff
   await untilServedBy(pool, 'a');
