@@ -5,7 +5,7 @@ import { start as startSystem } from 'nact';
 import { pino } from 'pino';
 import { defineActor, type ActorContext, type ActorDefinition, type ActorRequest } from '../../actors/index.js';
 import type { PoolConfig } from '../../config/types.js';
-import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
+import { ActorrtError } from '../../runtime/errors.js';
 import { InlinePool } from '../../runtime/pool/inline-pool.js';
 import { isConnectionError } from '../../runtime/resources/connection-errors.js';
 import type { SupervisionEvent } from '../../runtime/supervision/counters.js';
