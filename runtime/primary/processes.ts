@@ -11,7 +11,8 @@ import type { Listener } from './listener.js';
 import type { Deployed } from './reload-plan.js';
 import type { ProcessReports } from './reports.js';
 import type { PoolStatus, ProcessStatus } from './status.js';
-import { ChildSupervisor, type Child, type SupervisorOptions } from './supervisor.js';
+import type { Child } from './child.js';
+import { ChildSupervisor, type SupervisorOptions } from './supervisor.js';
 
 const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const POOL_ENTRY = fileURLToPath(new URL('../pool-process/main.js', import.meta.url));
@@ -128,6 +129,27 @@ export class Processes {
   unlist(child: Child): void {
     this.supervisor.unlist(child);
     this.generation++;
+  }
+
+  /** Put a child `unlist` took out back into routing (a reload that failed keeps its victims); the supervisor decides whether it still can be. */
+  relist(child: Child): void {
+    this.supervisor.relist(child);
+    this.generation++;
+  }
+
+  /** Let `child` drain for up to `drain` ms and exit (`retire`: peers already stopped routing to it; `stop`: it never served). */
+  retire(child: Child, mode: 'stop' | 'retire', drain: number): Promise<void> {
+    return this.supervisor.terminate(child, mode, drain);
+  }
+
+  /** Whether supervision gave isolated pool `pool` up. */
+  isDown(pool: string): boolean {
+    return this.supervisor.group(pool).down !== undefined;
+  }
+
+  /** Forget that `pool` was given up (a reload starts it again, with a fresh restart window). */
+  revive(pool: string): void {
+    this.supervisor.revive(pool);
   }
 
   /** Where every pool is served: isolated pools by their listed processes, inline pools by the front workers (for ctx.ask from pool processes). */

@@ -8,7 +8,7 @@ import { INSTALLED_VERSION_MODULE, protocolMismatch } from './installed-protocol
 import { drainTimeout, FRONT, type Processes } from './processes.js';
 import { actorDigests, planReload, type Deployed, type PlanOptions, type ReloadPlan } from './reload-plan.js';
 import type { ReloadOutcome } from './status.js';
-import type { Child } from './supervisor.js';
+import type { Child } from './child.js';
 
 type Trigger = ReloadOutcome['trigger'];
 
@@ -78,7 +78,7 @@ export class Reloader {
     if (planned.refused.length > 0) {
       return this.finish(trigger, dryRun, planned.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: planned.refused.join('; ') });
     }
-    const plan = withRevivals(planned, next.config, (pool) => this.processes.supervisor.group(pool).down !== undefined);
+    const plan = withRevivals(planned, next.config, (pool) => this.processes.isDown(pool));
     if (plan.empty) return this.finish(trigger, dryRun, plan.lines, undefined);
     // New processes are forked from the install on disk, which an upgrade may have changed under
     // this primary: say so before anything is replaced, rather than have each new child refused.
@@ -156,7 +156,7 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
   p.setDeployed(next);
   try {
     for (const step of plan.isolated) {
-      if (step.revive === true) p.supervisor.revive(step.pool);
+      if (step.revive === true) p.revive(step.pool);
       const drain = drainTimeout(step.pool in next.config.pools ? next.config : previous.config, step.pool);
       const running = p.serving(step.pool);
       if (step.roll !== undefined) {
@@ -179,12 +179,12 @@ export async function applyPlan(p: Processes, plan: ReloadPlan, next: Deployed, 
   } catch (err) {
     log.error({ err: (err as Error).message }, 'reload failed; going back to the previous topology');
     p.setDeployed(previous);
-    for (const v of victims) p.supervisor.relist(v.child);
-    await Promise.all(fresh.filter((c) => !replacing.has(c)).map((c) => p.supervisor.terminate(c, 'stop', 5000)));
+    for (const v of victims) p.relist(v.child);
+    await Promise.all(fresh.filter((c) => !replacing.has(c)).map((c) => p.retire(c, 'stop', 5000)));
     await p.broadcast().catch((again: unknown) => log.error({ err: (again as Error).message }, 'could not restore the previous topology everywhere'));
     throw err;
   }
-  for (const v of victims) void p.supervisor.terminate(v.child, 'retire', v.drain);
+  for (const v of victims) void p.retire(v.child, 'retire', v.drain);
 }
 
 /**
@@ -202,7 +202,7 @@ async function replace(p: Processes, old: Child, drain: number, track: { started
   } finally {
     // Even when the broadcast failed (a reload's rollback broadcasts again, with `old` still
     // unlisted): `old` drains until its peers hang up, or its drain runs out; never left running.
-    void p.supervisor.terminate(old, 'retire', drain);
+    void p.retire(old, 'retire', drain);
   }
 }
 

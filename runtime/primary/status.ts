@@ -1,7 +1,7 @@
 import type { CacheStatus } from '../cache/stats.js';
 import type { SupervisionCounts } from '../supervision/counters.js';
 import type { ResourceStatus } from './resource-health.js';
-import type { ChildState } from './supervisor.js';
+import type { ChildState } from './child.js';
 
 /** One process as `actorrt status` shows it. */
 export interface ProcessStatus {

@@ -7,8 +7,6 @@ import type { Vitals } from '../supervision/liveness.js';
 import type { Child, ChildSpec, ChildState, GroupRecord } from './child.js';
 import type { ProcessReports } from './reports.js';
 
-export type { Child, ChildSpec, ChildState, GroupRecord };
-
 /** How long a child may take from fork to ready before its start counts as failed. */
 export const READY_TIMEOUT = 30_000;
 /** How long a child has to answer a reconfigure or stats message. */

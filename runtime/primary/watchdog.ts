@@ -2,7 +2,8 @@ import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import { judge, type VitalLimits } from '../supervision/liveness.js';
 import { FRONT } from './processes.js';
-import type { Child, ChildSupervisor } from './supervisor.js';
+import type { Child } from './child.js';
+import type { ChildSupervisor } from './supervisor.js';
 
 /** How often the watchdog looks at every process. */
 const TICK_MS = 500;
