@@ -270,6 +270,7 @@ export class ChildSupervisor {
             link.send(stopNow);
             return;
           }
+          if (settled) return; // a second ready from the same process changes nothing
           const restarted = record.listed;
           group.failedStarts = 0;
           record.vitals = { lastAlive: Date.now(), rss: record.vitals.rss };
