@@ -57,6 +57,39 @@ class ChildRecord implements Child {
   }
 }
 
+/** What a child that must not start after all is told (again, if it missed the first one). */
+const STOP_NOW: ShutdownMessage = { type: 'shutdown', timeout: 0, mode: 'stop' };
+
+/**
+ * One start of a child process, from fork to ready: its ready promise is settled exactly once,
+ * whatever comes first (ready, an exit, a stop before ready), so a reload awaiting a child that
+ * was terminated meanwhile never waits forever.
+ */
+class StartAttempt {
+  settled = false;
+  /** What the child reported when its start-up failed (it exits next). */
+  failure: ActorrtError | undefined;
+  deadline: NodeJS.Timeout | undefined;
+
+  constructor(private readonly onReady: () => void, private readonly onFailed: (err: Error) => void, readonly retryStart: boolean) {}
+
+  resolve(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onReady();
+  }
+
+  reject(err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onFailed(err);
+  }
+
+  clearDeadline(): void {
+    clearTimeout(this.deadline);
+  }
+}
+
 interface Group {
   history: number[];
   restarts: number;
@@ -226,64 +259,21 @@ export class ChildSupervisor {
     record.terminating = false;
     let exited!: () => void;
     record.exited = new Promise((resolve) => { exited = resolve; });
-    return new Promise<void>((resolveReady, rejectReady) => {
-      let failure: ActorrtError | undefined;
-      // Settled exactly once, whatever happens first: ready, an exit, or a stop before ready (a
-      // reload awaiting a child that was terminated meanwhile must not wait forever).
-      let settled = false;
-      const resolve = (): void => { if (!settled) { settled = true; resolveReady(); } };
-      const reject = (err: Error): void => { if (!settled) { settled = true; rejectReady(err); } };
-      // A child told to stop while it was still loading may have missed the message (nothing
-      // listened yet): when it then asks for its start, or reports ready, it is told again.
-      const stopNow: ShutdownMessage = { type: 'shutdown', timeout: 0, mode: 'stop' };
-      const leaving = (): boolean => record.state === 'retiring' || this.stopping;
-      const timer = setTimeout(() => {
-        group.lastError = `did not report ready within ${this.readyTimeout} ms`;
-        link.kill('SIGKILL');
-      }, this.readyTimeout);
-      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-        clearTimeout(timer);
-        this.reports.exited(spec.name);
-        const beforeReady = record.state === 'starting';
-        if (beforeReady) group.failedStarts++;
-        reject(failure ?? new ActorrtError('ACTORRT_E_STARTUP', beforeReady || !settled
-          ? `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`
-          : `${spec.name} was stopped before it was ready`));
-        exited();
-        if (this.stopping || record.state === 'retiring' || (beforeReady && !retryStart && !record.listed)) {
-          this.children.delete(record);
-          return;
-        }
-        this.restart(record, link.pid, code, signal);
-      };
+    return new Promise<void>((resolve, reject) => {
+      const attempt = new StartAttempt(resolve, reject, retryStart);
       const link: ChildLink = new ChildLink(this.forkSafely(spec), spec.name, this.log, {
         booted: () => {
-          if (leaving()) return stopNow;
+          if (this.leaving(record)) return STOP_NOW;
           const { message, generation } = spec.start();
           record.generation = generation;
           return message;
         },
-        ready: () => {
-          clearTimeout(timer);
-          if (leaving()) {
-            reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} was stopped before it was ready`));
-            link.send(stopNow);
-            return;
-          }
-          if (settled) return; // a second ready from the same process changes nothing
-          const restarted = record.listed;
-          group.failedStarts = 0;
-          record.vitals = { lastAlive: Date.now(), rss: record.vitals.rss };
-          if (record.state === 'starting') record.state = 'up';
-          record.listed = true;
-          resolve();
-          this.hooks.ready(record, restarted);
-        },
+        ready: () => this.ready(record, attempt, link),
         failed: (error) => {
-          clearTimeout(timer);
+          attempt.clearDeadline();
           group.lastError = `${error.code}: ${error.message}`;
           group.lastFailure = error;
-          failure = error;
+          attempt.failure = error;
         },
         escalated: (msg) => {
           group.lastError = `escalated: ${msg.reason}`;
@@ -295,10 +285,58 @@ export class ChildSupervisor {
           const others = [...this.children.values()].filter((r) => r !== record && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
           void relayInvalidation(link, msg, others, INVALIDATE_TIMEOUT, this.log);
         },
-        exit: (code, signal) => onExit(code, signal),
+        exit: (code, signal) => {
+          exited();
+          this.exited(record, attempt, link.pid, code, signal);
+        },
       });
       record.link = link;
+      attempt.deadline = setTimeout(() => {
+        group.lastError = `did not report ready within ${this.readyTimeout} ms`;
+        link.kill('SIGKILL');
+      }, this.readyTimeout);
     });
+  }
+
+  /** A child told to stop (retired, or the instance is stopping) is not taken into service. */
+  private leaving(record: ChildRecord): boolean {
+    return record.state === 'retiring' || this.stopping;
+  }
+
+  private ready(record: ChildRecord, attempt: StartAttempt, link: ChildLink): void {
+    attempt.clearDeadline();
+    if (this.leaving(record)) {
+      // It may have missed the shutdown (sent before its listener was in place): tell it again.
+      attempt.reject(new ActorrtError('ACTORRT_E_STARTUP', `${record.spec.name} was stopped before it was ready`));
+      link.send(STOP_NOW);
+      return;
+    }
+    if (attempt.settled) return; // a second ready from the same process changes nothing
+    const restarted = record.listed;
+    this.groupOf(record.spec.group).failedStarts = 0;
+    record.vitals = { lastAlive: Date.now(), rss: record.vitals.rss };
+    if (record.state === 'starting') record.state = 'up';
+    record.listed = true;
+    attempt.resolve();
+    this.hooks.ready(record, restarted);
+  }
+
+  /** The one exit of a process: settle its start, then forget the child or have it restarted. */
+  private exited(record: ChildRecord, attempt: StartAttempt, pid: number | undefined, code: number | null, signal: NodeJS.Signals | null): void {
+    const { spec } = record;
+    const group = this.groupOf(spec.group);
+    attempt.clearDeadline();
+    this.reports.exited(spec.name);
+    const beforeReady = record.state === 'starting';
+    if (beforeReady) group.failedStarts++;
+    attempt.reject(attempt.failure ?? new ActorrtError('ACTORRT_E_STARTUP', beforeReady || !attempt.settled
+      ? `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`
+      : `${spec.name} was stopped before it was ready`));
+    if (this.stopping || record.state === 'retiring' || (beforeReady && !attempt.retryStart && !record.listed)) {
+      this.children.delete(record);
+      return;
+    }
+    this.restart(record, pid, code, signal);
   }
 
   /** node's fork can throw at once (spawn errors other than EAGAIN/EMFILE/ENOENT): that is a process that exited at once. */

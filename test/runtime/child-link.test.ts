@@ -174,7 +174,7 @@ test('a message that fails its check is dropped, logged with ACTORRT_E_BAD_MESSA
   for (const raw of malformed) proc.says(raw);
   const bad = lines.filter((l) => l.code === 'ACTORRT_E_BAD_MESSAGE');
   assert.equal(bad.length, malformed.length, 'one log line per dropped message');
-  assert.ok(bad.every((l) => l.child === 'worker 7' && l['pid'] === 4242), 'naming the child');
+  assert.ok(bad.every((l) => l.child === 'worker 7' && l['childPid'] === 4242), 'naming the child');
   assert.deepStrictEqual(rec.seen, [], 'no handler saw any of them');
   assert.deepStrictEqual(proc.kills, [], 'a malformed message does not cost the child its life');
 
