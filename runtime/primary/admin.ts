@@ -16,6 +16,9 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, Admin
     let buffered = '';
     let answered = false;
     socket.setEncoding('utf8');
+    // A client that never finishes its line (or never reads the answer) would hold one of the
+    // primary's file descriptors forever; the primary also needs them to fork its children.
+    socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
     socket.on('data', (chunk: string) => {
       if (answered) return;
       buffered += chunk;
@@ -26,15 +29,21 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, Admin
         return;
       }
       answered = true;
+      socket.setTimeout(0); // a reload may take minutes to apply: the wait is the handler's, not the client's
       const line = buffered.slice(0, nl);
       buffered = '';
       void answer(line).then((reply) => {
         // The client may have hung up meanwhile: a write then fails on the socket (its 'error' is handled below), never here.
-        if (!socket.destroyed) socket.end(`${serialize(reply)}\n`);
+        if (socket.destroyed) return;
+        socket.end(`${serialize(reply)}\n`);
+        socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy()); // a client that never reads nor closes
       });
     });
     socket.on('error', () => undefined);
   });
+  // The CLI opens one connection per command; past this many at once the kernel refuses more, so
+  // admin clients can never take the descriptors the primary forks its children with.
+  server.maxConnections = MAX_CONNECTIONS;
   // Past listen, a server error (EMFILE on accept) is logged; the primary keeps serving without it failing.
   server.on('error', (err) => log.error({ err, socket: path }, 'admin socket error'));
   const answer = async (line: string): Promise<unknown> => {
@@ -56,6 +65,10 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, Admin
   });
 }
 
+/** How long a client may take to send its request line, or to take its answer and hang up (the CLI needs milliseconds). */
+const IDLE_TIMEOUT_MS = 10_000;
+/** Admin connections open at once (the CLI uses one per command). */
+const MAX_CONNECTIONS = 64;
 /** An admin request longer than this without a newline is refused (the longest real one is a scale with a few overrides). */
 const MAX_REQUEST_BYTES = 64 * 1024;
 

@@ -87,8 +87,11 @@ export interface LinkEvents {
   supervised(msg: SupervisionMessage): void;
   resource(msg: ResourceMessage): void;
   invalidate(msg: InvalidateMessage): void;
-  /** The process is gone; called exactly once, after every pending call has failed. */
-  exit(code: number | null, signal: NodeJS.Signals | null): void;
+  /**
+   * The process is gone; called exactly once, after every pending call has failed. `unstarted`:
+   * it never ran, because the fork itself failed (EMFILE, EAGAIN: the primary's own shortage).
+   */
+  exit(code: number | null, signal: NodeJS.Signals | null, unstarted?: Error): void;
 }
 
 /**
@@ -244,8 +247,7 @@ export class ChildLink {
   /** The ChildProcess emitted 'error': a failed send or kill, or a fork that never ran (then no 'exit' may follow). */
   private failedProcess(err: Error): void {
     if (this.proc.pid === undefined) {
-      this.log.error({ child: this.name, err: err.message }, `${this.name} could not be started`);
-      this.exit(null, null);
+      this.exit(null, null, err);
       return;
     }
     this.lost(err);
@@ -260,11 +262,11 @@ export class ChildLink {
     this.calls.clear();
   }
 
-  private exit(code: number | null, signal: NodeJS.Signals | null): void {
+  private exit(code: number | null, signal: NodeJS.Signals | null, unstarted?: Error): void {
     if (this.exited) return;
     this.close(new ChildGoneError(`${this.name} exited`));
     this.exited = true;
-    this.on.exit(code, signal);
+    this.on.exit(code, signal, unstarted);
   }
 }
 

@@ -285,9 +285,10 @@ export class ChildSupervisor {
           const others = [...this.children.values()].filter((r) => r !== record && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
           void relayInvalidation(link, msg, others, INVALIDATE_TIMEOUT, this.log);
         },
-        exit: (code, signal) => {
+        exit: (code, signal, unstarted) => {
           exited();
-          this.exited(record, attempt, link.pid, code, signal);
+          if (unstarted === undefined) this.exited(record, attempt, link.pid, code, signal);
+          else this.unstarted(record, attempt, unstarted);
         },
       });
       record.link = link;
@@ -339,12 +340,37 @@ export class ChildSupervisor {
     this.restart(record, pid, code, signal);
   }
 
+  /**
+   * The fork itself failed (EMFILE, ENFILE, EAGAIN: the primary is short of descriptors or
+   * processes for a moment). That is not the child's failure: it counts toward neither the
+   * restart intensity nor failed starts (a burst of them would give the whole instance up), and
+   * the start is tried again after the group's longest backoff until it works or the child is
+   * no longer wanted.
+   */
+  private unstarted(record: ChildRecord, attempt: StartAttempt, err: Error): void {
+    const { spec } = record;
+    const group = this.groupOf(spec.group);
+    attempt.clearDeadline();
+    group.lastError = `could not start a process: ${err.message}`;
+    attempt.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} could not be started: ${err.message}`));
+    if (this.stopping || record.state === 'retiring' || group.down !== undefined || (!attempt.retryStart && !record.listed)) {
+      this.children.delete(record);
+      return;
+    }
+    const delay = this.hooks.policy(spec.group).backoff.max;
+    record.state = 'restarting';
+    this.log.error({ ...spec.fields, err: err.message, delay, event: 'fork-failed' }, `${spec.name} could not be started (the primary is short of resources); trying again`);
+    record.retry = setTimeout(() => {
+      if (this.stopping || record.state !== 'restarting') return;
+      this.start(record, true).catch(() => undefined);
+    }, delay);
+  }
+
   /** node's fork can throw at once (spawn errors other than EAGAIN/EMFILE/ENOENT): that is a process that exited at once. */
   private forkSafely(spec: ChildSpec): ChildProcessLike {
     try {
       return this.fork({ entry: spec.entry, fds: spec.fds });
     } catch (err) {
-      this.groupOf(spec.group).lastError = `could not fork: ${err instanceof Error ? err.message : String(err)}`;
       return deadProcess(err instanceof Error ? err : new Error(String(err)));
     }
   }

@@ -72,10 +72,11 @@ const START: PrimaryMessage = { type: 'shutdown', timeout: 0, mode: 'stop' }; //
 const BOOTED: ChildMessage = { type: 'booted', protocol: PROTOCOL_VERSION, version: VERSION };
 
 /** A LinkEvents that records every call. */
-function recorder(): { events: LinkEvents; seen: Array<[keyof LinkEvents, ...unknown[]]>; exits: Array<[number | null, NodeJS.Signals | null]>; failures: ActorrtError[] } {
+function recorder(): { events: LinkEvents; seen: Array<[keyof LinkEvents, ...unknown[]]>; exits: Array<[number | null, NodeJS.Signals | null]>; failures: ActorrtError[]; unstarted: Error[] } {
   const seen: Array<[keyof LinkEvents, ...unknown[]]> = [];
   const exits: Array<[number | null, NodeJS.Signals | null]> = [];
   const failures: ActorrtError[] = [];
+  const unstartedErrors: Error[] = [];
   const events: LinkEvents = {
     booted: () => {
       seen.push(['booted']);
@@ -91,12 +92,13 @@ function recorder(): { events: LinkEvents; seen: Array<[keyof LinkEvents, ...unk
     supervised: (msg) => seen.push(['supervised', msg]),
     resource: (msg) => seen.push(['resource', msg]),
     invalidate: (msg) => seen.push(['invalidate', msg]),
-    exit: (code, signal) => {
+    exit: (code, signal, unstarted) => {
+      if (unstarted !== undefined) unstartedErrors.push(unstarted);
       seen.push(['exit', code, signal]);
       exits.push([code, signal]);
     },
   };
-  return { events, seen, exits, failures };
+  return { events, seen, exits, failures, unstarted: unstartedErrors };
 }
 
 interface LogLine { readonly level: number; readonly msg: string; readonly code?: string; readonly child?: string; readonly [key: string]: unknown }
@@ -332,7 +334,7 @@ test('an error from a process that never ran (pid undefined) yields exactly one 
   await assert.rejects(link.call({ type: 'stats' }, 60_000), /not running/);
   await eventually('the failed fork is reported', () => dead.exits.length > 0);
   assert.deepStrictEqual(dead.exits, [[null, null]]);
-  assert.ok(lines.some((l) => l.child === 'thumbs process 3' && typeof l['err'] === 'string' && l['err'].includes('ENOMEM')), 'the spawn error is logged');
+  assert.deepEqual(dead.unstarted.map((e) => e.message), ['spawn ENOMEM'], 'the exit says the process never ran, and why (the supervisor logs it)');
 
   // A fake that never ran, and then also reports an exit (node may emit both for a failed spawn).
   const { proc, rec } = linked({ neverRan: true });

@@ -109,6 +109,9 @@ interface Harness {
 
 let nextId = 0;
 
+/** Set to make the next fork fail at once, as node's does when the primary is out of descriptors. */
+let failNextFork = false;
+
 function harness(hooks: Partial<SupervisorHooks> = {}): Harness {
   const forked: FakeProcess[] = [];
   const gaveUp: string[] = [];
@@ -123,6 +126,10 @@ function harness(hooks: Partial<SupervisorHooks> = {}): Harness {
   }, {
     readyTimeout: READY_TIMEOUT,
     fork: (request) => {
+      if (failNextFork) {
+        failNextFork = false;
+        throw Object.assign(new Error('spawn /usr/bin/node EMFILE'), { code: 'EMFILE' });
+      }
       const p = new FakeProcess(request);
       forked.push(p);
       return p;
@@ -264,6 +271,29 @@ test('a pool group is given up past its restart intensity; front workers that se
   assert.equal(front.child.state, 'up');
 });
 
+test('a fork the primary cannot make (EMFILE) is tried again after the backoff, never counted toward giving up', { timeout: 10_000 }, async (t) => {
+  withMockedClock(t);
+  const h = harness();
+  const front = h.supervisor.spawn(h.spec(FRONT), true);
+  await bringUp(h);
+  await front.ready;
+  for (let i = 0; i < 10; i++) {
+    failNextFork = true;
+    h.processOf(front.child)?.exit(null, 'SIGKILL');
+    await settle();
+    mock.timers.tick(POLICY.backoff.max);
+    await settle();
+    assert.equal(front.child.state, 'restarting', 'the fork failed: waiting to try again');
+    assert.match(h.supervisor.group(FRONT).lastError ?? '', /EMFILE/);
+    mock.timers.tick(POLICY.backoff.max);
+    await settle();
+    await bringUp(h);
+    assert.equal(front.child.state, 'up');
+  }
+  assert.deepEqual(h.gaveUp, [], 'ten failed forks in a row did not give the workers up');
+  assert.equal(h.supervisor.group(FRONT).failedStarts, 0);
+});
+
 test('stopAll drains every child and kills one that does not exit in time', { timeout: 10_000 }, async (t) => {
   withMockedClock(t);
   const h = harness();
@@ -288,7 +318,7 @@ type Action =
   | { readonly kind: 'spawn'; readonly group: string; readonly retry: boolean }
   | { readonly kind: 'bring-up' | 'boot' | 'ready' | 'startup-failed' | 'crash' | 'break' | 'reap' | 'throws' | 'freeze' | 'thaw' | 'garbage' | 'wrong-protocol'; readonly at: number }
   | { readonly kind: 'call' | 'terminate' | 'watchdog-kill' | 'unlist' | 'relist'; readonly at: number }
-  | { readonly kind: 'tell-all' | 'excuse' }
+  | { readonly kind: 'tell-all' | 'excuse' | 'fork-fails' }
   | { readonly kind: 'advance'; readonly ms: number };
 
 const actions: fc.Arbitrary<Action> = fc.oneof(
@@ -303,7 +333,7 @@ const actions: fc.Arbitrary<Action> = fc.oneof(
     weight: 6,
   },
   { arbitrary: fc.record({ kind: fc.constantFrom('call' as const, 'terminate' as const, 'watchdog-kill' as const, 'unlist' as const, 'relist' as const), at: fc.nat(7) }), weight: 4 },
-  { arbitrary: fc.record({ kind: fc.constantFrom('tell-all' as const, 'excuse' as const) }), weight: 1 },
+  { arbitrary: fc.record({ kind: fc.constantFrom('tell-all' as const, 'excuse' as const, 'fork-fails' as const) }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 6000 }) }), weight: 3 },
 );
 
@@ -394,6 +424,7 @@ async function runModel(steps: readonly Action[]): Promise<void> {
         }
         case 'tell-all': h.supervisor.tellAll({ type: 'pool-down', pool: 'b', reason: 'test' }); break;
         case 'excuse': h.supervisor.excuseSilence(Date.now()); break;
+        case 'fork-fails': failNextFork = true; break;
         case 'advance': mock.timers.tick(step.ms); break;
       }
       await settle();
@@ -446,6 +477,7 @@ async function runModel(steps: readonly Action[]): Promise<void> {
     // Whatever failed, no fake is left for the next case to trip over.
     for (const p of h.forked) p.exit(null, 'SIGKILL');
     h.supervisor.killAll();
+    failNextFork = false;
   }
 }
 
