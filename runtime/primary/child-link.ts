@@ -120,6 +120,8 @@ export class ChildLink {
   private exited = false;
   /** Killed because a write failed or its process errored: never again (a kill that itself emits 'error', EPERM, would loop). */
   private killedAsLost = false;
+  /** Messages dropped for failing their check (an actor can send anything, as often as it likes). */
+  private dropped = 0;
 
   constructor(private readonly proc: ChildProcessLike, readonly name: string, private readonly log: Logger, private readonly on: LinkEvents) {
     proc.listen({
@@ -201,8 +203,12 @@ export class ChildLink {
       msg = decodeChildMessage(raw);
     } catch (err) {
       // A BadField is the child's fault; anything else a decoder bug: neither may take the primary down.
-      this.log.error({ code: 'ACTORRT_E_BAD_MESSAGE', child: this.name, childPid: this.pid, err: err instanceof BadField ? err.message : err },
-        `dropped a message from ${this.name} that failed its check`);
+      // The first few are logged, then one line per 1000, so a child cannot flood the primary's log.
+      this.dropped++;
+      if (this.dropped <= 5 || this.dropped % 1000 === 0) {
+        this.log.error({ code: 'ACTORRT_E_BAD_MESSAGE', child: this.name, childPid: this.pid, dropped: this.dropped, err: err instanceof BadField ? err.message : err },
+          `dropped a message from ${this.name} that failed its check`);
+      }
       return;
     }
     switch (msg.type) {

@@ -60,7 +60,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   }
   const pid = new PidFile(pidPath, runtimeDir, log);
   const startedAt = Date.now();
-  const reports = new ProcessReports();
+  const reports: ProcessReports = new ProcessReports((): Config => processes.config);
   let stopping = false;
   /** Set once the first start is done: a reload before that would race it. */
   let serving = false;
@@ -119,7 +119,20 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   // errors handled, so an exception that still escapes is a bug in actorrt; dying of it would
   // take every worker and pool process down with the primary. It is logged as a bug, with its
   // stack and a stable event for alerting, and the instance serves on.
+  let unreadable = 0;
   const onBug = (err: unknown): void => {
+    // Node parses the IPC stream before any of our code sees a message: bytes a child wrote that
+    // are not an IPC message (an actor writing to fd 3, an internal NODE_HANDLE_* command) throw
+    // from node's own channel reader. That is the child's doing, not a bug here; node drops that
+    // line and reads on (measured: the child's later heartbeats and replies arrive), and a child
+    // whose channel stays unreadable goes silent, so the watchdog replaces it.
+    if (err instanceof Error && (err.stack ?? '').includes('node:internal/child_process')) {
+      unreadable++;
+      if (unreadable <= 5 || unreadable % 1000 === 0) {
+        log.error({ err, code: 'ACTORRT_E_BAD_MESSAGE', event: 'ipc-unreadable', count: unreadable }, 'a child wrote something that is not an IPC message; node dropped it');
+      }
+      return;
+    }
     log.fatal({ err, code: 'ACTORRT_E_INTERNAL', event: 'primary-bug' }, 'actorrt bug: an error escaped in the primary; it keeps serving (please report this line)');
   };
   process.on('SIGINT', onSignal);

@@ -1,3 +1,4 @@
+import type { Config } from '../../config/types.js';
 import { SupervisionCounters } from '../supervision/counters.js';
 import type { LinkEvents } from './child-link.js';
 import { ResourceHealth } from './resource-health.js';
@@ -7,11 +8,18 @@ export class ProcessReports {
   readonly counters = new SupervisionCounters();
   readonly health = new ResourceHealth();
 
-  /** The handshake handlers that record what process `name` (`worker 0`, `<pool> process 1`) reports. */
+  /** `topology()`: the topology in force; reports about pools or resources it does not declare are dropped. */
+  constructor(private readonly topology: () => Pick<Config, 'pools' | 'resources'>) {}
+
+  /**
+   * The link handlers that record what process `name` (`worker 0`, `<pool> process 1`) reports.
+   * Only names the topology declares are kept: a child (an actor can send anything) must not make
+   * the primary hold memory for names it made up.
+   */
   from(name: string): Pick<LinkEvents, 'supervised' | 'resource'> {
     return {
-      supervised: (msg) => this.counters.record(msg.pool, msg.event, msg.count),
-      resource: (msg) => this.health.record(name, msg),
+      supervised: (msg) => { if (Object.hasOwn(this.topology().pools, msg.pool)) this.counters.record(msg.pool, msg.event, msg.count); },
+      resource: (msg) => { if (Object.hasOwn(this.topology().resources, msg.resource)) this.health.record(name, msg); },
     };
   }
 

@@ -54,7 +54,10 @@ export class ResourceHealth {
 
   /** `process` exited: forget what it reported. */
   forget(process: string): void {
-    for (const byProcess of this.reports.values()) byProcess.delete(process);
+    for (const [resource, byProcess] of this.reports) {
+      byProcess.delete(process);
+      if (byProcess.size === 0) this.reports.delete(resource);
+    }
   }
 
   /** Every declared resource, in declaration order. */

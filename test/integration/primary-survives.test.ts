@@ -606,3 +606,25 @@ test('a kill storm under load never kills the primary; a fresh start serves afte
   await everyRouteServes(again, 'a fresh start');
   await stopCleanly(again, 'stop of the fresh start');
 });
+
+test('a child that writes what is not an IPC message, sends node\'s internal commands or floods junk cannot hurt the primary', { timeout: 120_000 }, async (t) => {
+  const p = await startPrimary(t);
+  await until(p, 'the instance is up', fullSize());
+  for (const how of ['fd3', 'ack']) {
+    // The request lands on one worker, which then writes to the primary what node cannot read as
+    // an IPC message: the primary drops it and goes on (a worker whose channel stayed unreadable
+    // would go silent and be replaced by the watchdog, 3 s here); either way the instance stays whole.
+    const answer = await callFresh(p.url, `/garbage/${how}`);
+    assert.equal(answer.status, 200, `${how}: the request itself is answered`);
+    await until(p, `${how}: the instance is whole, every process answering status`, (s) => fullSize()(s) && s.workers.every((w) => w.inflight !== undefined));
+    await everyRouteServes(p, `after ${how}`);
+  }
+  assert.ok(p.stderr().includes('"event":"ipc-unreadable"'), 'the unreadable IPC input is logged as the child\'s doing');
+  const junk = await callFresh(p.url, '/garbage/junk');
+  assert.equal(junk.status, 200);
+  await until(p, 'the flood is read', () => p.stderr().split('\n').some((l) => l.includes('"dropped":3000')) || p.stderr().split('\n').filter((l) => l.includes('ACTORRT_E_BAD_MESSAGE')).length >= 6);
+  const lines = p.stderr().split('\n').filter((l) => l.includes('"code":"ACTORRT_E_BAD_MESSAGE"') && l.includes('dropped a message'));
+  assert.ok(lines.length <= 8, `3000 junk messages make a handful of log lines, not 3000 (got ${lines.length})`);
+  await everyRouteServes(p, 'after the abuse');
+  await stopCleanly(p, 'stop after the abuse');
+});

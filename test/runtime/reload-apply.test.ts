@@ -200,7 +200,7 @@ class FakeChild extends EventEmitter implements ChildProcessLike {
 /** Start BASE as the primary does (pool processes in order, then the front workers, then one broadcast); stopped at the end of the test. */
 async function running(t: TestContext, config: Config = BASE): Promise<{ world: World; processes: Processes }> {
   const world = new World();
-  const processes = new Processes(deployed(config), RUNTIME_DIR, LISTENER, log, new ProcessReports(), (reason) => world.event(`front workers given up: ${reason}`),
+  const processes = new Processes(deployed(config), RUNTIME_DIR, LISTENER, log, new ProcessReports(() => config), (reason) => world.event(`front workers given up: ${reason}`),
     { fork: world.fork, readyTimeout: 10_000 });
   t.after(() => processes.supervisor.stopAll(1000, FRONT));
   for (const pool of Object.values(config.pools)) {

@@ -116,7 +116,7 @@ function harness(hooks: Partial<SupervisorHooks> = {}): Harness {
   const forked: FakeProcess[] = [];
   const gaveUp: string[] = [];
   const readies: Array<{ child: Child; restarted: boolean }> = [];
-  const supervisor = new ChildSupervisor(silent, new ProcessReports(), {
+  const supervisor = new ChildSupervisor(silent, new ProcessReports(() => ({ pools: {}, resources: {} })), {
     policy: () => POLICY,
     keepServing: (group) => group === FRONT,
     ready: (child, restarted) => readies.push({ child, restarted }),
