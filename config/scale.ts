@@ -27,7 +27,8 @@ export function parseScale(args: readonly string[]): ScaleOverride[] {
 export function applyScale(config: Config, overrides: readonly ScaleOverride[]): Config {
   const pools: Record<string, PoolConfig> = { ...config.pools };
   for (const o of overrides) {
-    const pool = pools[o.pool];
+    // Own keys only: `toString`, `constructor` or `__proto__` are names the user typed, not pools.
+    const pool = Object.hasOwn(pools, o.pool) ? pools[o.pool] : undefined;
     if (pool === undefined) {
       const hint = didYouMean(o.pool, Object.keys(pools));
       throw new ActorrtError('ACTORRT_E_CONFIG_UNKNOWN_REF', `the running topology has no pool "${o.pool}"`, { hint: hint ?? `pools: ${Object.keys(pools).join(', ')}` });

@@ -26,7 +26,7 @@ Exit codes: 0 ok, 1 failure (e.g. an invalid topology), 2 usage error.`;
 export async function main(argv: readonly string[]): Promise<number> {
   const [first, ...others] = argv;
   // `actorrt help start` is `actorrt start --help`.
-  const helpFor = first === 'help' && others[0] !== undefined && others[0] in COMMANDS ? others[0] : undefined;
+  const helpFor = first === 'help' && others[0] !== undefined && Object.hasOwn(COMMANDS, others[0]) ? others[0] : undefined;
   const [name, ...rest] = helpFor === undefined ? argv : [helpFor, '--help'];
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
@@ -36,7 +36,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  const command: Command | undefined = COMMANDS[name];
+  // Own keys only: `actorrt constructor` is an unknown command, not Object.prototype's.
+  const command: Command | undefined = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
     const hint = didYouMean(name, Object.keys(COMMANDS));
     return usageError(`unknown command "${name}"${hint === undefined ? '' : `; ${hint}`}`);

@@ -112,9 +112,10 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
   if (frontTouched.length > 0) frontRoll.push(`resources ${frontTouched.join(', ')} changed for the front workers`);
 
   for (const name of union(Object.keys(oldPools), Object.keys(newPools))) {
-    const was = oldPools[name];
-    const now = newPools[name];
-    const code = was !== undefined && now !== undefined ? codeChange(was, now, before.digests[name], after.digests[name], changedResources) : undefined;
+    // A name present on one side only must not find Object.prototype's member of that name on the other (a pool named `constructor`).
+    const was = own(oldPools, name);
+    const now = own(newPools, name);
+    const code = was !== undefined && now !== undefined ? codeChange(was, now, own(before.digests, name), own(after.digests, name), changedResources) : undefined;
     if (was?.processes === undefined && now?.processes === undefined) {
       // Inline (or absent) before and after: the broadcast resizes and retunes; new code rolls the front workers.
       if (was === undefined && now !== undefined) lines.push(`pool ${name}: added (inline, ${now.size} actors per worker)`);
@@ -147,7 +148,7 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
   if (changes.some((c) => c.path.startsWith('http.health.'))) lines.push('health paths: swapped');
   if (changes.some((c) => c.path === 'http.shutdownTimeout')) lines.push(`http.shutdownTimeout: ${show(before.config.http.shutdownTimeout)} -> ${show(after.config.http.shutdownTimeout)} ms`);
   if (changes.some((c) => c.path.startsWith('caches.'))) lines.push('caches: updated');
-  const codeOnly = Object.keys(newPools).some((n) => before.digests[n] !== undefined && before.digests[n] !== after.digests[n]);
+  const codeOnly = Object.keys(newPools).some((n) => own(before.digests, n) !== undefined && own(before.digests, n) !== own(after.digests, n));
   const empty = changes.filter((c) => c.path !== 'file').length === 0 && before.workers === after.workers && !codeOnly && forced === undefined;
   return { refused, lines, front: { from: before.workers, to: after.workers, roll }, isolated, empty };
 }
@@ -170,6 +171,11 @@ function describeLive(name: string, was: PoolConfig, now: PoolConfig, changes: r
 
 function inline(config: Config): PoolConfig[] {
   return Object.values(config.pools).filter((p) => p.processes === undefined);
+}
+
+/** `record[key]` if it is the record's own entry: pool names such as `toString` are valid and must not read Object.prototype. */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function union(a: readonly string[], b: readonly string[]): string[] {

@@ -141,3 +141,15 @@ routes:
   const skipped = actorrt(['validate', file, '--no-import']);
   assert.equal(skipped.code, 0, '--no-import checks the topology only');
 });
+
+test('a command named like an Object.prototype member is an unknown command (usage, exit 2), not a crash', () => {
+  for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    const r = actorrt([name, 'x.yml']);
+    assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^actorrt: ACTORRT_E_USAGE {2}unknown command "${name}"`), name);
+    assert.doesNotMatch(r.stderr, /internal error/, name);
+  }
+  const help = actorrt(['help', 'constructor']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^actorrt .*\n\nUsage: actorrt <command>/, '`help <not a command>` prints the general usage');
+});
