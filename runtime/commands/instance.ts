@@ -45,6 +45,6 @@ export function findInstance(values: OptionValues, file: string | undefined): Ru
     pid: entry.pid, pidFile,
     ask: (cmd, args = {}, timeout = 5000) => (runtimeDir === undefined
       ? Promise.reject(new ActorrtError('ACTORRT_E_NOT_RUNNING', `pid ${entry.pid} in ${pidFile} was started by an actorrt without an admin socket`, { hint: 'restart it with this version' }))
-      : adminRequest(join(runtimeDir, 'admin.sock'), cmd, args, timeout)),
+      : adminRequest(join(runtimeDir, 'admin.sock'), cmd, args, timeout, `the primary (pid ${entry.pid})`)),
   };
 }

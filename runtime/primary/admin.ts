@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
+import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** An admin command: takes the request's arguments, answers with JSON (sync or async). */
@@ -80,19 +81,58 @@ function serialize(reply: unknown): string {
   }
 }
 
-/** Send one admin command to a running primary and return its answer. */
-export function adminRequest(path: string, cmd: string, args: Readonly<Record<string, unknown>> = {}, timeout = 5000): Promise<unknown> {
+/**
+ * Send one admin command to a running primary and return its answer. Every failure is coded, so
+ * the CLI prints one line, never a stack: ACTORRT_E_NOT_RUNNING when nothing listens on the socket
+ * (ENOENT, ECONNREFUSED: the primary has exited or is shutting down), ACTORRT_E_ADMIN_UNAVAILABLE
+ * when it is there but does not answer (paused, overloaded, out of file descriptors): no answer
+ * within `timeout` ms, or the connection dropped (EPIPE, ECONNRESET, EAGAIN, closed unanswered).
+ * `who` names the primary in messages (`the primary (pid 123)`).
+ */
+export function adminRequest(path: string, cmd: string, args: Readonly<Record<string, unknown>> = {}, timeout = 5000, who = 'the primary'): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     let data = '';
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no answer from ${path} within ${timeout} ms`)); }, timeout);
+    let settled = false;
+    const settle = (err: ActorrtError | undefined, answer?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      if (err === undefined) resolve(answer);
+      else reject(err);
+    };
+    const unavailable = (what: string, cause?: unknown, more = ''): ActorrtError => new ActorrtError('ACTORRT_E_ADMIN_UNAVAILABLE',
+      `${who} did not answer "${cmd}" on its admin socket ${path}: ${what}`,
+      { hint: `it is paused by SIGSTOP, overloaded or out of file descriptors: send it SIGCONT if it was stopped, check its log, then retry${more}`, cause });
+    // A command it read before it stalled may still be carried out.
+    const timer = setTimeout(() => settle(unavailable(`no answer within ${timeout} ms`, undefined, cmd === 'status' ? '' : `; a ${cmd} it took may still be applied (actorrt status shows the last one)`)), timeout);
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(`${JSON.stringify({ cmd, args })}\n`));
     socket.on('data', (chunk: string) => { data += chunk; });
     socket.on('end', () => {
-      clearTimeout(timer);
-      try { resolve(JSON.parse(data) as unknown); } catch (err) { reject(err as Error); }
+      if (data.trim() === '') {
+        settle(unavailable('it closed the connection without answering'));
+        return;
+      }
+      let answer: unknown;
+      try {
+        answer = JSON.parse(data);
+      } catch (err) {
+        settle(unavailable(`its answer was cut short or is not JSON (${JSON.stringify(data.slice(0, 80))})`, err));
+        return;
+      }
+      settle(undefined, answer);
     });
-    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') {
+        settle(new ActorrtError('ACTORRT_E_NOT_RUNNING', `nothing listens on the admin socket ${path} (${err.code}): ${who} has exited or is shutting down`,
+          { hint: 'start it again if it has exited; if it is shutting down, wait for it to exit', cause: err }));
+      } else {
+        settle(unavailable(`the connection failed (${err.code ?? err.message})`, err));
+      }
+    });
+    // Closed without 'end' nor 'error' (destroyed under us): still an answer for the caller.
+    socket.on('close', () => settle(unavailable('the connection closed without an answer')));
   });
 }
