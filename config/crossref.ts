@@ -27,14 +27,14 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
     issues.push(hint === undefined ? { code, message, position, path: label } : { code, message, hint, position, path: label });
   };
   const ref = (path: readonly PathSegment[], kind: string, name: string, known: Record<string, unknown>): boolean => {
-    if (name in known) return true;
+    if (Object.hasOwn(known, name)) return true; // `in` would find toString, constructor... on every object
     const names = Object.keys(known);
     report(path, 'ACTORRT_E_CONFIG_UNKNOWN_REF', `${pathLabel(path)} names ${kind} "${name}", which is not declared`,
       didYouMean(name, names) ?? (names.length === 0 ? `declare it under ${kind === 'pool' ? 'pools' : `${kind}s`}:` : `declared: ${names.join(', ')}`));
     return false;
   };
   const wantType = (path: readonly PathSegment[], name: string, want: ResourceType, why: string): void => {
-    const res = config.resources[name];
+    const res = Object.hasOwn(config.resources, name) ? config.resources[name] : undefined;
     if (res !== undefined && res.type !== want) {
       report(path, 'ACTORRT_E_CONFIG_REF_TYPE', `${pathLabel(path)} names resource "${name}" of type ${res.type}; ${why} needs a ${want} resource`);
     }

@@ -17,6 +17,15 @@ test('lists the declared pools when an unknown pool name is not close to any', (
     { code: 'ACTORRT_E_CONFIG_UNKNOWN_REF', line: 7, col: 11, hint: /declared: api/ });
 });
 
+test('a name every object inherits (toString, constructor, __proto__) is not a declared pool or resource', () => {
+  for (const name of ['toString', 'constructor', 'hasOwnProperty']) {
+    assertIssue(`version: 1\n${POOL}routes:\n  - match: { path: /x }\n    pool: ${name}\n`,
+      { code: 'ACTORRT_E_CONFIG_UNKNOWN_REF', line: 7, col: 11, message: new RegExp(`pool "${name}"`) });
+    assertIssue(`version: 1\n${POOL}routes:\n  - match: { path: /x }\n    proxy: ${name}\n`,
+      { code: 'ACTORRT_E_CONFIG_UNKNOWN_REF', line: 7, col: 12 });
+  }
+});
+
 test('rejects a route with neither pool nor proxy', () => {
   assertIssue(`version: 1\n${POOL}routes:\n  - match: { path: /x }\n`,
     { code: 'ACTORRT_E_CONFIG_ROUTE_TARGET', line: 6, col: 5, message: /neither a pool nor a proxy/ });
