@@ -1,4 +1,4 @@
-import { ActorrtError } from '../errors.js';
+import { ActorrtError, isErrorCode } from '../errors.js';
 import { isReloadOutcome, type ReloadOutcome } from '../primary/status.js';
 import type { Command } from './command.js';
 import { findInstance } from './instance.js';
@@ -37,8 +37,10 @@ Options:
 /** Print a reload or scale outcome (plan, or errors one per line) and return the exit code. */
 export function printOutcome(answer: unknown, json: boolean): number {
   if (!isReloadOutcome(answer)) {
-    const message = (answer as { error?: unknown } | null)?.error;
-    throw new ActorrtError('ACTORRT_E_USAGE', typeof message === 'string' ? message : 'the instance gave an answer this actorrt does not understand');
+    const { error: message, code } = (answer ?? {}) as { error?: unknown; code?: unknown };
+    if (typeof message !== 'string') throw new ActorrtError('ACTORRT_E_INTERNAL', 'the instance gave an answer this actorrt does not understand');
+    // A primary of an earlier build sends no code; what it refused then was the command's arguments.
+    throw new ActorrtError(isErrorCode(code) ? code : 'ACTORRT_E_USAGE', message);
   }
   if (json) {
     process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);

@@ -54,7 +54,11 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, Admin
       if (handler === undefined) return { error: `unknown admin command ${JSON.stringify(cmd)}` };
       return await handler(args !== null && typeof args === 'object' ? args as Record<string, unknown> : {});
     } catch (err) {
-      return { error: (err as Error).message };
+      // The code travels with the message: a bad argument (ACTORRT_E_USAGE from parseScale) is the
+      // caller's, anything uncoded is ours, and the CLI must not call our bug a usage error.
+      if (err instanceof ActorrtError) return { error: err.message, code: err.code };
+      log.error({ err, code: 'ACTORRT_E_INTERNAL' }, 'an admin command failed');
+      return { error: err instanceof Error ? err.message : String(err), code: 'ACTORRT_E_INTERNAL' };
     }
   };
   return new Promise((resolve, reject) => {

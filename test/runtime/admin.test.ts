@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { adminRequest } from '../../runtime/primary/admin.js';
+import { pino } from 'pino';
+import { adminRequest, serveAdmin } from '../../runtime/primary/admin.js';
 import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
 import { CLI, tempDir } from '../helpers.js';
 
@@ -109,4 +110,15 @@ test('the CLI prints `actorrt: CODE  message` and exits 1, no stack, when the pr
     assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, 'no stack trace');
   }
   assert.match(silent.stderr, /no answer within 5000 ms/);
+});
+
+test('a command that fails answers with its code: the caller\'s mistake keeps its code, anything uncoded is ACTORRT_E_INTERNAL', { timeout: 10_000 }, async (t) => {
+  const path = join(tempDir('admin'), 'admin.sock');
+  const server = await serveAdmin(path, {
+    usage: () => { throw new ActorrtError('ACTORRT_E_USAGE', 'pool=size expected'); },
+    bug: () => { throw new TypeError('x is undefined'); },
+  }, pino({ level: 'silent' }));
+  t.after(() => server.close());
+  assert.deepEqual(await adminRequest(path, 'usage'), { error: 'pool=size expected', code: 'ACTORRT_E_USAGE' });
+  assert.deepEqual(await adminRequest(path, 'bug'), { error: 'x is undefined', code: 'ACTORRT_E_INTERNAL' });
 });
