@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
@@ -7,12 +7,12 @@ import type { Config } from '../../config/types.js';
 import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { serveAdmin } from './admin.js';
+import { serveAdmin, type AdminHandler } from './admin.js';
 import { bindListener } from './listener.js';
 import { PidFile } from './pid-file.js';
 import { FRONT, Processes } from './processes.js';
 import { Reloader } from './reload.js';
-import { makeRuntimeDir } from './runtime-dir.js';
+import { checkPrivate, makeRuntimeDir } from './runtime-dir.js';
 import { actorDigests } from './reload-plan.js';
 import { ProcessReports } from './reports.js';
 import type { InstanceStatus } from './status.js';
@@ -68,12 +68,14 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   let admin: Server | undefined;
   let unwatch: (() => void) | undefined;
   let unwatchProcesses: (() => void) | undefined;
+  let runtimeDirWatch: NodeJS.Timeout | undefined;
   const processes = new Processes({ config, digests: actorDigests(config), workers: workersOf(config) }, runtimeDir, listener, log, reports,
     () => { void shutdown(1); });
   const { supervisor } = processes;
   const reloader = new Reloader(processes, config.file, workersOf, log);
 
   const releaseFiles = (): void => {
+    clearInterval(runtimeDirWatch);
     unwatch?.();
     unwatchProcesses?.();
     admin?.close();
@@ -157,7 +159,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     releaseFiles();
     throw err;
   }
-  admin = await serveAdmin(join(runtimeDir, 'admin.sock'), {
+  const adminPath = join(runtimeDir, 'admin.sock');
+  const commands: Readonly<Record<string, AdminHandler>> = {
     status: async (): Promise<InstanceStatus> => {
       const current = processes.config;
       const loads = await processes.loads();
@@ -176,7 +179,34 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     },
     reload: (args) => reloader.reload('command', args['dryRun'] === true, args['roll'] === true),
     scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
-  }, log);
+  };
+  admin = await serveAdmin(adminPath, commands, log);
+  // A temp-folder cleaner (systemd-tmpfiles, a cron job emptying /tmp) may remove the runtime
+  // folder under a running instance: status and stop could no longer reach it, and every child
+  // restarted after that failed to bind its socket (six in a row gave the instance up). The folder
+  // is made again (private, or not at all), the admin socket served again, and every process
+  // replaced, new before old, so each binds its socket afresh.
+  let recovering = false;
+  const recoverRuntimeDir = async (): Promise<void> => {
+    log.error({ runtimeDir, event: 'runtime-dir-lost' }, 'the runtime folder was removed under the running instance; making it again and replacing every process');
+    try {
+      mkdirSync(runtimeDir, { mode: 0o700 });
+      checkPrivate(runtimeDir);
+    } catch (err) {
+      log.error({ err, runtimeDir, event: 'runtime-dir-lost' }, 'could not make the runtime folder again (privately): the instance serves on, but status, stop and restarts need it; restart the instance');
+      return;
+    }
+    admin?.close();
+    admin = await serveAdmin(adminPath, commands, log);
+    const outcome = await reloader.reload('recovery', false, true);
+    if (!outcome.ok) log.error({ code: outcome.error?.code, err: outcome.error?.message, event: 'runtime-dir-lost' }, 'replacing the processes after the runtime folder was lost failed');
+  };
+  runtimeDirWatch = setInterval(() => {
+    if (stopping || recovering || existsSync(runtimeDir)) return;
+    recovering = true;
+    void recoverRuntimeDir().finally(() => { recovering = false; });
+  }, PARENT_CHECK_MS);
+  runtimeDirWatch.unref();
   unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), log);
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();

@@ -40,7 +40,8 @@ export interface PoolStatus {
 
 /** The last reload or scale, applied or refused. */
 export interface ReloadOutcome {
-  readonly trigger: 'file' | 'signal' | 'command' | 'scale';
+  /** `recovery`: the runtime folder was removed under the instance and every process was replaced to bind its socket again. */
+  readonly trigger: 'file' | 'signal' | 'command' | 'scale' | 'recovery';
   /** ISO time it finished. */
   readonly at: string;
   readonly ok: boolean;

@@ -628,3 +628,21 @@ test('a child that writes what is not an IPC message, sends node\'s internal com
   await everyRouteServes(p, 'after the abuse');
   await stopCleanly(p, 'stop after the abuse');
 });
+
+test('a runtime folder removed under a running instance (a temp-folder cleaner) is made again: status, restarts and stop keep working', { timeout: 120_000 }, async (t) => {
+  const p = await startPrimary(t);
+  const before = await until(p, 'the instance is up', fullSize());
+  rmSync(p.runtimeDir, { recursive: true, force: true });
+  // Every process is replaced (new before old) so each binds its socket in the new folder.
+  const pids = new Set([...before.workers, ...(before.pools.find((x) => x.name === 'work')?.processes ?? [])].map((c) => c.pid));
+  const after = await until(p, 'the instance answers status again, every process replaced', (s) => fullSize()(s)
+    && [...s.workers, ...(s.pools.find((x) => x.name === 'work')?.processes ?? [])].every((c) => !pids.has(c.pid)), 60_000);
+  assert.equal(after.lastReload?.trigger, 'recovery');
+  assert.ok(p.stderr().includes('"event":"runtime-dir-lost"'), 'the loss is logged');
+  // A child that dies now restarts at its socket in the new folder.
+  const victim = after.workers[0]?.pid as number;
+  process.kill(victim, 'SIGKILL');
+  await until(p, 'a worker killed after the recovery is restarted', fullSize(victim));
+  await everyRouteServes(p, 'after the recovery');
+  await stopCleanly(p, 'stop after the recovery');
+});
