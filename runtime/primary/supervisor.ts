@@ -47,6 +47,8 @@ class ChildRecord implements Child {
   exited: Promise<void> = Promise.resolve();
   /** Told to stop (terminate): never listed again. */
   terminating = false;
+  /** The process the watchdog already killed (its exit may not have arrived yet). */
+  killed: ChildLink | undefined;
 
   constructor(readonly spec: ChildSpec, now: number) {
     this.vitals = { lastAlive: now, rss: undefined };
@@ -183,12 +185,16 @@ export class ChildSupervisor {
     if (record?.state === 'retiring' && record.link?.connected === true && !record.terminating) record.state = 'up';
   }
 
-  /** The watchdog's verdict: kill `child` (supervision restarts it like any crash), with why for status. */
-  kill(child: Child, why: string): void {
+  /** The watchdog's verdict: kill `child` (supervision restarts it like any crash), with why for status; false if it was already killed. */
+  kill(child: Child, why: string): boolean {
     const record = this.children.get(child);
-    if (record?.link === undefined) return;
+    const link = record?.link;
+    // Once per process: its exit may take more than a watchdog tick to arrive on a busy machine.
+    if (record === undefined || link === undefined || link.gone || record.killed === link) return false;
+    record.killed = link;
     this.groupOf(child.spec.group).lastError = why;
-    record.link.kill('SIGKILL');
+    link.kill('SIGKILL');
+    return true;
   }
 
   /** The primary itself was held up: heartbeats that arrived meanwhile are still queued, so every clock restarts at `now`. */

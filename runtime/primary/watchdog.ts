@@ -40,8 +40,9 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
       const verdict = judge(child.vitals, vitalLimits(config(), child.spec.group), now);
       if (verdict.action === 'kill') {
         const why = `unresponsive for ${verdict.silentFor} ms (event loop blocked)`;
-        log.error({ ...child.spec.fields, childPid: child.pid, silentFor: verdict.silentFor, event: 'unresponsive' }, `${child.spec.name} is ${why}; killing it so it is replaced`);
-        supervisor.kill(child, why);
+        const pid = child.pid;
+        if (!supervisor.kill(child, why)) continue;
+        log.error({ ...child.spec.fields, childPid: pid, silentFor: verdict.silentFor, event: 'unresponsive' }, `${child.spec.name} is ${why}; killing it so it is replaced`);
       } else if (verdict.action === 'recycle' && !recycling.has(child)) {
         recycling.add(child);
         recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`, { rss: verdict.rss, maxRss: vitalLimits(config(), child.spec.group).maxRss })
