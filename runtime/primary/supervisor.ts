@@ -6,6 +6,7 @@ import { ChildLink, deadProcess, forkProcess, relayInvalidation, type ChildProce
 import type { Vitals } from '../supervision/liveness.js';
 import type { Child, ChildSpec, ChildState, GroupRecord } from './child.js';
 import type { ProcessReports } from './reports.js';
+import { StartAttempt, STOP_NOW } from './start-attempt.js';
 
 /** How long a child may take from fork to ready before its start counts as failed. */
 export const READY_TIMEOUT = 30_000;
@@ -56,39 +57,6 @@ class ChildRecord implements Child {
 
   get pid(): number | undefined {
     return this.link?.gone === false ? this.link.pid : undefined;
-  }
-}
-
-/** What a child that must not start after all is told (again, if it missed the first one). */
-const STOP_NOW: ShutdownMessage = { type: 'shutdown', timeout: 0, mode: 'stop' };
-
-/**
- * One start of a child process, from fork to ready: its ready promise is settled exactly once,
- * whatever comes first (ready, an exit, a stop before ready), so a reload awaiting a child that
- * was terminated meanwhile never waits forever.
- */
-class StartAttempt {
-  settled = false;
-  /** What the child reported when its start-up failed (it exits next). */
-  failure: ActorrtError | undefined;
-  deadline: NodeJS.Timeout | undefined;
-
-  constructor(private readonly onReady: () => void, private readonly onFailed: (err: Error) => void, readonly retryStart: boolean) {}
-
-  resolve(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.onReady();
-  }
-
-  reject(err: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.onFailed(err);
-  }
-
-  clearDeadline(): void {
-    clearTimeout(this.deadline);
   }
 }
 
