@@ -3,8 +3,8 @@ import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
-import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES, type Decoded } from './frames.js';
-import { BadFrameError, decodeReplyFrame, type ReceivedReply, type RequestFrame } from './wire.js';
+import { encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
+import { BadFrameError, decodeReplyFrame, readFrame, type ReceivedReply, type RequestFrame } from './wire.js';
 import { withDeadline } from '../deadline.js';
 import { Deadlines, type Deadline } from '../request-deadlines.js';
 
@@ -142,14 +142,7 @@ export class Channel {
         return;
       }
       for (const payload of payloads) {
-        let decoded: Decoded;
-        try {
-          decoded = decodeFrame(payload);
-        } catch (err) {
-          this.hangUp(socket, (err as Error).message);
-          return;
-        }
-        const reply = decodeReplyFrame(decoded.message, decoded.binary);
+        const reply = readFrame(payload, decodeReplyFrame);
         if (!(reply instanceof BadFrameError)) {
           this.settle(reply.id, reply);
         } else if (reply.id === undefined) {

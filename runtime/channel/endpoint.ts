@@ -4,8 +4,8 @@ import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
-import { decodeFrame, encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES, type Decoded } from './frames.js';
-import { BadFrameError, decodeRequestFrame, splitBinary, type ReceivedRequest, type ReplyFrame } from './wire.js';
+import { encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
+import { BadFrameError, decodeRequestFrame, readFrame, splitBinary, type ReceivedRequest, type ReplyFrame } from './wire.js';
 import { checkBody } from '../reply.js';
 import { withDeadline } from '../deadline.js';
 
@@ -90,14 +90,7 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
       return;
     }
     for (const payload of payloads) {
-      let decoded: Decoded;
-      try {
-        decoded = decodeFrame(payload);
-      } catch (err) {
-        hangUp((err as Error).message);
-        return;
-      }
-      const frame = decodeRequestFrame(decoded.message, decoded.binary);
+      const frame = readFrame(payload, decodeRequestFrame);
       if (!(frame instanceof BadFrameError)) {
         serve(frame, writer, pools, log);
       } else if (frame.id === undefined) {

@@ -1,5 +1,6 @@
 import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError, reviveError } from '../errors.js';
+import { decodeFrame, type Decoded } from './frames.js';
 
 /** Front/pool process -> pool process: run this request on `pool`. */
 export interface RequestFrame {
@@ -61,6 +62,20 @@ export type ReceivedReply =
   | { readonly id: number; readonly ok: false; readonly error: ActorrtError };
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * One frame's payload, decoded (frames.ts) and checked by `check`: what both ends of a channel do
+ * with every frame they read. A payload that is not a frame at all names no request.
+ */
+export function readFrame<T>(payload: Buffer, check: (message: unknown, binary: Buffer | undefined) => T | BadFrameError): T | BadFrameError {
+  let decoded: Decoded;
+  try {
+    decoded = decodeFrame(payload);
+  } catch (err) {
+    return new BadFrameError(undefined, err instanceof Error ? err.message : String(err));
+  }
+  return check(decoded.message, decoded.binary);
+}
 
 /** Check a decoded request frame (`message`, its JSON part; `binary`, its tail). */
 export function decodeRequestFrame(message: unknown, binary: Buffer | undefined): ReceivedRequest | BadFrameError {

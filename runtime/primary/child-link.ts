@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { ActorrtError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { worthLogging, type Logger } from '../logger.js';
 import { BadField, decodeChildMessage, protocolOf } from '../protocol/decode.js';
 import type {
   AliveMessage, CallMessage, ChildMessage, EscalateMessage, InvalidateMessage, PrimaryMessage, ReadyMessage, ReplyMessage, ResourceMessage, StartupFailedMessage,
@@ -205,7 +205,7 @@ export class ChildLink {
       // A BadField is the child's fault; anything else a decoder bug: neither may take the primary down.
       // The first few are logged, then one line per 1000, so a child cannot flood the primary's log.
       this.dropped++;
-      if (this.dropped <= 5 || this.dropped % 1000 === 0) {
+      if (worthLogging(this.dropped)) {
         this.log.error({ code: 'ACTORRT_E_BAD_MESSAGE', child: this.name, childPid: this.pid, dropped: this.dropped, err: err instanceof BadField ? err.message : err },
           `dropped a message from ${this.name} that failed its check`);
       }

@@ -6,7 +6,7 @@ import { parseScale } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
 import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
-import { createLogger } from '../logger.js';
+import { createLogger, worthLogging } from '../logger.js';
 import { serveAdmin, type AdminHandler } from './admin.js';
 import { bindListener } from './listener.js';
 import { PidFile } from './pid-file.js';
@@ -130,7 +130,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     // whose channel stays unreadable goes silent, so the watchdog replaces it.
     if (err instanceof Error && (err.stack ?? '').includes('node:internal/child_process')) {
       unreadable++;
-      if (unreadable <= 5 || unreadable % 1000 === 0) {
+      if (worthLogging(unreadable)) {
         log.error({ err, code: 'ACTORRT_E_BAD_MESSAGE', event: 'ipc-unreadable', count: unreadable }, 'a child wrote something that is not an IPC message; node dropped it');
       }
       return;

@@ -332,11 +332,20 @@ export class ChildSupervisor {
       return;
     }
     const delay = this.hooks.policy(spec.group).backoff.max;
-    record.state = 'restarting';
     this.log.error({ ...spec.fields, err: err.message, delay, event: 'fork-failed' }, `${spec.name} could not be started (the primary is short of resources); trying again`);
+    this.startAgain(record, delay);
+  }
+
+  /** Fork `record` again after `delay` ms, unless the instance stops, the child is retired or its group is given up meanwhile. */
+  private startAgain(record: ChildRecord, delay: number): void {
+    record.state = 'restarting';
     record.retry = setTimeout(() => {
       if (this.stopping || record.state !== 'restarting') return;
-      this.start(record, true).catch(() => undefined);
+      if (this.groupOf(record.spec.group).down !== undefined) {
+        this.children.delete(record);
+        return;
+      }
+      this.start(record, true).catch(() => undefined); // a failed start comes back through its exit
     }, delay);
   }
 
@@ -378,16 +387,8 @@ export class ChildSupervisor {
     }
     group.history.push(now);
     group.restarts++;
-    record.state = 'restarting';
+    this.startAgain(record, decision.delay);
     this.hooks.restarting(record);
     this.log.warn({ ...fields, delay: decision.delay, event: 'restarting' }, `${spec.kind} exited; restarting`);
-    record.retry = setTimeout(() => {
-      if (this.stopping || record.state !== 'restarting') return;
-      if (group.down !== undefined) {
-        this.children.delete(record);
-        return;
-      }
-      this.start(record, true).catch(() => undefined); // a failed restart comes back here through its exit
-    }, decision.delay);
   }
 }

@@ -37,7 +37,8 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
     }
     for (const child of supervisor.list()) {
       if (child.state !== 'up') continue;
-      const verdict = judge(child.vitals, vitalLimits(config(), child.spec.group), now);
+      const limits = vitalLimits(config(), child.spec.group);
+      const verdict = judge(child.vitals, limits, now);
       if (verdict.action === 'kill') {
         const why = `unresponsive for ${verdict.silentFor} ms (event loop blocked)`;
         const pid = child.pid;
@@ -45,7 +46,7 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
         log.error({ ...child.spec.fields, childPid: pid, silentFor: verdict.silentFor, event: 'unresponsive' }, `${child.spec.name} is ${why}; killing it so it is replaced`);
       } else if (verdict.action === 'recycle' && !recycling.has(child)) {
         recycling.add(child);
-        recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`, { rss: verdict.rss, maxRss: vitalLimits(config(), child.spec.group).maxRss })
+        recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`, { rss: verdict.rss, maxRss: limits.maxRss })
           .then(() => recycling.delete(child), (err: unknown) => {
             log.error({ ...child.spec.fields, err: (err as Error).message }, `${child.spec.name}: could not start its replacement; it keeps serving`);
             setTimeout(() => recycling.delete(child), RECYCLE_RETRY_MS).unref();

@@ -1,5 +1,5 @@
 import type { Config } from '../../config/types.js';
-import { isErrorCode, type ErrorCode } from '../errors.js';
+import { reviveError, type ErrorCode } from '../errors.js';
 import { BadField, bool, count, item, list, mapOf, nonNegative, oneOf, optList, optStr, record, str, type Fields } from './check.js';
 import type {
   ChildMessage, InvalidateMessage, PrimaryMessage, ReplyMessage, StartupFailedMessage,
@@ -78,8 +78,10 @@ export function protocolOf(raw: unknown): number | undefined {
   return typeof p === 'number' ? p : undefined;
 }
 
+/** The code and message of reviveError's error: one rule for every boundary (an unknown code becomes ACTORRT_E_INTERNAL, kept in the message). */
 function revived(code: string, message: string): { code: ErrorCode; message: string } {
-  return isErrorCode(code) ? { code, message } : { code: 'ACTORRT_E_INTERNAL', message: `${code}: ${message}` };
+  const e = reviveError(code, message);
+  return { code: e.code, message: e.message };
 }
 
 function decodeInvalidate(m: Fields): InvalidateMessage {
