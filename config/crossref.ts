@@ -137,7 +137,15 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
 
     const templates: Array<[readonly PathSegment[], string]> = [];
     if (route.cache !== undefined) {
-      ref([...at, 'cache', 'use'], 'cache', route.cache.use, config.caches);
+      const caches = Object.keys(config.caches);
+      if (route.cache.use === '') {
+        report([...at, 'cache'], 'ACTORRT_E_CONFIG_VALUE', caches.length === 0
+          ? `routes[${route.index}].cache needs a cache store, and the topology declares none`
+          : `routes[${route.index}].cache must say which cache stores its replies (use:), since the topology declares ${caches.length}: ${caches.join(', ')}`,
+        caches.length === 0 ? 'declare one under caches:, e.g. caches: { local: { store: memory } }' : `add use: ${caches[0] as string}`);
+      } else {
+        ref([...at, 'cache', 'use'], 'cache', route.cache.use, config.caches);
+      }
       templates.push([[...at, 'cache', 'key'], route.cache.key]);
       const methods = route.match.methods;
       if (methods !== undefined && !methods.some((m) => m === 'GET' || m === 'HEAD')) {

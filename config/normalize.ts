@@ -19,7 +19,7 @@ export function normalize(data: Raw, file: string): Config {
     resources: mapValues(data['resources'] as Raw, (r) => resource(r as Raw, base)),
     caches: mapValues(data['caches'] as Raw, (c, name) => cache(c as Raw, name)),
     pools: mapValues(data['pools'] as Raw, (p, name) => pool(p as Raw, name, base)),
-    routes: (data['routes'] as Raw[]).map(route),
+    routes: (data['routes'] as Raw[]).map((r, i) => route(r, i, Object.keys(data['caches'] as Raw))),
   };
 }
 
@@ -152,7 +152,7 @@ function pool(p: Raw, name: string, base: string): PoolConfig {
   };
 }
 
-function route(r: Raw, index: number): RouteConfig {
+function route(r: Raw, index: number, caches: readonly string[]): RouteConfig {
   const m = r['match'] as Raw;
   const method = m['method'] as HttpMethod | HttpMethod[] | undefined;
   const match: RouteMatch = {
@@ -164,8 +164,10 @@ function route(r: Raw, index: number): RouteConfig {
   };
   const c = r['cache'] as Raw | undefined;
   const routeCache: RouteCache | undefined = c === undefined ? undefined : {
-    use: c['use'] as string,
-    key: c['key'] as string,
+    // Left out: the topology's only cache (crossref reports a missing one when there are none or several).
+    use: (c['use'] as string | undefined) ?? onlyCache(caches),
+    key: (c['key'] as string | undefined) ?? '{method}:{url}',
+    freshness: (c['freshness'] as RouteCache['freshness'] | undefined) ?? 'origin',
     ...opt('ttl', c['ttl'] === undefined ? undefined : ms(c['ttl'])),
     staleWhileRevalidate: ms(c['staleWhileRevalidate'] ?? 0),
     staleIfError: ms(c['staleIfError'] ?? 0),
@@ -184,6 +186,10 @@ function route(r: Raw, index: number): RouteConfig {
     ...opt('cache', routeCache),
     ...opt('invalidate', r['invalidate'] as string[] | undefined),
   };
+}
+
+function onlyCache(caches: readonly string[]): string {
+  return caches.length === 1 ? caches[0] as string : '';
 }
 
 /** `{ key: value }` when value is defined, `{}` otherwise (exactOptionalPropertyTypes-friendly). */

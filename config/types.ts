@@ -151,14 +151,18 @@ export interface RouteMatch {
 }
 
 export interface RouteCache {
+  /** The store; '' when the file left it out and the topology does not declare exactly one cache (reported at load). */
   readonly use: string;
   readonly key: string;
+  /** origin: the reply's freshness headers decide, `ttl` where it states none; route: `ttl` for every storable reply. */
+  readonly freshness: 'origin' | 'route';
+  /** Lifetime (ms) of replies that state none (origin) or of every reply (route); undefined = the store's on pool routes, 0 on proxy routes. */
   readonly ttl?: number;
   readonly staleWhileRevalidate: number;
   readonly staleIfError: number;
   /** Request headers (lower case) whose values are part of the key. */
   readonly vary: readonly string[];
-  /** Reply statuses that are stored. */
+  /** Statuses `ttl` applies to (a reply stating its own lifetime is stored whatever its status). */
   readonly statuses: readonly number[];
   /** Whether a request's `Cache-Control: no-cache` skips the lookup (the reply is still stored). */
   readonly allowNoCache: boolean;

@@ -59,6 +59,7 @@ export const ERROR_CODES = {
   ACTORRT_E_RESOURCE_UNAVAILABLE: { status: 503, summary: 'A resource the request needs (database, Redis, upstream) cannot be reached right now; the runtime reconnects on its own.' },
   ACTORRT_E_UPSTREAM_UNAVAILABLE: { status: 502, summary: "A proxy route could not connect to any origin of its upstream, or the upstream broke the connection." },
   ACTORRT_E_UPSTREAM_TIMEOUT: { status: 504, summary: "The upstream of a proxy route did not send its headers (or the rest of its body) in time." },
+  ACTORRT_E_NOT_CACHED: { status: 504, summary: "The request said only-if-cached and no stored reply could answer it (RFC 9111 section 5.2.1.7)." },
   ACTORRT_E_NOT_READY: { status: 503, summary: 'The instance is starting or shutting down (`/readyz` answers this while not ready).' },
   ACTORRT_E_UNKNOWN_POOL: { status: 500, summary: '`ctx.ask` named a pool that this topology does not declare.' },
   ACTORRT_E_UNKNOWN_CACHE: { status: 500, summary: '`ctx.caches.<name>` was used after a reload removed that cache from the topology.' },

@@ -5,6 +5,8 @@ import { parseKeyTemplate, type TemplatePart } from '../../config/key-template.j
 export interface KeySource {
   readonly method: string;
   readonly path: string;
+  /** The path with the query string as the client sent it (`/a?b=1`): the request target of RFC 9111 section 2. */
+  readonly url: string;
   readonly params: Readonly<Record<string, string>>;
   readonly query: Readonly<Record<string, string | readonly string[]>>;
   readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
@@ -76,7 +78,7 @@ export function invalidates(inv: Invalidation, key: string, store?: string): boo
 
 function partRenderer(part: TemplatePart): KeyRenderer {
   if (part.kind === 'text') return () => part.text;
-  if (part.kind === 'request') return part.name === 'method' ? (req) => req.method : (req) => req.path;
+  if (part.kind === 'request') return part.name === 'method' ? (req) => req.method : part.name === 'url' ? (req) => req.url : (req) => req.path;
   const { name } = part;
   switch (part.source) {
     case 'params': return (req) => req.params[name] ?? '';

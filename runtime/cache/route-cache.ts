@@ -1,13 +1,19 @@
-import type { RouteCacheCounts } from '../protocol/shapes.js';
+import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RouteCacheCounts } from '../protocol/shapes.js';
 import type { Config, RouteConfig } from '../../config/types.js';
+import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from '../reply.js';
 import type { Caches } from './caches.js';
-import { compileKey, invalidates, varySuffix, type Invalidation, type KeyRenderer, type KeySource } from './keys.js';
+import { varyNames } from './cache-control.js';
+import { fillFields, isConditional, notModified } from './conditional.js';
+import { currentAge, entryState, requestAccepts, requestDirectives, type FreshnessRules, type RequestDirectives } from './freshness.js';
+import { compileKey, invalidates, varySuffix, VARY_SEPARATOR, type Invalidation, type KeyRenderer, type KeySource } from './keys.js';
 import {
-  ageOf, asksNoCache, entryState, fromStored, isServerError, isStoredReply, retention, toStored, unstorable, type Freshness, type StoredReply,
-} from './policy.js';
+  fromStored, hasValidator, isStoredReply, isVariantsMarker, lowerCased, retention, toStored, updated, varyMatches, varyValues,
+  type StoredReply, type VariantsMarker,
+} from './storing.js';
 import type { CacheStore } from './store.js';
 import { NO_LOCK } from './store.js';
 
@@ -18,13 +24,17 @@ const POLL_FIRST_MS = 5;
 const POLL_MAX_MS = 50;
 
 /** A route's cache policy, compiled once per routing table. */
-export interface RouteCachePolicy extends Freshness {
+export interface RouteCachePolicy {
   readonly route: number;
   readonly store: string;
   readonly key: KeyRenderer;
+  /** Whether the key reads the body: only then may a GET with a body use the cache (otherwise its answer may depend on what the key ignores). */
+  readonly keyUsesBody: boolean;
   readonly vary: readonly string[];
-  readonly statuses: readonly number[];
   readonly allowNoCache: boolean;
+  readonly rules: FreshnessRules;
+  /** How long (ms) an entry that can be revalidated is kept past its freshness: the store's ttl. */
+  readonly keep: number;
   /** How long a fill may take (the route's or pool's timeout): bounds locks and waits. */
   readonly fillTimeout: number;
 }
@@ -38,21 +48,47 @@ export function compileRouteCache(route: RouteConfig, config: Config): RouteCach
   const pool = route.pool === undefined ? undefined : config.pools[route.pool];
   const proxied = route.proxy === undefined ? undefined : config.resources[route.proxy];
   const fillTimeout = route.timeout ?? pool?.timeout ?? (proxied?.type === 'http' ? proxied.headersTimeout : 10_000);
+  // A proxied origin has its own caching headers and nothing else is assumed (nginx's default);
+  // an actor is this application's code, written for this topology: the store's ttl applies.
+  const ttl = c.ttl ?? (route.proxy === undefined ? store.ttl : 0);
   return {
-    route: route.index, store: c.use, key: compileKey(c.key), vary: c.vary, statuses: c.statuses, allowNoCache: c.allowNoCache,
-    ttl: c.ttl ?? store.ttl, staleWhileRevalidate: c.staleWhileRevalidate, staleIfError: c.staleIfError, fillTimeout,
+    route: route.index, store: c.use, key: compileKey(c.key), keyUsesBody: c.key.includes('{body.'), vary: c.vary, allowNoCache: c.allowNoCache,
+    rules: { ttl, override: c.freshness === 'route', statuses: c.statuses, staleWhileRevalidate: c.staleWhileRevalidate, staleIfError: c.staleIfError },
+    keep: store.ttl, fillTimeout,
   };
 }
 
-/** How a cached route's request was answered (the X-Cache header). */
-export type CacheState = 'HIT' | 'MISS' | 'STALE' | 'BYPASS';
+/** A request on a cached route, as the cache sees it. */
+export interface CacheRequest extends KeySource {
+  /** The request carries a body (a GET with one is passed through unless the key reads it). */
+  readonly hasBody: boolean;
+}
+
+/** How the cache asks for a reply: the method and request fields to send (a HEAD is filled with a GET; a fill drops the client's conditionals). */
+export interface FillRequest {
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+}
+
+export type Fill = (how: FillRequest) => Promise<Reply>;
+
+/**
+ * How a cached route's request was answered (the X-Cache header): HIT from the store; MISS
+ * from the origin; REVALIDATED from the store after the origin said 304; STALE a stale entry
+ * (stale-while-revalidate, stale-if-error); BYPASS the cache was not used (a client's no-cache
+ * where allowed, a Range request, a GET with a body).
+ */
+export type CacheState = 'HIT' | 'MISS' | 'STALE' | 'BYPASS' | 'REVALIDATED';
 
 export interface CacheOutcome {
   readonly reply: Reply;
   readonly state: CacheState;
-  /** HIT and STALE: the entry the reply comes from (written as stored), and seconds since it was stored. */
+  /** The stored entry the reply comes from (written as stored). */
   readonly entry?: StoredReply;
+  /** Seconds for the Age field, when the reply comes from the store. */
   readonly age?: number;
+  /** The client's own conditional request matched: answer 304 with the entry's (or reply's) fields. */
+  readonly notModified?: boolean;
 }
 
 /** Counts of one cached route in one process, as they are counted (sent as RouteCacheCounts). */
@@ -65,18 +101,36 @@ interface Counts {
   bypass: number;
 }
 
+/** What one fill produced, for its leader and the requests that joined it. */
+interface FillResult {
+  readonly reply: Reply;
+  /** What is stored now (a new entry, or the old one freshened by a 304). */
+  readonly entry?: StoredReply;
+  readonly revalidated: boolean;
+  /** Whether requests other than the leader's may be given this reply (see `shareable`). */
+  readonly shareable: boolean;
+  /** The leader's values of the fields the reply varies on. */
+  readonly vary?: Readonly<Record<string, string | null>>;
+}
+
 interface Flight {
   readonly key: string;
   readonly store: string;
-  readonly reply: Promise<Reply>;
+  readonly result: Promise<FillResult>;
 }
 
+/** Reasons a reply is not stored that make it one client's own: never handed to another request. */
+const PERSONAL = new Set(['private', 'Authorization', 'Set-Cookie', 'no-store', 'request no-store', 'streamed body']);
+
+const NO_DIRECTIVES: RequestDirectives = { revalidate: false, onlyIfCached: false };
+
 /**
- * The cache step of the request pipeline, wrapping dispatch: lookup, then on a miss one fill per
- * key at a time in this process (single flight) and, with a Redis store, across processes (a
- * short SET NX PX lock; the others poll for the entry, bounded, and compute themselves if the
- * holder goes away). Serves stale entries within staleWhileRevalidate (refreshing once in the
- * background) and within staleIfError when the fill fails.
+ * The cache step of the request pipeline: a shared cache in the sense of RFC 9111, wrapping
+ * dispatch. Lookup (with the reply's Vary), then on a miss one fill per key at a time in this
+ * process (single flight) and, with a Redis store, across processes (a short SET NX PX lock;
+ * the others poll for the entry, bounded). A stored reply past its freshness is revalidated with
+ * its validators (304 freshens it); stale entries are served within stale-while-revalidate
+ * (refreshing once in the background) and within stale-if-error when the fill fails.
  */
 export class ResponseCache {
   private readonly flights = new Map<string, Flight>();
@@ -90,60 +144,65 @@ export class ResponseCache {
   /**
    * A fresh entry of a store in this process, found without waiting (memory stores): the hit is
    * then written in the same turn as the request was parsed. Undefined sends the request the
-   * usual way (`serve`).
+   * usual way (`serve`), as do requests that need more than a lookup (conditionals, Range,
+   * request directives the route honours, a body).
    */
-  hit(policy: RouteCachePolicy, req: KeySource): CacheOutcome | undefined {
+  hit(policy: RouteCachePolicy, req: CacheRequest): CacheOutcome | undefined {
     const store = this.caches.store(policy.store);
-    if (store?.peek === undefined || bypasses(policy, req)) return undefined;
-    const found = fresh(store.peek(keyOf(policy, req)), policy);
-    if (found === undefined) return undefined;
+    if (store?.peek === undefined || !plain(policy, req)) return undefined;
+    const entry = peekEntry(store, keyOf(policy, req), req.headers);
+    if (entry === undefined) return undefined;
+    const now = Date.now();
+    if (entry.noCache || now >= entry.freshUntil) return undefined;
     this.countsOf(policy).hits++;
-    return served(found, 'HIT');
+    return served(entry, 'HIT', now);
   }
 
-  /** Answer one request on a cached route; `fill` dispatches it to the pool or upstream. */
-  async serve(policy: RouteCachePolicy, req: KeySource, fill: () => Promise<Reply>): Promise<CacheOutcome> {
+  /** Answer one GET or HEAD on a cached route; `fill` dispatches a request to the pool or upstream. */
+  async serve(policy: RouteCachePolicy, req: CacheRequest, fill: Fill): Promise<CacheOutcome> {
     const store = this.caches.store(policy.store);
-    if (store === undefined) return { reply: await fill(), state: 'MISS' };
-    const key = keyOf(policy, req);
     const counts = this.countsOf(policy);
-    const head = req.method === 'HEAD';
-
-    if (bypasses(policy, req)) {
+    if (store === undefined || passesThrough(policy, req)) {
       counts.bypass++;
-      return { reply: head ? await fill() : await this.fillAndStore(store, key, policy, fill), state: 'BYPASS' };
+      return { reply: await fill({ method: req.method, headers: req.headers }), state: 'BYPASS' };
     }
-
-    const found = await store.get(key);
-    const entry = isStoredReply(found) ? found : undefined;
+    const key = keyOf(policy, req);
+    const directives = policy.allowNoCache ? requestDirectives(req.headers) : NO_DIRECTIVES;
+    const entry = await lookup(store, key, req.headers);
     const now = Date.now();
-    const state = entry === undefined ? 'expired' : entryState(entry, policy, now);
-    if (entry !== undefined && state === 'fresh') {
+    const state = entry === undefined ? 'expired' : entryState(entry, now);
+    if (entry !== undefined && state === 'fresh' && requestAccepts(directives, entry, now)) {
       counts.hits++;
-      return served(entry, 'HIT', now);
+      return withConditional(served(entry, 'HIT', now), req);
     }
-    if (entry !== undefined && state === 'revalidate') {
+    if (entry !== undefined && state === 'revalidate' && !directives.revalidate) {
       counts.stale++;
-      this.flight(store, key, policy, fill).catch((err: unknown) => this.log.debug({ err, key }, 'background refresh failed; the stale entry stays'));
-      return served(entry, 'STALE', now);
+      this.flight(store, key, policy, req, entry, fill, true).result.catch((err: unknown) => this.log.debug({ err, key }, 'background refresh failed; the stale entry stays'));
+      return withConditional(served(entry, 'STALE', now), req);
     }
+    if (directives.onlyIfCached) throw new ActorrtError('ACTORRT_E_NOT_CACHED', 'the request says only-if-cached and no stored reply can answer it');
 
-    counts.misses++;
-    const staleIfError = entry !== undefined && state === 'stale-if-error' ? entry : undefined;
-    let reply: Reply;
+    if (directives.revalidate) counts.bypass++;
+    else counts.misses++;
+    const staleIfError = entry !== undefined && state !== 'expired' ? entry : undefined;
+    let result: FillResult;
     try {
-      // A HEAD request never leads a fill (its reply may lack the body a GET needs); it joins one under way.
-      reply = head ? await (this.flights.get(flightId(store, key))?.reply ?? fill()) : await this.flight(store, key, policy, fill);
+      const flight = this.flight(store, key, policy, req, entry, fill, false);
+      result = await flight.result;
+      // A reply made for another client's request is used only when it may be shared and was selected for the same values.
+      if (!flight.led && (!result.shareable || !varyMatches(result.vary, req.headers))) result = await this.fillAndStore(store, key, policy, req, entry, fill);
     } catch (err) {
       if (staleIfError === undefined) throw err;
       counts.stale++;
-      return served(staleIfError, 'STALE');
+      return withConditional(served(staleIfError, 'STALE'), req);
     }
-    if (staleIfError !== undefined && isServerError(reply.status)) {
+    if (staleIfError !== undefined && result.entry === undefined && result.reply.status >= 500) {
       counts.stale++;
-      return served(staleIfError, 'STALE');
+      return withConditional(served(staleIfError, 'STALE'), req);
     }
-    return { reply, state: 'MISS' };
+    const label: CacheState = directives.revalidate ? 'BYPASS' : result.revalidated ? 'REVALIDATED' : 'MISS';
+    if (result.entry !== undefined) return withConditional({ ...served(result.entry, label), state: label }, req);
+    return withConditional({ reply: result.reply, state: label }, req);
   }
 
   /** Counts of every cached route in this process (status). */
@@ -151,24 +210,30 @@ export class ResponseCache {
     return [...this.counts.values()].map((c) => ({ ...c }));
   }
 
-  /** One fill per key at a time in this process; later misses wait for it. */
-  private flight(store: CacheStore, key: string, policy: RouteCachePolicy, fill: () => Promise<Reply>): Promise<Reply> {
+  /**
+   * One fill per key at a time in this process; later misses join it. `background` fills
+   * (stale-while-revalidate) are joined like any other.
+   */
+  private flight(store: CacheStore, key: string, policy: RouteCachePolicy, req: CacheRequest, entry: StoredReply | undefined, fill: Fill,
+    background: boolean): { readonly result: Promise<FillResult>; readonly led: boolean } {
     const id = flightId(store, key);
     const current = this.flights.get(id);
-    if (current !== undefined) return current.reply;
-    const reply = this.coordinated(store, key, policy, fill).finally(() => {
-      if (this.flights.get(id)?.reply === reply) this.flights.delete(id);
+    if (current !== undefined) return { result: current.result, led: false };
+    const result = this.coordinated(store, key, policy, req, entry, fill).finally(() => {
+      if (this.flights.get(id)?.result === result) this.flights.delete(id);
     });
-    this.flights.set(id, { key, store: store.name, reply });
-    return reply;
+    this.flights.set(id, { key, store: store.name, result });
+    if (background) result.catch(() => undefined);
+    return { result, led: true };
   }
 
   /** Fill under the store's cross-process lock: the holder computes; others wait for its entry, bounded. */
-  private async coordinated(store: CacheStore, key: string, policy: RouteCachePolicy, fill: () => Promise<Reply>): Promise<Reply> {
+  private async coordinated(store: CacheStore, key: string, policy: RouteCachePolicy, req: CacheRequest, entry: StoredReply | undefined,
+    fill: Fill): Promise<FillResult> {
     let lock = await store.lock(key, policy.fillTimeout + LOCK_MARGIN_MS);
     if (lock.state === 'busy') {
-      const stored = await this.waitForHolder(store, key, policy);
-      if (stored !== undefined) return fromStored(stored);
+      const stored = await this.waitForHolder(store, key, policy, req);
+      if (stored !== undefined) return fromEntry(stored);
       // The holder went away or took too long: take the lock if it is free, compute either way.
       lock = await store.lock(key, policy.fillTimeout + LOCK_MARGIN_MS);
       if (lock.state !== 'held') lock = NO_LOCK;
@@ -176,37 +241,57 @@ export class ResponseCache {
     try {
       if (lock.state === 'held') {
         // Another process may have stored it between our miss and our lock (and released its lock).
-        const stored = fresh(await store.get(key), policy);
-        if (stored !== undefined) return fromStored(stored);
+        const stored = fresh(await lookup(store, key, req.headers));
+        if (stored !== undefined) return fromEntry(stored);
       }
-      return await this.fillAndStore(store, key, policy, fill);
+      return await this.fillAndStore(store, key, policy, req, entry, fill);
     } finally {
       await lock.release();
     }
   }
 
   /** Poll for the entry another process is computing, until it appears, its lock is gone, or the fill timeout passes. */
-  private async waitForHolder(store: CacheStore, key: string, policy: RouteCachePolicy): Promise<StoredReply | undefined> {
+  private async waitForHolder(store: CacheStore, key: string, policy: RouteCachePolicy, req: CacheRequest): Promise<StoredReply | undefined> {
     const deadline = Date.now() + policy.fillTimeout;
     let delay = POLL_FIRST_MS;
     while (Date.now() < deadline) {
       await sleep(delay);
       delay = Math.min(POLL_MAX_MS, delay * 2);
-      const found = fresh(await store.get(key), policy);
+      const found = fresh(await lookup(store, key, req.headers));
       if (found !== undefined) return found;
-      if (!(await store.locked(key))) return fresh(await store.get(key), policy); // stored between the two reads
+      if (!(await store.locked(key))) return fresh(await lookup(store, key, req.headers)); // stored between the two reads
     }
     return undefined;
   }
 
-  /** Run the fill and store its reply when it may be stored and the key was not invalidated meanwhile. */
-  private async fillAndStore(store: CacheStore, key: string, policy: RouteCachePolicy, fill: () => Promise<Reply>): Promise<Reply> {
+  /**
+   * Ask the origin (unconditionally, or with `entry`'s validators to revalidate it) and store
+   * what may be stored, unless the key was invalidated meanwhile.
+   */
+  private async fillAndStore(store: CacheStore, key: string, policy: RouteCachePolicy, req: CacheRequest, entry: StoredReply | undefined,
+    fill: Fill): Promise<FillResult> {
     const mark = this.caches.mark();
-    const reply = await fill();
-    if (unstorable(reply, policy.statuses) !== undefined || this.caches.invalidatedSince(mark, store.name, key)) return reply;
-    const stored = toStored(reply, Date.now(), policy.ttl);
-    await store.set(key, stored, retention(policy));
-    return fromStored(stored);
+    const revalidating = entry !== undefined && hasValidator(entry.headers) ? entry : undefined;
+    const requestTime = Date.now();
+    const reply = await fill({ method: 'GET', headers: fillFields(req.headers, revalidating) });
+    const responseTime = Date.now();
+    const keep = !this.caches.invalidatedSince(mark, store.name, key);
+    if (revalidating !== undefined && reply.status === 304) {
+      const freshened = updated(revalidating, reply, policy.rules, requestTime, responseTime);
+      if (keep) await put(store, key, freshened, policy.keep);
+      return { ...fromEntry(freshened), revalidated: true };
+    }
+    const stored = toStored({ method: 'GET', headers: req.headers }, reply, policy.rules, requestTime, responseTime);
+    if (typeof stored !== 'string') {
+      if (keep) await put(store, key, stored, policy.keep);
+      return fromEntry(stored);
+    }
+    this.log.debug({ key, reason: stored }, 'reply not stored');
+    const names = varyNames(lowerCased(reply.headers)['vary']);
+    return {
+      reply, revalidated: false, shareable: !PERSONAL.has(stored) && reply.status !== 304 && names[0] !== '*',
+      ...(names.length === 0 || names[0] === '*' ? {} : { vary: varyValues(names, req.headers) }),
+    };
   }
 
   private dropFlights(inv: Invalidation): void {
@@ -223,24 +308,86 @@ export class ResponseCache {
   }
 }
 
-/** The key of a request under a policy: its template, then the values of the headers it varies on. */
-function keyOf(policy: RouteCachePolicy, req: KeySource): string {
-  return policy.vary.length === 0 ? policy.key(req) : policy.key(req) + varySuffix(policy.vary, req.headers);
+/** The key of a request under a policy: its template (a HEAD keyed as the GET it is answered from), then the values of the route's `vary` headers. */
+function keyOf(policy: RouteCachePolicy, req: CacheRequest): string {
+  const base = policy.key(req.method === 'HEAD' ? { ...req, method: 'GET' } : req);
+  return policy.vary.length === 0 ? base : base + varySuffix(policy.vary, req.headers);
 }
 
-/** Whether the request's no-cache skips the lookup (only where the route allows it). */
-function bypasses(policy: RouteCachePolicy, req: KeySource): boolean {
-  return policy.allowNoCache && asksNoCache(req.headers['cache-control']);
+/** A request the fast path may answer: nothing in it asks for more than a lookup. */
+function plain(policy: RouteCachePolicy, req: CacheRequest): boolean {
+  const h = req.headers;
+  if (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined || h['range'] !== undefined) return false;
+  if (policy.allowNoCache && (h['cache-control'] !== undefined || h['pragma'] !== undefined)) return false;
+  return !req.hasBody || policy.keyUsesBody;
 }
 
-/** What a store returned, when it is a stored reply still fresh now. */
-function fresh(found: unknown, policy: Freshness): StoredReply | undefined {
-  return isStoredReply(found) && entryState(found, policy, Date.now()) === 'fresh' ? found : undefined;
+/** Requests the cache does not take part in: a Range request (no partial replies are stored or assembled) and a GET with a body the key does not read. */
+function passesThrough(policy: RouteCachePolicy, req: CacheRequest): boolean {
+  return req.headers['range'] !== undefined || (req.hasBody && !policy.keyUsesBody);
 }
 
-/** A reply served from a stored entry (HIT or STALE), with its Age. */
-function served(entry: StoredReply, state: 'HIT' | 'STALE', now = Date.now()): CacheOutcome {
-  return { reply: fromStored(entry), state, entry, age: ageOf(entry, now) };
+/** The entry a request selects at `key`: the one stored there, or the variant its Vary values pick. */
+async function lookup(store: CacheStore, key: string, headers: CacheRequest['headers']): Promise<StoredReply | undefined> {
+  const found = await store.get(key);
+  if (isStoredReply(found)) return varyMatches(found.vary, headers) ? found : undefined;
+  if (!isVariantsMarker(found)) return undefined;
+  const variant = await store.get(variantKey(key, found, varyValues(found.names, headers)));
+  return isStoredReply(variant) && varyMatches(variant.vary, headers) ? variant : undefined;
+}
+
+/** `lookup` without waiting, for stores in this process. */
+function peekEntry(store: CacheStore, key: string, headers: CacheRequest['headers']): StoredReply | undefined {
+  const peek = store.peek as (key: string) => unknown;
+  const found = peek.call(store, key);
+  if (isStoredReply(found)) return found.vary === undefined || varyMatches(found.vary, headers) ? found : undefined;
+  if (!isVariantsMarker(found)) return undefined;
+  const variant = peek.call(store, variantKey(key, found, varyValues(found.names, headers)));
+  return isStoredReply(variant) && varyMatches(variant.vary, headers) ? variant : undefined;
+}
+
+/** Store an entry at `key`, or, when it varies, as a variant under the key's marker (reusing the marker when it names the same fields). */
+async function put(store: CacheStore, key: string, entry: StoredReply, keep: number): Promise<void> {
+  const ttl = retention(entry, Date.now(), keep);
+  if (entry.vary === undefined) return store.set(key, entry, ttl);
+  const names = Object.keys(entry.vary);
+  const found = await store.get(key);
+  const marker: VariantsMarker = isVariantsMarker(found) && sameNames(found.names, names)
+    ? found
+    : { kind: 'variants', names, id: randomBytes(6).toString('base64url') };
+  await store.set(key, marker, Math.max(ttl, keep));
+  await store.set(variantKey(key, marker, entry.vary), entry, ttl);
+}
+
+/** Where the variant selected by `values` lives: under the key, so that invalidating the key (with variants) reaches it too. */
+function variantKey(key: string, marker: VariantsMarker, values: Readonly<Record<string, string | null>>): string {
+  const digest = createHash('sha1').update(JSON.stringify(marker.names.map((n) => values[n] ?? null))).digest('base64url');
+  return `${key}${VARY_SEPARATOR}v${marker.id}:${digest}`;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
+}
+
+/** An entry still fresh now, else undefined. */
+function fresh(entry: StoredReply | undefined): StoredReply | undefined {
+  return entry !== undefined && entryState(entry, Date.now()) === 'fresh' ? entry : undefined;
+}
+
+function fromEntry(entry: StoredReply): FillResult {
+  return { reply: fromStored(entry), entry, revalidated: false, shareable: true };
+}
+
+/** A reply served from a stored entry, with its Age. */
+function served(entry: StoredReply, state: CacheState, now = Date.now()): CacheOutcome {
+  return { reply: fromStored(entry), state, entry, age: currentAge(entry, now) };
+}
+
+/** Mark the outcome 304 when the client's own conditional matches what it would get (RFC 9111 section 4.3.2). */
+function withConditional(outcome: CacheOutcome, req: CacheRequest): CacheOutcome {
+  if (!isConditional(req.headers)) return outcome;
+  const selected = outcome.entry ?? { status: outcome.reply.status, headers: lowerCased(outcome.reply.headers) };
+  return notModified(req.headers, selected) ? { ...outcome, notModified: true } : outcome;
 }
 
 function flightId(store: CacheStore, key: string): string {

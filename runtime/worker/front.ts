@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActorRequest } from '../../actors/index.js';
 import type { Config, HttpResource } from '../../config/types.js';
 import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
-import { compileRouteCache, type CacheOutcome, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
+import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
@@ -12,7 +12,9 @@ import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { fetchReply, forward } from './proxy.js';
 import { resolveDotSegments } from './path.js';
 import { RequestIds } from '../request-id.js';
-import { writeError, writeReply, writeStored } from './responses.js';
+import { parseQuery } from './query.js';
+import { writeError, writeNotModified, writeReply, writeStored } from './responses.js';
+import { SAFE_METHODS, unsafeInvalidation } from './unsafe-invalidation.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
 
 const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
@@ -36,6 +38,8 @@ export interface RoutingTable {
   readonly pools: ReadonlyMap<string, Pool>;
   /** By route index; absent for routes without a cache or invalidation. */
   readonly policies: ReadonlyMap<number, RoutePolicies>;
+  /** Some route caches: unsafe requests then invalidate what they change (RFC 9111 section 4.4). */
+  readonly caching: boolean;
 }
 
 /** Compile `config`'s routes against `pools`. */
@@ -48,7 +52,8 @@ export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): 
       policies.set(route.index, { ...(cache === undefined ? {} : { cache }), ...(invalidate === undefined ? {} : { invalidate }) });
     }
   }
-  return { config, router: new Router(config.routes), pools, policies };
+  const caching = [...policies.values()].some((p) => p.cache !== undefined);
+  return { config, router: new Router(config.routes), pools, policies, caching };
 }
 
 /** What the front actor needs from its worker. */
@@ -129,7 +134,8 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     // A proxy route that neither looks at the body nor caches streams both ways, unread.
     const first = found.only ?? candidates?.[0];
     if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
-      return proxy(table, req, res, first, path, search, found.params, requestId, undefined);
+      await proxy(table, req, res, first, path, search, found.params, requestId, undefined);
+      return invalidateStreamed(table, method, path, search, req, res);
     }
 
     const raw = hasBody(req) ? await readBody(req, table.config.http.limits.bodyBytes) : undefined;
@@ -137,61 +143,95 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const route = found.only ?? candidates?.find((c) => c.matchesBody(body));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
     const policies = table.policies.get(route.config.index);
-    if (route.config.proxy !== undefined && policies === undefined) return proxy(table, req, res, route, path, search, found.params, requestId, raw);
+    if (route.config.proxy !== undefined && policies === undefined) {
+      await proxy(table, req, res, route, path, search, found.params, requestId, raw);
+      return invalidateStreamed(table, method, path, search, req, res);
+    }
 
     // HEAD on a route that lists GET but not HEAD: the actor answers a GET; the body is not sent.
     const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
     const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
-      const value = await toPool(table, route, actorReq);
+      const reply = toReply(await toPool(table, route, actorReq));
+      await invalidateTargets(table, method, path, search, req, reply);
       if (res.destroyed) return; // the client left while the actor worked
       // Checked when the reply goes out: a request that arrived before draining began must still
       // release its keep-alive connection, or the drain waits for the client to hang up.
       if (deps.isDraining()) res.shouldKeepAlive = false;
-      return writeReply(res, toReply(value), requestId, head);
+      return writeReply(res, reply, requestId, head);
     }
 
     const routed: Routed = { route, policies, search, raw, req: actorReq };
+    const keySource = { ...actorReq, method, url: path + search, hasBody: raw !== undefined && raw.length > 0 };
+    const cached = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? keySource : undefined;
     // A fresh entry in this process's memory answers before anything is awaited.
-    const hit = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? deps.cache.hit(policies.cache, actorReq) : undefined;
-    const outcome = hit ?? await cacheOrDispatch(table, routed, req, res);
+    const hit = cached !== undefined ? deps.cache.hit(policies.cache as RouteCachePolicy, cached) : undefined;
+    const outcome = hit ?? await cacheOrDispatch(table, routed, req, res, cached);
     if (policies.invalidate !== undefined && outcome.reply.status < 400) {
-      await deps.invalidate(renderInvalidation(policies.invalidate, actorReq));
+      await deps.invalidate(renderInvalidation(policies.invalidate, keySource));
     }
+    await invalidateTargets(table, method, path, search, req, outcome.reply);
     if (res.destroyed) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
-    if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, extra ?? []);
+    if (outcome.notModified === true) writeNotModified(res, outcome.entry?.headers ?? outcome.reply.headers, requestId, extra ?? []);
+    else if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, extra ?? []);
     else writeReply(res, outcome.reply, requestId, head, extra);
   }
 
   /** The cache step around dispatch, for GET and HEAD on a cached route; dispatch alone otherwise. */
-  async function cacheOrDispatch(table: RoutingTable, routed: Routed, req: IncomingMessage, res: ServerResponse): Promise<Partial<CacheOutcome> & { reply: Reply }> {
+  async function cacheOrDispatch(table: RoutingTable, routed: Routed, req: IncomingMessage, res: ServerResponse,
+    cached: CacheRequest | undefined): Promise<Partial<CacheOutcome> & { reply: Reply }> {
     const policy = routed.policies.cache;
-    const { method } = routed.req;
-    if (policy === undefined || (method !== 'GET' && method !== 'HEAD')) return { reply: await dispatch(table, routed, req) };
+    if (policy === undefined || cached === undefined) return { reply: await dispatch(table, routed, req) };
     try {
-      return await deps.cache.serve(policy, routed.req, () => dispatch(table, routed, req));
+      return await deps.cache.serve(policy, cached, (how) => dispatch(table, routed, req, how));
     } catch (err) {
       if (!res.headersSent) res.setHeader('x-cache', 'MISS'); // an error reply of a cached route says so too
       throw err;
     }
   }
 
-  /** Send the request to its pool, or (cached / invalidating proxy routes) to its upstream, and return the reply. */
-  async function dispatch(table: RoutingTable, routed: Routed, req: IncomingMessage): Promise<Reply> {
+  /**
+   * Send the request to its pool, or (cached / invalidating proxy routes) to its upstream, and
+   * return the reply. `how` is a cache fill's own method and request fields.
+   */
+  async function dispatch(table: RoutingTable, routed: Routed, req: IncomingMessage, how?: FillRequest): Promise<Reply> {
     const { route } = routed;
     if (route.config.proxy !== undefined) {
       const name = route.config.proxy;
       const resource = httpResource(table.config, route);
       const call = {
         req, route: route.config, path: routed.req.path, search: routed.search, params: routed.req.params, requestId: routed.req.requestId,
-        body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes,
+        body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes, ...(how === undefined ? {} : { as: how }),
       };
       return fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES).catch((err: unknown) => upstreamFailure(name, err));
     }
-    return toReply(await toPool(table, route, routed.req));
+    const actorReq = how === undefined ? routed.req : { ...routed.req, method: how.method, headers: how.headers };
+    return toReply(await toPool(table, route, actorReq));
+  }
+
+  /**
+   * After a successful unsafe request, remove what the caches hold for its target and for the
+   * Location / Content-Location it names on this host (RFC 9111 section 4.4). Only routes that
+   * cache GET on those paths are looked at; nothing is done on an instance without caches.
+   */
+  async function invalidateTargets(table: RoutingTable, method: string, path: string, search: string, req: IncomingMessage, reply: Reply): Promise<void> {
+    if (!table.caching || SAFE_METHODS.has(method) || reply.status >= 400) return;
+    const inv = unsafeInvalidation(table.router, (route) => table.policies.get(route)?.cache, path + search, req.headers, reply.headers);
+    if (inv !== undefined) await deps.invalidate(inv);
+  }
+
+  /** The same for a streamed proxy reply, once it is sent (its status and Location are known only then). */
+  function invalidateStreamed(table: RoutingTable, method: string, path: string, search: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!table.caching || SAFE_METHODS.has(method)) return Promise.resolve();
+    const headers: Record<string, string> = {};
+    for (const name of ['location', 'content-location']) {
+      const value = res.getHeader(name);
+      if (typeof value === 'string') headers[name] = value;
+    }
+    return invalidateTargets(table, method, path, search, req, { status: res.statusCode, headers, body: undefined });
   }
 
   /** Send the request to the route's pool; resolves to what the actor returned. */
@@ -261,14 +301,5 @@ function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy |
   const out = ['x-cache', outcome.state ?? 'MISS'];
   if (outcome.age !== undefined) out.push('age', String(outcome.age));
   if (policy !== undefined && policy.vary.length > 0) out.push('vary', policy.vary.join(', '));
-  return out;
-}
-
-function parseQuery(qs: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(qs)) {
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
   return out;
 }

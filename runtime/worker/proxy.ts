@@ -28,6 +28,8 @@ export interface ProxyCall {
   readonly body: Buffer | undefined;
   readonly bodyLimit: number;
   readonly closeAfter: boolean;
+  /** A cache fill: this method and these request fields instead of the client's (a HEAD filled with a GET, conditionals dropped). */
+  readonly as?: { readonly method: string; readonly headers: Readonly<Record<string, string | readonly string[] | undefined>> };
 }
 
 interface Opaque {
@@ -73,7 +75,8 @@ export async function fetchReply(call: Omit<ProxyCall, 'res' | 'closeAfter'>, up
     throw upstreamError(err, resourceName, upstream);
   }
   const headers = endToEnd(data.headers);
-  delete headers['content-length']; // set again from the body that is written
+  // Set again from the body that is written; a reply to HEAD has no body, and its length is the GET's (RFC 9110 section 9.3.2).
+  if ((call.as?.method ?? req.method) !== 'HEAD') delete headers['content-length'];
   const chunks: Buffer[] = [];
   let size = 0;
   const body = data.body[Symbol.asyncIterator]();
@@ -125,37 +128,38 @@ function endToEnd(headers: Dispatcher.ResponseData['headers']): Record<string, s
 /** What undici is asked to send upstream for `call`. */
 function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: HttpResource): Dispatcher.RequestOptions<undefined> {
   const { req, route } = call;
-  const method = req.method ?? 'GET';
+  const method = call.as?.method ?? req.method ?? 'GET';
   return {
     path: targetPath(route, call.path, call.params) + call.search,
     method: method as Dispatcher.HttpMethod,
-    headers: requestHeaders(req, call.requestId, call.body),
+    headers: requestHeaders(req, call.requestId, call.body, call.as?.headers ?? req.headers),
     body: call.body ?? (method === 'GET' || method === 'HEAD' || !hasBody(req) ? null : Readable.from(limited(req, call.bodyLimit), { objectMode: false })),
     headersTimeout: route.timeout ?? resource.headersTimeout,
   };
 }
 
-function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined): Record<string, string | string[]> {
+function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined,
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const { headers } = req;
   const connectionTokens = listTokens(headers.connection);
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || REPLACED.has(name) || connectionTokens?.has(name) === true) continue;
-    out[name] = value;
+    out[name] = typeof value === 'string' ? value : [...value];
   }
   if (body !== undefined) out['content-length'] = String(body.length);
   const client = req.socket.remoteAddress ?? '';
   const prior = headers['x-forwarded-for'];
-  out['x-forwarded-for'] = prior === undefined || prior === '' ? client : `${Array.isArray(prior) ? prior.join(', ') : prior}, ${client}`;
+  out['x-forwarded-for'] = prior === undefined || prior === '' ? client : `${typeof prior === 'string' ? prior : prior.join(', ')}, ${client}`;
   out['x-forwarded-proto'] = 'encrypted' in req.socket ? 'https' : 'http';
-  if (headers.host !== undefined) out['x-forwarded-host'] = headers.host;
+  const host = headers['host'];
+  if (host !== undefined) out['x-forwarded-host'] = typeof host === 'string' ? host : host.join(', ');
   out['x-request-id'] = requestId;
   return out;
 }
 
-function listTokens(value: string | string[] | undefined): Set<string> | undefined {
+function listTokens(value: string | readonly string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
-  const joined = Array.isArray(value) ? value.join(',') : value;
+  const joined = typeof value === 'string' ? value : value.join(',');
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
 }
 

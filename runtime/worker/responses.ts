@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ActorrtError } from '../errors.js';
-import type { StoredReply } from '../cache/policy.js';
+import { notModifiedFields } from '../cache/conditional.js';
+import { lowerCased, type StoredReply } from '../cache/storing.js';
 import { encodeBody, NO_HEADERS, type Reply } from '../reply.js';
 
 /**
@@ -11,7 +12,9 @@ import { encodeBody, NO_HEADERS, type Reply } from '../reply.js';
 export function writeReply(res: ServerResponse, reply: Reply, requestId: string, head: boolean, extra?: readonly string[]): void {
   if (isStream(reply.body)) return writeStream(res, reply, reply.body, requestId, head, extra);
   const { payload, type } = encodeBody(reply);
-  const length = payload !== undefined ? Buffer.byteLength(payload) : reply.status === 204 || reply.status === 304 ? undefined : 0;
+  // A reply to HEAD (an actor's or an upstream's) may state the length a GET would have (RFC 9110 section 9.3.2): kept as it is.
+  const length = head && payload === undefined && hasHeader(reply.headers, 'content-length') ? undefined
+    : payload !== undefined ? Buffer.byteLength(payload) : reply.status === 204 || reply.status === 304 ? undefined : 0;
   let headers: Record<string, string | number | readonly string[]>;
   if (reply.headers === NO_HEADERS && extra === undefined) {
     // The common case (no actor headers) as one literal: no spread, no lookups.
@@ -76,7 +79,9 @@ function isStream(body: unknown): body is Readable {
  */
 export function writeStored(res: ServerResponse, entry: StoredReply, requestId: string, head: boolean, extra: readonly string[]): void {
   const flat: string[] = [];
+  const ownVary = extra.includes('vary'); // the cache's Vary already merges the entry's
   for (const name in entry.headers) {
+    if (ownVary && name === 'vary') continue;
     const value = entry.headers[name] as string | readonly string[];
     if (typeof value === 'string') flat.push(name, value);
     else for (const v of value) flat.push(name, v);
@@ -87,6 +92,22 @@ export function writeStored(res: ServerResponse, entry: StoredReply, requestId: 
   if (!empty) flat.push('content-length', String(Buffer.byteLength(entry.body)));
   res.writeHead(entry.status, flat);
   res.end(head || empty ? undefined : entry.body);
+}
+
+/**
+ * A 304 for a client's conditional request answered by the cache (RFC 9111 section 4.3.2): the
+ * fields RFC 9110 section 15.4.5 asks for, taken from the reply it stands for, then `extra`.
+ */
+export function writeNotModified(res: ServerResponse, headers: Readonly<Record<string, string | readonly string[]>>, requestId: string, extra: readonly string[]): void {
+  const flat = notModifiedFields({ headers: lowerCased(headers) });
+  const ownVary = extra.includes('vary');
+  for (let i = 0; i < flat.length; i += 2) {
+    if (ownVary && flat[i] === 'vary') flat.splice(i, 2), i -= 2;
+  }
+  for (const v of extra) flat.push(v);
+  flat.push('x-request-id', requestId);
+  res.writeHead(304, flat);
+  res.end();
 }
 
 /** Answer with `{ "error": { code, message, requestId } }`; never a stack trace. */

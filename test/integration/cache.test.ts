@@ -60,7 +60,7 @@ routes:
   - match: { method: GET, path: /upstream/* }
     proxy: origin
     stripPrefix: /upstream
-    cache: { use: shared, key: "up:{path}" }
+    cache: { use: shared, key: "up:{path}", ttl: 30s }   # a proxied reply without Cache-Control is fresh only for a ttl the route gives
 `;
   return upstream === undefined ? text.replace(/\n  origin: .*\n/, '\n').replace(/\n  - match: \{ method: GET, path: \/upstream\/\* \}[^]*$/, '\n') : text;
 }

@@ -5,6 +5,7 @@ import { compileInvalidation, compileKey, invalidates, renderInvalidation, varyS
 const req: KeySource = {
   method: 'GET',
   path: '/users/7',
+  url: '/users/7?page=2&tag=a&tag=b',
   params: { id: '7' },
   query: { page: '2', tag: ['a', 'b'] },
   headers: { 'accept-language': 'fr', 'x-tenant': 'acme' },
@@ -16,6 +17,7 @@ test('key templates render params, query, headers (either spelling, any case), b
   assert.equal(compileKey('list:{query.page}:{query.tag}')(req), 'list:2:a,b');
   assert.equal(compileKey('{header.Accept-Language}|{headers.x-tenant}')(req), 'fr|acme');
   assert.equal(compileKey('{method} {path}')(req), 'GET /users/7');
+  assert.equal(compileKey('{method}:{url}')(req), 'GET:/users/7?page=2&tag=a&tag=b', '{url} is the path with the query string as sent');
   assert.equal(compileKey('owner:{body.owner}:{body.n}')(req), 'owner:ann:3');
   assert.equal(compileKey('static')(req), 'static');
 });

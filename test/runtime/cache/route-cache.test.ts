@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { Caches } from '../../../runtime/cache/caches.js';
 import { compileKey, type KeySource } from '../../../runtime/cache/keys.js';
-import { ResponseCache, type RouteCachePolicy } from '../../../runtime/cache/route-cache.js';
+import { ResponseCache, type CacheRequest, type FillRequest, type RouteCachePolicy } from '../../../runtime/cache/route-cache.js';
 import { ActorrtError } from '../../../runtime/errors.js';
 import type { Reply } from '../../../runtime/reply.js';
 import { eventually, load } from '../../helpers.js';
@@ -26,15 +26,16 @@ routes:
   return { cache: new ResponseCache(caches, silent), caches };
 }
 
-function policy(over: Partial<RouteCachePolicy> = {}): RouteCachePolicy {
+function policy(over: Partial<RouteCachePolicy> & { ttl?: number; staleWhileRevalidate?: number; staleIfError?: number; statuses?: number[] } = {}): RouteCachePolicy {
+  const { ttl = 1000, staleWhileRevalidate = 0, staleIfError = 0, statuses = [200], ...rest } = over;
   return {
-    route: 0, store: 'm', key: compileKey('item:{params.id}'), vary: [], statuses: [200], allowNoCache: false,
-    ttl: 1000, staleWhileRevalidate: 0, staleIfError: 0, fillTimeout: 1000, ...over,
+    route: 0, store: 'm', key: compileKey('item:{params.id}'), keyUsesBody: false, vary: [], allowNoCache: false,
+    rules: { ttl, override: false, statuses, staleWhileRevalidate, staleIfError }, keep: 1000, fillTimeout: 1000, ...rest,
   };
 }
 
-function request(id = '1', headers: KeySource['headers'] = {}, method = 'GET'): KeySource {
-  return { method, path: `/items/${id}`, params: { id }, query: {}, headers };
+function request(id = '1', headers: KeySource['headers'] = {}, method = 'GET'): CacheRequest {
+  return { method, path: `/items/${id}`, url: `/items/${id}`, params: { id }, query: {}, headers, hasBody: false };
 }
 
 /** A fill that counts its runs and answers after `delay` ms (a slow actor: what the cache is for). */
@@ -166,16 +167,20 @@ test('no-cache from the client bypasses the lookup only where the route allows i
   assert.equal((after.reply.body as Buffer).toString(), '{"n":2}', 'the bypass refreshed the entry');
 });
 
-test('HEAD is answered from a stored GET reply, and a HEAD miss stores nothing', { timeout: 30_000 }, async () => {
+test('a HEAD miss is filled with a GET (stored, so its length is the GET\'s), and later GETs and HEADs are hits', { timeout: 30_000 }, async () => {
   runs.n = 0;
   const { cache } = setup();
-  const headMiss = await cache.serve(policy(), request('1', {}, 'HEAD'), counter().fill);
+  const methods: string[] = [];
+  const fill = (how: FillRequest): Promise<Reply> => { methods.push(how.method); return counter().fill(); };
+  const headMiss = await cache.serve(policy(), request('1', {}, 'HEAD'), fill);
   assert.equal(headMiss.state, 'MISS');
-  const get = await cache.serve(policy(), request(), counter().fill);
-  assert.equal(get.state, 'MISS');
-  const head = await cache.serve(policy(), request('1', {}, 'HEAD'), counter().fill);
+  assert.deepEqual(methods, ['GET'], 'the origin is asked with a GET (RFC 9110 section 9.3.2: a HEAD reply has the GET\'s length)');
+  assert.equal(headMiss.entry?.body.toString(), '{"n":1}');
+  const get = await cache.serve(policy(), request(), fill);
+  assert.equal(get.state, 'HIT');
+  const head = await cache.serve(policy(), request('1', {}, 'HEAD'), fill);
   assert.equal(head.state, 'HIT');
-  assert.equal(runs.n, 2);
+  assert.equal(runs.n, 1);
 });
 
 test('hit() answers a fresh memory entry without waiting, and leaves everything else to serve()', { timeout: 30_000 }, async () => {
