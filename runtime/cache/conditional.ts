@@ -10,6 +10,9 @@ import type { StoredReply } from './storing.js';
 /** Request fields that make a request conditional (or partial): never sent on a fill that will be stored for others. */
 export const CONDITIONAL_FIELDS: readonly string[] = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
 
+/** This cache's device token and what it supports, as it announces them (the token Surrogate-Control directives may target). */
+export const SURROGATE_CAPABILITY = 'actorrt="Surrogate/1.0"';
+
 /** The fields a 304 carries from the reply it stands for (RFC 9110 section 15.4.5). */
 const NOT_MODIFIED_FIELDS: readonly string[] = ['cache-control', 'content-location', 'date', 'etag', 'expires', 'vary', 'last-modified'];
 
@@ -57,6 +60,9 @@ export function fillFields(client: Readonly<Record<string, FieldValue>>, entry: 
     if (value === undefined || name === 'range' || CONDITIONAL_FIELDS.includes(name)) continue;
     out[name] = value;
   }
+  // Edge Architecture 1.0 section 2.1: say what this cache understands, so an origin may target Surrogate-Control at it (`max-age=60;actorrt`).
+  const prior = fieldText(client['surrogate-capability']);
+  out['surrogate-capability'] = prior === undefined ? SURROGATE_CAPABILITY : `${prior}, ${SURROGATE_CAPABILITY}`;
   if (entry !== undefined) {
     const etag = fieldText(entry.headers['etag']);
     const modified = fieldText(entry.headers['last-modified']);

@@ -56,8 +56,9 @@ export const UNTRUSTED_AGE = Number.MAX_SAFE_INTEGER;
  */
 export function lifetimeOf(status: number, headers: Readonly<Record<string, FieldValue>>, rules: FreshnessRules,
   requestTime: number, responseTime: number): Lifetime {
-  const cc = parseDirectives(headers['cache-control']);
   const sc = surrogateDirectives(headers['surrogate-control']);
+  // Surrogate-Control addressed to this cache takes precedence over Cache-Control (Edge Architecture 1.0, section 2.2).
+  const cc = sc.size > 0 ? sc : parseDirectives(headers['cache-control']);
   const date = httpDate(headers['date']) ?? responseTime;
   const ageValue = ageSeconds(headers['age']);
   const apparentAge = Math.max(0, responseTime - date);
@@ -109,7 +110,7 @@ export type EntryState = 'fresh' | 'revalidate' | 'stale-if-error' | 'expired';
 
 /** The state of an entry at `now` (ms). An entry that must be validated on every use is never fresh. */
 export function entryState(entry: FreshnessState, now: number): EntryState {
-  if (now < entry.freshUntil && !entry.noCache) return 'fresh';
+  if (now < entry.freshUntil) return entry.noCache ? 'expired' : 'fresh';
   const late = now - entry.freshUntil;
   if (late < entry.staleWhileRevalidate) return 'revalidate';
   if (late < entry.staleIfError) return 'stale-if-error';

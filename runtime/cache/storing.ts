@@ -1,5 +1,5 @@
 import { encodeBody, type Reply } from '../reply.js';
-import { fieldText, parseDirectives, varyNames, type FieldValue } from './cache-control.js';
+import { fieldText, parseDirectives, surrogateDirectives, varyNames, type FieldValue } from './cache-control.js';
 import { lifetimeOf, type FreshnessRules, type FreshnessState } from './freshness.js';
 
 /**
@@ -76,10 +76,12 @@ export function toStored(req: StoringRequest, reply: Reply, rules: FreshnessRule
   if (status < 200 || status === 206 || status === 304) return `status ${status}`;
   const headers = lowerCased(reply.headers);
   const cc = parseDirectives(headers['cache-control']);
-  const sc = parseDirectives(headers['surrogate-control']);
+  // Surrogate-Control addressed to this cache takes precedence over Cache-Control (Edge Architecture 1.0, section 2.2).
+  const governing = surrogateDirectives(headers['surrogate-control']);
+  const own = governing.size > 0 ? governing : cc;
   if (parseDirectives(req.headers['cache-control']).has('no-store')) return 'request no-store';
-  if (cc.has('no-store') || sc.has('no-store')) return 'no-store';
-  if (cc.has('private')) return 'private';
+  if (own.has('no-store')) return 'no-store';
+  if (own.has('private')) return 'private';
   if (req.headers['authorization'] !== undefined && !(cc.has('public') || cc.has('s-maxage') || cc.has('must-revalidate'))) return 'Authorization';
   if (cc.has('must-understand') && !UNDERSTOOD.has(status)) return `must-understand with status ${status}`;
   const names = varyNames(headers['vary']);

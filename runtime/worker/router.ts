@@ -1,8 +1,16 @@
-import FindMyWay from 'find-my-way';
+import { METHODS } from 'node:http';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { parsePathPattern } from '../../config/route-path.js';
 import type { HttpMethod, RouteConfig } from '../../config/types.js';
 
 const ALL_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+/**
+ * What a route without `method` answers: every method node:http parses (WebDAV's PROPFIND, UPnP's
+ * M-SEARCH, ...), so a proxy route forwards them as nginx does, and a cache sees them to
+ * invalidate (RFC 9111 section 4.4 names any unsafe method).
+ */
+// find-my-way's method list is a snapshot of node's (lib/http-methods.js), a superset of node 20's.
+const ANY_METHOD = METHODS.filter((m) => m !== 'CONNECT') as readonly HTTPMethod[];
 
 /** A request as far as routing sees it. Header names are lower case (as node:http gives them). */
 export interface RoutableRequest {
@@ -61,7 +69,7 @@ export class Router {
     for (const config of routes) {
       const pattern = parsePathPattern(config.match.path);
       if ('error' in pattern) throw new Error(`actorrt bug: route path ${config.match.path} passed validation but does not parse`);
-      const declared = config.match.methods ?? ALL_METHODS;
+      const declared: readonly HTTPMethod[] = config.match.methods ?? ANY_METHOD;
       const methods = declared.includes('GET') && !declared.includes('HEAD') && !explicitHead.has(pattern.shape) ? [...declared, 'HEAD' as const] : declared;
       // find-my-way names params after the first route registered for a (method, shape); this
       // route may use them as they are only if that is true for every one of its methods.
