@@ -132,11 +132,6 @@ export function updated(entry: StoredReply, notModified: Reply, rules: Freshness
   };
 }
 
-/** Whether `reply` answers a revalidation of `entry` with "not modified". */
-export function isNotModified(reply: Reply): boolean {
-  return reply.status === 304;
-}
-
 /** The request's values of the fields a reply varies on (section 4.1), combined as one string each. */
 export function varyValues(names: readonly string[], headers: Readonly<Record<string, FieldValue>>): Record<string, string | null> {
   const out: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
