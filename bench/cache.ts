@@ -5,7 +5,7 @@ import { createClient } from '@keyv/redis';
 import { Agent, request } from 'undici';
 import { report, sideBySide } from './http.js';
 import { LOAD_GENERATOR, median } from './load.js';
-import { ROOT, startActorrt, startBare } from './servers.js';
+import { baselineRows, ROOT, startActorrt, startBare } from './servers.js';
 
 const TOPOLOGY = join(ROOT, 'bench', 'topologies', 'cache.yml');
 const STORM = 1000;
@@ -28,6 +28,8 @@ export async function cacheScenario(workers: number, rounds: number, seconds: nu
       { name: `bare node:http cluster (${workers}w)`, start: () => startBare(workers), path: '/hello/bench' },
       { name: `actorrt cached, memory hit (${workers}w)`, start: () => startActorrt(TOPOLOGY, workers), path: '/hello/bench' },
       { name: `actorrt cached, Redis hit (${workers}w)`, start: () => startActorrt(TOPOLOGY, workers), path: '/shared/bench' },
+      ...baselineRows('actorrt cached, memory hit', TOPOLOGY, workers, '/hello/bench'),
+      ...baselineRows('actorrt cached, Redis hit', TOPOLOGY, workers, '/shared/bench'),
     ], rounds, seconds, 64);
     report(`cached route, GET /hello/:name answered from the cache, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (target: memory hit >= 1.0x req/s)`, rows);
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { cpuBetween, treeCpu } from './cpu.js';
 import { load, LOAD_GENERATOR, median, type LoadOptions, type LoadResult } from './load.js';
-import { ROOT, startActorrt, startBare, startFastify, type Running } from './servers.js';
+import { baselineRows, ROOT, startActorrt, startBare, startFastify, type Running } from './servers.js';
 
 /** One measured run: the load result and the CPU the contender's processes spent per request. */
 export type Run = LoadResult & { readonly cpuUs: number };
@@ -69,6 +69,7 @@ export async function inlineScenario(workers: number, rounds: number, seconds: n
     { name: `bare node:http cluster (${workers}w)`, start: () => startBare(workers), path: '/hello/bench' },
     { name: `fastify cluster (${workers}w)`, start: () => startFastify(workers), path: '/hello/bench' },
     { name: `actorrt inline route (${workers}w)`, start: () => startActorrt(join(ROOT, 'examples', 'hello', 'actorrt.yml'), workers), path: '/hello/bench' },
+    ...baselineRows('actorrt inline route', join(ROOT, 'examples', 'hello', 'actorrt.yml'), workers, '/hello/bench'),
   ], rounds, seconds, 64);
   report(`inline route, GET /hello/:name, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (targets: >= 0.95x bare req/s, >= 1.05x fastify, CPU/req <= 1.1x bare)`, rows);
   const rps = (row: Row | undefined): number => median((row?.runs ?? []).map((r) => r.rps));

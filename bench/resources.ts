@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { report, sideBySide } from './http.js';
 import { LOAD_GENERATOR } from './load.js';
-import { ROOT, startActorrt, startBare } from './servers.js';
+import { baselineRows, ROOT, startActorrt, startBare } from './servers.js';
 
 /** Rows in the bench table; reads hit one id, so this only sizes the B-tree walk. */
 const ITEMS = 100_000;
@@ -46,6 +46,7 @@ export async function proxyScenario(workers: number, rounds: number, seconds: nu
       { name: `direct to the upstream (${workers}w)`, start: () => Promise.resolve({ port: upstream.port, pid: upstream.pid, stop: () => Promise.resolve() }), path: '/hello/bench' },
       { name: `bare cluster + undici proxy (${workers}w)`, start: () => startBare(workers, 'proxy', `http://127.0.0.1:${upstream.port}`), path: '/hello/bench' },
       { name: `actorrt proxy route (${workers}w)`, start: () => startActorrt(join(ROOT, 'bench', 'topologies', 'proxy.yml'), workers), path: '/hello/bench' },
+      ...baselineRows('actorrt proxy route', join(ROOT, 'bench', 'topologies', 'proxy.yml'), workers, '/hello/bench'),
     ], rounds, seconds, 64);
     report(`proxy route vs direct call to the same upstream, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (overhead ratio)`, rows);
   } finally {

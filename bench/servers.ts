@@ -50,8 +50,19 @@ export function startFastify(workers: number): Promise<Running> {
   return startServer([join(HERE, 'fastify-cluster.js'), String(workers)], /listening (\d+)/);
 }
 
-/** `actorrt start <topology> --port 0 --workers N`. */
-export function startActorrt(topology: string, workers: number): Promise<Running> {
-  return startServer([join(ROOT, 'dist', 'runtime', 'cli.js'), 'start', topology, '--port', '0', '--workers', String(workers)],
+/** `actorrt start <topology> --port 0 --workers N`, with this checkout's build or another's (`root`, whose dist/ is built). */
+export function startActorrt(topology: string, workers: number, root = ROOT): Promise<Running> {
+  return startServer([join(root, 'dist', 'runtime', 'cli.js'), 'start', topology, '--port', '0', '--workers', String(workers)],
     /actorrt ready on http:\/\/[^:]+:(\d+)/);
+}
+
+/**
+ * BENCH_BASELINE=<another checkout, built>: the scenarios that take it (inline, proxy, cache) add
+ * a row running the same topology on that build, so that "x of the previous main" is measured in
+ * one run, side by side, as every ratio here is.
+ */
+export function baselineRows(name: string, topology: string, workers: number, path: string): Array<{ name: string; start: () => Promise<Running>; path: string }> {
+  const root = process.env['BENCH_BASELINE'];
+  if (root === undefined || root === '') return [];
+  return [{ name: `${name}, baseline build (${workers}w)`, start: () => startActorrt(topology, workers, root), path }];
 }
