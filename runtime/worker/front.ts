@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ActorRequest } from '../../actors/index.js';
 import type { Config, HttpResource } from '../../config/types.js';
+import { varyNames } from '../cache/cache-control.js';
 import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
@@ -300,6 +301,11 @@ function byHead(found: Extract<RouteLookup, { kind: 'found' }>, req: IncomingMes
 function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy | undefined): string[] {
   const out = ['x-cache', outcome.state ?? 'MISS'];
   if (outcome.age !== undefined) out.push('age', String(outcome.age));
-  if (policy !== undefined && policy.vary.length > 0) out.push('vary', policy.vary.join(', '));
+  if (policy !== undefined && policy.vary.length > 0) {
+    // The route's vary headers and the reply's own Vary, as one field.
+    const own = outcome.entry?.headers['vary'] ?? outcome.reply?.headers['vary'] ?? outcome.reply?.headers['Vary'];
+    const names = new Set([...varyNames(own), ...policy.vary]);
+    out.push('vary', [...names].join(', '));
+  }
   return out;
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { Reply } from '../reply.js';
 import type { Dispatcher } from 'undici';
 import type { HttpResource, RouteConfig } from '../../config/types.js';
@@ -36,6 +36,7 @@ interface Opaque {
   readonly res: ServerResponse;
   readonly requestId: string;
   readonly closeAfter: boolean;
+  readonly head: boolean;
 }
 
 /**
@@ -48,11 +49,13 @@ export async function forward(call: ProxyCall, upstream: HttpUpstream, resource:
   const { req } = call;
   const options: Dispatcher.RequestOptions<Opaque> = {
     ...requestOptions(call, resource),
-    opaque: { res: call.res, requestId: call.requestId, closeAfter: call.closeAfter },
+    opaque: { res: call.res, requestId: call.requestId, closeAfter: call.closeAfter, head: req.method === 'HEAD' },
   };
   try {
     await upstream.dispatcher.stream(options, writeHead);
   } catch (err) {
+    // A 304 / 204 / HEAD reply already answered in full (see writeHead): undici's complaint about its length is moot.
+    if (call.res.writableEnded && (err as { code?: unknown }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return;
     // The client left (undici then fails the upstream call too): nobody is left to answer.
     if (req.socket.destroyed && !call.res.headersSent) throw new ClientAbortedError('client went away during the proxied request');
     throw upstreamError(err, resourceName, upstream);
@@ -110,12 +113,18 @@ async function* rest(read: readonly Buffer[], more: AsyncIterator<unknown>): Asy
 }
 
 /** undici's stream factory: write the upstream's status and end-to-end headers, then let it pipe into `res`. */
-function writeHead({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<Opaque>): ServerResponse {
-  const { res, requestId, closeAfter } = opaque;
+function writeHead({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<Opaque>): Writable {
+  const { res, requestId, closeAfter, head } = opaque;
   const out = endToEnd(headers);
   out['x-request-id'] = requestId;
   if (closeAfter) res.shouldKeepAlive = false;
   res.writeHead(statusCode, out);
+  if (head || statusCode === 304 || statusCode === 204) {
+    // No body follows, whatever Content-Length says (RFC 9110 section 8.6); undici would fail such a
+    // reply as too short and destroy what it pipes into: it gets a sink, the client a complete reply.
+    res.end();
+    return new Writable({ write: (_chunk, _encoding, done) => done() });
+  }
   return res;
 }
 
