@@ -6,6 +6,7 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from '../reply.js';
 import type { Caches } from './caches.js';
+import { singleRange, type ByteRange } from './byte-range.js';
 import { varyNames } from './cache-control.js';
 import { fillFields, isConditional, notModified } from './conditional.js';
 import { currentAge, entryState, requestAccepts, requestDirectives, type FreshnessRules, type RequestDirectives } from './freshness.js';
@@ -89,6 +90,8 @@ export interface CacheOutcome {
   readonly age?: number;
   /** The client's own conditional request matched: answer 304 with the entry's (or reply's) fields. */
   readonly notModified?: boolean;
+  /** A Range request answered from a stored complete reply: 206 with this part, or 416. */
+  readonly range?: ByteRange | 'unsatisfiable';
 }
 
 /** Counts of one cached route in one process, as they are counted (sent as RouteCacheCounts). */
@@ -162,7 +165,7 @@ export class ResponseCache {
   async serve(policy: RouteCachePolicy, req: CacheRequest, fill: Fill): Promise<CacheOutcome> {
     const store = this.caches.store(policy.store);
     const counts = this.countsOf(policy);
-    if (store === undefined || passesThrough(policy, req)) {
+    if (store === undefined || (req.hasBody && !policy.keyUsesBody)) {
       counts.bypass++;
       return { reply: await fill({ method: req.method, headers: req.headers }), state: 'BYPASS' };
     }
@@ -170,6 +173,7 @@ export class ResponseCache {
     const directives = policy.allowNoCache ? requestDirectives(req.headers) : NO_DIRECTIVES;
     const entry = await lookup(store, key, req.headers);
     const now = Date.now();
+    if (req.headers['range'] !== undefined) return this.partial(policy, req, entry, directives, now, fill);
     const state = entry === undefined ? 'expired' : entryState(entry, now);
     if (entry !== undefined && state === 'fresh' && requestAccepts(directives, entry, now)) {
       counts.hits++;
@@ -203,6 +207,26 @@ export class ResponseCache {
     const label: CacheState = directives.revalidate ? 'BYPASS' : result.revalidated ? 'REVALIDATED' : 'MISS';
     if (result.entry !== undefined) return withConditional({ ...served(result.entry, label), state: label }, req);
     return withConditional({ reply: result.reply, state: label }, req);
+  }
+
+  /**
+   * A Range request: answered from a fresh stored complete reply when it asks for one byte range
+   * (RFC 9111 section 3.4 lets a cache serve a part of what it stores), else passed to the origin
+   * as it is (several ranges, If-Range, nothing fresh stored): partial replies are not stored.
+   */
+  private async partial(policy: RouteCachePolicy, req: CacheRequest, entry: StoredReply | undefined, directives: RequestDirectives, now: number,
+    fill: Fill): Promise<CacheOutcome> {
+    const counts = this.countsOf(policy);
+    if (entry !== undefined && entry.status === 200 && req.headers['if-range'] === undefined && entryState(entry, now) === 'fresh'
+      && requestAccepts(directives, entry, now)) {
+      const range = singleRange(req.headers['range'], Buffer.byteLength(entry.body));
+      if (range !== undefined) {
+        counts.hits++;
+        return { ...served(entry, 'HIT', now), range };
+      }
+    }
+    counts.bypass++;
+    return { reply: await fill({ method: req.method, headers: req.headers }), state: 'BYPASS' };
   }
 
   /** Counts of every cached route in this process (status). */
@@ -320,11 +344,6 @@ function plain(policy: RouteCachePolicy, req: CacheRequest): boolean {
   if (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined || h['range'] !== undefined) return false;
   if (policy.allowNoCache && (h['cache-control'] !== undefined || h['pragma'] !== undefined)) return false;
   return !req.hasBody || policy.keyUsesBody;
-}
-
-/** Requests the cache does not take part in: a Range request (no partial replies are stored or assembled) and a GET with a body the key does not read. */
-function passesThrough(policy: RouteCachePolicy, req: CacheRequest): boolean {
-  return req.headers['range'] !== undefined || (req.hasBody && !policy.keyUsesBody);
 }
 
 /** The entry a request selects at `key`: the one stored there, or the variant its Vary values pick. */

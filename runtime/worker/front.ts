@@ -14,7 +14,7 @@ import { fetchReply, forward } from './proxy.js';
 import { resolveDotSegments } from './path.js';
 import { RequestIds } from '../request-id.js';
 import { parseQuery } from './query.js';
-import { writeError, writeNotModified, writeReply, writeStored } from './responses.js';
+import { writeError, writeNotModified, writeRange, writeReply, writeStored } from './responses.js';
 import { SAFE_METHODS, unsafeInvalidation } from './unsafe-invalidation.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
 
@@ -176,7 +176,8 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (res.destroyed) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
-    if (outcome.notModified === true) writeNotModified(res, outcome.entry?.headers ?? outcome.reply.headers, requestId, extra ?? []);
+    if (outcome.range !== undefined && outcome.entry !== undefined) writeRange(res, outcome.entry, outcome.range, requestId, head, extra ?? []);
+    else if (outcome.notModified === true) writeNotModified(res, outcome.entry?.headers ?? outcome.reply.headers, requestId, extra ?? []);
     else if (outcome.entry !== undefined) writeStored(res, outcome.entry, requestId, head, extra ?? []);
     else writeReply(res, outcome.reply, requestId, head, extra);
   }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ActorrtError } from '../errors.js';
+import type { ByteRange } from '../cache/byte-range.js';
 import { notModifiedFields } from '../cache/conditional.js';
 import { lowerCased, type StoredReply } from '../cache/storing.js';
 import { encodeBody, NO_HEADERS, type Reply } from '../reply.js';
@@ -78,20 +79,31 @@ function isStream(body: unknown): body is Readable {
  * filtered), then `extra` header pairs (X-Cache, Age, Vary): one flat header list, no copies.
  */
 export function writeStored(res: ServerResponse, entry: StoredReply, requestId: string, head: boolean, extra: readonly string[]): void {
-  const flat: string[] = [];
-  const ownVary = extra.includes('vary'); // the cache's Vary already merges the entry's
-  for (const name in entry.headers) {
-    if (ownVary && name === 'vary') continue;
-    const value = entry.headers[name] as string | readonly string[];
-    if (typeof value === 'string') flat.push(name, value);
-    else for (const v of value) flat.push(name, v);
-  }
-  for (const v of extra) flat.push(v);
+  const flat = storedFields(entry, extra);
   flat.push('x-request-id', requestId);
   const empty = entry.status === 204 || entry.status === 304;
   if (!empty) flat.push('content-length', String(Buffer.byteLength(entry.body)));
   res.writeHead(entry.status, flat);
   res.end(head || empty ? undefined : entry.body);
+}
+
+/**
+ * A part of a stored reply for a Range request (RFC 9110 section 15.3.7): 206 with Content-Range,
+ * or 416 with the size when the range starts past the end (section 15.5.17).
+ */
+export function writeRange(res: ServerResponse, entry: StoredReply, range: ByteRange | 'unsatisfiable', requestId: string, head: boolean,
+  extra: readonly string[]): void {
+  const bytes = typeof entry.body === 'string' ? Buffer.from(entry.body) : entry.body;
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, [...extra, 'content-range', `bytes */${bytes.length}`, 'content-length', '0', 'x-request-id', requestId]);
+    res.end();
+    return;
+  }
+  const part = bytes.subarray(range.start, range.end + 1);
+  const flat = storedFields(entry, extra);
+  flat.push('content-range', `bytes ${range.start}-${range.end}/${bytes.length}`, 'content-length', String(part.length), 'x-request-id', requestId);
+  res.writeHead(206, flat);
+  res.end(head ? undefined : part);
 }
 
 /**
@@ -108,6 +120,20 @@ export function writeNotModified(res: ServerResponse, headers: Readonly<Record<s
   flat.push('x-request-id', requestId);
   res.writeHead(304, flat);
   res.end();
+}
+
+/** A stored reply's fields as one flat name / value list, then `extra` (whose Vary, when it has one, already merges the entry's). */
+function storedFields(entry: StoredReply, extra: readonly string[]): string[] {
+  const flat: string[] = [];
+  const ownVary = extra.includes('vary');
+  for (const name in entry.headers) {
+    if (ownVary && name === 'vary') continue;
+    const value = entry.headers[name] as string | readonly string[];
+    if (typeof value === 'string') flat.push(name, value);
+    else for (const v of value) flat.push(name, v);
+  }
+  for (const v of extra) flat.push(v);
+  return flat;
 }
 
 /** Answer with `{ "error": { code, message, requestId } }`; never a stack trace. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { singleRange } from '../../../runtime/cache/byte-range.js';
 import { ageSeconds, deltaSeconds, parseDirectives, surrogateDirectives, varyNames } from '../../../runtime/cache/cache-control.js';
 import { fillFields, notModified, notModifiedFields } from '../../../runtime/cache/conditional.js';
 import { currentAge, entryState, lifetimeOf, requestAccepts, requestDirectives, UNTRUSTED_AGE, type FreshnessRules } from '../../../runtime/cache/freshness.js';
@@ -188,4 +189,15 @@ test('retention: while fresh or usable stale, and at least the store ttl when it
   assert.equal(retention(plain, T0, 30_000), 60_000);
   const validator = entry({ 'cache-control': 'max-age=1', etag: '"a"' });
   assert.equal(retention(validator, T0, 30_000), 30_000);
+});
+
+test('one byte range of a stored reply (RFC 9110 section 14.1.2); anything else is left to the origin', () => {
+  assert.deepEqual(singleRange('bytes=0-1', 10), { start: 0, end: 1 });
+  assert.deepEqual(singleRange('bytes=4-', 10), { start: 4, end: 9 });
+  assert.deepEqual(singleRange('bytes=-3', 10), { start: 7, end: 9 });
+  assert.deepEqual(singleRange('bytes=-30', 10), { start: 0, end: 9 });
+  assert.deepEqual(singleRange('bytes=5-99', 10), { start: 5, end: 9 });
+  assert.equal(singleRange('bytes=10-', 10), 'unsatisfiable');
+  assert.equal(singleRange('bytes=-0', 10), 'unsatisfiable');
+  for (const other of ['bytes=0-1,3-4', 'items=0-1', 'bytes=5-2', 'bytes=-', 'junk', ['bytes=0-1', 'bytes=2-3']]) assert.equal(singleRange(other, 10), undefined, String(other));
 });
