@@ -7,9 +7,10 @@ import { parseArgs } from 'node:util';
 import { runConformance, type ConformanceResult } from './conformance-run.js';
 import { detail, formatFailures, formatScore } from './conformance-report.js';
 
-const USAGE = `usage: npm run conformance -- [--store memory|redis] [--workers N] [--json] [--id <test-id>]
+const USAGE = `usage: npm run conformance -- [--store memory|redis] [--workers N] [--key <template>] [--json] [--id <test-id>]
   --store     the route cache's store (memory; redis uses redis://127.0.0.1:6379, or $CONFORMANCE_REDIS_URL)
   --workers   front workers of the instance (1)
+  --key       the cached route's key template ({method}:{url}, the route default)
   --json      print the full results as JSON instead of the summary
   --id        run one test, with the suite's dump of every request and response
 `;
@@ -19,11 +20,11 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-function options(): { store: 'memory' | 'redis'; workers: number; json: boolean; id?: string } {
+function options(): { store: 'memory' | 'redis'; workers: number; json: boolean; id?: string; key?: string } {
   let values;
   try {
     ({ values } = parseArgs({
-      options: { store: { type: 'string' }, workers: { type: 'string' }, json: { type: 'boolean' }, id: { type: 'string' }, help: { type: 'boolean' } },
+      options: { store: { type: 'string' }, workers: { type: 'string' }, json: { type: 'boolean' }, id: { type: 'string' }, key: { type: 'string' }, help: { type: 'boolean' } },
     }));
   } catch (err) {
     return usage((err as Error).message);
@@ -33,7 +34,7 @@ function options(): { store: 'memory' | 'redis'; workers: number; json: boolean;
   if (store !== 'memory' && store !== 'redis') return usage(`--store ${store}: use memory or redis`);
   const workers = Number(values.workers ?? '1');
   if (!Number.isSafeInteger(workers) || workers < 1) return usage(`--workers ${String(values.workers)}: a whole number >= 1`);
-  return { store, workers, json: values.json === true, ...(values.id === undefined ? {} : { id: values.id }) };
+  return { store, workers, json: values.json === true, ...(values.id === undefined ? {} : { id: values.id }), ...(values.key === undefined ? {} : { key: values.key }) };
 }
 
 function summary(result: ConformanceResult): string {
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupt);
   const redisUrl = process.env['CONFORMANCE_REDIS_URL'];
   const result = await runConformance({
-    store: opts.store, workers: opts.workers, signal: stop.signal,
+    store: opts.store, workers: opts.workers, signal: stop.signal, ...(opts.key === undefined ? {} : { key: opts.key }),
     ...(redisUrl === undefined ? {} : { redisUrl }),
     ...(opts.id === undefined ? {} : { id: opts.id, onOutput: (text: string) => { process.stdout.write(text); } }),
   });
