@@ -240,7 +240,7 @@ function decodable(path: string): boolean {
 }
 
 /** The http resource a proxy route forwards to (validated at load: anything else is an actorrt bug). */
-function httpResource(config: Config, route: CompiledRoute): HttpResource {
+export function httpResource(config: Config, route: CompiledRoute): HttpResource {
   const name = route.config.proxy as string;
   const resource = config.resources[name];
   if (resource?.type !== 'http') throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`);
@@ -264,7 +264,7 @@ function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy |
   return out;
 }
 
-function parseQuery(qs: string): Record<string, string | string[]> {
+export function parseQuery(qs: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of new URLSearchParams(qs)) {
     const prev = out[k];

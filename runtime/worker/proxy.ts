@@ -135,7 +135,7 @@ function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: H
   };
 }
 
-function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined): Record<string, string | string[]> {
+export function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const { headers } = req;
   const connectionTokens = listTokens(headers.connection);
@@ -195,7 +195,7 @@ async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buf
 }
 
 /** Map an undici failure to what the client is told. */
-function upstreamError(err: unknown, name: string, upstream: HttpUpstream): Error {
+export function upstreamError(err: unknown, name: string, upstream: HttpUpstream): Error {
   if (err instanceof ActorrtError || err instanceof ClientAbortedError) return err;
   const code = (err as { code?: unknown }).code;
   // undici wraps a failing request body; the client's own abort or our 413 is the real story.
