@@ -20,6 +20,12 @@ import { paramsFor, type CompiledRoute } from './router.js';
  * applications ping when they want one.
  */
 const TUNNEL_KEEPALIVE_MS = 60_000;
+/**
+ * What a client may send after its upgrade request before the upstream has switched (a WebSocket
+ * client may send frames at once); it is kept, in order, for the upstream. Past this, reading
+ * pauses until the tunnel is open.
+ */
+const EARLY_BYTES = 64 * 1024;
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1); never relayed as they are. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
@@ -114,13 +120,29 @@ export function createUpgradeHandler(deps: UpgradeDeps, upgrades: Upgrades): (re
     let controller: Dispatcher.DispatchController | undefined;
     let answer: ServerResponse | undefined;
     let tunnel: Duplex | undefined;
-    // The client left during the handshake: the upstream call is abandoned (and its socket, if it comes).
-    const onClientGone = (): void => controller?.abort(new Error('client closed the connection during the upgrade'));
-    client.once('close', onClientGone);
+    // node hands the connection over paused, and a paused socket never sees its peer leave: it is
+    // read meanwhile. Its end (FIN) or close means the client left (as nginx takes it): the upstream
+    // call is abandoned (and its socket, if it comes).
+    const early: Buffer[] = head.length > 0 ? [head] : [];
+    let earlyBytes = head.length;
+    const onEarly = (chunk: Buffer): void => {
+      early.push(chunk);
+      earlyBytes += chunk.length;
+      if (earlyBytes >= EARLY_BYTES) client.pause();
+    };
+    const onClientGone = (): void => {
+      client.destroy();
+      controller?.abort(new Error('client closed the connection during the upgrade'));
+    };
+    client.on('data', onEarly).once('end', onClientGone).once('close', onClientGone);
+    const stopReading = (): void => {
+      client.off('data', onEarly).off('end', onClientGone).off('close', onClientGone);
+      client.pause();
+    };
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) { controller = c; },
       onRequestUpgrade(_c, statusCode, headers, socket) {
-        client.off('close', onClientGone);
+        stopReading();
         if (client.destroyed) return void socket.destroy();
         tunnel = socket;
         // The tunnel replaces the connection in the drain's hands: a cut now closes both ends.
@@ -128,7 +150,7 @@ export function createUpgradeHandler(deps: UpgradeDeps, upgrades: Upgrades): (re
         const cutBoth = (): void => { client.destroy(); socket.destroy(); };
         if (!upgrades.hold(cutBoth)) return;
         client.once('close', () => upgrades.release(cutBoth));
-        open(client, socket, head, switchingHead(statusCode, headers, requestId));
+        open(client, socket, early, switchingHead(statusCode, headers, requestId));
         log.debug({ requestId, route: to.route.config.index, resource: name }, 'tunnel open');
       },
       // The upstream answered without switching (401, 403, 426, or a plain reply): relay it, then close.
@@ -148,7 +170,7 @@ export function createUpgradeHandler(deps: UpgradeDeps, upgrades: Upgrades): (re
       onResponseError(_c, err) { fail(err); },
     };
     function fail(err: unknown): void {
-      client.off('close', onClientGone);
+      stopReading();
       if (tunnel !== undefined || client.destroyed) return;
       if (answer !== undefined) return void client.destroy(); // broken off mid-body: the client must not take it as complete
       const error = upstreamError(err, name, upstream);
@@ -239,11 +261,11 @@ function switchingHead(statusCode: number, headers: IncomingHttpHeaders, request
 
 /**
  * Join the client and upstream sockets: the 101 goes to the client, the bytes the client sent after
- * its headers go upstream first, then each side is piped into the other. A side that ends (FIN)
+ * its headers (`early`) go upstream first, then each side is piped into the other. A side that ends (FIN)
  * ends the other's writing half; a side that fails or is destroyed destroys the other, so neither
  * socket outlives the tunnel.
  */
-function open(client: Duplex, upstream: Duplex, head: Buffer, switching: string): void {
+function open(client: Duplex, upstream: Duplex, early: readonly Buffer[], switching: string): void {
   for (const socket of [client, upstream]) {
     if (socket instanceof Socket) {
       socket.setTimeout(0); // a timeout set while the connection served plain requests no longer applies
@@ -253,7 +275,7 @@ function open(client: Duplex, upstream: Duplex, head: Buffer, switching: string)
   }
   upstream.on('error', () => {}); // reported through the pipeline below; undici removed its own listeners
   client.write(switching);
-  if (head.length > 0) upstream.write(head);
+  for (const chunk of early) upstream.write(chunk);
   const done = (err: Error | null | undefined): void => {
     if (err) {
       client.destroy();

@@ -26,6 +26,8 @@ interface Upstream {
   readonly origin: string;
   readonly server: Server;
   readonly seen: Seen[];
+  /** Connections whose upgrade `/hang` holds unanswered, and whether the proxy has ended each. */
+  readonly hung: Array<{ ended: boolean }>;
   kill(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ interface Upstream {
  */
 async function upstream(id: string): Promise<Upstream> {
   const seen: Seen[] = [];
+  const hung: Array<{ ended: boolean }> = [];
   const server = createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket', connection: 'upgrade' });
     res.end('websocket only');
@@ -54,7 +57,12 @@ async function upstream(id: string): Promise<Upstream> {
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nContent-Length: 9\r\nX-Why: no-token\r\nConnection: close\r\n\r\nno ticket');
       return;
     }
-    if (url.startsWith('/hang')) return;
+    if (url.startsWith('/hang')) {
+      const entry = { ended: false };
+      hung.push(entry);
+      socket.on('end', () => { entry.ended = true; }).on('close', () => { entry.ended = true; }).resume();
+      return;
+    }
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
       // A server that ignores an upgrade it does not speak answers in HTTP/1.1 (RFC 9110 section 7.8).
       socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nplain http/1');
@@ -74,7 +82,7 @@ async function upstream(id: string): Promise<Upstream> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    id, server, seen,
+    id, server, seen, hung,
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     kill: () => {
       for (const socket of sockets) socket.destroy();
@@ -164,7 +172,7 @@ function rawUpgrade(app: Instance, head: string): Promise<{ text: string; closed
 class Session {
   private text = '';
   private constructor(private readonly socket: Socket, readonly closed: Promise<void>) {
-    socket.on('data', (d: Buffer) => { this.text += d.toString(); });
+    socket.on('data', (d: Buffer) => { this.text += d.toString('latin1'); });
   }
 
   static async open(app: Instance, t: { after(fn: () => unknown): void }): Promise<Session> {
@@ -180,7 +188,16 @@ class Session {
   async exchange(request: string, end: RegExp): Promise<string> {
     this.text = '';
     this.socket.write(request);
-    await eventually(`an answer to ${request.split('\r\n')[0] ?? ''}`, () => end.test(this.text), STEP, () => this.text);
+    return this.until(end);
+  }
+
+  write(data: Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** What came so far (latin1, byte for byte), once it matches `end`. */
+  async until(end: RegExp): Promise<string> {
+    await eventually(`an answer matching ${String(end)}`, () => end.test(this.text), STEP, () => this.text);
     return this.text;
   }
 }
@@ -246,6 +263,17 @@ pools:
     const received: string[] = [];
     for (let i = 0; i < count; i++) received.push(await conn.text(`echo ${i} of ${count}`));
     assert.deepEqual(received, Array.from({ length: count }, (_, i) => `m${i}`));
+  });
+
+  test('frames a client sends right after its handshake, before the 101, reach the upstream first and in order', { timeout: 30_000 }, async (t) => {
+    const session = await Session.open(app, t);
+    // Masked text frames (RFC 6455 section 5.2) with an all-zero mask: the payload goes as it is.
+    const frame = (text: string): Buffer => Buffer.concat([Buffer.from([0x81, 0x80 | text.length, 0, 0, 0, 0]), Buffer.from(text)]);
+    session.write(Buffer.concat([Buffer.from(`GET /ws/echo/early HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}\r\n`), frame('one')]));
+    session.write(frame('two'));
+    const answer = await session.until(/two$/);
+    assert.match(answer, /^HTTP\/1\.1 101 Switching Protocols\r\n/);
+    assert.match(answer, /\r\n\r\n\x81\x03one\x81\x03two$/);
   });
 
   test('negotiates the subprotocol end to end, forwards the client headers and x-forwarded-*, and tags the 101 with x-request-id', { timeout: 30_000 }, async (t) => {
@@ -364,12 +392,22 @@ pools:
     assert.equal(await conn.text('the echo after the idle time'), 'still there?');
   });
 
-  test('an upstream that does not switch in time gives 504, an unreachable one 502 (the connection closed each time)', { timeout: 30_000 }, async (t) => {
+  test('a client that leaves during the handshake: the upstream connection is closed too', { timeout: 30_000 }, async (t) => {
+    const waiting = new Conn(wsUrl(app, '/ws/hang'), t);
+    const upstreamSide = (): { ended: boolean } | undefined => [...a.hung, ...b.hung][0];
+    await eventually('the upstream holds the handshake', () => upstreamSide() !== undefined, STEP);
+    waiting.ws.terminate();
+    await eventually('the upstream connection is closed', () => upstreamSide()?.ended === true, STEP);
+  });
+
+  test('an upstream that does not switch in time gives 504; one that dies closes its tunnels, and gives 502 after (the connection closed each time)', { timeout: 30_000 }, async (t) => {
     const slow = await refused(wsUrl(app, '/slow/hang'), t);
     assert.equal(slow.status, 504);
     assert.equal((JSON.parse(slow.body) as { error: { code: string } }).error.code, 'ACTORRT_E_UPSTREAM_TIMEOUT');
     await within('the connection closes', slow.closed, STEP);
+    const tunnel = await open(wsUrl(app, '/lone/echo/before-kill'), t);
     await lone.kill();
+    assert.equal(await within('a tunnel to the killed upstream closes', tunnel.closed, STEP), 1006);
     const dead = await refused(wsUrl(app, '/lone/echo'), t);
     assert.equal(dead.status, 502);
     assert.equal((JSON.parse(dead.body) as { error: { code: string } }).error.code, 'ACTORRT_E_UPSTREAM_UNAVAILABLE');
