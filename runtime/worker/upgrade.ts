@@ -155,6 +155,7 @@ export function createUpgradeHandler(deps: UpgradeDeps, upgrades: Upgrades): (re
       },
       // The upstream answered without switching (401, 403, 426, or a plain reply): relay it, then close.
       onResponseStart(c, statusCode, headers) {
+        if (statusCode < 200) return; // informational (103 Early Hints): the final answer follows
         if (client.destroyed) return void c.abort(new Error('client closed the connection'));
         answer = answerOn(req, client);
         answer.writeHead(statusCode, { ...endToEnd(headers), 'x-request-id': requestId });
