@@ -26,6 +26,8 @@ const TUNNEL_KEEPALIVE_MS = 60_000;
  * pauses until the tunnel is open.
  */
 const EARLY_BYTES = 64 * 1024;
+/** How long a connection answered and ended by us waits for the client to close its side before it is destroyed. */
+const LINGER_MS = 5000;
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1); never relayed as they are. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
@@ -156,6 +158,7 @@ export function createUpgradeHandler(deps: UpgradeDeps, upgrades: Upgrades): (re
       // The upstream answered without switching (401, 403, 426, or a plain reply): relay it, then close.
       onResponseStart(c, statusCode, headers) {
         if (statusCode < 200) return; // informational (103 Early Hints): the final answer follows
+        stopReading();
         if (client.destroyed) return void c.abort(new Error('client closed the connection'));
         answer = answerOn(req, client);
         answer.writeHead(statusCode, { ...endToEnd(headers), 'x-request-id': requestId });
@@ -239,7 +242,12 @@ function answerOn(req: IncomingMessage, socket: Duplex): ServerResponse {
   res.assignSocket(socket as Socket);
   res.once('finish', () => {
     res.detachSocket(socket as Socket);
+    socket.resume(); // what the client still sends is discarded, so its close is seen
     socket.end();
+    // A client that never closes its side does not keep the connection (nor its slot of maxConnections).
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+    linger.unref();
+    socket.once('close', () => clearTimeout(linger));
   });
   return res;
 }
