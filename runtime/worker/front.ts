@@ -282,7 +282,7 @@ function decodable(path: string): boolean {
 }
 
 /** The http resource a proxy route forwards to (validated at load: anything else is an actorrt bug). */
-function httpResource(config: Config, route: CompiledRoute): HttpResource {
+export function httpResource(config: Config, route: CompiledRoute): HttpResource {
   const name = route.config.proxy as string;
   const resource = config.resources[name];
   if (resource?.type !== 'http') throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`);

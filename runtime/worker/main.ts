@@ -8,7 +8,8 @@ import { send, serveRole } from '../child/primary-link.js';
 import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
-import { createFrontHandler, routingTable, type RoutingTable } from './front.js';
+import { createFrontHandler, routingTable, type FrontDeps, type RoutingTable } from './front.js';
+import { createUpgradeHandler, Upgrades } from './upgrade.js';
 import { RequestIds } from '../request-id.js';
 import { withDeadline } from '../deadline.js';
 
@@ -28,6 +29,8 @@ let actors: ChildServices | undefined;
 let table: RoutingTable | undefined;
 let responses: ResponseCache | undefined;
 let server: Server | undefined;
+/** Connections handed over to 'upgrade' events (WebSocket tunnels): node:http no longer closes them for us. */
+const upgrades = new Upgrades();
 let exitCode = 0;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
 
@@ -57,12 +60,7 @@ function inlinePools(config: Config): Config['pools'][string][] {
 
 function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: number): Server {
   const { limits } = config.http;
-  const s = createServer({
-    requestTimeout: limits.requestTimeout,
-    headersTimeout: limits.headersTimeout,
-    keepAliveTimeout: limits.keepAliveTimeout,
-    connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
-  }, createFrontHandler({
+  const deps: FrontDeps = {
     table: () => table as RoutingTable,
     upstream: (name) => live.resources.upstream(name),
     upstreamFailed: (name, err) => live.resources.failed(name, err),
@@ -71,7 +69,17 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
     log,
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',
-  }));
+  };
+  const front = createFrontHandler(deps);
+  const s = createServer({
+    requestTimeout: limits.requestTimeout,
+    headersTimeout: limits.headersTimeout,
+    keepAliveTimeout: limits.keepAliveTimeout,
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeout),
+  }, front);
+  // An upgraded connection stays one of the server's, so maxConnections counts open tunnels; node's
+  // request, headers and keep-alive timeouts stop applying to it once it is handed over.
+  s.on('upgrade', createUpgradeHandler({ ...deps, serve: front }, upgrades));
   s.maxConnections = limits.maxConnections;
   // node's headersTimeout starts with a request's first byte: a client that connects and sends
   // nothing would hold its slot (of maxConnections) forever. It gets the same deadline.
@@ -125,8 +133,11 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
       else s.close(() => resolve());
     });
     if (mode === 'stop') s.closeIdleConnections();
+    // The listening socket's close waits for tunnels too: they end on their own until the deadline, then are cut.
     await withDeadline(closed, timeout);
     s.closeAllConnections();
+    const cut = upgrades.cutAll();
+    if (cut > 0) log.info({ connections: cut }, 'upgraded connections (tunnels) still open at the drain deadline: closed');
   }
   await actors?.close(timeout, mode, started);
   log.info({ exitCode }, 'worker stopped');

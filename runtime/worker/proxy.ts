@@ -152,8 +152,8 @@ function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: H
   };
 }
 
-function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined,
-  headers: Readonly<Record<string, string | readonly string[] | undefined>>): Record<string, string | string[]> {
+export function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined,
+  headers: Readonly<Record<string, string | readonly string[] | undefined>> = req.headers): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionTokens = listTokens(headers.connection);
   for (const [name, value] of Object.entries(headers)) {
@@ -213,7 +213,7 @@ async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buf
 }
 
 /** Map an undici failure to what the client is told. */
-function upstreamError(err: unknown, name: string, upstream: HttpUpstream): Error {
+export function upstreamError(err: unknown, name: string, upstream: HttpUpstream): Error {
   if (err instanceof ActorrtError || err instanceof ClientAbortedError) return err;
   const code = (err as { code?: unknown }).code;
   // undici wraps a failing request body; the client's own abort or our 413 is the real story.
