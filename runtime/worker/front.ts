@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ActorRequest } from '../../actors/index.js';
 import type { Config, HttpResource } from '../../config/types.js';
 import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
@@ -15,7 +15,8 @@ import { RequestIds } from '../request-id.js';
 import { writeError, writeReply, writeStored } from './responses.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
 
-const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
+/** The query of a request without one: no prototype, as parseQuery's. */
+const EMPTY: Readonly<Record<string, never>> = Object.freeze(Object.create(null) as Record<string, never>);
 /** A cached or invalidating proxy route holds at most this much of an upstream reply; a larger one is streamed, not stored. */
 const PROXY_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -141,7 +142,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
     // HEAD on a route that lists GET but not HEAD: the actor answers a GET; the body is not sent.
     const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
-    const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId };
+    const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: withoutPrototype(req.headers), body, requestId };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
       const value = await toPool(table, route, actorReq);
@@ -264,8 +265,25 @@ function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy |
   return out;
 }
 
+/**
+ * node:http's headers object with its prototype removed, in place, so that an inline actor reads
+ * `req.headers.constructor` as undefined, as an isolated one does (wire.ts) and as it reads the
+ * query and params. In place because a copy costs ~1.5 us a request and this ~0.2 us; node:http
+ * only adds to the object and reads it by name. (node:http itself drops a `__proto__` header.)
+ */
+function withoutPrototype(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  Object.setPrototypeOf(headers, null);
+  return headers;
+}
+
+/**
+ * The query string as an object without a prototype (as node's querystring and fastify give it):
+ * parameter names are the client's, so `?constructor=x`, `?__proto__=x` or `?toString=1` are
+ * values under their own names, and a parameter the request lacks reads as undefined, never as an
+ * Object.prototype member. A repeated name gives the list of its values, in order.
+ */
 function parseQuery(qs: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (const [k, v] of new URLSearchParams(qs)) {
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
