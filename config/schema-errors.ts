@@ -88,7 +88,7 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
     case 'pattern':
       if (unit !== undefined) return unitIssue(unit, label, shown(err.data), make, quoted);
       return make(path.at(-1) === 'path' && path.includes('match') ? 'ACTORRT_E_CONFIG_ROUTE_PATH' : 'ACTORRT_E_CONFIG_VALUE',
-        `${label} ${patternMessage(err.schemaPath, err.data, String(params['pattern']), shown)}`);
+        `${label} ${patternMessage(err.schemaPath, err.data, String(params['pattern']), shown, doc.envAt(path) !== undefined)}`);
     case 'propertyNames': {
       const name = String(params['propertyName']);
       return make('ACTORRT_E_CONFIG_VALUE', `"${name}" is not a valid name in ${label}`,
@@ -150,7 +150,7 @@ const URL_SHAPES: Readonly<Record<string, string>> = {
   '^rediss?://': 'must be a redis:// or rediss:// URL such as redis://host:6379/0',
 };
 
-function patternMessage(schemaPath: string, value: unknown, pattern: string, shown: (value: unknown) => string): string {
+function patternMessage(schemaPath: string, value: unknown, pattern: string, shown: (value: unknown) => string, fromEnv: boolean): string {
   if (schemaPath.startsWith('#/definitions/name/')) {
     return `is not a valid name: ${shown(value)} (names start with a letter and use letters, digits, "-" and "_")`;
   }
@@ -161,7 +161,7 @@ function patternMessage(schemaPath: string, value: unknown, pattern: string, sho
   }
   // URLs may carry a password (often from ${env:...}): say what is expected, never echo the value.
   const url = URL_SHAPES[pattern];
-  if (url !== undefined) return url;
+  if (url !== undefined) return fromEnv ? `${url}; got ${shown(value)}` : url;
   return `must start with "/"; got ${shown(value)}`;
 }
 

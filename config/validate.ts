@@ -55,7 +55,8 @@ function check(doc: LoadedDocument): ValidationResult {
     return fail(doc, [], 'ACTORRT_E_CONFIG_VERSION', 'the topology has no "version" key', 'add `version: 1` as the first line');
   }
   if (!(SUPPORTED_VERSIONS as readonly unknown[]).includes(version)) {
-    return fail(doc, ['version'], 'ACTORRT_E_CONFIG_VERSION', `version ${shownValue(doc, ['version'], version, (v) => JSON.stringify(v))} is not supported`,
+    const shown = shownValue(doc, ['version'], version, (v) => JSON.stringify(v));
+    return fail(doc, ['version'], 'ACTORRT_E_CONFIG_VERSION', shown !== JSON.stringify(version) ? `the version is not supported: ${shown}` : `version ${shown} is not supported`,
       `this actorrt reads version ${SUPPORTED_VERSIONS.join(', ')}`);
   }
   const validate = validator();
