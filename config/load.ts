@@ -8,8 +8,8 @@ import { interpolateEnv, type EnvScalar } from './env.js';
 export const MAX_FILE_BYTES = 1024 * 1024;
 /**
  * Alias expansions allowed when converting to JS; bounds "billion laughs" files. yaml counts per
- * anchor (its uses times the aliases inside it), merge keys (`<<: *defaults`) included: one flat
- * block may be merged into 100 places.
+ * anchor (the anchored node and each use, times the aliases inside it), merge keys
+ * (`<<: *defaults`) included: one flat block may be used in 99 places.
  */
 export const MAX_ALIAS_COUNT = 100;
 /** Mapping/sequence nesting allowed; the schema needs 6, so this only stops hostile input. */
