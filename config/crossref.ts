@@ -33,6 +33,8 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
       didYouMean(name, names) ?? (names.length === 0 ? `declare it under ${kind === 'pool' ? 'pools' : `${kind}s`}:` : `declared: ${names.join(', ')}`));
     return false;
   };
+  // A file path is printed resolved; one built from ${env:...} is printed as written instead, placeholders and all.
+  const written = (path: readonly PathSegment[], value: string): string => doc.envAt(path)?.source ?? value;
   const wantType = (path: readonly PathSegment[], name: string, want: ResourceType, why: string): void => {
     const res = Object.hasOwn(config.resources, name) ? config.resources[name] : undefined;
     if (res !== undefined && res.type !== want) {
@@ -59,7 +61,7 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
         'for example url: ${env:DATABASE_URL}');
     }
     if (res.type === 'sqlite' && res.init !== undefined && !isFile(res.init)) {
-      report(['resources', name, 'init'], 'ACTORRT_E_CONFIG_FILE_NOT_FOUND', `resources.${name}.init: file ${res.init} does not exist`);
+      report(['resources', name, 'init'], 'ACTORRT_E_CONFIG_FILE_NOT_FOUND', `resources.${name}.init: file ${written(['resources', name, 'init'], res.init)} does not exist`);
     }
   }
 
@@ -71,9 +73,9 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
 
   for (const [name, pool] of Object.entries(config.pools)) {
     if (!ACTOR_EXTENSIONS.includes(extname(pool.actor))) {
-      report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor must be a ${ACTOR_EXTENSIONS.join(', ')} file; got ${pool.actor}`);
+      report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor must be a ${ACTOR_EXTENSIONS.join(', ')} file; got ${written(['pools', name, 'actor'], pool.actor)}`);
     } else if (!isFile(pool.actor)) {
-      report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor: file ${pool.actor} does not exist`,
+      report(['pools', name, 'actor'], 'ACTORRT_E_CONFIG_ACTOR_MODULE', `pools.${name}.actor: file ${written(['pools', name, 'actor'], pool.actor)} does not exist`,
         'paths are relative to the topology file');
     }
     if (pool.maxRss !== undefined && pool.maxRss < MIN_RSS) tooLowRss(['pools', name, 'maxRss'], `pools.${name}.maxRss`);

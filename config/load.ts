@@ -1,12 +1,16 @@
 import { readFileSync, statSync } from 'node:fs';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Alias, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { ErrorCode } from '../runtime/errors.js';
 import { ConfigError, type ConfigIssue, type SourcePosition } from './errors.js';
-import { interpolateEnv } from './env.js';
+import { interpolateEnv, type EnvScalar } from './env.js';
 
 /** Files past this size are refused before parsing: a topology is never this large. */
 export const MAX_FILE_BYTES = 1024 * 1024;
-/** Alias expansions allowed when converting to JS; bounds "billion laughs" files. */
+/**
+ * Alias expansions allowed when converting to JS; bounds "billion laughs" files. yaml counts per
+ * anchor (the anchored node and each use, times the aliases inside it), merge keys
+ * (`<<: *defaults`) included: one flat block may be used in 99 places.
+ */
 export const MAX_ALIAS_COUNT = 100;
 /** Mapping/sequence nesting allowed; the schema needs 6, so this only stops hostile input. */
 export const MAX_DEPTH = 64;
@@ -17,8 +21,15 @@ export type PathSegment = string | number;
 export interface LoadedDocument {
   readonly file: string;
   readonly data: unknown;
-  /** Position of the node at `path`; with `key`, of that key inside the mapping at `path`. */
+  /**
+   * Position of the node at `path`; with `key`, of that key inside the mapping at `path`. Through
+   * aliases and merge keys: a value merged from an anchored block is where that block writes it.
+   */
   locate(path: readonly PathSegment[], key?: string): SourcePosition;
+  /** How the scalar at `path` was written with `${env:...}` placeholders; undefined when it was not. */
+  envAt(path: readonly PathSegment[]): EnvScalar | undefined;
+  /** Every scalar written with placeholders (their values are kept out of messages). */
+  readonly envScalars: readonly EnvScalar[];
 }
 
 const YAML_CODES: Partial<Record<string, ErrorCode>> = {
@@ -56,7 +67,8 @@ export function loadSource(source: string, file: string, env: NodeJS.ProcessEnv 
 
   let doc: Document.Parsed;
   try {
-    doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+    // merge: YAML 1.1 merge keys (`<<: *defaults`, `<<: [*a, *b]`), which topologies use to share settings.
+    doc = parseDocument(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true, merge: true });
   } catch (err) {
     throw new ConfigError([tooDeep(file, err)]);
   }
@@ -89,11 +101,25 @@ export function loadSource(source: string, file: string, env: NodeJS.ProcessEnv 
       `the document nests deeper than ${MAX_DEPTH} levels`)]);
   }
 
-  const envIssues = interpolateEnv(doc, env).map((missing) => {
-    const pos = at(missing.node.range?.[0] ?? 0);
+  const tree = new Tree(doc);
+  const mergeProblems = tree.badMergeSources().map(({ written, target }) => {
+    const pos = at(written.range?.[0] ?? 0);
+    const what = isSeq(target) ? 'a list' : isScalar(target) ? `a scalar (${JSON.stringify(target.value)})` : 'not a mapping';
+    return issueAt(file, pos.line, pos.col, 'ACTORRT_E_CONFIG_TYPE',
+      `a merge key (<<) takes a mapping, an alias of one or a list of them; this is ${what}`,
+      'anchor the shared block (x-defaults: &defaults { ... }) and merge it with <<: *defaults, or <<: [*a, *b]');
+  });
+  if (mergeProblems.length > 0) throw new ConfigError(mergeProblems);
+
+  const { scalars, missing } = interpolateEnv(doc, env);
+  // A block under an `x-` key that nothing aliases is ignored, its placeholders too (a block for
+  // another environment may name variables this one does not set).
+  const used = missing.length > 0 ? tree.usedNodes() : undefined;
+  const envIssues = missing.filter((m) => used?.has(m.node) !== false).map((m) => {
+    const pos = at(m.node.range?.[0] ?? 0);
     return issueAt(file, pos.line, pos.col, 'ACTORRT_E_CONFIG_ENV',
-      `environment variable ${missing.name} is not set`,
-      `export ${missing.name}, or give a default: \${env:${missing.name}:-value}`);
+      `environment variable ${m.name} is not set`,
+      `export ${m.name}, or give a default: \${env:${m.name}:-value}`);
   });
   if (envIssues.length > 0) throw new ConfigError(envIssues);
 
@@ -110,43 +136,138 @@ export function loadSource(source: string, file: string, env: NodeJS.ProcessEnv 
   }
 
   const locate = (path: readonly PathSegment[], key?: string): SourcePosition => {
-    const { node, keyNode } = walk(doc, path, key);
+    const { node, keyNode } = tree.walk(path, key);
     const offset = keyNode?.range?.[0] ?? node?.range?.[0] ?? 0;
     const { line, col } = at(offset);
     return { file, line, col };
   };
-  return { file, data, locate };
+  const envAt = (path: readonly PathSegment[]): EnvScalar | undefined => {
+    if (scalars.size === 0) return undefined;
+    const { node, whole } = tree.walk(path);
+    const scalar = whole === true ? tree.deref(node) : undefined;
+    return isScalar(scalar) ? scalars.get(scalar) : undefined;
+  };
+  return { file, data, locate, envAt, envScalars: [...scalars.values()] };
 }
 
-/** Follow a data path through the YAML tree (resolving aliases); stops at the deepest node found. */
-function walk(doc: Document.Parsed, path: readonly PathSegment[], key?: string): { node: Node | undefined; keyNode: Node | undefined } {
-  let node: Node | undefined = doc.contents ?? undefined;
-  const resolve = (n: unknown): Node | undefined => {
-    const r = isAlias(n) ? n.resolve(doc) : n;
-    return (r ?? undefined) as Node | undefined;
-  };
-  for (const seg of path) {
-    node = resolve(node);
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (pair === undefined) return { node, keyNode: undefined };
-      node = (pair.value ?? pair.key) as Node;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const next: unknown = node.items[seg];
-      if (next === undefined) return { node, keyNode: undefined };
-      node = next as Node;
-    } else {
-      return { node, keyNode: undefined };
+/**
+ * The parsed tree, read the way toJS reads it: aliases resolved (once, in one pass: yaml's
+ * Alias.resolve walks the whole document on every call) and merge keys followed.
+ */
+class Tree {
+  private targets: Map<Alias, Node> | undefined;
+
+  constructor(private readonly doc: Document.Parsed) {}
+
+  /** The node an alias stands for (the last node anchored with its name before it); other nodes as they are. */
+  deref(node: unknown): Node | undefined {
+    if (!isAlias(node)) return (node ?? undefined) as Node | undefined;
+    if (this.targets === undefined) {
+      const anchors = new Map<string, Node>();
+      const targets = new Map<Alias, Node>();
+      visit(this.doc, {
+        Node: (_key, n) => {
+          if (isAlias(n)) {
+            const target = anchors.get(n.source);
+            if (target !== undefined) targets.set(n, target);
+          } else if (n.anchor !== undefined) {
+            anchors.set(n.anchor, n);
+          }
+        },
+      });
+      this.targets = targets;
     }
+    return this.targets.get(node);
   }
-  if (key !== undefined) {
-    const target = resolve(node);
+
+  /** Follow a data path (resolving aliases and merge keys); stops at the deepest node found. */
+  walk(path: readonly PathSegment[], key?: string): { node: Node | undefined; keyNode: Node | undefined; whole?: true } {
+    let node: Node | undefined = this.doc.contents ?? undefined;
+    for (const seg of path) {
+      const here = this.deref(node);
+      if (isMap(here)) {
+        const pair = this.pairOf(here, String(seg));
+        if (pair === undefined) return { node: here, keyNode: undefined };
+        node = (pair.value ?? pair.key) as Node;
+      } else if (isSeq(here) && typeof seg === 'number') {
+        const next: unknown = here.items[seg];
+        if (next === undefined) return { node: here, keyNode: undefined };
+        node = next as Node;
+      } else {
+        return { node: here, keyNode: undefined };
+      }
+    }
+    if (key === undefined) return { node, keyNode: undefined, whole: true };
+    const target = this.deref(node);
     if (isMap(target)) {
-      const pair = target.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+      const pair = this.pairOf(target, key);
       if (pair !== undefined) return { node: target, keyNode: pair.key as Node };
     }
+    return { node, keyNode: undefined };
   }
-  return { node, keyNode: undefined };
+
+  /**
+   * The pair that gives `map` its `key`, as toJS decides (http://yaml.org/type/merge.html): the
+   * map's own pair, else the first merge source that has it (sources in order, `<<: [*a, *b]` takes
+   * a's before b's), through nested merges.
+   */
+  private pairOf(map: YAMLMap, key: string, seen = new Set<YAMLMap>()): Pair | undefined {
+    if (seen.has(map)) return undefined; // a block that merges itself: toJS refuses it (alias limit)
+    seen.add(map);
+    for (const pair of map.items) if (isScalar(pair.key) && !isMergeKey(pair.key) && String(pair.key.value) === key) return pair;
+    for (const pair of map.items) {
+      if (!isMergeKey(pair.key)) continue;
+      for (const source of this.mergeSources(pair)) {
+        const found = isMap(source) ? this.pairOf(source, key, seen) : undefined;
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  }
+
+  /** What a merge pair merges: its value, or the items of its list, aliases resolved. */
+  private mergeSources(pair: Pair): Array<Node | undefined> {
+    const value = this.deref(pair.value);
+    return isSeq(value) ? value.items.map((item) => this.deref(item)) : [value];
+  }
+
+  /** Merge sources that are not mappings (toJS would throw on them): as written (the alias, when one) and what that is. */
+  badMergeSources(): Array<{ written: Node; target: Node | undefined }> {
+    const bad: Array<{ written: Node; target: Node | undefined }> = [];
+    visit(this.doc, {
+      Pair: (_key, pair) => {
+        if (!isMergeKey(pair.key)) return;
+        const value = this.deref(pair.value);
+        const written: unknown[] = isSeq(value) ? value.items : [pair.value];
+        for (const item of written) {
+          const target = this.deref(item);
+          if (!isMap(target)) bad.push({ written: (item ?? pair.key) as Node, target });
+        }
+      },
+    });
+    return bad;
+  }
+
+  /** Nodes reachable from the top-level keys the topology reads (all but `x-...`), through aliases and merge keys. */
+  usedNodes(): Set<Node> {
+    const seen = new Set<Node>();
+    const root = this.doc.contents;
+    if (!isMap(root)) return seen;
+    const stack: unknown[] = root.items.filter((p) => !(isScalar(p.key) && String(p.key.value).startsWith('x-'))).map((p) => p.value);
+    while (stack.length > 0) {
+      const node = this.deref(stack.pop());
+      if (node === undefined || seen.has(node)) continue;
+      seen.add(node);
+      if (isMap(node)) for (const p of node.items) stack.push(p.value);
+      else if (isSeq(node)) stack.push(...node.items);
+    }
+    return seen;
+  }
+}
+
+/** A `<<` key that merges (plain, with merge keys on); a quoted "<<" is an ordinary key. */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && typeof key.value === 'symbol' && key.value.description === '<<';
 }
 
 /** Iterative depth check, so hostile nesting is reported rather than overflowing the stack. */

@@ -1,8 +1,10 @@
 import type { ErrorObject } from 'ajv';
 import type { ErrorCode } from '../runtime/errors.js';
 import type { ConfigIssue } from './errors.js';
+import { placeholderNames } from './env.js';
 import { didYouMean } from './hints.js';
 import type { LoadedDocument, PathSegment } from './load.js';
+import { shownValue } from './redact.js';
 
 /**
  * Turn ajv's errors into ConfigIssues a person can act on: the right code, the position of the
@@ -45,14 +47,20 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
     return hint === undefined ? { code, message, position, path: fullPath } : { code, message, hint, position, path: fullPath };
   };
   const params = err.params as Record<string, unknown>;
+  // Values are printed through these only: one from ${env:...} or a credential is described, never shown.
+  const shown = (value: unknown, at: readonly PathSegment[] = path): string => shownValue(doc, at, value, (v) => JSON.stringify(v));
+  const described = (value: unknown): string => shownValue(doc, path, value, describeValue);
+  const quoted = quotedPlaceholderHint(doc, path, err.keyword, unit);
 
   switch (err.keyword) {
     case 'additionalProperties': {
       const key = String(params['additionalProperty']);
       const allowed = Object.keys((err.parentSchema as { properties?: object } | undefined)?.properties ?? {}).filter((k) => k !== '$schema');
+      // The top level also takes x-... keys: blocks shared through anchors and merge keys.
+      const blocks = path.length === 0 ? `; a block kept for anchors goes under a key starting with x- (x-${key})` : '';
       const hint = allowed.length === 0
         ? undefined
-        : (didYouMean(key, allowed) ?? `allowed keys: ${allowed.join(', ')}`);
+        : (didYouMean(key, allowed) ?? `allowed keys: ${allowed.join(', ')}${blocks}`);
       return make('ACTORRT_E_CONFIG_UNKNOWN_KEY', `${label || 'the top level'} has no key "${key}"`, hint, key);
     }
     case 'required': {
@@ -65,22 +73,22 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
       const options = branchConstants(err.parentSchema, tag);
       const value = valueAt(doc.data, [...path, tag]);
       return {
-        ...make('ACTORRT_E_CONFIG_VALUE', `${pathLabel([...path, tag])} must be one of ${options.join(', ')}; got ${JSON.stringify(value)}`,
+        ...make('ACTORRT_E_CONFIG_VALUE', `${pathLabel([...path, tag])} must be one of ${options.join(', ')}; got ${shown(value, [...path, tag])}`,
           didYouMean(String(value), options)),
         position: doc.locate([...path, tag]),
         path: pathLabel([...path, tag]),
       };
     }
     case 'oneOf':
-      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${describeOneOf(err.parentSchema)}; got ${JSON.stringify(err.data)}`,
-        enumHint(err.data, err.parentSchema));
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${describeOneOf(err.parentSchema)}; got ${shown(err.data)}`,
+        quoted ?? enumHint(err.data, err.parentSchema));
     case 'type':
-      if (unit !== undefined) return unitIssue(unit, label, err.data, make);
-      return make('ACTORRT_E_CONFIG_TYPE', `${label} must be ${article(String(params['type']))}, got ${describeValue(err.data)}`);
+      if (unit !== undefined) return unitIssue(unit, label, shown(err.data), make, quoted);
+      return make('ACTORRT_E_CONFIG_TYPE', `${label} must be ${article(String(params['type']))}, got ${described(err.data)}`, quoted);
     case 'pattern':
-      if (unit !== undefined) return unitIssue(unit, label, err.data, make);
+      if (unit !== undefined) return unitIssue(unit, label, shown(err.data), make, quoted);
       return make(path.at(-1) === 'path' && path.includes('match') ? 'ACTORRT_E_CONFIG_ROUTE_PATH' : 'ACTORRT_E_CONFIG_VALUE',
-        `${label} ${patternMessage(err.schemaPath, err.data, String(params['pattern']))}`);
+        `${label} ${patternMessage(err.schemaPath, err.data, String(params['pattern']), shown, doc.envAt(path) !== undefined)}`);
     case 'propertyNames': {
       const name = String(params['propertyName']);
       return make('ACTORRT_E_CONFIG_VALUE', `"${name}" is not a valid name in ${label}`,
@@ -88,14 +96,14 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
     }
     case 'enum': {
       const allowed = (params['allowedValues'] as unknown[]).map(String);
-      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be one of ${allowed.join(', ')}; got ${JSON.stringify(err.data)}`,
-        didYouMean(String(err.data), allowed));
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be one of ${allowed.join(', ')}; got ${shown(err.data)}`,
+        quoted ?? didYouMean(String(err.data), allowed));
     }
     case 'const':
-      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${JSON.stringify(params['allowedValue'])}; got ${JSON.stringify(err.data)}`);
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${JSON.stringify(params['allowedValue'])}; got ${shown(err.data)}`, quoted);
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':
-      if (unit !== undefined) return unitIssue(unit, label, err.data, make);
-      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${String(params['comparison'])} ${String(params['limit'])}; got ${String(err.data)}`);
+      if (unit !== undefined) return unitIssue(unit, label, shown(err.data), make, quoted);
+      return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${String(params['comparison'])} ${String(params['limit'])}; got ${shownValue(doc, path, err.data, String)}`);
     case 'minItems':
       return make('ACTORRT_E_CONFIG_VALUE', `${label} must list at least ${String(params['limit'])} item(s)`);
     case 'minLength':
@@ -109,12 +117,25 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
 
 type Make = (code: ErrorCode, message: string, hint?: string) => ConfigIssue;
 
-function unitIssue(unit: 'duration' | 'size', label: string, value: unknown, make: Make): ConfigIssue {
+/** `shown`: the value as the message may print it. */
+function unitIssue(unit: 'duration' | 'size', label: string, shown: string, make: Make, hint?: string): ConfigIssue {
   return unit === 'duration'
-    ? make('ACTORRT_E_CONFIG_DURATION', `${label} is not a duration: ${JSON.stringify(value)}`,
-      'write milliseconds as a number, or a string such as 250ms, 10s, 5m, 1h')
-    : make('ACTORRT_E_CONFIG_SIZE', `${label} is not a size: ${JSON.stringify(value)}`,
-      'write bytes as a whole number, or a string such as 512kb, 1mb, 2gb');
+    ? make('ACTORRT_E_CONFIG_DURATION', `${label} is not a duration: ${shown}`,
+      hint ?? 'write milliseconds as a number, or a string such as 250ms, 10s, 5m, 1h')
+    : make('ACTORRT_E_CONFIG_SIZE', `${label} is not a size: ${shown}`,
+      hint ?? 'write bytes as a whole number, or a string such as 512kb, 1mb, 2gb');
+}
+
+/**
+ * The hint for a quoted whole placeholder where the schema wanted a number or a boolean: quotes
+ * keep `"${env:PORT}"` a string (they say so in YAML), so the fix is to drop them.
+ */
+function quotedPlaceholderHint(doc: LoadedDocument, path: readonly PathSegment[], keyword: string, unit: string | undefined): string | undefined {
+  if (keyword !== 'type' && keyword !== 'oneOf' && keyword !== 'enum' && keyword !== 'const' && unit === undefined) return undefined;
+  const env = doc.envAt(path);
+  if (env === undefined || !env.whole || !env.quoted) return undefined;
+  const name = placeholderNames(env);
+  return `${name} is written quoted (or as a block scalar), which keeps it a string; write it unquoted, in block style (key: ${name}), to take the number or boolean the variable holds`;
 }
 
 function unitOf(schemaPath: string): 'duration' | 'size' | undefined {
@@ -129,19 +150,19 @@ const URL_SHAPES: Readonly<Record<string, string>> = {
   '^rediss?://': 'must be a redis:// or rediss:// URL such as redis://host:6379/0',
 };
 
-function patternMessage(schemaPath: string, value: unknown, pattern: string): string {
+function patternMessage(schemaPath: string, value: unknown, pattern: string, shown: (value: unknown) => string, fromEnv: boolean): string {
   if (schemaPath.startsWith('#/definitions/name/')) {
-    return `is not a valid name: ${JSON.stringify(value)} (names start with a letter and use letters, digits, "-" and "_")`;
+    return `is not a valid name: ${shown(value)} (names start with a letter and use letters, digits, "-" and "_")`;
   }
   if (schemaPath.includes('/origins/')) {
     // The client would not send credentials written into an origin; and they must not be echoed here.
     if (typeof value === 'string' && /^https?:\/\/[^/]*@/.test(value)) return 'must be an origin without credentials (user:password@ is not sent upstream); remove them';
-    return `must be an origin such as http://10.0.0.5:9000 (no path); got ${JSON.stringify(value)}`;
+    return `must be an origin such as http://10.0.0.5:9000 (no path); got ${shown(value)}`;
   }
   // URLs may carry a password (often from ${env:...}): say what is expected, never echo the value.
   const url = URL_SHAPES[pattern];
-  if (url !== undefined) return url;
-  return `must start with "/"; got ${JSON.stringify(value)}`;
+  if (url !== undefined) return fromEnv ? `${url}; got ${shown(value)}` : url;
+  return `must start with "/"; got ${shown(value)}`;
 }
 
 function describeOneOf(schema: unknown): string {

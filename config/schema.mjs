@@ -24,6 +24,8 @@ const schema = {
   type: 'object',
   additionalProperties: false,
   required: ['version', 'routes'],
+  // Compose-style extension keys: blocks shared through anchors and merge keys, ignored otherwise.
+  patternProperties: { '^x-': { description: 'ignored by actorrt: a place for blocks shared with &anchors and <<: *merge keys' } },
   properties: {
     $schema: { type: 'string', description: 'editor hint; ignored by actorrt' },
     version: { const: 1, description: 'topology format version; always 1' },

@@ -3,8 +3,10 @@ import { resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import { crossReferenceIssues } from './crossref.js';
+import { typeEnvValues } from './env-types.js';
 import { loadFile, loadSource, type LoadedDocument } from './load.js';
 import { deepFreeze, normalize } from './normalize.js';
+import { redactIssues, shownValue } from './redact.js';
 import { schemaIssues } from './schema-errors.js';
 import type { Config } from './types.js';
 
@@ -14,13 +16,19 @@ export const SCHEMA_PATH = new URL('../../config/schema.json', import.meta.url);
 export const SUPPORTED_VERSIONS = [1] as const;
 
 let compiled: ValidateFunction | undefined;
+let schemaObject: object | undefined;
+
+/** The published schema, read once per process. */
+function schema(): object {
+  schemaObject ??= JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object;
+  return schemaObject;
+}
 
 /** The schema validator, compiled once per process. */
 function validator(): ValidateFunction {
   if (compiled === undefined) {
-    const schema = JSON.parse(readFileSync(SCHEMA_PATH, 'utf8')) as object;
     const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, verbose: true, strict: true, allowUnionTypes: true });
-    compiled = ajv.compile(schema);
+    compiled = ajv.compile(schema());
   }
   return compiled;
 }
@@ -29,15 +37,26 @@ export type ValidationResult =
   | { readonly ok: true; readonly config: Config }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] };
 
-/** Validate a parsed document: version, schema, then cross-references. Never throws for user mistakes. */
+/**
+ * Validate a parsed document: `${env:...}` values typed by the schema, version, schema, then
+ * cross-references. Never throws for user mistakes; no issue prints a value that came from the
+ * environment or a credential (redact.ts).
+ */
 export function validateDocument(doc: LoadedDocument): ValidationResult {
+  const result = check(doc);
+  return result.ok ? result : { ok: false, issues: redactIssues(result.issues, doc) };
+}
+
+function check(doc: LoadedDocument): ValidationResult {
   const data = structuredClone(doc.data) as Record<string, unknown>;
+  typeEnvValues(data, schema(), doc);
   const version = data['version'];
   if (version === undefined) {
     return fail(doc, [], 'ACTORRT_E_CONFIG_VERSION', 'the topology has no "version" key', 'add `version: 1` as the first line');
   }
   if (!(SUPPORTED_VERSIONS as readonly unknown[]).includes(version)) {
-    return fail(doc, ['version'], 'ACTORRT_E_CONFIG_VERSION', `version ${JSON.stringify(version)} is not supported`,
+    const shown = shownValue(doc, ['version'], version, (v) => JSON.stringify(v));
+    return fail(doc, ['version'], 'ACTORRT_E_CONFIG_VERSION', shown !== JSON.stringify(version) ? `the version is not supported: ${shown}` : `version ${shown} is not supported`,
       `this actorrt reads version ${SUPPORTED_VERSIONS.join(', ')}`);
   }
   const validate = validator();

@@ -38,7 +38,7 @@ export function compileKey(template: string): KeyRenderer {
 /** The key suffix of a `vary` list: each header's value, in list order (`#accept-language=fr`). */
 export function varySuffix(vary: readonly string[], headers: KeySource['headers']): string {
   let out = '';
-  for (const name of vary) out += `${VARY_SEPARATOR}${name}=${text(headers[name])}`;
+  for (const name of vary) out += `${VARY_SEPARATOR}${name}=${text(own(headers, name))}`;
   return out;
 }
 
@@ -81,9 +81,9 @@ function partRenderer(part: TemplatePart): KeyRenderer {
   if (part.kind === 'request') return part.name === 'method' ? (req) => req.method : part.name === 'url' ? (req) => req.url : (req) => req.path;
   const { name } = part;
   switch (part.source) {
-    case 'params': return (req) => req.params[name] ?? '';
-    case 'query': return (req) => text(req.query[name]);
-    case 'headers': return (req) => text(req.headers[name]);
+    case 'params': return (req) => own(req.params, name) ?? '';
+    case 'query': return (req) => text(own(req.query, name));
+    case 'headers': return (req) => text(own(req.headers, name));
     case 'body': return (req) => bodyField(req.body, name);
   }
 }
@@ -95,7 +95,16 @@ function text(value: string | readonly string[] | undefined): string {
 
 function bodyField(body: unknown, name: string): string {
   if (body === null || typeof body !== 'object' || Buffer.isBuffer(body)) return '';
-  const value = (body as Record<string, unknown>)[name];
+  const value = own(body as Record<string, unknown>, name);
   if (value === undefined || value === null) return '';
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * The value `record` holds under `key` itself: a template's names are the user's, the objects are
+ * the client's, and `{query.constructor}` must not render Object's constructor (node:http's
+ * headers object has a prototype; a JSON body too).
+ */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }

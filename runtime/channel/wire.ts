@@ -77,7 +77,11 @@ export function readFrame<T>(payload: Buffer, check: (message: unknown, binary: 
   return check(decoded.message, decoded.binary);
 }
 
-/** Check a decoded request frame (`message`, its JSON part; `binary`, its tail). */
+/**
+ * Check a decoded request frame (`message`, its JSON part; `binary`, its tail). The request's
+ * params, query and headers objects are taken over, their prototype removed: pass a message of
+ * its own, as decodeFrame gives.
+ */
 export function decodeRequestFrame(message: unknown, binary: Buffer | undefined): ReceivedRequest | BadFrameError {
   if (!isObject(message)) return new BadFrameError(undefined, 'not an object');
   const id = readId(message);
@@ -96,6 +100,13 @@ export function decodeRequestFrame(message: unknown, binary: Buffer | undefined)
   if (!isStrings(params)) return new BadFrameError(id, 'req.params is not an object of strings');
   if (!isStringsOrLists(query)) return new BadFrameError(id, 'req.query is not an object of strings and string lists');
   if (!isStringsOrLists(headers)) return new BadFrameError(id, 'req.headers is not an object of strings and string lists');
+  // Without a prototype, as the front worker hands them to an inline actor: names are the client's
+  // (`?constructor=x`, `/users/:id` = "constructor"), and one the request lacks reads as undefined,
+  // not as an Object.prototype member. In place: JSON.parse made these objects for this frame alone.
+  // (JSON.parse keeps a `__proto__` key as an own property, so it arrives as sent.)
+  Object.setPrototypeOf(params, null);
+  Object.setPrototypeOf(query, null);
+  Object.setPrototypeOf(headers, null);
   let body = req['body'];
   if (bin === 1) {
     if (body !== null) return new BadFrameError(id, 'req.body is not null although the body is the binary tail');

@@ -27,13 +27,16 @@ Options:
     let config: Config | undefined;
     try {
       // Loaded here, not at the top: yaml and ajv are what `status` or `scale` should not pay for.
-      const [{ loadFile }, { validateDocument }] = await Promise.all([import('../../config/load.js'), import('../../config/validate.js')]);
+      const [{ loadFile }, { validateDocument }, { redactIssues }] = await Promise.all([
+        import('../../config/load.js'), import('../../config/validate.js'), import('../../config/redact.js'),
+      ]);
       const doc = loadFile(file);
       const result = validateDocument(doc);
       issues = result.ok ? [] : result.issues;
       config = result.ok ? result.config : undefined;
       if (config !== undefined && values['no-import'] !== true) {
-        issues = await checkActors(config, doc);
+        // A module's error may quote its path, which a placeholder may have built.
+        issues = redactIssues(await checkActors(config, doc), doc);
         if (issues.length > 0) config = undefined;
       }
     } catch (err) {

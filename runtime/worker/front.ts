@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ActorRequest } from '../../actors/index.js';
 import type { Config, HttpResource } from '../../config/types.js';
 import { varyNames } from '../cache/cache-control.js';
@@ -18,7 +18,8 @@ import { writeError, writeNotModified, writeRange, writeReply, writeStored } fro
 import { SAFE_METHODS, unsafeInvalidation } from './unsafe-invalidation.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
 
-const EMPTY: Readonly<Record<string, never>> = Object.freeze({});
+/** The query of a request without one: no prototype, as parseQuery's. */
+const EMPTY: Readonly<Record<string, never>> = Object.freeze(Object.create(null) as Record<string, never>);
 /** A cached or invalidating proxy route holds at most this much of an upstream reply; a larger one is streamed, not stored. */
 const PROXY_BUFFER_BYTES = 8 * 1024 * 1024;
 
@@ -151,7 +152,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
     // HEAD on a route that lists GET but not HEAD: the actor answers a GET; the body is not sent.
     const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
-    const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId };
+    const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: withoutPrototype(req.headers), body, requestId };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
       const reply = toReply(await toPool(table, route, actorReq));
@@ -309,4 +310,15 @@ function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy |
     out.push('vary', [...names].join(', '));
   }
   return out;
+}
+
+/**
+ * node:http's headers object with its prototype removed, in place, so that an inline actor reads
+ * `req.headers.constructor` as undefined, as an isolated one does (wire.ts) and as it reads the
+ * query and params. In place because a copy costs ~1.5 us a request and this ~0.2 us; node:http
+ * only adds to the object and reads it by name. (node:http itself drops a `__proto__` header.)
+ */
+function withoutPrototype(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  Object.setPrototypeOf(headers, null);
+  return headers;
 }

@@ -110,7 +110,8 @@ export class Router {
 export function paramsFor(route: CompiledRoute, found: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
   if (route.ownsParams) return found;
   const values = Object.values(found);
-  const out: Record<string, string> = {};
+  // No prototype, as find-my-way's own params objects: `req.params.constructor` is not Object's.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   route.paramNames.forEach((name, i) => { out[name] = values[i] ?? ''; });
   return out;
 }
@@ -131,13 +132,13 @@ function compile(config: RouteConfig, paramNames: readonly string[], ownsParams:
     ownsParams,
     matchesHead(req) {
       for (const [name, test] of headerChecks) {
-        const value = req.headers[name];
+        const value = own(req.headers, name);
         const first = Array.isArray(value) ? value[0] : value;
         // `content-type: application/json` should match `application/json; charset=utf-8`.
         if (first === undefined || !(test(first) || test(first.split(';')[0]?.trim() ?? ''))) return false;
       }
       for (const [name, test] of queryChecks) {
-        const value = req.query[name];
+        const value = own(req.query, name);
         const first = typeof value === 'string' ? value : value?.[0];
         if (first === undefined || !test(first)) return false;
       }
@@ -147,7 +148,7 @@ function compile(config: RouteConfig, paramNames: readonly string[], ownsParams:
       if (bodyChecks.length === 0) return true;
       if (body === null || typeof body !== 'object' || Array.isArray(body) || Buffer.isBuffer(body)) return false;
       for (const [field, expected] of bodyChecks) {
-        if ((body as Record<string, unknown>)[field] !== expected) return false;
+        if (own(body as Record<string, unknown>, field) !== expected) return false;
       }
       return true;
     },
@@ -163,6 +164,15 @@ export function glob(pattern: string): (value: string) => boolean {
   const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
   const re = new RegExp(`^${source}$`, 'i');
   return (value) => re.test(value);
+}
+
+/**
+ * The value `record` holds under `key` itself, never one inherited from Object.prototype: names
+ * come from clients (`?constructor=x`, a `constructor` header, a body field `toString`) and a
+ * request object may or may not have a prototype (node:http's headers do).
+ */
+function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 function noop(): void {}

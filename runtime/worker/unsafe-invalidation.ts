@@ -28,7 +28,7 @@ export function unsafeInvalidation(router: Router, policies: (route: number) => 
     const found = router.lookup('GET', path);
     if (found.kind !== 'found') continue;
     const search = q === -1 ? '' : t.slice(q);
-    const query = q === -1 ? {} : parseQuery(t.slice(q + 1));
+    const query = parseQuery(q === -1 ? '' : t.slice(q + 1));
     for (const route of found.candidates) {
       const policy = policies(route.config.index);
       if (policy === undefined) continue;

@@ -89,6 +89,9 @@ class RawPeer {
   }
 }
 
+/** `fields` in an object without a prototype, as the endpoint hands an actor its params, query and headers. */
+const bare = <T extends object>(fields: T): T => Object.assign(Object.create(null) as T, fields);
+
 const request = (id: number, over: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Record<string, unknown> => ({
   t: 'req', id, pool: 'echo', timeout: 1000,
   req: { method: 'POST', path: '/echo', params: { id: '7' }, query: { tag: ['a', 'b'], q: 'x' }, headers: { 'content-type': 'application/json', accept: ['a', 'b'] }, requestId: `r${id}`, body: { n: id }, ...req },
@@ -105,7 +108,10 @@ test('answers requests with what the pool returned, matched by id, the request a
   assert.deepEqual((await peer.reply(1)).message, { t: 'res', id: 1, ok: true, value: { status: 200, body: { n: 1 } } });
   assert.deepEqual(calls[0], {
     pool: 'echo', timeout: 1000,
-    req: { method: 'POST', path: '/echo', params: { id: '7' }, query: { tag: ['a', 'b'], q: 'x' }, headers: { 'content-type': 'application/json', accept: ['a', 'b'] }, body: { n: 1 }, requestId: 'r1' },
+    req: {
+      method: 'POST', path: '/echo', params: bare({ id: '7' }), query: bare({ tag: ['a', 'b'], q: 'x' }),
+      headers: bare({ 'content-type': 'application/json', accept: ['a', 'b'] }), body: { n: 1 }, requestId: 'r1',
+    },
   });
   assert.equal(calls[1]?.timeout, 250);
   assert.equal(calls[1]?.req.body, undefined);

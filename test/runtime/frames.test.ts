@@ -50,9 +50,11 @@ test('refuses a payload too short for its JSON length, or whose JSON length runs
 });
 
 const headers = { host: 'h', 'set-cookie': ['a=1', 'b=2'] };
+/** `fields` in an object without a prototype, as a decoded request's params, query and headers are. */
+const bare = <T extends object>(fields: T): T => Object.assign(Object.create(null) as T, fields);
 const validRequest = (over: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Record<string, unknown> => ({
   t: 'req', id: 4, pool: 'api', timeout: 2000,
-  req: { method: 'GET', path: '/users/4', params: { id: '4' }, query: { tag: ['a', 'b'] }, headers, requestId: 'x-4', ...req },
+  req: { method: 'GET', path: '/users/4', params: { id: '4' }, query: { tag: ['a', 'b'] }, headers: { ...headers }, requestId: 'x-4', ...req },
   ...over,
 });
 
@@ -61,7 +63,7 @@ test('a request frame decodes to exactly the fields of an ActorRequest: keys thi
   assert.ok(!(decoded instanceof BadFrameError));
   assert.deepEqual(decoded, {
     id: 4, pool: 'api', timeout: 2000,
-    req: { method: 'GET', path: '/users/4', params: { id: '4' }, query: { tag: ['a', 'b'] }, headers, body: { n: 1 }, requestId: 'x-4' },
+    req: { method: 'GET', path: '/users/4', params: bare({ id: '4' }), query: bare({ tag: ['a', 'b'] }), headers: bare(headers), body: { n: 1 }, requestId: 'x-4' },
   });
   assert.deepEqual(Object.keys(decoded.req).sort(), ['body', 'headers', 'method', 'params', 'path', 'query', 'requestId']);
   const tail = Buffer.from('bytes');
@@ -119,7 +121,11 @@ test('any request and any reply survive encode and decode as the channel and the
     const decoded = decodeRequestFrame(message, tail);
     assert.ok(!(decoded instanceof BadFrameError), decoded instanceof BadFrameError ? decoded.message : '');
     const { body, ...fields } = req;
-    const expected = { ...JSON.parse(JSON.stringify(fields)) as object, body: binary ?? (body === undefined ? undefined : JSON.parse(JSON.stringify(body)) as unknown) };
+    const copied = JSON.parse(JSON.stringify(fields)) as Record<string, object>;
+    const expected = {
+      ...copied, params: bare(copied['params'] ?? {}), query: bare(copied['query'] ?? {}), headers: bare(copied['headers'] ?? {}),
+      body: binary ?? (body === undefined ? undefined : JSON.parse(JSON.stringify(body)) as unknown),
+    };
     assert.deepEqual(decoded, { id, pool, timeout, req: expected });
   }));
   const anyValue = fc.oneof(
@@ -148,4 +154,20 @@ test('the decoders never throw: any JSON, with or without a tail, is a decoded f
       else assert.ok(Number.isSafeInteger(decoded.id) && decoded.id >= 0);
     }
   }), { numRuns: 2000 });
+});
+
+test('a decoded request\'s params, query and headers have no prototype: a name the client sent is its value, one it did not is undefined', () => {
+  const message = JSON.parse(JSON.stringify(validRequest({}, {
+    params: { id: 'constructor' },
+    query: JSON.parse('{"__proto__":"x","toString":"1","constructor":"ferrari"}') as unknown,
+    headers: { host: 'h' },
+  }))) as unknown;
+  const decoded = decodeRequestFrame(message, undefined);
+  assert.ok(!(decoded instanceof BadFrameError));
+  const { params, query, headers } = decoded.req;
+  for (const o of [params, query, headers]) assert.equal(Object.getPrototypeOf(o), null);
+  assert.deepEqual(Object.entries(query), [['__proto__', 'x'], ['toString', '1'], ['constructor', 'ferrari']]);
+  assert.equal((headers as Record<string, unknown>)['constructor'], undefined);
+  assert.equal((params as Record<string, unknown>)['hasOwnProperty'], undefined);
+  assert.equal(JSON.stringify(query), '{"__proto__":"x","toString":"1","constructor":"ferrari"}');
 });

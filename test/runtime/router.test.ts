@@ -8,6 +8,11 @@ function router(routes: string): Router {
   return new Router(config.routes);
 }
 
+/** `fields` in an object without a prototype, as the front worker's query is. */
+function bare(fields: Record<string, string>): Record<string, string> {
+  return Object.assign(Object.create(null) as Record<string, string>, fields);
+}
+
 function pick(r: Router, method: string, path: string, req: { headers?: Record<string, string>; query?: Record<string, string>; body?: unknown } = {}): { index: number; params: Record<string, string> } | RouteLookup['kind'] {
   const found = r.lookup(method, path);
   if (found.kind !== 'found') return found.kind;
@@ -95,4 +100,33 @@ test('HEAD is answered by the GET route of a path, unless a route declares HEAD 
   assert.deepEqual(pick(r, 'HEAD', '/users/7'), { index: 0, params: { id: '7' } });
   assert.equal((pick(r, 'HEAD', '/files/a') as { index: number }).index, 2);
   assert.equal((pick(r, 'GET', '/files/a') as { index: number }).index, 1);
+});
+
+test('conditions on names like Object.prototype members hold only for what the request itself sends', () => {
+  const r = router(`  - match: { method: POST, path: /c, query: { constructor: ferrari }, header: { constructor: "*" } }
+    pool: a
+  - match: { method: POST, path: /c, body: { toString: "1" } }
+    pool: b
+  - match: { method: POST, path: /c, query: { __proto__: x } }
+    pool: b
+`);
+  // Plain objects, as node:http gives headers and JSON.parse gives a body: the inherited members must not count.
+  assert.equal(pick(r, 'POST', '/c', { headers: {}, query: {}, body: {} }), 'not-found');
+  assert.equal((pick(r, 'POST', '/c', { headers: { constructor: 'v' }, query: bare({ constructor: 'ferrari' }) }) as { index: number }).index, 0);
+  assert.equal((pick(r, 'POST', '/c', { body: JSON.parse('{"toString":"1"}') as unknown }) as { index: number }).index, 1);
+  assert.equal((pick(r, 'POST', '/c', { query: JSON.parse('{"__proto__":"x"}') as Record<string, string> }) as { index: number }).index, 2);
+});
+
+test('renamed parameters come in an object without a prototype, as find-my-way gives its own', () => {
+  const r = router(`  - match: { method: GET, path: /u/:id }\n    pool: a\n  - match: { method: PUT, path: /u/:name }\n    pool: b\n`);
+  for (const method of ['GET', 'PUT']) {
+    const found = r.lookup(method, '/u/constructor');
+    assert.ok(found.kind === 'found');
+    const route = found.candidates[0];
+    assert.ok(route !== undefined);
+    const params = paramsFor(route, found.params);
+    assert.equal(Object.getPrototypeOf(params) === null || Object.getPrototypeOf(Object.getPrototypeOf(params)) === null, true, `${method}: no Object.prototype`);
+    assert.equal((params as Record<string, unknown>)['toString'], undefined);
+    assert.deepEqual(Object.values(params), ['constructor']);
+  }
 });

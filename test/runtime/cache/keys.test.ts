@@ -48,3 +48,20 @@ test('an invalidation limited to some stores leaves the others alone', () => {
   assert.ok(!invalidates(inv, 'k', 'b'));
   assert.ok(invalidates(inv, 'k'), 'without a store name, the keys decide');
 });
+
+test('names like Object.prototype members render what the request holds under them, never an inherited function', () => {
+  // node:http's headers object has Object.prototype; a JSON body too. Only own values count.
+  const inherited: KeySource = { method: 'GET', path: '/p', url: '/p', params: {}, query: {}, headers: {}, body: {} };
+  const template = 'k:{query.constructor}:{params.toString}:{header.constructor}:{body.hasOwnProperty}:{body.__proto__}';
+  assert.equal(compileKey(template)(inherited), 'k:::::');
+  const own: KeySource = {
+    method: 'GET', path: '/p', url: '/p',
+    params: Object.assign(Object.create(null) as Record<string, string>, { toString: 't' }),
+    query: Object.assign(Object.create(null) as Record<string, string>, { constructor: 'ferrari' }),
+    headers: { constructor: 'h' },
+    body: JSON.parse('{"hasOwnProperty": 2, "__proto__": "p"}') as unknown,
+  };
+  assert.equal(compileKey(template)(own), 'k:ferrari:t:h:2:p');
+  assert.equal(varySuffix(['constructor'], {}), '#constructor=');
+  assert.equal(varySuffix(['constructor'], { constructor: 'x' }), '#constructor=x');
+});
