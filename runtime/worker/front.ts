@@ -9,6 +9,7 @@ import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
+import { clientResolver, type ClientAddress, type ClientResolver } from './client-address.js';
 import { fetchReply, forward } from './proxy.js';
 import { resolveDotSegments } from './path.js';
 import { RequestIds } from '../request-id.js';
@@ -36,6 +37,8 @@ export interface RoutingTable {
   readonly pools: ReadonlyMap<string, Pool>;
   /** By route index; absent for routes without a cache or invalidation. */
   readonly policies: ReadonlyMap<number, RoutePolicies>;
+  /** Who a request's client is, under this topology's `http.trustProxy`. */
+  readonly clients: ClientResolver;
 }
 
 /** Compile `config`'s routes against `pools`. */
@@ -48,7 +51,7 @@ export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): 
       policies.set(route.index, { ...(cache === undefined ? {} : { cache }), ...(invalidate === undefined ? {} : { invalidate }) });
     }
   }
-  return { config, router: new Router(config.routes), pools, policies };
+  return { config, router: new Router(config.routes), pools, policies, clients: clientResolver(config.http.trustProxy) };
 }
 
 /** What the front actor needs from its worker. */
@@ -79,6 +82,7 @@ interface Routed {
   readonly search: string;
   /** The body as read, when it was read (proxying it again). */
   readonly raw: Buffer | undefined;
+  readonly client: ClientAddress;
 }
 
 /**
@@ -125,11 +129,12 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const query = q === -1 ? EMPTY : parseQuery(url.slice(q + 1));
     const search = q === -1 ? '' : url.slice(q);
     const candidates = found.only === undefined ? byHead(found, req, method, path, query) : undefined;
+    const client = table.clients.resolve(req);
 
     // A proxy route that neither looks at the body nor caches streams both ways, unread.
     const first = found.only ?? candidates?.[0];
     if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
-      return proxy(table, req, res, first, path, search, found.params, requestId, undefined);
+      return proxy(table, req, res, first, path, search, client, requestId, undefined);
     }
 
     const raw = hasBody(req) ? await readBody(req, table.config.http.limits.bodyBytes) : undefined;
@@ -137,11 +142,13 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const route = found.only ?? candidates?.find((c) => c.matchesBody(body));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
     const policies = table.policies.get(route.config.index);
-    if (route.config.proxy !== undefined && policies === undefined) return proxy(table, req, res, route, path, search, found.params, requestId, raw);
+    if (route.config.proxy !== undefined && policies === undefined) return proxy(table, req, res, route, path, search, client, requestId, raw);
 
     // HEAD on a route that lists GET but not HEAD: the actor answers a GET; the body is not sent.
     const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
-    const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId };
+    const actorReq: ActorRequest = {
+      method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: req.headers, body, requestId, ip: client.ip, protocol: client.protocol,
+    };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
       const value = await toPool(table, route, actorReq);
@@ -152,7 +159,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       return writeReply(res, toReply(value), requestId, head);
     }
 
-    const routed: Routed = { route, policies, search, raw, req: actorReq };
+    const routed: Routed = { route, policies, search, raw, client, req: actorReq };
     // A fresh entry in this process's memory answers before anything is awaited.
     const hit = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? deps.cache.hit(policies.cache, actorReq) : undefined;
     const outcome = hit ?? await cacheOrDispatch(table, routed, req, res);
@@ -186,7 +193,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       const name = route.config.proxy;
       const resource = httpResource(table.config, route);
       const call = {
-        req, route: route.config, path: routed.req.path, search: routed.search, params: routed.req.params, requestId: routed.req.requestId,
+        req, route: route.config, path: routed.req.path, search: routed.search, client: routed.client, requestId: routed.req.requestId,
         body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes,
       };
       return fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES).catch((err: unknown) => upstreamFailure(name, err));
@@ -202,12 +209,12 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   }
 
   function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
-    params: Readonly<Record<string, string>>, requestId: string, body: Buffer | undefined): Promise<void> {
+    client: ClientAddress, requestId: string, body: Buffer | undefined): Promise<void> {
     const name = route.config.proxy as string;
     const resource = httpResource(config, route);
     const bodyLimit = config.http.limits.bodyBytes;
     return forward({
-      req, res, route: route.config, path, search, params: paramsFor(route, params), requestId, body, bodyLimit, closeAfter: deps.isDraining(),
+      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isDraining(),
     }, deps.upstream(name), resource, name).catch((err: unknown) => upstreamFailure(name, err));
   }
 
