@@ -11,7 +11,7 @@ import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
 import { clientResolver, type ClientAddress, type ClientResolver } from './client-address.js';
 import { fetchReply, forward } from './proxy.js';
-import { resolveDotSegments } from './path.js';
+import { decodable, resolveDotSegments, routableBytes } from './path.js';
 import { RequestIds } from '../request-id.js';
 import { writeError, writeReply, writeStored } from './responses.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
@@ -116,12 +116,16 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
     }
 
-    const found = table.router.lookup(method, path);
-    if (found.kind === 'not-found') {
-      // The router cannot decode a malformed %-escape (`/users/%ff`) and finds nothing: say why.
-      if (path.includes('%') && !decodable(path)) throw new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path has a malformed percent-encoding');
-      throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
+    let found = table.router.lookup(method, path);
+    // The router decodes paths as UTF-8 and finds nothing for `/files/%FF`: such escaped bytes
+    // reach proxy routes (which forward them as they came); a malformed escape reaches nothing.
+    const bytes = found.kind === 'not-found' && path.includes('%') && !decodable(path);
+    if (bytes) {
+      const routable = routableBytes(path);
+      if (routable === undefined) throw new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path has a malformed percent-encoding');
+      found = table.router.lookup(method, routable);
     }
+    if (found.kind === 'not-found') throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
     if (found.kind === 'method-not-allowed') {
       return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId,
         { allow: found.allow.join(', ') });
@@ -138,9 +142,13 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     }
 
     const raw = hasBody(req) ? await readBody(req, table.config.http.limits.bodyBytes) : undefined;
-    const body = raw === undefined ? undefined : parseBody(raw, req.headers['content-type']);
-    const route = found.only ?? candidates?.find((c) => c.matchesBody(body));
+    // Parsed when routing or an actor reads it; a proxied body is its upstream's to judge (a DELETE
+    // on an invalidating proxy route is forwarded as it came, JSON or not, as it is when streamed).
+    const routing = raw !== undefined && found.needsBody ? parseBody(raw, req.headers['content-type']) : undefined;
+    const route = found.only ?? candidates?.find((c) => c.matchesBody(routing));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
+    if (bytes && route.config.pool !== undefined) throw notText();
+    const body = raw === undefined || found.needsBody || route.config.pool === undefined ? routing : parseBody(raw, req.headers['content-type']);
     const policies = table.policies.get(route.config.index);
     if (route.config.proxy !== undefined && policies === undefined) return proxy(table, req, res, route, path, search, client, requestId, raw);
 
@@ -237,13 +245,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   }
 }
 
-function decodable(path: string): boolean {
-  try {
-    decodeURIComponent(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** An actor's params are text: escaped bytes that are not UTF-8 cannot reach one. */
+function notText(): ActorrtError {
+  return new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path has a malformed percent-encoding: escaped bytes that are not UTF-8 (only proxy routes take them)');
 }
 
 /** The http resource a proxy route forwards to (validated at load: anything else is an actorrt bug). */
