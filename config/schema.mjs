@@ -56,7 +56,7 @@ const schema = {
           { type: 'boolean' },
           { type: 'integer', minimum: 0 },
           str('an address, a CIDR or a preset (loopback, linklocal, uniquelocal)'),
-          { type: 'array', minItems: 1, uniqueItems: true, items: str('an address, a CIDR (10.0.0.0/8, fd00::/8) or a preset: loopback, linklocal, uniquelocal') },
+          { type: 'array', items: str('an address, a CIDR (10.0.0.0/8, fd00::/8) or a preset: loopback, linklocal, uniquelocal') },
         ],
         default: false,
         description: 'peers whose X-Forwarded-For / -Proto / -Host are believed (load balancers, reverse proxies): false = nobody; '
