@@ -2,28 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { Router } from '../../runtime/worker/router.js';
-import { routableBytes, resolveDotSegments } from '../../runtime/worker/path.js';
+import { routableBytes } from '../../runtime/worker/path.js';
 import { targetPath } from '../../runtime/worker/proxy.js';
 import { load } from '../helpers.js';
+import { percentEncoded } from '../percent-encoded.js';
 
-/** Characters a path segment may carry unencoded (RFC 3986 section 3.3 pchar, less `%`). */
-const PCHAR = new Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@");
-
-/**
- * Arbitrary bytes as a client may percent-encode them in one segment (`slash`: in several): each
- * byte a segment may carry raw is sent raw or encoded, any other encoded, in upper or lower case hex.
- */
-function encodedPart(slash: boolean): fc.Arbitrary<string> {
-  const oneByte = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.boolean(), fc.boolean()).map(([byte, raw, upper]) => {
-    const char = String.fromCharCode(byte);
-    if (raw && (PCHAR.has(char) || (slash && char === '/'))) return char;
-    const hex = byte.toString(16).padStart(2, '0');
-    return `%${upper ? hex.toUpperCase() : hex}`;
-  });
-  return fc.array(oneByte, { minLength: 1, maxLength: 24 }).map((parts) => parts.join(''))
-    // Dot segments are resolved before forwarding (path.ts), and empty segments do not match a parameter.
-    .filter((part) => part.split('/').every((seg) => seg !== '' && !/^(\.|%2e){1,2}$/i.test(seg)) && resolveDotSegments(`/x/${part}`) === `/x/${part}`);
-}
+const encodedPart = percentEncoded;
 
 test('rewrite copies the wildcard byte for byte, whatever bytes the client encoded and however it encoded them', () => {
   const route = { match: { path: '/objects/*' }, rewrite: '/v1/objects/*' };
