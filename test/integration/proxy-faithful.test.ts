@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -249,13 +250,13 @@ routes:
   });
 });
 
-test('on a dual-stack listener an IPv4 client (::ffff:127.0.0.1) matches the IPv4 entry; ::1 is nobody the list names', { timeout: 60_000 }, async (t) => {
+test('on a dual-stack listener an IPv4 client (::ffff:127.0.0.1) matches the IPv4 entry; ::1 is nobody the list names; a reload changes trust live', { timeout: 60_000 }, async (t) => {
   const up = await recorder();
   t.after(() => stop(up.server));
-  const app = await startInstance(writeProject(`version: 1
+  const topology = (trust: string): string => `version: 1
 http:
   host: "::"
-  trustProxy: 127.0.0.1
+  trustProxy: ${trust}
 resources:
   up: { type: http, origins: [${up.origin}], retries: 0 }
 pools:
@@ -265,7 +266,9 @@ routes:
     proxy: up
   - match: { path: /whoami }
     pool: whoami
-`, { 'actors/whoami.mjs': WHOAMI }), ['--workers', '1'], t);
+`;
+  const file = writeProject(topology('127.0.0.1'), { 'actors/whoami.mjs': WHOAMI });
+  const app = await startInstance(file, ['--workers', '1', '--no-watch'], t);
   const port = new URL(app.url).port;
   const headers = { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https' };
   const v4 = await call(`http://127.0.0.1:${port}/whoami`, { headers });
@@ -280,6 +283,13 @@ routes:
   await call(`http://[::1]:${port}/up/x`, { headers: { ...headers, 'x-request-id': id6 } });
   assert.equal(up.received.get(id6)?.headers['x-forwarded-for'], '::1');
   assert.equal(up.received.get(id6)?.headers['x-forwarded-proto'], 'http');
+
+  writeFileSync(file, topology('false'));
+  const reload = await runCli(['reload', '--pid-file', app.pidFile]);
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /http\.trustProxy: \["127\.0\.0\.1"\] -> false/);
+  const after = await call(`http://127.0.0.1:${port}/whoami`, { headers });
+  assert.deepEqual(after.json, { ip: '::ffff:127.0.0.1', protocol: 'http', params: {} }, 'trustProxy applies live on reload');
   assert.equal(await app.stop(), 0);
 });
 
