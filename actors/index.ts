@@ -27,6 +27,14 @@ export interface ActorRequest<Body = unknown> {
   /** Parsed JSON for JSON requests, a Buffer for other content types, undefined when empty. */
   readonly body: Body;
   readonly requestId: string;
+  /**
+   * The client's address: the connection's peer, or, when the peer is a proxy `http.trustProxy`
+   * trusts, the nearest X-Forwarded-For entry that is not itself trusted. As the socket reports
+   * it (an IPv4 client of a dual-stack listener reads `::ffff:10.0.0.7`); '' for `ASK` messages.
+   */
+  readonly ip: string;
+  /** The client's protocol: X-Forwarded-Proto from a trusted proxy, else whether the connection is TLS; 'http' for `ASK` messages. */
+  readonly protocol: 'http' | 'https';
 }
 
 /** What `receive` returns. A value without any of these keys is sent as a 200 JSON body. */

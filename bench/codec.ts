@@ -7,7 +7,7 @@ import { BadFrameError, decodeReplyFrame, decodeRequestFrame, type ReplyFrame, t
 const request = {
   id: 12345, timeout: 2000,
   req: {
-    method: 'GET', path: '/users/42', params: { id: '42' }, query: { expand: 'orders' }, requestId: 'k3J9x2-1a2b',
+    method: 'GET', path: '/users/42', params: { id: '42' }, query: { expand: 'orders' }, requestId: 'k3J9x2-1a2b', ip: '127.0.0.1', protocol: 'http',
     headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk', accept: '*/*', 'x-request-id': 'k3J9x2-1a2b' },
   },
 };

@@ -7,6 +7,7 @@ import { parseKeyTemplate } from './key-template.js';
 import type { LoadedDocument, PathSegment } from './load.js';
 import { parsePathPattern } from './route-path.js';
 import { pathLabel } from './schema-errors.js';
+import { trustEntryProblem } from './trust-proxy.js';
 import type { Config, ResourceType, RouteConfig } from './types.js';
 
 /** File extensions an actor module may have (`.ts` files are loaded through tsx). */
@@ -53,6 +54,17 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
   }
   if (http.health.live === http.health.ready) {
     report(['http', 'health', 'ready'], 'ACTORRT_E_CONFIG_VALUE', 'http.health.live and http.health.ready are the same path');
+  }
+  if (Array.isArray(http.trustProxy)) {
+    http.trustProxy.forEach((entry, i) => {
+      const problem = trustEntryProblem(entry);
+      if (problem !== undefined) {
+        // A single string was made a list of one: locate() stops at the deepest node, the string itself.
+        report(['http', 'trustProxy', i], 'ACTORRT_E_CONFIG_VALUE',
+          `http.trustProxy: ${JSON.stringify(entry)} is not an address, a CIDR or a preset (${problem})`,
+          'write addresses (10.0.0.7, ::1), CIDRs (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal, one per list item');
+      }
+    });
   }
 
   for (const [name, res] of Object.entries(config.resources)) {

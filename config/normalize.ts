@@ -2,6 +2,7 @@ import { dirname, resolve } from 'node:path';
 import type {
   CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
 } from './types.js';
+import type { TrustProxy } from './trust-proxy.js';
 import { parseDuration, parseSize } from './units.js';
 
 type Raw = Record<string, unknown>;
@@ -43,12 +44,19 @@ function http(h: Raw): HttpConfig {
     watchdog: ms(h['watchdog']),
     ...opt('maxRss', h['maxRss'] === undefined ? undefined : size(h['maxRss'])),
     health: { live: health['live'] as string, ready: health['ready'] as string },
+    trustProxy: trustProxy(h['trustProxy']),
     supervision: {
       maxRestarts: sup['maxRestarts'] as number,
       within: ms(sup['within']),
       backoff: { min: ms(backoff['min']), max: ms(backoff['max']) },
     },
   };
+}
+
+/** A single address or preset is a list of one. */
+function trustProxy(value: unknown): TrustProxy {
+  if (typeof value === 'string') return [value];
+  return value as TrustProxy;
 }
 
 function startup(r: Raw): StartupRetry {

@@ -53,6 +53,18 @@ const schema = {
         live: str('liveness path answered by the front actor', { pattern: '^/', default: '/healthz' }),
         ready: str('readiness path answered by the front actor', { pattern: '^/', default: '/readyz' }),
       }, { default: {}, description: 'health paths answered before routing (for load balancers and orchestrators)' }),
+      trustProxy: {
+        oneOf: [
+          { type: 'boolean' },
+          { type: 'integer', minimum: 0 },
+          str('an address, a CIDR or a preset (loopback, linklocal, uniquelocal)'),
+          { type: 'array', items: str('an address, a CIDR (10.0.0.0/8, fd00::/8) or a preset: loopback, linklocal, uniquelocal') },
+        ],
+        default: false,
+        description: 'peers whose X-Forwarded-For / -Proto / -Host are believed (load balancers, reverse proxies): false = nobody; '
+          + 'a list of addresses, CIDRs and presets (loopback, linklocal, uniquelocal); an integer = that many nearest hops; '
+          + 'true = every hop (only when nothing can reach actorrt except through the proxy: anyone else could claim any client address)',
+      },
     }, { default: {}, description: 'the HTTP side: port, front workers, limits, health paths' }),
     resources: {
       type: 'object',

@@ -3,6 +3,8 @@
  * bytes, every relative path resolved against the topology file's folder. Deeply frozen.
  */
 
+import type { TrustProxy } from './trust-proxy.js';
+
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 export interface Config {
@@ -34,6 +36,8 @@ export interface HttpConfig {
   /** Resident bytes past which a front worker is replaced, new before old. */
   readonly maxRss?: number;
   readonly health: { readonly live: string; readonly ready: string };
+  /** The peers whose X-Forwarded-* headers are believed (config/trust-proxy.ts): false, true, a hop count or addresses / CIDRs / presets. */
+  readonly trustProxy: TrustProxy;
   /** Front worker restarts: backoff from the restarts within `within`; give up after `maxRestarts` failed starts in a row. */
   readonly supervision: {
     readonly maxRestarts: number;

@@ -93,10 +93,12 @@ export function decodeRequestFrame(message: unknown, binary: Buffer | undefined)
   if (bin !== undefined && bin !== 1) return new BadFrameError(id, 'bin is not 1');
   if (bin === undefined && binary !== undefined) return new BadFrameError(id, 'a binary tail without bin');
   if (!isObject(req)) return new BadFrameError(id, 'req is not an object');
-  const { method, path, params, query, headers, requestId } = req;
+  const { method, path, params, query, headers, requestId, ip, protocol } = req;
   if (typeof method !== 'string') return new BadFrameError(id, 'req.method is not a string');
   if (typeof path !== 'string') return new BadFrameError(id, 'req.path is not a string');
   if (typeof requestId !== 'string') return new BadFrameError(id, 'req.requestId is not a string');
+  if (typeof ip !== 'string') return new BadFrameError(id, 'req.ip is not a string');
+  if (protocol !== 'http' && protocol !== 'https') return new BadFrameError(id, 'req.protocol is not "http" or "https"');
   if (!isStrings(params)) return new BadFrameError(id, 'req.params is not an object of strings');
   if (!isStringsOrLists(query)) return new BadFrameError(id, 'req.query is not an object of strings and string lists');
   if (!isStringsOrLists(headers)) return new BadFrameError(id, 'req.headers is not an object of strings and string lists');
@@ -113,7 +115,7 @@ export function decodeRequestFrame(message: unknown, binary: Buffer | undefined)
     body = binary ?? EMPTY; // an empty Buffer body leaves no tail
   }
   // A new object with just the fields of an ActorRequest: nothing unchecked reaches an actor.
-  return { id, pool, timeout, req: { method, path, params, query, headers, body, requestId } };
+  return { id, pool, timeout, req: { method, path, params, query, headers, body, requestId, ip, protocol } };
 }
 
 /** Check a decoded reply frame (`message`, its JSON part; `binary`, its tail). */

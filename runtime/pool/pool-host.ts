@@ -161,7 +161,8 @@ export class PoolHost {
         if (to === undefined) {
           throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(this.config?.pools ?? {}).join(', ')}` });
         }
-        const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: this.ids.next() };
+        // An ask has no client of its own (the asking actor has its request's ip and protocol, to pass on in the message if wanted).
+        const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: this.ids.next(), ip: '', protocol: 'http' };
         return toReply(await to.dispatch(req, options.timeout ?? to.config.timeout)).body as T;
       },
     };

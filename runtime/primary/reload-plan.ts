@@ -146,6 +146,9 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
   const routes = changes.filter((c) => c.path.startsWith('routes.') || c.path === 'routes');
   if (routes.length > 0) lines.push(`routes: table swapped (${before.config.routes.length} -> ${after.config.routes.length} routes)`);
   if (changes.some((c) => c.path.startsWith('http.health.'))) lines.push('health paths: swapped');
+  if (changes.some((c) => c.path === 'http.trustProxy' || c.path.startsWith('http.trustProxy.'))) {
+    lines.push(`http.trustProxy: ${JSON.stringify(before.config.http.trustProxy)} -> ${JSON.stringify(after.config.http.trustProxy)} (swapped with the routing table)`);
+  }
   if (changes.some((c) => c.path === 'http.shutdownTimeout')) lines.push(`http.shutdownTimeout: ${show(before.config.http.shutdownTimeout)} -> ${show(after.config.http.shutdownTimeout)} ms`);
   if (changes.some((c) => c.path.startsWith('caches.'))) lines.push('caches: updated');
   const codeOnly = Object.keys(newPools).some((n) => own(before.digests, n) !== undefined && own(before.digests, n) !== own(after.digests, n));

@@ -5,4 +5,6 @@
  * an upgrade) is refused with both versions named instead of misbehaving. Kept in a module of its
  * own, without imports, so the primary can read the installed copy's value before a roll.
  */
-export const PROTOCOL_VERSION = 2;
+// 3: channel request frames carry the client's ip and protocol (http.trustProxy); an older pool
+// process would drop them and hand its actors a request without them.
+export const PROTOCOL_VERSION = 3;

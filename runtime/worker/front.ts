@@ -10,8 +10,9 @@ import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, parseBody, readBody } from './body.js';
+import { clientResolver, type ClientAddress, type ClientResolver } from './client-address.js';
 import { fetchReply, forward } from './proxy.js';
-import { resolveDotSegments } from './path.js';
+import { decodable, resolveDotSegments, routableBytes } from './path.js';
 import { RequestIds } from '../request-id.js';
 import { parseQuery } from './query.js';
 import { writeError, writeNotModified, writeRange, writeReply, writeStored } from './responses.js';
@@ -42,6 +43,8 @@ export interface RoutingTable {
   readonly policies: ReadonlyMap<number, RoutePolicies>;
   /** Some route caches: unsafe requests then invalidate what they change (RFC 9111 section 4.4). */
   readonly caching: boolean;
+  /** Who a request's client is, under this topology's `http.trustProxy`. */
+  readonly clients: ClientResolver;
 }
 
 /** Compile `config`'s routes against `pools`. */
@@ -55,7 +58,7 @@ export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): 
     }
   }
   const caching = [...policies.values()].some((p) => p.cache !== undefined);
-  return { config, router: new Router(config.routes), pools, policies, caching };
+  return { config, router: new Router(config.routes), pools, policies, caching, clients: clientResolver(config.http.trustProxy) };
 }
 
 /** What the front actor needs from its worker. */
@@ -86,6 +89,7 @@ interface Routed {
   readonly search: string;
   /** The body as read, when it was read (proxying it again). */
   readonly raw: Buffer | undefined;
+  readonly client: ClientAddress;
 }
 
 /**
@@ -119,12 +123,16 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
     }
 
-    const found = table.router.lookup(method, path);
-    if (found.kind === 'not-found') {
-      // The router cannot decode a malformed %-escape (`/users/%ff`) and finds nothing: say why.
-      if (path.includes('%') && !decodable(path)) throw new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path has a malformed percent-encoding');
-      throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
+    let found = table.router.lookup(method, path);
+    // The router decodes paths as UTF-8 and finds nothing for `/files/%FF`: such escaped bytes
+    // reach proxy routes (which forward them as they came); a malformed escape reaches nothing.
+    const bytes = found.kind === 'not-found' && path.includes('%') && !decodable(path);
+    if (bytes) {
+      const routable = routableBytes(path);
+      if (routable === undefined) throw new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path has a malformed percent-encoding');
+      found = table.router.lookup(method, routable);
     }
+    if (found.kind === 'not-found') throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
     if (found.kind === 'method-not-allowed') {
       return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId,
         { allow: found.allow.join(', ') });
@@ -132,27 +140,35 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const query = q === -1 ? EMPTY : parseQuery(url.slice(q + 1));
     const search = q === -1 ? '' : url.slice(q);
     const candidates = found.only === undefined ? byHead(found, req, method, path, query) : undefined;
+    const client = table.clients.resolve(req);
 
     // A proxy route that neither looks at the body nor caches streams both ways, unread.
     const first = found.only ?? candidates?.[0];
     if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
-      await proxy(table, req, res, first, path, search, found.params, requestId, undefined);
+      await proxy(table, req, res, first, path, search, client, requestId, undefined);
       return invalidateStreamed(table, method, path, search, req, res);
     }
 
     const raw = hasBody(req) ? await readBody(req, table.config.http.limits.bodyBytes) : undefined;
-    const body = raw === undefined ? undefined : parseBody(raw, req.headers['content-type']);
-    const route = found.only ?? candidates?.find((c) => c.matchesBody(body));
+    // Parsed when routing or an actor reads it; a proxied body is its upstream's to judge (a DELETE
+    // on an invalidating proxy route is forwarded as it came, JSON or not, as it is when streamed).
+    const routing = raw !== undefined && found.needsBody ? parseBody(raw, req.headers['content-type']) : undefined;
+    const route = found.only ?? candidates?.find((c) => c.matchesBody(routing));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
+    if (bytes && route.config.pool !== undefined) throw notText();
+    const body = raw === undefined || found.needsBody || route.config.pool === undefined ? routing : parseBody(raw, req.headers['content-type']);
     const policies = table.policies.get(route.config.index);
     if (route.config.proxy !== undefined && policies === undefined) {
-      await proxy(table, req, res, route, path, search, found.params, requestId, raw);
+      await proxy(table, req, res, route, path, search, client, requestId, raw);
       return invalidateStreamed(table, method, path, search, req, res);
     }
 
     // HEAD on a route that lists GET but not HEAD: the actor answers a GET; the body is not sent.
     const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
-    const actorReq: ActorRequest = { method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: withoutPrototype(req.headers), body, requestId };
+    const actorReq: ActorRequest = {
+      method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: withoutPrototype(req.headers), body, requestId,
+      ip: client.ip, protocol: client.protocol,
+    };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
       const reply = toReply(await toPool(table, route, actorReq));
@@ -164,7 +180,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       return writeReply(res, reply, requestId, head);
     }
 
-    const routed: Routed = { route, policies, search, raw, req: actorReq };
+    const routed: Routed = { route, policies, search, raw, client, req: actorReq };
     const keySource = { ...actorReq, method, url: path + search, hasBody: raw !== undefined && raw.length > 0 };
     const cached = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? keySource : undefined;
     // A fresh entry in this process's memory answers before anything is awaited.
@@ -206,7 +222,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       const name = route.config.proxy;
       const resource = httpResource(table.config, route);
       const call = {
-        req, route: route.config, path: routed.req.path, search: routed.search, params: routed.req.params, requestId: routed.req.requestId,
+        req, route: route.config, path: routed.req.path, search: routed.search, client: routed.client, requestId: routed.req.requestId,
         body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes, ...(how === undefined ? {} : { as: how }),
       };
       return fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES).catch((err: unknown) => upstreamFailure(name, err));
@@ -245,12 +261,12 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   }
 
   function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
-    params: Readonly<Record<string, string>>, requestId: string, body: Buffer | undefined): Promise<void> {
+    client: ClientAddress, requestId: string, body: Buffer | undefined): Promise<void> {
     const name = route.config.proxy as string;
     const resource = httpResource(config, route);
     const bodyLimit = config.http.limits.bodyBytes;
     return forward({
-      req, res, route: route.config, path, search, params: paramsFor(route, params), requestId, body, bodyLimit, closeAfter: deps.isDraining(),
+      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isDraining(),
     }, deps.upstream(name), resource, name).catch((err: unknown) => upstreamFailure(name, err));
   }
 
@@ -273,13 +289,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   }
 }
 
-function decodable(path: string): boolean {
-  try {
-    decodeURIComponent(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** An actor's params are text: escaped bytes that are not UTF-8 cannot reach one. */
+function notText(): ActorrtError {
+  return new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path has a malformed percent-encoding: escaped bytes that are not UTF-8 (only proxy routes take them)');
 }
 
 /** The http resource a proxy route forwards to (validated at load: anything else is an actorrt bug). */

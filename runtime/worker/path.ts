@@ -40,3 +40,27 @@ function hiddenDots(plain: string): boolean {
 function mayHaveDots(path: string): boolean {
   return path.includes('/.') || path.includes('\\') || (path.includes('%') && /%2e|%2f|%5c/i.test(path));
 }
+
+/**
+ * The path the router matches when `path` holds percent-encoded bytes that are not UTF-8
+ * (`/files/%FF`, a Latin-1 file name): the router decodes paths as UTF-8 and finds nothing for
+ * them. In each segment that does not decode, every escape of a byte past 0x7F becomes `%25XX`,
+ * so that segment is taken by a parameter or wildcard (as the text `%FF`) and by nothing static.
+ * Only proxy routes take such a path (they forward the raw one; an actor gets text). Undefined
+ * when the path has a malformed escape (`%zz`, a lone `%`): no percent-encoding at all (RFC 3986
+ * section 2.1).
+ */
+export function routableBytes(path: string): string | undefined {
+  if (/%(?![0-9A-Fa-f]{2})/.test(path)) return undefined;
+  return path.split('/').map((segment) => (decodable(segment) ? segment : segment.replace(/%([89A-Fa-f][0-9A-Fa-f])/g, '%25$1'))).join('/');
+}
+
+/** Whether `text`'s percent-escapes decode as UTF-8. */
+export function decodable(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -8,23 +8,33 @@ import { redactUrl } from '../resources/address.js';
 import { causeOf, isConnectionError } from '../resources/connection-errors.js';
 import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, LINGER_BYTES, tooLarge } from './body.js';
+import type { ClientAddress } from './client-address.js';
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1); never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Request headers the proxy sets itself (host comes from the origin; undici does not send Expect). */
 const REPLACED = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
+/**
+ * Headers that claim something about the client (its address, protocol, port, host or path
+ * prefix) which only a proxy in front of actorrt can vouch for: passed on from a trusted peer,
+ * dropped from anyone else, who could otherwise tell the upstream what to believe. Every
+ * `x-forwarded-*` header is one of them too.
+ */
+const CLIENT_CLAIMS = new Set(['forwarded', 'x-real-ip', 'x-client-ip', 'x-cluster-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip',
+  'front-end-https', 'x-url-scheme']);
 
 /** One proxied request: what the front actor knows once the route is chosen. */
 export interface ProxyCall {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly route: RouteConfig;
-  /** The raw path (before `?`) and the query string with its `?` (or ''). */
+  /** The raw path (before `?`, percent-encodings as the client sent them, dot segments resolved) and the query string with its `?` (or ''). */
   readonly path: string;
   readonly search: string;
-  readonly params: Readonly<Record<string, string>>;
   readonly requestId: string;
-  /** The body when routing had to read it (body conditions); otherwise the request is streamed. */
+  /** The client as resolved under `http.trustProxy` (client-address.ts). */
+  readonly client: ClientAddress;
+  /** The body when it was read (body conditions, cached routes); otherwise the request's body, if any, is streamed. */
   readonly body: Buffer | undefined;
   readonly bodyLimit: number;
   readonly closeAfter: boolean;
@@ -40,9 +50,10 @@ interface Opaque {
 }
 
 /**
- * Forward a request to an upstream with undici and stream the reply back: request bodies are
- * streamed (bounded by the body limit), hop-by-hop headers are dropped both ways, and
- * x-forwarded-for / -proto / -host and x-request-id are set. Resolves when the reply is sent;
+ * Forward a request to an upstream with undici and stream the reply back: the request body, of
+ * any method, is streamed (bounded by the body limit), hop-by-hop headers are dropped both ways,
+ * x-forwarded-for / -proto / -host are set under `http.trustProxy` (forwardedHeaders) and
+ * x-request-id is set. Resolves when the reply is sent;
  * rejects with a typed error (502 / 504 / 413) only while nothing has been written yet.
  */
 export async function forward(call: ProxyCall, upstream: HttpUpstream, resource: HttpResource, resourceName: string): Promise<void> {
@@ -143,32 +154,57 @@ function endToEnd(headers: Dispatcher.ResponseData['headers']): Record<string, s
 function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: HttpResource): Dispatcher.RequestOptions<undefined> {
   const { req, route } = call;
   const method = call.as?.method ?? req.method ?? 'GET';
+  const headers = forwardedHeaders(req, call.requestId, call.client, call.as?.headers);
+  if (call.body !== undefined) headers['content-length'] = String(call.body.length);
   return {
-    path: targetPath(route, call.path, call.params) + call.search,
+    path: targetPath(route, call.path) + call.search,
     method: method as Dispatcher.HttpMethod,
-    headers: requestHeaders(req, call.requestId, call.body, call.as?.headers ?? req.headers),
-    body: call.body ?? (method === 'GET' || method === 'HEAD' || !hasBody(req) ? null : Readable.from(limited(req, call.bodyLimit), { objectMode: false })),
+    headers,
+    // Whatever the method: a GET with a body (a search query) means something to its upstream
+    // (RFC 9110 section 9.3.1 leaves it to the server), and nginx passes it on too.
+    body: call.body ?? (hasBody(req) ? Readable.from(limited(req, call.bodyLimit), { objectMode: false }) : null),
     headersTimeout: route.timeout ?? resource.headersTimeout,
   };
 }
 
-export function requestHeaders(req: IncomingMessage, requestId: string, body: Buffer | undefined,
+/**
+ * The headers an upstream gets for `req`: its end-to-end headers (hop-by-hop ones and those its
+ * Connection header names dropped, RFC 9110 section 7.6.1), then the forwarding headers under
+ * `http.trustProxy`, as `client` was resolved (client-address.ts):
+ * - from a trusted peer, X-Forwarded-Proto and X-Forwarded-Host are kept as they came (set from
+ *   this connection when absent) and the peer is appended to X-Forwarded-For, as each proxy of
+ *   a chain does; the other headers that claim things about the client (CLIENT_CLAIMS, every
+ *   x-forwarded-*) pass as they came;
+ * - from anyone else, X-Forwarded-For is the peer alone, X-Forwarded-Proto and -Host say what
+ *   actorrt saw (TLS or not, the Host header), and the other claims are dropped.
+ * Host is left out (undici sets the origin's) and x-request-id is `requestId`. Content-Length,
+ * when the client sent one, is kept: a caller that sends another body sets its own. Shared by
+ * every way a request is forwarded (HTTP here, WebSocket upgrades). `headers`: a cache fill's own
+ * request fields instead of the client's.
+ */
+export function forwardedHeaders(req: IncomingMessage, requestId: string, client: ClientAddress,
   headers: Readonly<Record<string, string | readonly string[] | undefined>> = req.headers): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionTokens = listTokens(headers.connection);
+  const trusted = client.peerTrusted;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || REPLACED.has(name) || connectionTokens?.has(name) === true) continue;
+    if (!trusted && (CLIENT_CLAIMS.has(name) || name.startsWith('x-forwarded-'))) continue;
     out[name] = typeof value === 'string' ? value : [...value];
   }
-  if (body !== undefined) out['content-length'] = String(body.length);
-  const client = req.socket.remoteAddress ?? '';
-  const prior = headers['x-forwarded-for'];
-  out['x-forwarded-for'] = prior === undefined || prior === '' ? client : `${typeof prior === 'string' ? prior : prior.join(', ')}, ${client}`;
-  out['x-forwarded-proto'] = 'encrypted' in req.socket ? 'https' : 'http';
-  const host = headers['host'];
-  if (host !== undefined) out['x-forwarded-host'] = typeof host === 'string' ? host : host.join(', ');
+  const prior = trusted ? joined(headers['x-forwarded-for']) : undefined;
+  out['x-forwarded-for'] = prior === undefined || prior.trim() === '' ? client.peer : `${prior}, ${client.peer}`;
+  const own = 'encrypted' in req.socket ? 'https' : 'http';
+  const proto = trusted ? headers['x-forwarded-proto'] : undefined;
+  out['x-forwarded-proto'] = joined(proto) ?? own;
+  const host = trusted ? headers['x-forwarded-host'] ?? headers.host : headers.host;
+  if (host !== undefined) out['x-forwarded-host'] = joined(host) as string;
   out['x-request-id'] = requestId;
   return out;
+}
+
+function joined(value: string | readonly string[] | undefined): string | undefined {
+  return value === undefined || typeof value === 'string' ? value : value.join(', ');
 }
 
 function listTokens(value: string | readonly string[] | undefined): Set<string> | undefined {
@@ -177,18 +213,60 @@ function listTokens(value: string | readonly string[] | undefined): Set<string> 
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
 }
 
-/** The upstream path: `rewrite` (with :params and * filled in) or the path without `stripPrefix`. */
-export function targetPath(route: Pick<RouteConfig, 'rewrite' | 'stripPrefix'>, path: string, params: Readonly<Record<string, string>>): string {
-  if (route.rewrite !== undefined) {
-    return route.rewrite.replace(/:([A-Za-z_][A-Za-z0-9_]*)|\*/g, (token, name: string | undefined) => {
-      if (name === undefined) return params['*'] ?? '';
-      return encodeURIComponent(params[name] ?? '');
-    });
-  }
+/**
+ * The upstream path for the raw request `path` (percent-encoded as the client sent it, dot
+ * segments resolved): `rewrite` with its `:params` and `*` filled in, or the path without
+ * `stripPrefix`, or the path itself. Every part taken from the request is copied byte for byte,
+ * never decoded and encoded again: `%2F` and `/`, `%7E` and `~`, `+`, `%2b` and `%2B` are
+ * different paths to an upstream (RFC 3986 section 2.2: a reserved character and its encoding
+ * are not equivalent; section 6.2.2.1 leaves hex case to the owner of the path).
+ */
+export function targetPath(route: Pick<RouteConfig, 'match' | 'rewrite' | 'stripPrefix'>, path: string): string {
+  if (route.rewrite !== undefined) return rewriter(route, route.rewrite)(path);
   const prefix = route.stripPrefix;
   if (prefix === undefined || !path.startsWith(prefix)) return path;
   const rest = path.slice(prefix.endsWith('/') ? prefix.length - 1 : prefix.length);
   return rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
+}
+
+/** Compiled rewrites, by route (a config generation's routes are frozen and live as long as it does). */
+const rewriters = new WeakMap<object, (path: string) => string>();
+
+/** A piece of a rewrite template: literal text, the raw segment at `segment`, or every raw segment `from` there on. */
+type Piece = { readonly text: string } | { readonly segment: number } | { readonly from: number };
+
+/**
+ * `route.rewrite` compiled into a function of the request path. Parameters take whole segments
+ * (config/route-path.ts) and the router matches segment by segment without turning `%2F` into a
+ * separator, so the request's n-th segment is the pattern's n-th: a `:param` is that raw
+ * segment, `*` every raw segment from its position on (a trailing slash included).
+ */
+function rewriter(route: Pick<RouteConfig, 'match'>, rewrite: string): (path: string) => string {
+  let fn = rewriters.get(route);
+  if (fn !== undefined) return fn;
+  const segments = route.match.path.split('/'); // '' first, then one per segment, as a request path splits
+  const pieces: Piece[] = [];
+  let last = 0;
+  for (const m of rewrite.matchAll(/:[A-Za-z_][A-Za-z0-9_]*|\*/g)) {
+    pieces.push({ text: rewrite.slice(last, m.index) });
+    // crossref.ts refuses a token the pattern lacks (indexOf -1: an empty value).
+    const at = segments.indexOf(m[0]);
+    pieces.push(at === -1 ? { text: '' } : m[0] === '*' ? { from: at } : { segment: at });
+    last = m.index + m[0].length;
+  }
+  pieces.push({ text: rewrite.slice(last) });
+  fn = (path) => {
+    const raw = path.split('/');
+    let out = '';
+    for (const piece of pieces) {
+      if ('text' in piece) out += piece.text;
+      else if ('segment' in piece) out += raw[piece.segment] ?? '';
+      else out += raw.slice(piece.from).join('/');
+    }
+    return out;
+  };
+  rewriters.set(route, fn);
+  return fn;
 }
 
 /**

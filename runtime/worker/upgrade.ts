@@ -10,7 +10,7 @@ import { hasBody } from './body.js';
 import { httpResource, type RoutingTable } from './front.js';
 import { parseQuery } from './query.js';
 import { resolveDotSegments } from './path.js';
-import { requestHeaders, targetPath, upstreamError } from './proxy.js';
+import { forwardedHeaders, targetPath, upstreamError } from './proxy.js';
 import { writeError } from './responses.js';
 import { paramsFor, type CompiledRoute } from './router.js';
 
@@ -185,9 +185,9 @@ export function createUpgradeHandler(deps: UpgradeDeps, upgrades: Upgrades): (re
       writeError(answerOn(req, client), new ActorrtError('ACTORRT_E_INTERNAL', `internal error; report request id ${requestId}`), requestId);
     }
     const options: Dispatcher.DispatchOptions = {
-      path: targetPath(to.route.config, to.path, to.params) + to.search,
+      path: targetPath(to.route.config, to.path) + to.search,
       method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-      headers: requestHeaders(req, requestId, undefined),
+      headers: forwardedHeaders(req, requestId, table.clients.resolve(req)),
       // undici writes `connection: upgrade` and this token list itself (it refuses both as plain headers).
       upgrade: req.headers.upgrade ?? 'websocket',
       body: null,

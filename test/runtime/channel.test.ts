@@ -37,7 +37,7 @@ function openChannel(t: TestContext, path: string, log: Logger = pino({ level: '
 }
 
 function ask(body: unknown, requestId = 'r1'): ActorRequest {
-  return { method: 'POST', path: '/x', params: { id: '1' }, query: { q: ['a', 'b'] }, headers: { 'content-type': 'application/json' }, body, requestId };
+  return { method: 'POST', path: '/x', params: { id: '1' }, query: { q: ['a', 'b'] }, headers: { 'content-type': 'application/json' }, body, requestId, ip: '127.0.0.1', protocol: 'http' };
 }
 
 /** `fields` in an object without a prototype, as a decoded request's params, query and headers are. */

@@ -94,7 +94,7 @@ const bare = <T extends object>(fields: T): T => Object.assign(Object.create(nul
 
 const request = (id: number, over: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Record<string, unknown> => ({
   t: 'req', id, pool: 'echo', timeout: 1000,
-  req: { method: 'POST', path: '/echo', params: { id: '7' }, query: { tag: ['a', 'b'], q: 'x' }, headers: { 'content-type': 'application/json', accept: ['a', 'b'] }, requestId: `r${id}`, body: { n: id }, ...req },
+  req: { method: 'POST', path: '/echo', params: { id: '7' }, query: { tag: ['a', 'b'], q: 'x' }, headers: { 'content-type': 'application/json', accept: ['a', 'b'] }, requestId: `r${id}`, body: { n: id }, ip: '::1', protocol: 'https', ...req },
   ...over,
 });
 
@@ -110,7 +110,7 @@ test('answers requests with what the pool returned, matched by id, the request a
     pool: 'echo', timeout: 1000,
     req: {
       method: 'POST', path: '/echo', params: bare({ id: '7' }), query: bare({ tag: ['a', 'b'], q: 'x' }),
-      headers: bare({ 'content-type': 'application/json', accept: ['a', 'b'] }), body: { n: 1 }, requestId: 'r1',
+      headers: bare({ 'content-type': 'application/json', accept: ['a', 'b'] }), body: { n: 1 }, requestId: 'r1', ip: '::1', protocol: 'https',
     },
   });
   assert.equal(calls[1]?.timeout, 250);
@@ -187,6 +187,11 @@ const badRequests: ReadonlyArray<[string, Record<string, unknown>, Buffer?]> = [
   ['req.method is missing', request(0, {}, { method: undefined })],
   ['req.path is a number', request(0, {}, { path: 1 })],
   ['req.requestId is missing', request(0, {}, { requestId: undefined })],
+  ['req.ip is missing', request(0, {}, { ip: undefined })],
+  ['req.ip is a number', request(0, {}, { ip: 127 })],
+  ['req.protocol is missing', request(0, {}, { protocol: undefined })],
+  ['req.protocol is ftp', request(0, {}, { protocol: 'ftp' })],
+  ['req.protocol is upper case', request(0, {}, { protocol: 'HTTPS' })],
   ['req.params holds a list', request(0, {}, { params: { id: ['1'] } })],
   ['req.params is null', request(0, {}, { params: null })],
   ['req.query holds a number', request(0, {}, { query: { page: 2 } })],

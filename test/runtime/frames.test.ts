@@ -54,7 +54,7 @@ const headers = { host: 'h', 'set-cookie': ['a=1', 'b=2'] };
 const bare = <T extends object>(fields: T): T => Object.assign(Object.create(null) as T, fields);
 const validRequest = (over: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Record<string, unknown> => ({
   t: 'req', id: 4, pool: 'api', timeout: 2000,
-  req: { method: 'GET', path: '/users/4', params: { id: '4' }, query: { tag: ['a', 'b'] }, headers: { ...headers }, requestId: 'x-4', ...req },
+  req: { method: 'GET', path: '/users/4', params: { id: '4' }, query: { tag: ['a', 'b'] }, headers: { ...headers }, requestId: 'x-4', ip: '10.0.0.7', protocol: 'https', ...req },
   ...over,
 });
 
@@ -63,9 +63,9 @@ test('a request frame decodes to exactly the fields of an ActorRequest: keys thi
   assert.ok(!(decoded instanceof BadFrameError));
   assert.deepEqual(decoded, {
     id: 4, pool: 'api', timeout: 2000,
-    req: { method: 'GET', path: '/users/4', params: bare({ id: '4' }), query: bare({ tag: ['a', 'b'] }), headers: bare(headers), body: { n: 1 }, requestId: 'x-4' },
+    req: { method: 'GET', path: '/users/4', params: bare({ id: '4' }), query: bare({ tag: ['a', 'b'] }), headers: bare(headers), body: { n: 1 }, requestId: 'x-4', ip: '10.0.0.7', protocol: 'https' },
   });
-  assert.deepEqual(Object.keys(decoded.req).sort(), ['body', 'headers', 'method', 'params', 'path', 'query', 'requestId']);
+  assert.deepEqual(Object.keys(decoded.req).sort(), ['body', 'headers', 'ip', 'method', 'params', 'path', 'protocol', 'query', 'requestId']);
   const tail = Buffer.from('bytes');
   const binary = decodeRequestFrame(validRequest({ bin: 1 }, { body: null }), tail);
   assert.ok(!(binary instanceof BadFrameError));
@@ -78,6 +78,11 @@ test('a malformed frame is a BadFrameError (ACTORRT_E_BAD_FRAME) that names the 
   assert.equal(bad.code, 'ACTORRT_E_BAD_FRAME');
   assert.equal(bad.id, 4);
   assert.match(bad.message, /req\.headers/);
+  for (const [req, field] of [[{ ip: undefined }, /req\.ip/], [{ ip: ['10.0.0.7'] }, /req\.ip/], [{ protocol: undefined }, /req\.protocol/], [{ protocol: 'wss' }, /req\.protocol/]] as const) {
+    const wrong = decodeRequestFrame(validRequest({}, req), undefined);
+    assert.ok(wrong instanceof BadFrameError, JSON.stringify(req));
+    assert.match(wrong.message, field);
+  }
   for (const id of [undefined, -1, 0.5, 2 ** 53, '4', null]) {
     const unreadable = decodeRequestFrame(validRequest({ id }), undefined);
     assert.ok(unreadable instanceof BadFrameError);
@@ -104,7 +109,7 @@ test('an error reply is revived with its code; a code this build does not know b
 
 const text = fc.string({ maxLength: 8 });
 const anyRequest = fc.record({
-  method: text, path: text, requestId: text,
+  method: text, path: text, requestId: text, ip: text, protocol: fc.constantFrom('http' as const, 'https' as const),
   params: fc.dictionary(text, text, { maxKeys: 3 }),
   query: fc.dictionary(text, fc.oneof(text, fc.array(text, { maxLength: 3 })), { maxKeys: 3 }),
   headers: fc.dictionary(text, fc.oneof(text, fc.array(text, { maxLength: 3 })), { maxKeys: 3 }),

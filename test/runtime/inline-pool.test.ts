@@ -60,7 +60,7 @@ async function startPool(config: PoolConfig, actor: ActorDefinition<State> = cou
 
 let ids = 0;
 function req(body?: unknown): ActorRequest {
-  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}` };
+  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http' };
 }
 
 test('spreads concurrent requests across actors (least loaded first)', { timeout: 30_000 }, async () => {

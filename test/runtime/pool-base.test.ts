@@ -23,7 +23,7 @@ function poolConfig(over: Partial<PoolConfig> = {}): PoolConfig {
   };
 }
 
-const req: ActorRequest = { method: 'GET', path: '/', params: {}, query: {}, headers: {}, body: undefined, requestId: 'r1' };
+const req: ActorRequest = { method: 'GET', path: '/', params: {}, query: {}, headers: {}, body: undefined, requestId: 'r1', ip: '127.0.0.1', protocol: 'http' };
 
 /**
  * The smallest pool on the base: a dispatch takes a slot on the member the base admits and

@@ -100,7 +100,7 @@ async function startHost(t: TestContext): Promise<Fixture> {
 
 let ids = 0;
 function req(body?: unknown): ActorRequest {
-  return { method: 'GET', path: '/a', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}` };
+  return { method: 'GET', path: '/a', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http' };
 }
 
 interface Body { readonly module?: string; readonly n?: number; readonly born?: number; readonly answer?: Body; readonly code?: string }

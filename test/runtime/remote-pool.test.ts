@@ -22,7 +22,7 @@ function poolConfig(over: Partial<PoolConfig> = {}): PoolConfig {
 
 let ids = 0;
 function req(body?: unknown): ActorRequest {
-  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}` };
+  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http' };
 }
 
 /**

@@ -46,13 +46,14 @@ test('tells connection failures from query errors and actor bugs', () => {
 });
 
 test('proxy paths: stripPrefix removes the prefix, rewrite fills :params and *', () => {
-  assert.equal(targetPath({ stripPrefix: '/api' }, '/api/users/1', {}), '/users/1');
-  assert.equal(targetPath({ stripPrefix: '/api/' }, '/api/users', {}), '/users');
-  assert.equal(targetPath({ stripPrefix: '/api' }, '/api', {}), '/');
-  assert.equal(targetPath({ stripPrefix: '/api' }, '/other', {}), '/other');
-  assert.equal(targetPath({}, '/as/is%20kept', {}), '/as/is%20kept');
-  assert.equal(targetPath({ rewrite: '/v2/users/:id/profile' }, '/u/a b', { id: 'a b' }), '/v2/users/a%20b/profile');
-  assert.equal(targetPath({ rewrite: '/static/*' }, '/files/x/y.png', { '*': 'x/y.png' }), '/static/x/y.png');
+  const api = { match: { path: '/api/*' } };
+  assert.equal(targetPath({ ...api, stripPrefix: '/api' }, '/api/users/1'), '/users/1');
+  assert.equal(targetPath({ ...api, stripPrefix: '/api/' }, '/api/users'), '/users');
+  assert.equal(targetPath({ ...api, stripPrefix: '/api' }, '/api'), '/');
+  assert.equal(targetPath({ ...api, stripPrefix: '/api' }, '/other'), '/other');
+  assert.equal(targetPath({ match: { path: '/as/*' } }, '/as/is%20kept'), '/as/is%20kept');
+  assert.equal(targetPath({ match: { path: '/u/:id' }, rewrite: '/v2/users/:id/profile' }, '/u/a%20b'), '/v2/users/a%20b/profile');
+  assert.equal(targetPath({ match: { path: '/files/*' }, rewrite: '/static/*' }, '/files/x/y.png'), '/static/x/y.png');
 });
 
 test('a process opens only the resources its pools (and, in front workers, its proxies) use, in declaration order', () => {
