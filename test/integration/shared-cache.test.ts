@@ -289,84 +289,88 @@ resources:
   flaky: { type: http, origins: [${flaky}], retries: 0 }
 caches:
   local: { store: memory }                 # ttl 30s
+  brief: { store: memory, ttl: 1s }        # how long an entry that can be revalidated, and a Vary marker, are kept at least
 pools:
   scripted: { actor: ./actors/scripted.mjs, size: 8 }
 routes:
   # Authorization: a reply that states no lifetime is fresh for 60 s on both, so only the Authorization rule keeps it out.
   - match: { path: /auth/p/* }
     proxy: origin
-    cache: { ttl: 60s }
+    cache: { use: local, ttl: 60s }
   - match: { path: /auth/a/:name }
     pool: scripted
-    cache: { ttl: 60s }
+    cache: { use: local, ttl: 60s }
   # Vary
   - match: { path: /vary/p/* }
     proxy: origin
-    cache: {}
+    cache: { use: local }
   - match: { path: /vary/pv/* }
     proxy: origin
-    cache: { vary: [accept-language] }
+    cache: { use: local, vary: [accept-language] }
   - match: { path: /vary/a/:name }
     pool: scripted
-    cache: {}
+    cache: { use: local }
+  - match: { path: /vary/b/* }
+    proxy: origin
+    cache: { use: brief }
   - match: { method: POST, path: /vary/purge/:name }
     pool: scripted
     invalidate: ["GET:/vary/p/{params.name}"]
   # Single flight and conditional requests
   - match: { path: /cond/p/* }
     proxy: origin
-    cache: {}
+    cache: { use: local }
   - match: { path: /cond/a/:name }
     pool: scripted
-    cache: {}
+    cache: { use: local }
   # HEAD
   - match: { path: /head/p/* }
     proxy: origin
-    cache: {}
+    cache: { use: local }
   - match: { path: /head/u/* }
     proxy: origin                          # uncached: streamed both ways
   - match: { path: /head/a/:name }
     pool: scripted
-    cache: {}
+    cache: { use: local }
   # Freshness
   - match: { path: /fresh/p/* }
     proxy: origin
-    cache: {}                              # proxy: ttl 0, only the origin gives lifetimes
+    cache: { use: local }                              # proxy: ttl 0, only the origin gives lifetimes
   - match: { path: /fresh/t/* }
     proxy: origin
-    cache: { ttl: 60s }                    # for 200s that state no lifetime
+    cache: { use: local, ttl: 60s }                    # for 200s that state no lifetime
   - match: { path: /fresh/r/* }
     proxy: origin
-    cache: { freshness: route, ttl: 60s }
+    cache: { use: local, freshness: route, ttl: 60s }
   - match: { path: /fresh/f/* }
     proxy: flaky
-    cache: { staleIfError: 60s }
+    cache: { use: local, staleIfError: 60s }
   - match: { path: /fresh/a/:name }
     pool: scripted
-    cache: {}                              # actor: the store's ttl (30 s) for replies that state none
+    cache: { use: local }                              # actor: the store's ttl (30 s) for replies that state none
   - match: { path: /fresh/ar/:name }
     pool: scripted
-    cache: { freshness: route, ttl: 60s }
+    cache: { use: local, freshness: route, ttl: 60s }
   # Invalidation by unsafe methods
   - match: { path: /inv/p/* }              # every method; GET and HEAD cached
     proxy: origin
-    cache: {}
+    cache: { use: local }
   - match: { path: /inv/a/:name }
     pool: scripted
-    cache: {}
+    cache: { use: local }
   - match: { method: GET, path: /inv/things/:name }
     proxy: origin
-    cache: {}
+    cache: { use: local }
   - match: { method: POST, path: /inv/things/:name }
     pool: scripted
   - match: { method: GET, path: /inv/stuff/:name }
     pool: scripted
-    cache: {}
+    cache: { use: local }
   - match: { method: POST, path: /inv/stuff/:name }
     proxy: origin                          # uncached: the reply is streamed
   - match: { method: GET, path: /inv/keyed/:name }
     proxy: origin
-    cache: { key: "thing:{params.name}" }
+    cache: { use: local, key: "thing:{params.name}" }
   - match: { method: POST, path: /inv/keyed/:name }
     pool: scripted
 `;
@@ -445,16 +449,17 @@ describe('shared cache: a reply to a request with Authorization is that user\'s 
       });
     }
 
-    test(`${kind}: a reply that says private or no-store, or sets a cookie without stating a lifetime, is not reused even without Authorization`, { timeout: 20_000 }, async () => {
+    test(`${kind}: a reply that says private or no-store, sets a cookie without stating a lifetime, or answers a request that says no-store is not reused, even without Authorization`, { timeout: 20_000 }, async () => {
       const cases: ReadonlyArray<readonly [string, Record<string, string>]> = [
         ['private', { 'cache-control': 'private, max-age=60' }],
         ['private-qualified', { 'cache-control': 'private="x-account", max-age=60' }],
         ['no-store', { 'cache-control': 'no-store, max-age=60' }],
         ['cookie', { 'set-cookie': 'session={n}' }],
+        ['request-no-store', { 'cache-control': 'max-age=60' }], // the request says no-store (RFC 9111 section 5.2.1.5)
       ];
       for (const [name, headers] of cases) {
         side().script(name, { headers, body: 'reply {n}' });
-        const first = await send(app, side().path(name));
+        const first = await send(app, side().path(name), { headers: name === 'request-no-store' ? { 'cache-control': 'no-store' } : {} });
         const second = await send(app, side().path(name));
         assert.equal(first.text, 'reply 1', name);
         assert.equal(second.text, 'reply 2', `${name}: the second request got the first one's reply`);
@@ -476,12 +481,20 @@ describe('shared cache: a reply to a request with Authorization is that user\'s 
       });
     }
 
-    test(`${kind}: single flight: a private reply is not handed to the request that joined its fill`, { timeout: 20_000 }, async () => {
-      side().script('flight-private', { hold: true, headers: { 'cache-control': 'private, max-age=60' }, body: 'reply {n}' });
-      const [first, second] = await flight(app, side(), 'flight-private', {}, [{}]) as [Got, Got];
-      assert.equal(first.text, 'reply 1');
-      assert.equal(second.text, 'reply 2', 'the joiner was handed a private reply made for the leader');
-    });
+    const personal: ReadonlyArray<readonly [string, Record<string, string>, Record<string, string>]> = [
+      ['private', { 'cache-control': 'private, max-age=60' }, {}],
+      ['cookie', { 'set-cookie': 'session={n}' }, {}],
+      ['request-no-store', { 'cache-control': 'max-age=60' }, { 'cache-control': 'no-store' }],
+    ];
+    for (const [what, headers, leader] of personal) {
+      test(`${kind}: single flight: a reply that is the leader's own (${what}) is not handed to the request that joined its fill`, { timeout: 20_000 }, async () => {
+        const name = `flight-${what}`;
+        side().script(name, { hold: true, headers, body: 'reply {n}' });
+        const [first, second] = await flight(app, side(), name, leader, [{}]) as [Got, Got];
+        assert.equal(first.text, 'reply 1');
+        assert.equal(second.text, 'reply 2', 'the joiner was handed a reply made for the leader alone');
+      });
+    }
 
     test(`${kind}: single flight: a public reply to alice is handed to bob, who joined her fill`, { timeout: 20_000 }, async () => {
       side().script('flight-public', { hold: true, headers: { 'cache-control': 'public, max-age=60' }, body: 'catalogue as seen by {user}' });
@@ -530,6 +543,13 @@ describe('shared cache: Vary (RFC 9111 section 4.1)', () => {
       assert.ok(p.body.equals(PLAIN));
       assert.equal(field(p, 'content-encoding'), undefined);
     }
+    assert.equal(up.asked('/vary/p/negotiated').length, 2);
+    // HEAD selects its variant too: the length it reports is that of the bytes a GET would get.
+    const headPlain = await send(app, '/vary/p/negotiated', { method: 'HEAD' });
+    assert.equal(field(headPlain, 'content-length'), String(PLAIN.length));
+    assert.equal(field(headPlain, 'content-encoding'), undefined);
+    const headZipped = await send(app, '/vary/p/negotiated', { method: 'HEAD', headers: gzip });
+    assert.equal(field(headZipped, 'content-length'), String(GZIP.length));
     assert.equal(up.asked('/vary/p/negotiated').length, 2);
   });
 
@@ -667,6 +687,28 @@ describe('shared cache: Vary (RFC 9111 section 4.1)', () => {
     }
   });
 
+  test('proxy: a variant stays reachable while it is fresh, when a sibling variant that lives shorter is stored after it', { timeout: 20_000 }, async () => {
+    // The store keeps entries (and markers) for 1 s at least; the French variant is fresh for 60 s.
+    up.handle('/vary/b/siblings', (req, res) => {
+      const lang = text(req.headers['accept-language']) ?? '-';
+      // The English variant comes with Age: 59 (an upstream cache held it): fresh for about a second.
+      res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60', vary: 'Accept-Language', ...(lang === 'en' ? { age: '59' } : {}) });
+      res.end(`in ${lang}`);
+    });
+    const fr = { 'accept-language': 'fr' };
+    await send(app, '/vary/b/siblings', { headers: fr });
+    await send(app, '/vary/b/siblings', { headers: { 'accept-language': 'en' } });
+    assert.equal(xcache(await send(app, '/vary/b/siblings', { headers: fr })), 'HIT');
+    // A clock without sleeping: an entry fresh for 2 s stored after the English one; once it is stale,
+    // anything stored before it for at most 1 s is gone (the English variant, and what kept the variants for 1 s).
+    up.script('/vary/b/clock', { headers: { 'cache-control': 'max-age=2' } });
+    await send(app, '/vary/b/clock');
+    await getUntil(app, '/vary/b/clock', 'the 2 s clock entry went stale', (got) => xcache(got) !== 'HIT');
+    const french = await send(app, '/vary/b/siblings', { headers: fr });
+    assert.equal(french.text, 'in fr');
+    assert.equal(xcache(french), 'HIT', 'a variant fresh for another ~57 s was lost: storing the short-lived English variant shortened how long the key\'s variants are found');
+  });
+
   test('proxy: a route\'s invalidate: removes every variant of the key', { timeout: 20_000 }, async () => {
     up.handle('/vary/p/purged', negotiating('max-age=60'));
     await send(app, '/vary/p/purged', { headers: gzip });
@@ -733,6 +775,21 @@ describe('shared cache: single flight and conditional requests (RFC 9111 section
       assert.equal(other.status, 200);
       assert.equal(other.text, 'tagged 1');
       askedOnceUnconditionally(side(), 'cond-join');
+    });
+
+    test(`${kind}: a client's conditional on a stale entry revalidates it with the stored validator, not the client's, and is answered for its own tag`, { timeout: 20_000 }, async () => {
+      // Age: 60 of max-age=60: stale from the start, kept because it can be validated.
+      side().script('cond-stale', { headers: { etag: '"v1"', 'cache-control': 'max-age=60', age: '60' }, notModified: { etag: '"v1"', 'cache-control': 'max-age=60' }, body: 'tagged {n}' });
+      await send(app, side().path('cond-stale'));
+      const other = await send(app, side().path('cond-stale'), { headers: { 'if-none-match': '"v0"' } });
+      assert.equal(other.status, 200);
+      assert.equal(other.text, 'tagged 1');
+      assert.equal(xcache(other), 'REVALIDATED');
+      assert.deepEqual(side().asked('cond-stale').map((a) => a.headers['if-none-match']), [undefined, '"v1"']);
+      const same = await send(app, side().path('cond-stale'), { headers: { 'if-none-match': '"v1"' } });
+      assert.equal(same.status, 304);
+      assert.equal(xcache(same), 'HIT');
+      assert.equal(side().asked('cond-stale').length, 2);
     });
 
     test(`${kind}: a client's conditional against a fresh stored reply is answered by the cache: 304 with the ETag and no body when it matches, 200 otherwise`, { timeout: 20_000 }, async () => {
@@ -881,6 +938,9 @@ describe('shared cache: the origin\'s freshness (RFC 9111 section 4.2)', () => {
       const stale = await twice(side(), 'expires-stale', { headers: { date: httpDate(-120), expires: httpDate(-60) } });
       assert.notEqual(xcache(stale.second), 'HIT');
       assert.equal(stale.asked, 2);
+      // max-age wins over Expires (RFC 9111 section 5.3).
+      const maxAge = await twice(side(), 'expires-max-age', { headers: { 'cache-control': 'max-age=60', expires: httpDate(-60) } });
+      assert.equal(xcache(maxAge.second), 'HIT');
       // An invalid Expires means already expired (RFC 9111 section 5.3).
       const invalid = await twice(side(), 'expires-invalid', { headers: { expires: '0' } });
       assert.notEqual(xcache(invalid.second), 'HIT');
@@ -907,7 +967,7 @@ describe('shared cache: the origin\'s freshness (RFC 9111 section 4.2)', () => {
       const body = 'the stored body';
       side().script('no-cache', {
         headers: { etag: '"nc"', 'cache-control': 'no-cache, max-age=60', 'x-version': '{n}' },
-        notModified: { etag: '"nc"', 'cache-control': 'no-cache, max-age=60', 'x-version': '{n}', 'content-length': '0' },
+        notModified: { etag: '"nc"', 'cache-control': 'no-cache, max-age=60', 'x-version': '{n}', 'x-checked': 'check {n}', 'content-length': '0' },
         body,
       });
       const first = await send(app, side().path('no-cache'));
@@ -919,6 +979,7 @@ describe('shared cache: the origin\'s freshness (RFC 9111 section 4.2)', () => {
         assert.equal(xcache(got), 'REVALIDATED');
         assert.equal(got.text, body);
         assert.equal(field(got, 'x-version'), String(n), 'a field of the 304 did not replace the stored one');
+        assert.equal(field(got, 'x-checked'), `check ${n}`, 'a field only the 304 carries was not added');
         assert.equal(field(got, 'content-length'), String(Buffer.byteLength(body)));
         assert.equal(field(got, 'etag'), '"nc"');
       }
@@ -1066,7 +1127,8 @@ describe('shared cache: unsafe methods invalidate (RFC 9111 section 4.4)', () =>
   for (const kind of ['proxy', 'actor'] as const) {
     const side = (): Side => sideOf('inv', kind);
 
-    for (const [method, status] of [['POST', 201], ['PUT', 200], ['DELETE', 204], ['PATCH', 200]] as const) {
+    // PROPFIND: a method actorrt knows nothing of is unsafe (RFC 9110 section 9.2.1 lists the safe ones).
+    for (const [method, status] of [['POST', 201], ['PUT', 200], ['DELETE', 204], ['PATCH', 200], ['PROPFIND', 207]] as const) {
       test(`${kind}: a ${method} answered ${status} makes the next GET of the URL go to the origin`, { timeout: 20_000 }, async () => {
         const name = `inv-${method.toLowerCase()}`;
         side().script(name, { ...STORED, unsafe: { status } });
@@ -1078,6 +1140,28 @@ describe('shared cache: unsafe methods invalidate (RFC 9111 section 4.4)', () =>
         assert.deepEqual(side().asked(name).map((a) => a.method), ['GET', method, 'GET']);
       });
     }
+
+    test(`${kind}: a PUT while a GET's fill is under way: that fill's reply is not stored, and a GET after the PUT does not join it`, { timeout: 20_000 }, async () => {
+      side().script('inv-during-fill', { ...STORED, hold: true });
+      const early = send(app, side().path('inv-during-fill'));
+      await eventually('the origin got the first GET', () => side().asked('inv-during-fill').length === 1, 10_000);
+      assert.equal((await send(app, side().path('inv-during-fill'), { method: 'PUT' })).status, 204);
+      const late = send(app, side().path('inv-during-fill'));
+      await eventually('the GET after the PUT went to the origin itself', () => side().asked('inv-during-fill').length === 3, 10_000);
+      side().release('inv-during-fill');
+      assert.equal((await early).text, 'version 1');
+      assert.equal((await late).text, 'version 3', 'the GET after the PUT was handed what was read before it');
+      const next = await send(app, side().path('inv-during-fill'));
+      assert.equal(next.text, 'version 3', 'the reply read before the PUT was stored');
+      assert.equal(xcache(next), 'HIT');
+    });
+
+    test(`${kind}: a safe method (OPTIONS) answered 2xx invalidates nothing`, { timeout: 20_000 }, async () => {
+      side().script('inv-options', { ...STORED, unsafe: { status: 204 } });
+      await stored(side().path('inv-options'));
+      assert.equal((await send(app, side().path('inv-options'), { method: 'OPTIONS' })).status, 204);
+      assert.equal(xcache(await send(app, side().path('inv-options'))), 'HIT');
+    });
 
     test(`${kind}: a POST invalidates its own URL only (the query string is part of it)`, { timeout: 20_000 }, async () => {
       side().script('inv-query', STORED);
@@ -1092,17 +1176,19 @@ describe('shared cache: unsafe methods invalidate (RFC 9111 section 4.4)', () =>
 
     test(`${kind}: the URLs in the reply's Location and Content-Location are invalidated when they are on the same host`, { timeout: 20_000 }, async () => {
       const host = new URL(app.url).host;
-      const targets = ['loc-rel', 'loc-abs', 'loc-near', 'cloc-rel', 'cloc-abs', 'loc-foreign'];
+      const targets = ['loc-rel', 'loc-abs', 'loc-near', 'cloc-rel', 'cloc-abs', 'loc-foreign', 'loc-query?page=2'];
       for (const t of targets) {
-        side().script(t, STORED);
+        side().script(t.split('?')[0] as string, STORED);
         await stored(side().path(t));
       }
+      // Stored too, and not named by any Location: the query string is part of the URL.
+      await stored(side().path('loc-query?page=1'));
       const path = side().path;
       const unsafe: ReadonlyArray<Record<string, string>> = [
         { location: path('loc-rel'), 'content-location': path('cloc-rel') },
         { location: `http://${host}${path('loc-abs')}`, 'content-location': `http://${host}${path('cloc-abs')}` },
         { location: 'loc-near' }, // relative to the request's URL: a sibling
-        { location: `http://elsewhere.example${path('loc-foreign')}` },
+        { location: `http://elsewhere.example${path('loc-foreign')}`, 'content-location': path('loc-query?page=2') },
       ];
       unsafe.forEach((headers, i) => side().script(`collection-${i}`, { unsafe: { status: i === 2 ? 303 : 201, headers } }));
       for (let i = 0; i < unsafe.length; i++) assert.ok((await send(app, path(`collection-${i}`), { method: 'POST' })).status < 400);
@@ -1110,6 +1196,7 @@ describe('shared cache: unsafe methods invalidate (RFC 9111 section 4.4)', () =>
         const got = await send(app, path(t));
         assert.equal(xcache(got), t === 'loc-foreign' ? 'HIT' : 'MISS', `${t}: ${got.text}`);
       }
+      assert.equal(xcache(await send(app, path('loc-query?page=1'))), 'HIT');
     });
 
     test(`${kind}: an unsafe request answered 4xx or 5xx invalidates nothing`, { timeout: 20_000 }, async () => {
