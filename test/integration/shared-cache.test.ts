@@ -16,22 +16,23 @@ import { startInstance, statusOf, type Instance } from './instance.js';
  * node:http upstream on port 0 that records every request and answers as the test says) and,
  * where it applies, on an actor route (test/fixtures/shared-cache/actors/scripted.mjs, which
  * answers the same scripts and logs every run). One front worker: its memory store sees every
- * request, so HIT / MISS are exact.
+ * request, so HIT / MISS are exact. Time passes only where the test is about time (max-age=1,
+ * Age growing); elsewhere an origin's `Age` equal to its max-age makes a reply stale on arrival.
  */
 
 /** Header fields as undici and node:http hand them over. */
 type Fields = Readonly<Record<string, string | string[] | undefined>>;
 
-/** How the origin answers a name (the fixture actor's header comment says the same). */
+/** How the origin answers a path (the fixture actor's header comment says the same). */
 interface Script {
   readonly status?: number;
-  /** `{n}` in a value becomes the number of this request for the name (1, 2, ...). */
+  /** `{n}` in a value becomes the number of this request for the path (1, 2, ...). */
   readonly headers?: Readonly<Record<string, string>>;
   /** `{user}` becomes the request's Authorization (or "anonymous"), `{n}` as above, `{header:x}` the request's field x (or "-"). */
   readonly body?: string;
   /** Headers of a 304 answered when the request's If-None-Match names headers.etag or its If-Modified-Since is headers['last-modified']. */
   readonly notModified?: Readonly<Record<string, string>>;
-  /** Answer GETs only once the test releases the name. */
+  /** Answer GET / HEAD only once the test releases the path. */
   readonly hold?: boolean;
   /** The answer to methods other than GET / HEAD (default 204). */
   readonly unsafe?: { readonly status: number; readonly headers?: Readonly<Record<string, string>> };
@@ -845,6 +846,21 @@ describe('shared cache: HEAD on cached routes', () => {
     assert.equal(get.text, BIG);
     assert.equal(field(get, 'content-length'), '5000');
     assert.equal(up.asked('/head/p/big').length, 1);
+  });
+
+  test('proxy: single flight: a HEAD leads the fill and a GET joins it: the HEAD gets the length, the GET the body, the upstream one GET', { timeout: 20_000 }, async () => {
+    up.script('/head/p/big-flight', { hold: true, headers: { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }, body: BIG });
+    const before = await missesOf(app);
+    const head = send(app, '/head/p/big-flight', { method: 'HEAD' });
+    await eventually('the upstream got the fill', () => up.asked('/head/p/big-flight').length === 1, 10_000);
+    const get = send(app, '/head/p/big-flight');
+    await eventually('the GET joined the fill', async () => (await missesOf(app)) === before + 2, 10_000);
+    up.release('/head/p/big-flight');
+    const [h, g] = await Promise.all([head, get]);
+    assert.equal(field(h, 'content-length'), '5000');
+    assert.equal(h.body.length, 0);
+    assert.equal(g.text, BIG);
+    assert.deepEqual(up.asked('/head/p/big-flight').map((a) => a.method), ['GET']);
   });
 
   test('proxy: HEAD on a cached route whose reply is not stored still reports the GET\'s length, each time from a GET upstream', { timeout: 20_000 }, async () => {
