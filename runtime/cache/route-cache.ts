@@ -194,7 +194,9 @@ export class ResponseCache {
       const flight = this.flight(store, key, policy, req, entry, fill, false);
       result = await flight.result;
       // A reply made for another client's request is used only when it may be shared and was selected for the same values.
-      if (!flight.led && (!result.shareable || !varyMatches(result.vary, req.headers))) result = await this.fillAndStore(store, key, policy, req, entry, fill);
+      if (!flight.led && (!result.shareable || !varyMatches(result.entry?.vary ?? result.vary, req.headers))) {
+        result = await this.fillAndStore(store, key, policy, req, entry, fill);
+      }
     } catch (err) {
       if (staleIfError === undefined) throw err;
       counts.stale++;
@@ -371,10 +373,12 @@ async function put(store: CacheStore, key: string, entry: StoredReply, keep: num
   if (entry.vary === undefined) return store.set(key, entry, ttl);
   const names = Object.keys(entry.vary);
   const found = await store.get(key);
-  const marker: VariantsMarker = isVariantsMarker(found) && sameNames(found.names, names)
-    ? found
-    : { kind: 'variants', names, id: randomBytes(6).toString('base64url') };
-  await store.set(key, marker, Math.max(ttl, keep));
+  const now = Date.now();
+  const reuse = isVariantsMarker(found) && sameNames(found.names, names) ? found : undefined;
+  // The marker lives as long as its longest-lived variant: a short-lived sibling stored later must not orphan a fresh one.
+  const markerTtl = Math.max(ttl, keep, reuse?.until === undefined ? 0 : reuse.until - now);
+  const marker: VariantsMarker = { kind: 'variants', names, id: reuse?.id ?? randomBytes(6).toString('base64url'), until: now + markerTtl };
+  await store.set(key, marker, markerTtl);
   await store.set(variantKey(key, marker, entry.vary), entry, ttl);
 }
 

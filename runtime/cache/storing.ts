@@ -32,6 +32,8 @@ export interface VariantsMarker {
   readonly kind: 'variants';
   readonly names: readonly string[];
   readonly id: string;
+  /** Until when (epoch ms) the store keeps it: a marker is never given a shorter life than it has. */
+  readonly until?: number;
 }
 
 /** The request as far as storing is concerned. */

@@ -180,3 +180,10 @@ test('rejects a maxRss below what a fresh process already uses (it would replace
   assertIssue(`version: 1\nhttp:\n  maxRss: 64mb\npools:\n  api:\n    actor: ./actors/api.ts\nroutes:\n  - match: { path: /x }\n    pool: api\n`,
     { code: 'ACTORRT_E_CONFIG_VALUE', line: 3, col: 11, message: /http\.maxRss is below 128mb/, hint: /in a loop/ });
 });
+
+test('a route cache without use: names the caches to choose from, or asks for one when there is none', () => {
+  assertIssue(`version: 1\n${POOL}routes:\n  - match: { path: /x }\n    pool: api\n    cache: { ttl: 1s }\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 8, col: 12, message: /declares none/, hint: /caches:/ });
+  assertIssue(`version: 1\ncaches:\n  a: { store: memory }\n  b: { store: memory }\n${POOL}routes:\n  - match: { path: /x }\n    pool: api\n    cache: { ttl: 1s }\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 11, col: 12, message: /declares 2: a, b/, hint: /use: a/ });
+});

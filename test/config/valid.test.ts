@@ -104,9 +104,25 @@ routes:
   assert.deepEqual(config.caches['local'], { store: 'memory', maxEntries: 10_000, maxBytes: 64 * 1024 * 1024, ttl: 30_000, timeout: 50 });
   assert.deepEqual(config.caches['shared'], { store: 'redis', resource: 'redis', namespace: 'actorrt:shared', ttl: 300_000, timeout: 20 });
   assert.deepEqual(config.routes[0]?.cache, {
-    use: 'local', key: 'u:{header.X-Tenant}:{params.id}', staleWhileRevalidate: 0, staleIfError: 60_000, vary: ['accept-language'], statuses: [200], allowNoCache: false,
+    use: 'local', key: 'u:{header.X-Tenant}:{params.id}', freshness: 'origin', staleWhileRevalidate: 0, staleIfError: 60_000, vary: ['accept-language'], statuses: [200], allowNoCache: false,
   });
-  assert.deepEqual(config.routes[1]?.cache, { use: 'shared', key: 'v:{params.id}', ttl: 5000, staleWhileRevalidate: 0, staleIfError: 0, vary: [], statuses: [200, 404], allowNoCache: true });
+  assert.deepEqual(config.routes[1]?.cache, { use: 'shared', key: 'v:{params.id}', freshness: 'origin', ttl: 5000, staleWhileRevalidate: 0, staleIfError: 0, vary: [], statuses: [200, 404], allowNoCache: true });
+});
+
+test('a route cache may leave out its store when there is one, and its key (method and target, RFC 9111 section 2)', () => {
+  const config = load(`version: 1
+caches:
+  only: { store: memory }
+pools:
+  api: { actor: ./actors/api.ts }
+routes:
+  - match: { method: GET, path: /u/:id }
+    pool: api
+    cache: { freshness: route, ttl: 1s }
+`);
+  assert.equal(config.routes[0]?.cache?.use, 'only');
+  assert.equal(config.routes[0]?.cache?.key, '{method}:{url}');
+  assert.equal(config.routes[0]?.cache?.freshness, 'route');
 });
 
 test('every key of the schema says what it is for (an editor hover shows it)', () => {
