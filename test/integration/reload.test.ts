@@ -121,10 +121,14 @@ async function startedUnderLoad(t: { after(fn: () => unknown): void }, args: rea
 }
 
 test('editing the file resizes an inline pool 4 -> 16 -> 2 and an isolated pool 1 -> 4 -> 1 under load, with no failed request', { timeout: 120_000 }, async (t) => {
-  const { file, app, load } = await startedUnderLoad(t);
+  const { file, app, load, started } = await startedUnderLoad(t);
+  let previous = started.lastReload?.at;
   for (const [echo, workProcesses] of [[16, 4], [2, 1]] as const) {
     save(file, topology({ echo, workProcesses }));
-    const s = await until(app, `echo ${echo}, work processes ${workProcesses}`, settled({ echo, workProcesses }));
+    // The new sizes show in status as they are applied, the reload's record once it is done: wait for both.
+    const done = settled({ echo, workProcesses });
+    const s = await until(app, `echo ${echo}, work processes ${workProcesses}`, (st) => done(st) && st.lastReload !== undefined && st.lastReload.at !== previous);
+    previous = s.lastReload?.at;
     assert.equal(pool(s, 'echo').size, echo);
     assert.equal(pool(s, 'work').processCount, workProcesses);
     assert.equal(s.lastReload?.trigger, 'file');
