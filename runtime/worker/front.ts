@@ -172,7 +172,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
       const reply = toReply(await toPool(table, route, actorReq));
-      await invalidateTargets(table, method, path, search, req, reply);
+      if (table.caching && !SAFE_METHODS.has(method)) await invalidateTargets(table, method, path, search, req, reply);
       if (res.destroyed) return; // the client left while the actor worked
       // Checked when the reply goes out: a request that arrived before draining began must still
       // release its keep-alive connection, or the drain waits for the client to hang up.
@@ -181,7 +181,9 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     }
 
     const routed: Routed = { route, policies, search, raw, client, req: actorReq };
-    const keySource = { ...actorReq, method, url: path + search, hasBody: raw !== undefined && raw.length > 0 };
+    const keySource: CacheRequest = {
+      method, path, url: search === '' ? path : path + search, params: actorReq.params, query, headers: actorReq.headers, body, hasBody: raw !== undefined && raw.length > 0,
+    };
     const cached = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? keySource : undefined;
     // A fresh entry in this process's memory answers before anything is awaited.
     const hit = cached !== undefined ? deps.cache.hit(policies.cache as RouteCachePolicy, cached) : undefined;
@@ -189,7 +191,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (policies.invalidate !== undefined && outcome.reply.status < 400) {
       await deps.invalidate(renderInvalidation(policies.invalidate, keySource));
     }
-    await invalidateTargets(table, method, path, search, req, outcome.reply);
+    if (table.caching && !SAFE_METHODS.has(method)) await invalidateTargets(table, method, path, search, req, outcome.reply);
     if (res.destroyed) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
