@@ -51,7 +51,8 @@ export function notModifiedFields(entry: Pick<StoredReply, 'headers'>): string[]
 
 /**
  * The request fields of a fill: the client's, without its own conditionals and Range (the fill's
- * answer is stored for everybody), plus the validators of `entry` when it revalidates one.
+ * answer is stored for everybody), plus this cache's Surrogate-Capability and the validators of
+ * `entry` when it revalidates one.
  */
 export function fillFields(client: Readonly<Record<string, FieldValue>>, entry: Pick<StoredReply, 'headers'> | undefined): Record<string, string | readonly string[]> {
   const out: Record<string, string | readonly string[]> = {};
