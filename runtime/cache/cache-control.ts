@@ -126,6 +126,16 @@ export function varyNames(value: FieldValue): readonly string[] {
   return names;
 }
 
+/**
+ * The lower-case tokens of a comma-separated list field (Connection, Upgrade; RFC 9110 section
+ * 5.6.1), empty when the field is absent.
+ */
+export function fieldTokens(value: FieldValue): Set<string> {
+  const text = fieldText(value);
+  if (text === undefined) return new Set();
+  return new Set(text.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
+}
+
 /** A field's value as one string (lines joined with `, `, as RFC 9110 section 5.3 combines them). */
 export function fieldText(value: FieldValue): string | undefined {
   if (value === undefined) return undefined;

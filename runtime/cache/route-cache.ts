@@ -152,7 +152,7 @@ export class ResponseCache {
    */
   hit(policy: RouteCachePolicy, req: CacheRequest): CacheOutcome | undefined {
     const store = this.caches.store(policy.store);
-    if (store?.peek === undefined || !plain(policy, req)) return undefined;
+    if (store === undefined || !hasPeek(store) || !plain(policy, req)) return undefined;
     const entry = peekEntry(store, keyOf(policy, req), req.headers);
     if (entry === undefined) return undefined;
     const now = Date.now();
@@ -350,21 +350,29 @@ function plain(policy: RouteCachePolicy, req: CacheRequest): boolean {
 
 /** The entry a request selects at `key`: the one stored there, or the variant its Vary values pick. */
 async function lookup(store: CacheStore, key: string, headers: CacheRequest['headers']): Promise<StoredReply | undefined> {
-  const found = await store.get(key);
-  if (isStoredReply(found)) return varyMatches(found.vary, headers) ? found : undefined;
-  if (!isVariantsMarker(found)) return undefined;
-  const variant = await store.get(variantKey(key, found, varyValues(found.names, headers)));
-  return isStoredReply(variant) && varyMatches(variant.vary, headers) ? variant : undefined;
+  const found = select(await store.get(key), key, headers);
+  return typeof found === 'string' ? selected(await store.get(found), headers) : found;
+}
+
+function hasPeek(store: CacheStore): store is CacheStore & { peek(key: string): unknown } {
+  return store.peek !== undefined;
 }
 
 /** `lookup` without waiting, for stores in this process. */
-function peekEntry(store: CacheStore, key: string, headers: CacheRequest['headers']): StoredReply | undefined {
-  const peek = store.peek as (key: string) => unknown;
-  const found = peek.call(store, key);
-  if (isStoredReply(found)) return found.vary === undefined || varyMatches(found.vary, headers) ? found : undefined;
-  if (!isVariantsMarker(found)) return undefined;
-  const variant = peek.call(store, variantKey(key, found, varyValues(found.names, headers)));
-  return isStoredReply(variant) && varyMatches(variant.vary, headers) ? variant : undefined;
+function peekEntry(store: CacheStore & { peek(key: string): unknown }, key: string, headers: CacheRequest['headers']): StoredReply | undefined {
+  const found = select(store.peek(key), key, headers);
+  return typeof found === 'string' ? selected(store.peek(found), headers) : found;
+}
+
+/** What is stored at `key` selects: an entry, or (a variants marker) the key of the variant to read next. */
+function select(found: unknown, key: string, headers: CacheRequest['headers']): StoredReply | string | undefined {
+  if (isVariantsMarker(found)) return variantKey(key, found, varyValues(found.names, headers));
+  return selected(found, headers);
+}
+
+/** `found` when it is a stored reply whose Vary values the request presents. */
+function selected(found: unknown, headers: CacheRequest['headers']): StoredReply | undefined {
+  return isStoredReply(found) && varyMatches(found.vary, headers) ? found : undefined;
 }
 
 /** Store an entry at `key`, or, when it varies, as a variant under the key's marker (reusing the marker when it names the same fields). */

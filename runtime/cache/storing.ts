@@ -1,5 +1,5 @@
 import { encodeBody, type Reply } from '../reply.js';
-import { fieldText, parseDirectives, surrogateDirectives, varyNames, type FieldValue } from './cache-control.js';
+import { fieldText, fieldTokens, parseDirectives, surrogateDirectives, varyNames, type FieldValue } from './cache-control.js';
 import { lifetimeOf, type FreshnessRules, type FreshnessState } from './freshness.js';
 
 /**
@@ -99,9 +99,9 @@ export function toStored(req: StoringRequest, reply: Reply, rules: FreshnessRule
 
   const { payload, type } = encodeBody(reply);
   const stored: Record<string, string | readonly string[]> = {};
-  const listed = connectionListed(headers['connection']);
+  const listed = fieldTokens(headers['connection']);
   for (const name in headers) {
-    if (NOT_STORED.has(name) || listed?.has(name) === true) continue;
+    if (NOT_STORED.has(name) || listed.has(name)) continue;
     stored[name] = headers[name] as string | readonly string[];
   }
   if (stored['content-type'] === undefined && type !== undefined) stored['content-type'] = type;
@@ -121,10 +121,10 @@ export function toStored(req: StoringRequest, reply: Reply, rules: FreshnessRule
  */
 export function updated(entry: StoredReply, notModified: Reply, rules: FreshnessRules, requestTime: number, responseTime: number): StoredReply {
   const fresh = lowerCased(notModified.headers);
-  const listed = connectionListed(fresh['connection']);
+  const listed = fieldTokens(fresh['connection']);
   const headers: Record<string, string | readonly string[]> = { ...entry.headers };
   for (const name in fresh) {
-    if (NOT_STORED.has(name) || KEPT_ON_UPDATE.has(name) || listed?.has(name) === true) continue;
+    if (NOT_STORED.has(name) || KEPT_ON_UPDATE.has(name) || listed.has(name)) continue;
     headers[name] = fresh[name] as string | readonly string[];
   }
   const life = lifetimeOf(entry.status, { ...headers, age: fresh['age'], 'surrogate-control': fresh['surrogate-control'] }, rules, requestTime, responseTime);
@@ -192,11 +192,6 @@ function normalized(value: FieldValue): string | null {
   return text === undefined ? null : text.trim().replace(/\s*,\s*/g, ', ');
 }
 
-function connectionListed(value: FieldValue): Set<string> | undefined {
-  const text = fieldText(value);
-  if (text === undefined) return undefined;
-  return new Set(text.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
-}
 
 function isStream(body: unknown): boolean {
   return typeof body === 'object' && body !== null && !Buffer.isBuffer(body) && typeof (body as { pipe?: unknown }).pipe === 'function';

@@ -172,7 +172,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
       const reply = toReply(await toPool(table, route, actorReq));
-      if (table.caching && !SAFE_METHODS.has(method)) await invalidateTargets(table, method, path, search, req, reply);
+      if (changesCache(table, method)) await invalidateTargets(table, path, search, req, reply);
       if (res.destroyed) return; // the client left while the actor worked
       // Checked when the reply goes out: a request that arrived before draining began must still
       // release its keep-alive connection, or the drain waits for the client to hang up.
@@ -191,7 +191,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (policies.invalidate !== undefined && outcome.reply.status < 400) {
       await deps.invalidate(renderInvalidation(policies.invalidate, keySource));
     }
-    if (table.caching && !SAFE_METHODS.has(method)) await invalidateTargets(table, method, path, search, req, outcome.reply);
+    if (changesCache(table, method)) await invalidateTargets(table, path, search, req, outcome.reply);
     if (res.destroyed) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
@@ -238,21 +238,21 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
    * Location / Content-Location it names on this host (RFC 9111 section 4.4). Only routes that
    * cache GET on those paths are looked at; nothing is done on an instance without caches.
    */
-  async function invalidateTargets(table: RoutingTable, method: string, path: string, search: string, req: IncomingMessage, reply: Reply): Promise<void> {
-    if (!table.caching || SAFE_METHODS.has(method) || reply.status >= 400) return;
+  async function invalidateTargets(table: RoutingTable, path: string, search: string, req: IncomingMessage, reply: Reply): Promise<void> {
+    if (reply.status >= 400) return;
     const inv = unsafeInvalidation(table.router, (route) => table.policies.get(route)?.cache, path + search, req.headers, reply.headers);
     if (inv !== undefined) await deps.invalidate(inv);
   }
 
   /** The same for a streamed proxy reply, once it is sent (its status and Location are known only then). */
   function invalidateStreamed(table: RoutingTable, method: string, path: string, search: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!table.caching || SAFE_METHODS.has(method)) return Promise.resolve();
+    if (!changesCache(table, method)) return Promise.resolve();
     const headers: Record<string, string> = {};
     for (const name of ['location', 'content-location']) {
       const value = res.getHeader(name);
       if (typeof value === 'string') headers[name] = value;
     }
-    return invalidateTargets(table, method, path, search, req, { status: res.statusCode, headers, body: undefined });
+    return invalidateTargets(table, path, search, req, { status: res.statusCode, headers, body: undefined });
   }
 
   /** Send the request to the route's pool; resolves to what the actor returned. */
@@ -302,6 +302,14 @@ export function httpResource(config: Config, route: CompiledRoute): HttpResource
   const resource = config.resources[name];
   if (resource?.type !== 'http') throw new ActorrtError('ACTORRT_E_INTERNAL', `route ${route.config.index} proxies to "${name}", which is not an http resource`);
   return resource;
+}
+
+/**
+ * Whether a `method` request may make stored replies stale (RFC 9111 section 4.4): an unsafe
+ * method on an instance that caches. Checked without awaiting: a hit must not pay a turn for it.
+ */
+function changesCache(table: RoutingTable, method: string): boolean {
+  return table.caching && !SAFE_METHODS.has(method);
 }
 
 /** The routes of a slot whose header and query conditions this request meets. */

@@ -8,6 +8,7 @@ import { redactUrl } from '../resources/address.js';
 import { causeOf, isConnectionError } from '../resources/connection-errors.js';
 import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, LINGER_BYTES, tooLarge } from './body.js';
+import { fieldText, fieldTokens } from '../cache/cache-control.js';
 import type { ClientAddress } from './client-address.js';
 
 /** Headers that describe one connection, not the message (RFC 9110 section 7.6.1); never forwarded. */
@@ -142,9 +143,9 @@ function writeHead({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData
 /** An upstream reply's end-to-end headers (hop-by-hop ones, and those its Connection header names, dropped). */
 function endToEnd(headers: Dispatcher.ResponseData['headers']): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const connectionTokens = listTokens(headers['connection']);
+  const connectionTokens = fieldTokens(headers['connection']);
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens?.has(name) === true) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
     out[name] = value;
   }
   return out;
@@ -185,33 +186,24 @@ function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: H
 export function forwardedHeaders(req: IncomingMessage, requestId: string, client: ClientAddress,
   headers: Readonly<Record<string, string | readonly string[] | undefined>> = req.headers): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const connectionTokens = listTokens(headers.connection);
+  const connectionTokens = fieldTokens(headers.connection);
   const trusted = client.peerTrusted;
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || REPLACED.has(name) || connectionTokens?.has(name) === true) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || REPLACED.has(name) || connectionTokens.has(name)) continue;
     if (!trusted && (CLIENT_CLAIMS.has(name) || name.startsWith('x-forwarded-'))) continue;
     out[name] = typeof value === 'string' ? value : [...value];
   }
-  const prior = trusted ? joined(headers['x-forwarded-for']) : undefined;
+  const prior = trusted ? fieldText(headers['x-forwarded-for']) : undefined;
   out['x-forwarded-for'] = prior === undefined || prior.trim() === '' ? client.peer : `${prior}, ${client.peer}`;
   const own = 'encrypted' in req.socket ? 'https' : 'http';
   const proto = trusted ? headers['x-forwarded-proto'] : undefined;
-  out['x-forwarded-proto'] = joined(proto) ?? own;
+  out['x-forwarded-proto'] = fieldText(proto) ?? own;
   const host = trusted ? headers['x-forwarded-host'] ?? headers.host : headers.host;
-  if (host !== undefined) out['x-forwarded-host'] = joined(host) as string;
+  if (host !== undefined) out['x-forwarded-host'] = fieldText(host) as string;
   out['x-request-id'] = requestId;
   return out;
 }
 
-function joined(value: string | readonly string[] | undefined): string | undefined {
-  return value === undefined || typeof value === 'string' ? value : value.join(', ');
-}
-
-function listTokens(value: string | readonly string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  const joined = typeof value === 'string' ? value : value.join(',');
-  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
-}
 
 /**
  * The upstream path for the raw request `path` (percent-encoded as the client sent it, dot

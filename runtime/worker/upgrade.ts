@@ -2,6 +2,7 @@ import { ServerResponse, type IncomingMessage, type IncomingHttpHeaders } from '
 import { Socket } from 'node:net';
 import { pipeline, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { fieldTokens } from '../cache/cache-control.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { RequestIds } from '../request-id.js';
@@ -225,7 +226,7 @@ function decide(table: RoutingTable, req: IncomingMessage, draining: boolean): D
   }
   // A WebSocket client cannot use a plain reply (RFC 6455 section 4.1); other upgrades (h2c) fall
   // back to HTTP/1.1 when the server ignores them (RFC 9110 section 7.8), so their request is served.
-  if (tokens(req.headers.upgrade).has('websocket')) {
+  if (fieldTokens(req.headers.upgrade).has('websocket')) {
     return refuse('ACTORRT_E_UPGRADE_UNSUPPORTED', `${path} is served by pool "${route.config.pool ?? ''}", which does not take WebSocket connections; only proxy routes relay upgrades`);
   }
   return { kind: 'serve' };
@@ -298,18 +299,11 @@ function open(client: Duplex, upstream: Duplex, early: readonly Buffer[], switch
 
 /** An upstream answer's end-to-end headers (hop-by-hop ones, those its Connection header names and its x-request-id dropped). */
 function endToEnd(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const named = tokens(headers.connection);
+  const named = fieldTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name === 'x-request-id') continue;
     out[name] = value;
   }
   return out;
-}
-
-/** The lower-case tokens of a comma-separated header (Connection, Upgrade). */
-function tokens(value: string | string[] | undefined): Set<string> {
-  if (value === undefined) return new Set();
-  const joined = Array.isArray(value) ? value.join(',') : value;
-  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
 }
