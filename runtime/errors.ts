@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop`, `status`, `reload` or `scale` found no running instance for that topology, or nothing listens on its admin socket (the primary has exited or is shutting down).' },
   ACTORRT_E_ADMIN_UNAVAILABLE: { summary: 'A running primary did not answer on its admin socket (`status`, `reload`, `scale`): no answer in time, or the connection was dropped (it is paused, overloaded or out of file descriptors).' },
   ACTORRT_E_RELOAD_REFUSED: { summary: 'A reload or scale asked for a change a running instance cannot take (`http.port`, `http.host`): restart the instance to apply it. Nothing was changed.' },
+  ACTORRT_E_METRICS_LISTEN: { summary: 'The metrics listener (`admin.metrics`) could not bind its address (another process holds the port); the instance serves on without it and says so in its log and `actorrt status`.' },
   ACTORRT_E_RELOAD_FAILED: { summary: 'A reload could not be applied (a new process failed to start, or a process could not apply the topology); the processes it started were stopped and the previous topology keeps serving.' },
 
   // Command line.

@@ -6,11 +6,13 @@ import {
   EXIT_ESCALATE, EXIT_STARTUP, HEARTBEAT_MS, type ChildMessage, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage, type StartMessage,
   type StartPoolMessage,
 } from '../protocol/messages.js';
-import type { CacheStats, Invalidation, PoolLoad } from '../protocol/shapes.js';
+import type { CacheStats, Invalidation, MetricsSnapshot, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 
 /** How long a process waits for the primary to confirm that every other process dropped invalidated keys. */
 export const INVALIDATE_WAIT_MS = 3000;
+/** How long a draining process waits for its final metrics to be written before it exits. */
+const FINAL_WAIT_MS = 500;
 /** How long a process that hit an uncaught exception lets its in-flight requests finish. */
 const CRASH_DRAIN_MS = 5000;
 
@@ -40,6 +42,8 @@ export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
   loads(): PoolLoad[];
   /** Cache counts of this process (for status). */
   caches(): CacheStats;
+  /** Everything this process counted, from the loads and cache counts just taken (a scrape). */
+  metrics(loads: readonly PoolLoad[], caches: CacheStats): MetricsSnapshot;
   /** Another process invalidated keys: drop them here. */
   invalidate(inv: Invalidation): Promise<void>;
   poolDown(pool: string, reason: string): void;
@@ -77,7 +81,12 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
         });
         break;
       }
-      case 'stats': send({ type: 'reply', id: msg.id, ok: true, loads: on.loads(), caches: on.caches() }); break;
+      case 'stats': {
+        const loads = on.loads();
+        const caches = on.caches();
+        send({ type: 'reply', id: msg.id, ok: true, loads, caches, ...(msg.metrics === true ? { metrics: on.metrics(loads, caches) } : {}) });
+        break;
+      }
       case 'invalidate': {
         const { id } = msg;
         on.invalidate({ keys: msg.keys, prefixes: msg.prefixes, ...(msg.stores === undefined ? {} : { stores: msg.stores }) }).then(() => send({ type: 'reply', id, ok: true }), (err: unknown) => {
@@ -154,6 +163,26 @@ export function invalidateElsewhere(inv: Invalidation): Promise<void> {
   });
 }
 
+/**
+ * A draining process's last word: what it counted since the last scrape, so the instance's counters
+ * keep it (they stay monotonic). Resolves once the message is written, or at once without a
+ * primary, and after FINAL_WAIT_MS at most: exiting must not wait on a stuck channel.
+ */
+export function sendFinalMetrics(metrics: MetricsSnapshot): Promise<void> {
+  if (!process.connected) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, FINAL_WAIT_MS);
+    try {
+      process.send?.({ type: 'final-metrics', metrics } satisfies ChildMessage, undefined, undefined, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
 /** A pool's failures exceeded its supervision here: tell the primary, then drain and exit with EXIT_ESCALATE. */
 export function escalateToPrimary(pool: string, reason: string, shutdown: (timeout: number, mode: ShutdownMessage['mode'], code: number) => Promise<void>): void {
   send({ type: 'escalate', pool, reason });

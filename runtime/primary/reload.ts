@@ -22,6 +22,8 @@ export class Reloader {
   private queue: Promise<unknown> = Promise.resolve();
   /** The last reload or scale, for status. */
   last: ReloadOutcome | undefined;
+  /** Reloads and scales finished, by `<trigger> <result>` (applied, unchanged, refused), for metrics. */
+  readonly tally = new Map<string, number>();
 
   constructor(private readonly processes: Processes, private readonly file: string, private readonly workersOf: (config: Config) => number,
     private readonly log: Logger) {}
@@ -100,6 +102,8 @@ export class Reloader {
       ...(error === undefined ? {} : { error }),
     };
     if (dryRun) return outcome;
+    const result = error !== undefined ? 'refused' : outcome.applied ? 'applied' : 'unchanged';
+    this.tally.set(`${trigger} ${result}`, (this.tally.get(`${trigger} ${result}`) ?? 0) + 1);
     // Nothing to change (an editor touching the file, a reload after the watcher already applied
     // the save): status keeps showing the last reload that changed something or was refused.
     if (outcome.ok && plan.length === 0) return outcome;

@@ -22,7 +22,8 @@ export function vitalLimits(config: Config, group: string): VitalLimits {
  * a busy loop, a process stopped with SIGSTOP) is killed, and supervision restarts it like any
  * crash; one past its maxRss is replaced gracefully through `recycle` (new before old).
  */
-export function watchProcesses(supervisor: ChildSupervisor, config: () => Config, recycle: (child: Child, why: string, fields: Readonly<Record<string, unknown>>) => Promise<void>, log: Logger): () => void {
+export function watchProcesses(supervisor: ChildSupervisor, config: () => Config, recycle: (child: Child, why: string, fields: Readonly<Record<string, unknown>>) => Promise<void>, log: Logger,
+  replaced: (child: Child, reason: 'unresponsive' | 'max_rss') => void = () => undefined): () => void {
   const recycling = new Set<Child>();
   let last = Date.now();
   const timer = setInterval(() => {
@@ -43,11 +44,15 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
         const why = `unresponsive for ${verdict.silentFor} ms (event loop blocked)`;
         const pid = child.pid;
         if (!supervisor.kill(child, why)) continue;
+        replaced(child, 'unresponsive');
         log.error({ ...child.spec.fields, childPid: pid, silentFor: verdict.silentFor, event: 'unresponsive' }, `${child.spec.name} is ${why}; killing it so it is replaced`);
       } else if (verdict.action === 'recycle' && !recycling.has(child)) {
         recycling.add(child);
         recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`, { rss: verdict.rss, maxRss: limits.maxRss })
-          .then(() => recycling.delete(child), (err: unknown) => {
+          .then(() => {
+            recycling.delete(child);
+            replaced(child, 'max_rss');
+          }, (err: unknown) => {
             log.error({ ...child.spec.fields, err: (err as Error).message }, `${child.spec.name}: could not start its replacement; it keeps serving`);
             setTimeout(() => recycling.delete(child), RECYCLE_RETRY_MS).unref();
           });

@@ -1,6 +1,6 @@
 import type { Config } from '../../config/types.js';
 import type { ErrorCode } from '../errors.js';
-import type { CacheStats, Endpoints, Invalidation, PoolLoad, SupervisionEvent } from './shapes.js';
+import type { CacheStats, Endpoints, Invalidation, MetricsSnapshot, PoolLoad, SupervisionEvent } from './shapes.js';
 
 /**
  * Every message between the primary and its child processes (front workers and isolated pool
@@ -56,8 +56,12 @@ export interface ReconfigureMessage {
   readonly down: Readonly<Record<string, string>>;
 }
 
-/** Primary -> running child: report the load of the pools running here; answered with a reply. */
-export interface StatsMessage { readonly type: 'stats'; readonly id: number }
+/**
+ * Primary -> running child: report the load of the pools running here and its cache counts; with
+ * `metrics`, also everything it counted (a scrape); answered with a reply. Status, `top` and
+ * /metrics read the same reply: one source of truth.
+ */
+export interface StatsMessage { readonly type: 'stats'; readonly id: number; readonly metrics?: boolean }
 
 /**
  * Both ways. Child -> primary: keys this process invalidated; tell every other process, then
@@ -114,7 +118,14 @@ export interface ReplyMessage {
   readonly error?: { readonly code: ErrorCode; readonly message: string };
   readonly loads?: readonly PoolLoad[];
   readonly caches?: CacheStats;
+  readonly metrics?: MetricsSnapshot;
 }
+
+/**
+ * Child -> primary, once, as a process that drains stops serving: its final counts, so the
+ * instance's counters keep what it counted since the last scrape (they stay monotonic).
+ */
+export interface FinalMetricsMessage { readonly type: 'final-metrics'; readonly metrics: MetricsSnapshot }
 
 /**
  * Child -> primary, every HEARTBEAT_MS from boot: the event loop turned and this is the resident
@@ -122,7 +133,8 @@ export interface ReplyMessage {
  */
 export interface AliveMessage { readonly type: 'alive'; readonly rss: number }
 
-export type ChildMessage = AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage;
+export type ChildMessage = AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage
+  | FinalMetricsMessage;
 
 /** How often children send `alive`. */
 export const HEARTBEAT_MS = 1000;

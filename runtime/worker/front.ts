@@ -6,6 +6,7 @@ import { compileInvalidation, renderInvalidation, type Invalidation, type Invali
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { RequestMetrics } from '../metrics/request-metrics.js';
 import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
@@ -78,6 +79,18 @@ export interface FrontDeps {
   isReady(): boolean;
   /** True while the worker drains: responses ask clients to close their connections. */
   isDraining(): boolean;
+  /** Where finished requests are counted; absent when metrics are off (`admin.metrics: false` and no `http.metricsPath`). */
+  readonly metrics?: RequestMetrics;
+}
+
+/** What the count of a finished request needs to know of it, learnt on its way: its route pattern and what served it. */
+interface Served {
+  route: string;
+  /** The pool or the upstream (http resource) of the route. */
+  target: string;
+  proxied: boolean;
+  /** Set when the request failed: its code (upstream failures, rejections and timeouts are counted by it). */
+  failure: string | undefined;
 }
 
 /** One routed request: everything dispatch, the cache and the writer need. */
@@ -102,12 +115,20 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   const { log } = deps;
   const ids = new RequestIds();
 
+  const { metrics } = deps;
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
-    handle(req, res, requestId, deps.table()).catch((err: unknown) => fail(res, err, requestId));
+    if (metrics === undefined) {
+      handle(req, res, requestId, deps.table(), undefined).catch((err: unknown) => fail(res, err, requestId, undefined));
+      return;
+    }
+    const started = performance.now();
+    const served: Served = { route: '', target: '', proxied: false, failure: undefined };
+    handle(req, res, requestId, deps.table(), served).catch((err: unknown) => fail(res, err, requestId, served))
+      .then(() => finished(metrics, req, res, served, (performance.now() - started) / 1000), (err: unknown) => log.error({ err, requestId }, 'counting a request failed'));
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable, served: Served | undefined): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     // Dot segments resolved before routing and forwarding: a route's prefix is a boundary an upstream can rely on.
@@ -117,6 +138,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const head = method === 'HEAD';
 
     const { live, ready } = table.config.http.health;
+    if (served !== undefined && (path === live || path === ready)) served.route = path;
     if (path === live) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ok' } }, requestId, head);
     if (path === ready) {
       if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
@@ -144,6 +166,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
     // A proxy route that neither looks at the body nor caches streams both ways, unread.
     const first = found.only ?? candidates?.[0];
+    if (served !== undefined && first !== undefined) serving(served, first);
     if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
       await proxy(table, req, res, first, path, search, client, requestId, undefined);
       return invalidateStreamed(table, method, path, search, req, res);
@@ -155,6 +178,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const routing = raw !== undefined && found.needsBody ? parseBody(raw, req.headers['content-type']) : undefined;
     const route = found.only ?? candidates?.find((c) => c.matchesBody(routing));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
+    if (served !== undefined && route !== first) serving(served, route);
     if (bytes && route.config.pool !== undefined) throw notText();
     const body = raw === undefined || found.needsBody || route.config.pool === undefined ? routing : parseBody(raw, req.headers['content-type']);
     const policies = table.policies.get(route.config.index);
@@ -277,10 +301,11 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     throw err;
   }
 
-  function fail(res: ServerResponse, err: unknown, requestId: string): void {
+  function fail(res: ServerResponse, err: unknown, requestId: string, served: Served | undefined): void {
     if (err instanceof ClientAbortedError) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     if (err instanceof ActorrtError) {
+      if (served !== undefined) served.failure = err.code;
       if (err.code === 'ACTORRT_E_BODY_TOO_LARGE') res.shouldKeepAlive = false; // do not read the rest
       const headers: Record<string, string> = err.code === 'ACTORRT_E_MAILBOX_FULL' ? { 'retry-after': '1' } : {};
       writeError(res, err, requestId, headers);
@@ -343,4 +368,31 @@ function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy |
 function withoutPrototype(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   Object.setPrototypeOf(headers, null);
   return headers;
+}
+
+/** The route a request took, for its count. */
+function serving(served: Served, route: CompiledRoute): void {
+  served.route = route.config.match.path;
+  served.target = route.config.pool ?? route.config.proxy ?? '';
+  served.proxied = route.config.proxy !== undefined;
+}
+
+/**
+ * Count a finished request: its status (499 when the client left before the response ended, as
+ * nginx logs it), and what its pool or upstream did. Runs once the response is written: a streamed
+ * proxy reply once its last byte is.
+ */
+function finished(metrics: RequestMetrics, req: IncomingMessage, res: ServerResponse, served: Served, seconds: number): void {
+  const status = res.writableEnded ? res.statusCode : 499;
+  metrics.request(req.method ?? 'GET', served.route, status, served.target, seconds);
+  const { failure, target } = served;
+  if (served.proxied) {
+    const upstreamFailed = failure !== undefined && failure.startsWith('ACTORRT_E_UPSTREAM_');
+    metrics.upstream(target, upstreamFailed ? 0 : status, seconds);
+    if (upstreamFailed) metrics.upstreamError(target, failure);
+  } else if (failure === 'ACTORRT_E_MAILBOX_FULL') {
+    metrics.rejected(target);
+  } else if (failure === 'ACTORRT_E_TIMEOUT') {
+    metrics.timedOut(target);
+  }
 }
