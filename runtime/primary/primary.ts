@@ -200,6 +200,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     const registry = (await collect()).registry(openMetrics);
     return { contentType: registry.contentType, body: await registry.metrics() };
   };
+  reports.expose = expose;
   const commands: Readonly<Record<string, AdminHandler>> = {
     status: async (): Promise<InstanceStatus> => statusFrom(await processes.loads()),
     metrics: async (args): Promise<unknown> => {

@@ -7,6 +7,7 @@ import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillReque
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
+import { wantsOpenMetrics } from '../metrics/exposition.js';
 import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
@@ -81,6 +82,8 @@ export interface FrontDeps {
   isDraining(): boolean;
   /** Where finished requests are counted; absent when metrics are off (`admin.metrics: false` and no `http.metricsPath`). */
   readonly metrics?: RequestMetrics;
+  /** The instance's metrics as the primary renders them (`http.metricsPath`). */
+  scrape(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
 }
 
 /** What the count of a finished request needs to know of it, learnt on its way: its route pattern and what served it. */
@@ -143,6 +146,13 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (path === ready) {
       if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
+    }
+    if (path === table.config.http.metricsPath && (method === 'GET' || head)) {
+      if (served !== undefined) served.route = path;
+      const out = await deps.scrape(wantsOpenMetrics(req));
+      res.writeHead(200, { 'content-type': out.contentType, 'content-length': Buffer.byteLength(out.body), 'cache-control': 'no-store', 'x-request-id': requestId });
+      res.end(head ? undefined : out.body);
+      return;
     }
 
     let found = table.router.lookup(method, path);

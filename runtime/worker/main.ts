@@ -4,7 +4,7 @@ import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { actorHandlers, ChildServices } from '../child/child-services.js';
-import { send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
+import { scrapeInstance, send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
 import { RequestMetrics } from '../metrics/request-metrics.js';
 import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
@@ -74,6 +74,7 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',
     ...(metrics === undefined ? {} : { metrics }),
+    scrape: scrapeInstance,
   };
   const front = createFrontHandler(deps);
   const s = createServer({

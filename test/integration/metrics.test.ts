@@ -111,6 +111,17 @@ describe('metrics of the whole instance', () => {
     await eventually('the process answers again', async () => pick(await scrape(url), 'actorrt_process_up', { pid: victim })[0]?.value === 1, 10_000);
   });
 
+  test('http.metricsPath serves the same exposition on the service\'s port, through the primary', { timeout: 30_000 }, async () => {
+    const res = await request(`${app.url}/internal/metrics`);
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const s = parse(await res.body.text());
+    assert.ok(total(s, 'actorrt_http_requests_total', { route: '/echo/:id' }) >= 6);
+    assert.ok(pick(s, 'actorrt_process_up').length >= 5, 'every process (a worker retiring after the roll above may still be listed)');
+    const om = await request(`${app.url}/internal/metrics`, { headers: { accept: 'application/openmetrics-text' } });
+    assert.ok((await om.body.text()).endsWith('# EOF\n'));
+  });
+
   test('OpenMetrics when the scraper asks for it; only /metrics is served', { timeout: 30_000 }, async () => {
     const res = await request(url, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' } });
     assert.match(String(res.headers['content-type']), /^application\/openmetrics-text; version=1\.0\.0/);
