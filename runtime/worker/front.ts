@@ -47,6 +47,8 @@ export interface RoutingTable {
   readonly caching: boolean;
   /** Who a request's client is, under this topology's `http.trustProxy`. */
   readonly clients: ClientResolver;
+  /** Whether finished requests are counted: metrics are served somewhere (`admin.metrics` or `http.metricsPath`). */
+  readonly counting: boolean;
 }
 
 /** Compile `config`'s routes against `pools`. */
@@ -60,7 +62,8 @@ export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): 
     }
   }
   const caching = [...policies.values()].some((p) => p.cache !== undefined);
-  return { config, router: new Router(config.routes), pools, policies, caching, clients: clientResolver(config.http.trustProxy) };
+  const counting = config.admin.metrics !== false || config.http.metricsPath !== undefined;
+  return { config, router: new Router(config.routes), pools, policies, caching, clients: clientResolver(config.http.trustProxy), counting };
 }
 
 /** What the front actor needs from its worker. */
@@ -80,8 +83,8 @@ export interface FrontDeps {
   isReady(): boolean;
   /** True while the worker drains: responses ask clients to close their connections. */
   isDraining(): boolean;
-  /** Where finished requests are counted; absent when metrics are off (`admin.metrics: false` and no `http.metricsPath`). */
-  readonly metrics?: RequestMetrics;
+  /** Where finished requests are counted, when the routing table says so. */
+  readonly metrics: RequestMetrics;
   /** The instance's metrics as the primary renders them (`http.metricsPath`). */
   scrape(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
 }
@@ -121,13 +124,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   const { metrics } = deps;
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
-    if (metrics === undefined) {
-      handle(req, res, requestId, deps.table(), undefined).catch((err: unknown) => fail(res, err, requestId, undefined));
+    const table = deps.table();
+    if (!table.counting) {
+      handle(req, res, requestId, table, undefined).catch((err: unknown) => fail(res, err, requestId, undefined));
       return;
     }
     const started = performance.now();
     const served: Served = { route: '', target: '', proxied: false, failure: undefined };
-    handle(req, res, requestId, deps.table(), served).catch((err: unknown) => fail(res, err, requestId, served))
+    handle(req, res, requestId, table, served).catch((err: unknown) => fail(res, err, requestId, served))
       .then(() => finished(metrics, req, res, served, (performance.now() - started) / 1000), (err: unknown) => log.error({ err, requestId }, 'counting a request failed'));
   };
 
