@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { after, before, describe, test } from 'node:test';
 import { eventually, logsWith, writeProject } from '../helpers.js';
@@ -152,6 +153,25 @@ describe('the metrics listener', () => {
     assert.match(printed.stdout, /^metrics: none \(ACTORRT_E_METRICS_LISTEN/m);
     assert.equal(await second.stop(), 0);
     assert.equal(await first.stop(), 0);
+  });
+
+  test('a reload turns the listener on, moves it and turns it off, and counting with it', { timeout: 60_000 }, async (t) => {
+    const topology = (metrics: string): string => `version: 1\nhttp: { workers: 1, host: 127.0.0.1 }\nadmin: { metrics: ${metrics} }\npools:\n  echo:\n    actor: ./echo.mjs\nroutes:\n  - match: { path: /e }\n    pool: echo\n`;
+    const file = writeProject(topology('false'), { 'echo.mjs': 'export default { receive: () => ({ ok: true }) };\n' });
+    const app = await startInstance(file, ['--no-watch'], t);
+    assert.equal((await call(`${app.url}/e`)).status, 200, 'not counted: metrics are off');
+    writeFileSync(file, topology('"127.0.0.1:0"'));
+    const on = await runCli(['reload', file, '--pid-file', app.pidFile]);
+    assert.equal(on.code, 0, on.stderr);
+    assert.match(on.stdout, /admin\.metrics: off -> 127\.0\.0\.1:0 \(listener rebound\)/);
+    const url = await metricsUrl(app);
+    assert.equal((await call(`${app.url}/e`)).status, 200);
+    assert.equal(total(await scrape(url), 'actorrt_http_requests_total', { route: '/e' }), 1, 'counted from the reload on');
+    writeFileSync(file, topology('false'));
+    assert.equal((await runCli(['reload', file, '--pid-file', app.pidFile])).code, 0);
+    assert.equal((await statusOf(app)).metrics, undefined);
+    await assert.rejects(request(url), 'the listener is closed');
+    assert.equal(await app.stop(), 0);
   });
 
   test('admin.metrics: false serves no listener', { timeout: 60_000 }, async (t) => {
