@@ -7,7 +7,7 @@ import { VERSION } from '../version.js';
 import type { Child } from './child.js';
 import { FRONT, type ProcessStats, type Processes } from './processes.js';
 import type { ProcessReports } from './reports.js';
-import type { InstanceStatus } from './status.js';
+import type { InstanceStatus, ReloadOutcome } from './status.js';
 
 /**
  * How long a scrape waits for each process. One that does not answer in time is shown with its
@@ -85,6 +85,15 @@ export class Scraper {
       add('actorrt_pool_escalations_total', [p.name], s.escalation);
       add('actorrt_pool_give_ups_total', [p.name], s['give-up']);
     }
+    // Series of events that may never happen start at 0, so that increase() sees the first one
+    // (a series that appears with its first count has no earlier sample to increase from).
+    for (const p of Object.values(config.pools)) {
+      add('actorrt_pool_rejections_total', [p.name], 0);
+      add('actorrt_pool_timeouts_total', [p.name], 0);
+      for (const reason of REPLACEMENT_REASONS) add('actorrt_process_replacements_total', p.processes === undefined ? ['front', '', reason] : ['pool', p.name, reason], 0);
+    }
+    for (const reason of REPLACEMENT_REASONS) add('actorrt_process_replacements_total', ['front', '', reason], 0);
+    for (const trigger of RELOAD_TRIGGERS) for (const result of RELOAD_RESULTS) add('actorrt_reloads_total', [trigger, result], 0);
     add('actorrt_front_workers', [], status.workers.filter((w) => w.up).length);
     add('actorrt_front_worker_restarts_total', [], status.workerRestarts);
     for (const r of status.resources) {
@@ -97,6 +106,10 @@ export class Scraper {
     return own;
   }
 }
+
+const REPLACEMENT_REASONS = ['unresponsive', 'max_rss'] as const;
+const RELOAD_TRIGGERS: readonly ReloadOutcome['trigger'][] = ['file', 'signal', 'command', 'scale', 'recovery'];
+const RELOAD_RESULTS = ['applied', 'unchanged', 'refused'] as const;
 
 function identityOf(child: Child, pid: number): ProcessIdentity {
   const front = child.spec.group === FRONT;

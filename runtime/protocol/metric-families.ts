@@ -3,8 +3,10 @@
  * send them on a scrape (checked against this catalog at the boundary: a family or a label a child
  * makes up is refused), the primary adds the `primary` ones and renders them all with prom-client.
  * Names follow the Prometheus conventions (`_total` counters, base units: `_seconds`, `_bytes`) and,
- * for HTTP, OpenTelemetry's semantic conventions as exported to Prometheus
- * (`http.server.request.duration` -> `http_server_request_duration_seconds`).
+ * for HTTP, OpenTelemetry's metric name as exported to Prometheus (`http.server.request.duration`
+ * -> `http_server_request_duration_seconds`) with its buckets; the labels keep the short names
+ * every actorrt family uses (`method`, `route`, `status`, `pool`) rather than OpenTelemetry's
+ * attribute names (`http_request_method`, `http_route`, ...), so one query language fits all.
  */
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -50,7 +52,7 @@ export const FAMILIES: readonly MetricFamily[] = [
   child('actorrt_pool_rejections_total', 'counter', 'Requests a pool refused because every mailbox was full (503 ACTORRT_E_MAILBOX_FULL)', ['pool']),
   child('actorrt_pool_timeouts_total', 'counter', 'Requests a pool did not answer within the timeout (504 ACTORRT_E_TIMEOUT)', ['pool']),
   // Upstreams of proxy routes.
-  child('actorrt_upstream_request_duration_seconds', 'histogram', 'Proxied requests, from dispatch to the end of the reply, by upstream (http resource) and status (0 when no reply came)', ['upstream', 'status']),
+  child('actorrt_upstream_request_duration_seconds', 'histogram', 'Proxied requests, from their arrival to the last byte of the reply, by upstream (http resource) and the upstream\'s status (0 when no usable reply came)', ['upstream', 'status']),
   child('actorrt_upstream_errors_total', 'counter', 'Proxied requests that got no usable reply from the upstream, by error code', ['upstream', 'code']),
   // Caches, per route and store (RFC 9111 outcomes).
   child('actorrt_cache_lookups_total', 'counter', 'Lookups of cached routes by result: hit, miss, stale (served stale) or bypass (not looked up)', ['store', 'route', 'result']),
