@@ -31,7 +31,7 @@ const SORT_LABEL: Readonly<Record<ProcessSort | PoolSort, string>> = { cpu: 'CPU
 /** The rows of a view as the lines of one frame, at most `height` lines, none wider than `width`. */
 export function render(view: TopView, options: RenderOptions): Line[] {
   const head = [...header(view, options.notice), blank()];
-  const pools = [title(`pools by ${SORT_LABEL[options.poolSort]}   p50 / p99: latency over the last interval, interpolated within histogram buckets as Prometheus' histogram_quantile does`),
+  const pools = [title(`pools by ${SORT_LABEL[options.poolSort]}   (p50 / p99: last interval, interpolated within buckets as Prometheus' histogram_quantile)`),
     ...poolTable(sortPools(view.pools, options.poolSort)), ...poolNotes(view.pools), blank()];
   const processTitle = title(`processes (${view.processes.length}) by ${SORT_LABEL[options.processSort]}`);
   const [processHeader, ...processRows] = processTable(sortProcesses(view.processes, options.processSort));
