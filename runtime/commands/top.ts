@@ -78,6 +78,8 @@ class Watch {
     const quit = (): void => this.stop.abort();
     process.on('SIGINT', quit);
     process.on('SIGTERM', quit);
+    // `actorrt top | head`: the reader left (EPIPE), which ends the watch like a quit.
+    process.stdout.on('error', quit);
     try {
       // Taken before the screen opens: an instance that is not running fails as for `status`.
       let prev = await takeSample(this.ask);
@@ -102,6 +104,7 @@ class Watch {
       this.screen?.close();
       process.off('SIGINT', quit);
       process.off('SIGTERM', quit);
+      process.stdout.off('error', quit);
     }
   }
 

@@ -58,8 +58,12 @@ export function openScreen(out: typeof process.stdout, input: typeof process.std
   const restore = ansiEscapes.cursorShow + ansiEscapes.exitAlternativeScreen;
   const onExit = (): void => {
     if (closed) return;
-    if (keys) input.setRawMode(false);
-    writeSync(out.fd, restore);
+    try {
+      if (keys) input.setRawMode(false);
+      writeSync(out.fd, restore);
+    } catch {
+      // The terminal is gone (hung up): nothing left to restore.
+    }
   };
   process.once('exit', onExit);
   return {
