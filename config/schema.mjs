@@ -71,7 +71,7 @@ const schema = {
       metrics: {
         oneOf: [
           str('host:port of the listener serving GET /metrics (Prometheus text, OpenMetrics when asked): 127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464; port 0 picks a free one',
-            { pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$' }),
+            { pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$' }),
           { const: false, description: 'no metrics listener (requests are not counted unless http.metricsPath is set)' },
         ],
         default: '127.0.0.1:9464',

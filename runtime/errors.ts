@@ -61,6 +61,7 @@ export const ERROR_CODES = {
   ACTORRT_E_UPSTREAM_TIMEOUT: { status: 504, summary: "The upstream of a proxy route did not send its headers (or the rest of its body) in time." },
   ACTORRT_E_NOT_CACHED: { status: 504, summary: "The request said only-if-cached and no stored reply could answer it (RFC 9111 section 5.2.1.7)." },
   ACTORRT_E_UPGRADE_UNSUPPORTED: { status: 400, summary: 'The request asks to switch protocols (`Upgrade`) where no route relays it: a WebSocket handshake on a pool route (only proxy routes relay upgrades), or an upgrade request that carries a body; the connection is closed.' },
+  ACTORRT_E_METRICS_UNAVAILABLE: { status: 503, summary: 'A request for `http.metricsPath` could not be answered: the primary did not send the metrics within 5 s (it is busy or shutting down).' },
   ACTORRT_E_NOT_READY: { status: 503, summary: 'The instance is starting or shutting down (`/readyz` answers this while not ready; an upgrade that reaches a draining front worker gets it with `Retry-After`).' },
   ACTORRT_E_UNKNOWN_POOL: { status: 500, summary: '`ctx.ask` named a pool that this topology does not declare.' },
   ACTORRT_E_UNKNOWN_CACHE: { status: 500, summary: '`ctx.caches.<name>` was used after a reload removed that cache from the topology.' },

@@ -99,6 +99,10 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
         pendingInvalidations.get(msg.id)?.();
         break;
       }
+      case 'scraped': {
+        pendingScrapes.get(msg.id)?.(msg.body !== undefined && msg.contentType !== undefined ? { contentType: msg.contentType, body: msg.body } : new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary could not collect the metrics: ${msg.error ?? 'no answer'}`));
+        break;
+      }
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
       case 'shutdown': void on.shutdown(msg.timeout, msg.mode); break;
       default:
@@ -183,6 +187,28 @@ export function sendFinalMetrics(metrics: MetricsSnapshot): Promise<void> {
     }
   });
 }
+const pendingScrapes = new Map<number, (answer: { contentType: string; body: string } | ActorrtError) => void>();
+let nextScrape = 1;
+/** How long a front worker waits for the primary's metrics (a scrape waits at most 250 ms per process). */
+const SCRAPE_WAIT_MS = 5000;
+
+/** The instance's metrics, rendered by the primary, for a client of `http.metricsPath`. Rejects with ACTORRT_E_METRICS_UNAVAILABLE. */
+export function scrapeInstance(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
+  if (!process.connected) return Promise.reject(new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', 'this worker has lost its primary'));
+  const id = nextScrape++;
+  return new Promise((resolve, reject) => {
+    const settle = (answer: { contentType: string; body: string } | ActorrtError): void => {
+      clearTimeout(timer);
+      pendingScrapes.delete(id);
+      if (answer instanceof ActorrtError) reject(answer);
+      else resolve(answer);
+    };
+    const timer = setTimeout(() => settle(new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary did not send the metrics within ${SCRAPE_WAIT_MS} ms`)), SCRAPE_WAIT_MS);
+    pendingScrapes.set(id, settle);
+    send({ type: 'scrape', id, openMetrics });
+  });
+}
+
 /** A pool's failures exceeded its supervision here: tell the primary, then drain and exit with EXIT_ESCALATE. */
 export function escalateToPrimary(pool: string, reason: string, shutdown: (timeout: number, mode: ShutdownMessage['mode'], code: number) => Promise<void>): void {
   send({ type: 'escalate', pool, reason });

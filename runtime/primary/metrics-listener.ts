@@ -1,14 +1,11 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { wantsOpenMetrics } from '../metrics/exposition.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** The body and content type of one scrape (Prometheus text, or OpenMetrics when the scraper asked for it). */
 export interface Exposition { readonly contentType: string; readonly body: string }
 
-/** Whether a scraper's Accept header asks for OpenMetrics (Prometheus 2.x and later send it first). */
-export function wantsOpenMetrics(req: Pick<IncomingMessage, 'headers'>): boolean {
-  return (req.headers.accept ?? '').includes('application/openmetrics-text');
-}
 
 /**
  * The admin metrics listener (`admin.metrics`, 127.0.0.1:9464 by default): GET /metrics and

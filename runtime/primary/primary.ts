@@ -200,6 +200,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     const registry = (await collect()).registry(openMetrics);
     return { contentType: registry.contentType, body: await registry.metrics() };
   };
+  reports.expose = expose;
   const commands: Readonly<Record<string, AdminHandler>> = {
     status: async (): Promise<InstanceStatus> => statusFrom(await processes.loads()),
     metrics: async (args): Promise<unknown> => {
@@ -241,13 +242,20 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     const key = `${child.spec.group === FRONT ? 'front' : 'pool'} ${child.spec.group === FRONT ? '' : child.spec.group} ${reason}`;
     replacements.set(key, (replacements.get(key) ?? 0) + 1);
   });
-  const { metrics: metricsAddress } = config.admin;
-  if (metricsAddress !== false) {
+  /** (Re)bind the metrics listener at `address` (`admin.metrics`), closing the one there was. */
+  let metricsAddress: Config['admin']['metrics'] = false;
+  const bindMetrics = async (address: Config['admin']['metrics']): Promise<void> => {
+    metricsAddress = address;
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
+    metricsServer = undefined;
+    metricsAt = undefined;
+    if (address === false) return;
     try {
-      metricsServer = await serveMetrics(metricsAddress.host, metricsAddress.port, expose, log);
+      metricsServer = await serveMetrics(address.host, address.port, expose, log);
       const bound = metricsServer.address();
-      const port = bound !== null && typeof bound === 'object' ? bound.port : metricsAddress.port;
-      metricsAt = { url: `http://${hostForUrl(metricsAddress.host)}:${port}/metrics` };
+      const port = bound !== null && typeof bound === 'object' ? bound.port : address.port;
+      metricsAt = { url: `http://${hostForUrl(address.host)}:${port}/metrics` };
       log.info({ url: metricsAt.url }, 'metrics listener ready');
     } catch (err) {
       // Serving without metrics beats not serving: two instances on one machine with the default address is the common case.
@@ -255,7 +263,13 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       metricsAt = { error: `${e.code}: ${e.message}` };
       log.warn({ code: e.code, err: e.message, hint: e.hint }, 'no metrics listener; the instance serves on without it');
     }
-  }
+  };
+  await bindMetrics(config.admin.metrics);
+  reloader.onApplied = (next): void => {
+    const now = next.admin.metrics;
+    const same = now === false ? metricsAddress === false : metricsAddress !== false && now.host === metricsAddress.host && now.port === metricsAddress.port;
+    if (!same && !stopping) void bindMetrics(now);
+  };
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
   serving = true;

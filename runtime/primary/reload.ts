@@ -22,6 +22,8 @@ export class Reloader {
   private queue: Promise<unknown> = Promise.resolve();
   /** The last reload or scale, for status. */
   last: ReloadOutcome | undefined;
+  /** Called with the topology in force after each reload that applied something (the primary rebinds its metrics listener). */
+  onApplied: ((config: Config) => void) | undefined;
   /** Reloads and scales finished, by `<trigger> <result>` (applied, unchanged, refused), for metrics. */
   readonly tally = new Map<string, number>();
 
@@ -108,7 +110,10 @@ export class Reloader {
     // the save): status keeps showing the last reload that changed something or was refused.
     if (outcome.ok && plan.length === 0) return outcome;
     this.last = outcome;
-    if (error === undefined) this.log.info({ trigger, plan }, 'reload: applied');
+    if (error === undefined) {
+      this.log.info({ trigger, plan }, 'reload: applied');
+      this.onApplied?.(this.processes.config);
+    }
     else this.log.error({ trigger, code: error.code, err: error.message, issues: error.issues }, 'reload refused; the running topology keeps serving');
     return outcome;
   }

@@ -10,6 +10,8 @@ export class ProcessReports {
   readonly health = new ResourceHealth();
   /** Every process's counts, kept across their exits (metrics). */
   readonly metrics = new InstanceMetrics();
+  /** Renders the instance's metrics for a front worker that serves `http.metricsPath` (the primary sets it once its scraper runs). */
+  expose: (openMetrics: boolean) => Promise<{ readonly contentType: string; readonly body: string }> = () => Promise.reject(new Error('metrics are not served yet'));
   /** Times a process reported each resource unreachable. */
   readonly resourceErrors = new Map<string, number>();
 

@@ -259,6 +259,11 @@ export class ChildSupervisor {
           const others = [...this.children.values()].filter((r) => r !== record && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
           void relayInvalidation(link, msg, others, INVALIDATE_TIMEOUT, this.log);
         },
+        scrape: (msg) => {
+          this.reports.expose(msg.openMetrics).then((out) => link.send({ type: 'scraped', id: msg.id, ...out }), (err: unknown) => {
+            link.send({ type: 'scraped', id: msg.id, error: err instanceof Error ? err.message : String(err) });
+          });
+        },
         exit: (code, signal, unstarted) => {
           exited();
           if (unstarted === undefined) this.exited(record, attempt, link.pid, code, signal);

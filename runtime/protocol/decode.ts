@@ -43,6 +43,7 @@ export function decodeChildMessage(raw: unknown): ChildMessage {
     case 'reply': return decodeReply(m);
     case 'invalidate': return decodeInvalidate(m);
     case 'final-metrics': return { type, metrics: decodeMetrics(m['metrics'], `${at}.metrics`) };
+    case 'scrape': return { type, id: count(m, 'id', at), openMetrics: bool(m, 'openMetrics', at) };
     default: throw new BadField('message.type', 'a child message type', type);
   }
 }
@@ -69,6 +70,14 @@ export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
     case 'stats': return { type, id: count(m, 'id', at), ...(m['metrics'] === undefined ? {} : { metrics: bool(m, 'metrics', at) }) };
     case 'invalidate': return decodeInvalidate(m);
     case 'invalidated': return { type, id: count(m, 'id', at) };
+    case 'scraped': {
+      const contentType = optStr(m, 'contentType', at);
+      const body = optStr(m, 'body', at);
+      const error = optStr(m, 'error', at);
+      return {
+        type, id: count(m, 'id', at), ...(contentType === undefined ? {} : { contentType }), ...(body === undefined ? {} : { body }), ...(error === undefined ? {} : { error }),
+      };
+    }
     default: throw new BadField('message.type', 'a primary message type', type);
   }
 }

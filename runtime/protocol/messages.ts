@@ -76,7 +76,17 @@ export interface InvalidateMessage extends Invalidation {
 /** Primary -> the process that asked: every other process has dropped the keys (or did not answer in time). */
 export interface InvalidatedMessage { readonly type: 'invalidated'; readonly id: number }
 
-export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage;
+/** Primary -> the front worker that asked (`scrape`): the instance's metrics as text, or why there are none. */
+export interface ScrapedMessage {
+  readonly type: 'scraped';
+  readonly id: number;
+  readonly contentType?: string;
+  readonly body?: string;
+  readonly error?: string;
+}
+
+export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
+  | ScrapedMessage;
 
 /** The calls the primary makes (it adds the id): each is answered by one `reply`. */
 export type CallMessage = Omit<ReconfigureMessage, 'id'> | Omit<InvalidateMessage, 'id'> | Omit<StatsMessage, 'id'>;
@@ -133,7 +143,10 @@ export interface FinalMetricsMessage { readonly type: 'final-metrics'; readonly 
  */
 export interface AliveMessage { readonly type: 'alive'; readonly rss: number }
 
-export type ChildMessage = AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage
+/** Front worker -> primary: a client asked for `http.metricsPath`; answered with `scraped`. */
+export interface ScrapeMessage { readonly type: 'scrape'; readonly id: number; readonly openMetrics: boolean }
+
+export type ChildMessage = ScrapeMessage | AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage
   | FinalMetricsMessage;
 
 /** How often children send `alive`. */

@@ -7,6 +7,7 @@ import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillReque
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
+import { wantsOpenMetrics } from '../metrics/exposition.js';
 import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
@@ -46,6 +47,8 @@ export interface RoutingTable {
   readonly caching: boolean;
   /** Who a request's client is, under this topology's `http.trustProxy`. */
   readonly clients: ClientResolver;
+  /** Whether finished requests are counted: metrics are served somewhere (`admin.metrics` or `http.metricsPath`). */
+  readonly counting: boolean;
 }
 
 /** Compile `config`'s routes against `pools`. */
@@ -59,7 +62,8 @@ export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): 
     }
   }
   const caching = [...policies.values()].some((p) => p.cache !== undefined);
-  return { config, router: new Router(config.routes), pools, policies, caching, clients: clientResolver(config.http.trustProxy) };
+  const counting = config.admin.metrics !== false || config.http.metricsPath !== undefined;
+  return { config, router: new Router(config.routes), pools, policies, caching, clients: clientResolver(config.http.trustProxy), counting };
 }
 
 /** What the front actor needs from its worker. */
@@ -79,8 +83,10 @@ export interface FrontDeps {
   isReady(): boolean;
   /** True while the worker drains: responses ask clients to close their connections. */
   isDraining(): boolean;
-  /** Where finished requests are counted; absent when metrics are off (`admin.metrics: false` and no `http.metricsPath`). */
-  readonly metrics?: RequestMetrics;
+  /** Where finished requests are counted, when the routing table says so. */
+  readonly metrics: RequestMetrics;
+  /** The instance's metrics as the primary renders them (`http.metricsPath`). */
+  scrape(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
 }
 
 /** What the count of a finished request needs to know of it, learnt on its way: its route pattern and what served it. */
@@ -118,14 +124,18 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   const { metrics } = deps;
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
-    if (metrics === undefined) {
-      handle(req, res, requestId, deps.table(), undefined).catch((err: unknown) => fail(res, err, requestId, undefined));
+    const table = deps.table();
+    if (!table.counting) {
+      handle(req, res, requestId, table, undefined).catch((err: unknown) => fail(res, err, requestId, undefined));
       return;
     }
     const started = performance.now();
     const served: Served = { route: '', target: '', proxied: false, failure: undefined };
-    handle(req, res, requestId, deps.table(), served).catch((err: unknown) => fail(res, err, requestId, served))
-      .then(() => finished(metrics, req, res, served, (performance.now() - started) / 1000), (err: unknown) => log.error({ err, requestId }, 'counting a request failed'));
+    // One promise reaction per request, not two (.catch then .then): this is the hot path.
+    handle(req, res, requestId, table, served).then(() => finished(metrics, req, res, served, (performance.now() - started) / 1000), (err: unknown) => {
+      fail(res, err, requestId, served);
+      finished(metrics, req, res, served, (performance.now() - started) / 1000);
+    });
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable, served: Served | undefined): Promise<void> {
@@ -143,6 +153,13 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (path === ready) {
       if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
+    }
+    if (path === table.config.http.metricsPath && (method === 'GET' || head)) {
+      if (served !== undefined) served.route = path;
+      const out = await deps.scrape(wantsOpenMetrics(req));
+      res.writeHead(200, { 'content-type': out.contentType, 'content-length': Buffer.byteLength(out.body), 'cache-control': 'no-store', 'x-request-id': requestId });
+      res.end(head ? undefined : out.body);
+      return;
     }
 
     let found = table.router.lookup(method, path);

@@ -4,7 +4,7 @@ import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { actorHandlers, ChildServices } from '../child/child-services.js';
-import { send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
+import { scrapeInstance, send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
 import { RequestMetrics } from '../metrics/request-metrics.js';
 import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
@@ -32,14 +32,13 @@ let responses: ResponseCache | undefined;
 let server: Server | undefined;
 /** Connections handed over to 'upgrade' events (WebSocket tunnels): node:http no longer closes them for us. */
 const upgrades = new Upgrades();
-/** Request counts, kept when the topology serves metrics (decided at start: a reload that turns them on or off takes effect on the next roll). */
-let metrics: RequestMetrics | undefined;
+/** Request counts (the routing table says whether requests are counted: metrics can be turned on and off by a reload). */
+const metrics = new RequestMetrics();
 let exitCode = 0;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
 
 async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
-  if (config.admin.metrics !== false || config.http.metricsPath !== undefined) metrics = new RequestMetrics();
   // Isolated pools may ask inline ones (today or after a reload): the endpoint serves them to the pool processes.
   const live = await ChildServices.open(msg, {
     log, resources: resourcesFor(config, inlinePools(config), true), local: inlinePools, serves: () => true, shutdown,
@@ -73,7 +72,8 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
     log,
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',
-    ...(metrics === undefined ? {} : { metrics }),
+    metrics,
+    scrape: scrapeInstance,
   };
   const front = createFrontHandler(deps);
   const s = createServer({
@@ -89,11 +89,8 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
   // node's headersTimeout starts with a request's first byte: a client that connects and sends
   // nothing would hold its slot (of maxConnections) forever. It gets the same deadline.
   s.on('connection', (socket: Socket) => {
-    if (metrics !== undefined) {
-      const m = metrics;
-      m.connections++;
-      socket.once('close', () => { m.connections--; });
-    }
+    metrics.connections++;
+    socket.once('close', () => { metrics.connections--; });
     const timer = setTimeout(() => { if (socket.bytesRead === 0) socket.destroy(); }, limits.headersTimeout);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
@@ -155,7 +152,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   process.exit(exitCode);
 }
 
-const handlers = actorHandlers(() => actors, () => responses?.stats() ?? [], () => metrics?.snapshot());
+const handlers = actorHandlers(() => actors, () => responses?.stats() ?? [], () => metrics.snapshot());
 
 serveRole<StartMessage>(log, {
   startType: 'start',

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { CLI, ROOT, eventually, within } from '../helpers.js';
 import { noFailedRequest, runCli, startInstance, statusOf, steadyLoad, type Instance } from './instance.js';
+import { needTools } from './services.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/top.yml';
 const run = promisify(execFile);
@@ -22,16 +23,6 @@ function requestRate(frame: string, name: string): number {
   const row = frame.split('\n').find((l) => l.startsWith(`${name} `));
   assert.ok(row, `a row for pool ${name} in:\n${frame}`);
   return figure(row.trim().split(/\s+/)[5]);
-}
-
-/** Whether tmux is installed (.ci/run installs it where apt-get can). */
-async function hasTmux(): Promise<boolean> {
-  try {
-    await run('tmux', ['-V']);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('actorrt top', () => {
@@ -68,11 +59,7 @@ describe('actorrt top', () => {
     assert.match(fast.stderr, /ACTORRT_E_USAGE .*--interval 5ms/);
   });
 
-  test('on a real terminal: draws on the alternate screen, m sorts the processes by memory, q quits and gives the terminal back', { timeout: 60_000 }, async (t) => {
-    if (!(await hasTmux())) {
-      t.skip('tmux is not installed');
-      return;
-    }
+  test('on a real terminal: draws on the alternate screen, m sorts the processes by memory, q quits and gives the terminal back', { timeout: 60_000, skip: needTools(['tmux'], 'apt-get install tmux') }, async (t) => {
     // A server of its own, on a socket in a folder of its own: tmux leaves its socket behind when killed.
     const dir = mkdtempSync(join(tmpdir(), 'actorrt-tmux-'));
     const tmux = async (...args: string[]): Promise<string> => (await run('tmux', ['-S', join(dir, 'tmux.sock'), '-f', '/dev/null', ...args], { cwd: ROOT })).stdout;

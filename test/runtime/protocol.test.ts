@@ -8,7 +8,7 @@ import { ERROR_CODES, isErrorCode, type ErrorCode } from '../../runtime/errors.j
 import { BadField, decodeChildMessage, decodeMetrics, decodePrimaryMessage, protocolOf } from '../../runtime/protocol/decode.js';
 import type {
   AliveMessage, BootedMessage, ChildMessage, EscalateMessage, FinalMetricsMessage, InvalidatedMessage, InvalidateMessage, PoolDownMessage, PrimaryMessage, ReadyMessage,
-  ReconfigureMessage, ReplyMessage, ResourceMessage, ShutdownMessage, StartMessage, StartPoolMessage, StartupFailedMessage, StatsMessage, SupervisionMessage,
+  ReconfigureMessage, ReplyMessage, ResourceMessage, ScrapedMessage, ScrapeMessage, ShutdownMessage, StartMessage, StartPoolMessage, StartupFailedMessage, StatsMessage, SupervisionMessage,
 } from '../../runtime/protocol/messages.js';
 import { SUPERVISION_EVENTS, type CacheStats, type MetricsSnapshot, type PoolLoad, type StoreStats } from '../../runtime/protocol/shapes.js';
 import { DURATION_BUCKETS, FAMILIES } from '../../runtime/protocol/metric-families.js';
@@ -114,6 +114,7 @@ const CHILD_SCHEMAS: Record<ChildMessage['type'], Schema> = {
   }),
   invalidate: obj(INVALIDATE),
   'final-metrics': obj({ metrics }),
+  scrape: obj({ id: count, openMetrics: bool }),
 };
 
 const PRIMARY_SCHEMAS: Record<PrimaryMessage['type'], Schema> = {
@@ -125,6 +126,7 @@ const PRIMARY_SCHEMAS: Record<PrimaryMessage['type'], Schema> = {
   stats: obj({ id: count, metrics: opt(bool) }),
   invalidate: obj(INVALIDATE),
   invalidated: obj({ id: count }),
+  scraped: obj({ id: count, contentType: opt(str), body: opt(str), error: opt(str) }),
 };
 
 type Verdict = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly paths: readonly string[] };
@@ -275,6 +277,7 @@ const CHILD: { readonly [T in ChildMessage['type']]: fc.Arbitrary<Extract<ChildM
   }, { requiredKeys: ['type', 'id', 'ok'] }) satisfies fc.Arbitrary<ReplyMessage>,
   invalidate,
   'final-metrics': fc.record({ type: fc.constant('final-metrics' as const), metrics: snapshot }) satisfies fc.Arbitrary<FinalMetricsMessage>,
+  scrape: fc.record({ type: fc.constant('scrape' as const), id: nat, openMetrics: fc.boolean() }) satisfies fc.Arbitrary<ScrapeMessage>,
 };
 
 const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<PrimaryMessage, { type: T }>> } = {
@@ -292,6 +295,7 @@ const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<Pr
   stats: fc.record({ type: fc.constant('stats' as const), id: nat, metrics: fc.boolean() }, { requiredKeys: ['type', 'id'] }) satisfies fc.Arbitrary<StatsMessage>,
   invalidate,
   invalidated: fc.record({ type: fc.constant('invalidated' as const), id: nat }) satisfies fc.Arbitrary<InvalidatedMessage>,
+  scraped: fc.record({ type: fc.constant('scraped' as const), id: nat, contentType: text, body: text, error: text }, { requiredKeys: ['type', 'id'] }) satisfies fc.Arbitrary<ScrapedMessage>,
 };
 
 const anyChild = fc.oneof(...Object.values(CHILD)) as fc.Arbitrary<ChildMessage>;
@@ -321,6 +325,7 @@ const FULL_CHILD: readonly ChildMessage[] = [
     metrics: FULL_METRICS,
   },
   { type: 'final-metrics', metrics: FULL_METRICS },
+  { type: 'scrape', id: 4, openMetrics: true },
   { type: 'invalidate', id: 3, keys: ['k'], prefixes: ['p:'], stores: ['mem'] },
 ];
 const FULL_PRIMARY: readonly PrimaryMessage[] = [
@@ -338,6 +343,7 @@ const FULL_PRIMARY: readonly PrimaryMessage[] = [
   { type: 'stats', id: 10, metrics: true },
   { type: 'invalidate', id: 11, keys: ['k'], prefixes: ['p:'], stores: ['mem'] },
   { type: 'invalidated', id: 12 },
+  { type: 'scraped', id: 13, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'x 1\n', error: 'none' },
 ];
 
 // ---------------------------------------------------------------------------------------------
