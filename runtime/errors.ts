@@ -78,7 +78,7 @@ export const ERROR_CODES = {
   ACTORRT_E_RESOURCE_FAILED: { summary: 'A resource was reached but could not be opened (bad credentials, missing database, a failing SQLite `init` script).' },
   ACTORRT_E_ALREADY_RUNNING: { summary: '`actorrt start` found this topology already running (its pid file names a live instance).' },
   ACTORRT_E_PERMISSION: { summary: 'A folder actorrt must keep private is not: the runtime folder\'s parent is world-writable without the sticky bit (start), or the instance\'s runtime folder belongs to another user or is open to others (stop, status, reload, scale).' },
-  ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop`, `status`, `reload` or `scale` found no running instance for that topology, or nothing listens on its admin socket (the primary has exited or is shutting down).' },
+  ACTORRT_E_NOT_RUNNING: { summary: '`actorrt stop`, `status`, `top`, `reload` or `scale` found no running instance for that topology, or nothing listens on its admin socket (the primary has exited or is shutting down).' },
   ACTORRT_E_ADMIN_UNAVAILABLE: { summary: 'A running primary did not answer on its admin socket (`status`, `reload`, `scale`): no answer in time, or the connection was dropped (it is paused, overloaded or out of file descriptors).' },
   ACTORRT_E_RELOAD_REFUSED: { summary: 'A reload or scale asked for a change a running instance cannot take (`http.port`, `http.host`): restart the instance to apply it. Nothing was changed.' },
   ACTORRT_E_METRICS_LISTEN: { summary: 'The metrics listener (`admin.metrics`) could not bind its address (another process holds the port); the instance serves on without it and says so in its log and `actorrt status`.' },
