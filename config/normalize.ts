@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type {
-  CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
+  AccessLogConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
 } from './types.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { parseDuration, parseSize } from './units.js';
@@ -45,12 +45,20 @@ function http(h: Raw): HttpConfig {
     ...opt('maxRss', h['maxRss'] === undefined ? undefined : size(h['maxRss'])),
     health: { live: health['live'] as string, ready: health['ready'] as string },
     trustProxy: trustProxy(h['trustProxy']),
+    accessLog: accessLog(h['accessLog']),
     supervision: {
       maxRestarts: sup['maxRestarts'] as number,
       within: ms(sup['within']),
       backoff: { min: ms(backoff['min']), max: ms(backoff['max']) },
     },
   };
+}
+
+/** `true` is the access log with its defaults. */
+function accessLog(value: unknown): AccessLogConfig | false {
+  if (value === false || value === undefined) return false;
+  if (value === true) return { userAgent: false };
+  return { userAgent: ((value as Raw)['userAgent'] as boolean | undefined) ?? false };
 }
 
 /** A single address or preset is a list of one. */

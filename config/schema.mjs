@@ -65,6 +65,15 @@ const schema = {
           + 'a list of addresses, CIDRs and presets (loopback, linklocal, uniquelocal); an integer = that many nearest hops; '
           + 'true = every hop (only when nothing can reach actorrt except through the proxy: anyone else could claim any client address)',
       },
+      accessLog: {
+        oneOf: [
+          { type: 'boolean' },
+          obj({ userAgent: { type: 'boolean', description: 'add the User-Agent header to each line (default false)' } }),
+        ],
+        default: false,
+        description: 'one JSON line per request on stderr (event "access": method, route, path, status, durationMs, bytes, requestId, client, traceId), '
+          + 'written once the response is sent or the client left; true, or { userAgent: true } to add the user agent; changes live on reload',
+      },
     }, { default: {}, description: 'the HTTP side: port, front workers, limits, health paths' }),
     resources: {
       type: 'object',

@@ -38,12 +38,19 @@ export interface HttpConfig {
   readonly health: { readonly live: string; readonly ready: string };
   /** The peers whose X-Forwarded-* headers are believed (config/trust-proxy.ts): false, true, a hop count or addresses / CIDRs / presets. */
   readonly trustProxy: TrustProxy;
+  /** One access log line per request (runtime/worker/access-log.ts), or false. */
+  readonly accessLog: AccessLogConfig | false;
   /** Front worker restarts: backoff from the restarts within `within`; give up after `maxRestarts` failed starts in a row. */
   readonly supervision: {
     readonly maxRestarts: number;
     readonly within: number;
     readonly backoff: { readonly min: number; readonly max: number };
   };
+}
+
+export interface AccessLogConfig {
+  /** Add the request's User-Agent header. */
+  readonly userAgent: boolean;
 }
 
 export interface StartupRetry {

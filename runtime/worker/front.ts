@@ -5,6 +5,7 @@ import { varyNames } from '../cache/cache-control.js';
 import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
+import { endWith } from '../trace/tracing.js';
 import type { Logger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
@@ -18,6 +19,8 @@ import { parseQuery } from './query.js';
 import { writeError, writeNotModified, writeRange, writeReply, writeStored } from './responses.js';
 import { SAFE_METHODS, unsafeInvalidation } from './unsafe-invalidation.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
+import { AccessLog } from './access-log.js';
+import { cacheResult, Exchange, upstreamEnded } from './exchange.js';
 
 /** The query of a request without one: no prototype, as parseQuery's. */
 const EMPTY: Readonly<Record<string, never>> = Object.freeze(Object.create(null) as Record<string, never>);
@@ -90,6 +93,7 @@ interface Routed {
   /** The body as read, when it was read (proxying it again). */
   readonly raw: Buffer | undefined;
   readonly client: ClientAddress;
+  readonly exchange: Exchange;
 }
 
 /**
@@ -101,13 +105,18 @@ interface Routed {
 export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { log } = deps;
   const ids = new RequestIds();
+  const access = new AccessLog(log);
 
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
-    handle(req, res, requestId, deps.table()).catch((err: unknown) => fail(res, err, requestId));
+    const table = deps.table();
+    // Trace context, the request's span and its access log line (exchange.ts); `http.accessLog` is read per request: it changes on reload.
+    const { accessLog } = table.config.http;
+    const exchange = Exchange.open(req, res, requestId, table.clients, accessLog === false ? undefined : { log: access, config: accessLog });
+    handle(req, res, requestId, table, exchange).catch((err: unknown) => fail(res, err, requestId, exchange));
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable, exchange: Exchange): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     // Dot segments resolved before routing and forwarding: a route's prefix is a boundary an upstream can rely on.
@@ -133,6 +142,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       found = table.router.lookup(method, routable);
     }
     if (found.kind === 'not-found') throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
+    if (found.kind === 'found') exchange.route = (found.only ?? found.candidates[0])?.config.match.path;
     if (found.kind === 'method-not-allowed') {
       return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId,
         { allow: found.allow.join(', ') });
@@ -140,12 +150,12 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const query = q === -1 ? EMPTY : parseQuery(url.slice(q + 1));
     const search = q === -1 ? '' : url.slice(q);
     const candidates = found.only === undefined ? byHead(found, req, method, path, query) : undefined;
-    const client = table.clients.resolve(req);
+    const client = exchange.client ?? table.clients.resolve(req);
 
     // A proxy route that neither looks at the body nor caches streams both ways, unread.
     const first = found.only ?? candidates?.[0];
     if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
-      await proxy(table, req, res, first, path, search, client, requestId, undefined);
+      await proxy(table, req, res, first, path, search, client, requestId, undefined, exchange);
       return invalidateStreamed(table, method, path, search, req, res);
     }
 
@@ -159,7 +169,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const body = raw === undefined || found.needsBody || route.config.pool === undefined ? routing : parseBody(raw, req.headers['content-type']);
     const policies = table.policies.get(route.config.index);
     if (route.config.proxy !== undefined && policies === undefined) {
-      await proxy(table, req, res, route, path, search, client, requestId, raw);
+      await proxy(table, req, res, route, path, search, client, requestId, raw, exchange);
       return invalidateStreamed(table, method, path, search, req, res);
     }
 
@@ -167,7 +177,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
     const actorReq: ActorRequest = {
       method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: withoutPrototype(req.headers), body, requestId,
-      ip: client.ip, protocol: client.protocol,
+      ip: client.ip, protocol: client.protocol, trace: exchange.trace,
     };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
@@ -180,14 +190,16 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       return writeReply(res, reply, requestId, head);
     }
 
-    const routed: Routed = { route, policies, search, raw, client, req: actorReq };
+    const routed: Routed = { route, policies, search, raw, client, req: actorReq, exchange };
     const keySource: CacheRequest = {
       method, path, url: search === '' ? path : path + search, params: actorReq.params, query, headers: actorReq.headers, body, hasBody: raw !== undefined && raw.length > 0,
     };
     const cached = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? keySource : undefined;
+    const lookup = cached === undefined ? undefined : exchange.cacheLookup((policies.cache as RouteCachePolicy).store);
     // A fresh entry in this process's memory answers before anything is awaited.
     const hit = cached !== undefined ? deps.cache.hit(policies.cache as RouteCachePolicy, cached) : undefined;
-    const outcome = hit ?? await cacheOrDispatch(table, routed, req, res, cached);
+    if (hit !== undefined && lookup !== undefined) { cacheResult(lookup, hit); lookup.end(); }
+    const outcome = hit ?? await endWith(lookup, cacheOrDispatch(table, routed, req, res, cached), cacheResult);
     if (policies.invalidate !== undefined && outcome.reply.status < 400) {
       await deps.invalidate(renderInvalidation(policies.invalidate, keySource));
     }
@@ -223,11 +235,13 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (route.config.proxy !== undefined) {
       const name = route.config.proxy;
       const resource = httpResource(table.config, route);
+      const upstream = routed.exchange.upstream(how?.method ?? req.method ?? 'GET', name, resource);
       const call = {
         req, route: route.config, path: routed.req.path, search: routed.search, client: routed.client, requestId: routed.req.requestId,
-        body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes, ...(how === undefined ? {} : { as: how }),
+        body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes, trace: upstream.trace, ...(how === undefined ? {} : { as: how }),
       };
-      return fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES).catch((err: unknown) => upstreamFailure(name, err));
+      return upstreamEnded(upstream.span, fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES), (reply) => reply.status)
+        .catch((err: unknown) => upstreamFailure(name, err));
     }
     const actorReq = how === undefined ? routed.req : { ...routed.req, method: how.method, headers: how.headers };
     return toReply(await toPool(table, route, actorReq));
@@ -263,13 +277,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   }
 
   function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
-    client: ClientAddress, requestId: string, body: Buffer | undefined): Promise<void> {
+    client: ClientAddress, requestId: string, body: Buffer | undefined, exchange: Exchange): Promise<void> {
     const name = route.config.proxy as string;
     const resource = httpResource(config, route);
     const bodyLimit = config.http.limits.bodyBytes;
-    return forward({
-      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isDraining(),
-    }, deps.upstream(name), resource, name).catch((err: unknown) => upstreamFailure(name, err));
+    const upstream = exchange.upstream(req.method ?? 'GET', name, resource);
+    return upstreamEnded(upstream.span, forward({
+      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isDraining(), trace: upstream.trace,
+    }, deps.upstream(name), resource, name), () => res.statusCode).catch((err: unknown) => upstreamFailure(name, err));
   }
 
   function upstreamFailure(name: string, err: unknown): never {
@@ -277,7 +292,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     throw err;
   }
 
-  function fail(res: ServerResponse, err: unknown, requestId: string): void {
+  function fail(res: ServerResponse, err: unknown, requestId: string, exchange: Exchange): void {
     if (err instanceof ClientAbortedError) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     if (err instanceof ActorrtError) {
@@ -286,7 +301,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       writeError(res, err, requestId, headers);
       return;
     }
-    log.error({ requestId, err }, 'internal error while handling a request');
+    log.error({ requestId, traceId: exchange.trace.traceId, err }, 'internal error while handling a request');
     writeError(res, new ActorrtError('ACTORRT_E_INTERNAL', `internal error; report request id ${requestId}`), requestId);
   }
 }
