@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { RequestTrace } from '../../actors/index.js';
 import { eventually, logsWith, ROOT, tempDir } from '../helpers.js';
-import { call, startInstance, type Instance } from './instance.js';
+import { call, runCli, startInstance, type Instance } from './instance.js';
 
 // W3C Trace Context and OpenTelemetry spans through the real CLI: every process (primary, front
 // worker, pool process) imports an SDK set-up through NODE_OPTIONS, as docs/operations.md says,
@@ -201,5 +201,16 @@ test('without an SDK, req.trace still carries the incoming trace, the pool side 
   assert.ok(!forwarded.includes(PARENT), 'the front span is the upstream call parent');
   assert.equal(spansIn(setup.dir).length, 0, 'no SDK, no spans');
   assert.equal(logsWith(app.stderr(), { event: 'access' }).length, 0, 'the access log is off by default');
+
+  // Turned on by a reload, live: the next request is logged, with its user agent when asked.
+  writeFileSync(setup.topology, readFileSync(setup.topology, 'utf8').replace('accessLog: false', 'accessLog: { userAgent: true }'));
+  const reload = await runCli(['reload', '--pid-file', app.pidFile]);
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /http\.accessLog: false -> \{"userAgent":true\}/);
+  const logged = await call(`${app.url}/nowhere`, { headers: { 'user-agent': 'probe/2' } });
+  assert.equal(logged.status, 404);
+  await eventually('the 404 is logged', () => logsWith(app.stderr(), { event: 'access', status: 404 }).length === 1);
+  const [line] = logsWith(app.stderr(), { event: 'access', status: 404 });
+  assert.deepEqual([line?.['path'], line?.['route'], line?.['userAgent'], line?.['requestId']], ['/nowhere', undefined, 'probe/2', logged.headers['x-request-id']]);
   await app.stop();
 });
