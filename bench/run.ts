@@ -8,10 +8,11 @@ import { proxyScenario, sqliteScenario } from './resources.js';
 import { writeReport } from './report.js';
 import { slowlorisScenario } from './slowloris.js';
 import { benchValidate } from './validate.js';
+import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|trace picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -39,6 +40,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   reload: () => reloadScenario(workers, rounds, seconds),
   cache: () => cacheScenario(workers, rounds, seconds),
   slowloris: () => slowlorisScenario(workers, rounds, seconds),
+  trace: () => traceScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {

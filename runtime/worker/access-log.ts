@@ -1,5 +1,5 @@
 import type { AccessLogConfig } from '../../config/types.js';
-import type { Logger } from '../logger.js';
+import type { RequestLines } from '../logger.js';
 
 /** What one access log line says about a finished request. */
 export interface AccessEntry {
@@ -27,21 +27,19 @@ export interface AccessEntry {
  * The access log: one pino line per request, `event: "access"`, on the process's stderr like every
  * other line (so whatever collects actorrt's logs collects it, and one JSON parser reads both). At
  * info level, but written whatever ACTORRT_LOG_LEVEL says: turning it on in the topology is the
- * choice that counts. No file of its own: rotation and reopening belong to what collects stderr
- * (journald, Docker, Kubernetes), and `jq 'select(.event == "access")'` separates the lines.
+ * choice that counts (logger.ts requestLines: buffered, whole lines). No file of its own:
+ * rotation and reopening belong to what collects stderr (journald, Docker, Kubernetes), and
+ * `jq 'select(.event == "access")'` separates the lines.
  */
 export class AccessLog {
-  private readonly log: Logger;
-
-  constructor(log: Logger) {
-    this.log = log.child({ event: 'access' }, { level: 'info' });
-  }
+  /** `lines`: requestLines(the worker's log, { event: 'access' }). */
+  constructor(private readonly lines: RequestLines) {}
 
   write(entry: AccessEntry, config: AccessLogConfig): void {
     const { method, route, path, status, durationMs, bytes, requestId, client, traceId, aborted, userAgent } = entry;
-    this.log.info({
+    this.lines.write({
       method, route, path, status, durationMs: Math.round(durationMs * 1000) / 1000, bytes, requestId, client, traceId,
-      ...(aborted ? { aborted } : {}), ...(config.userAgent && userAgent !== undefined ? { userAgent } : {}),
+      aborted: aborted ? true : undefined, userAgent: config.userAgent ? userAgent : undefined,
     }, `${method} ${path} ${status}`);
   }
 }

@@ -31,15 +31,15 @@ export class Exchange {
   static open(req: IncomingMessage, res: ServerResponse, requestId: string, clients: ClientResolver,
     access: { readonly log: AccessLog; readonly config: AccessLogConfig } | undefined): Exchange {
     const headers = req.headers;
-    const parent = parseTraceparent(headers.traceparent, headers.tracestate);
+    const parent = headers.traceparent === undefined ? undefined : parseTraceparent(headers.traceparent, headers.tracestate);
+    const traced = tracer() !== undefined;
+    if (!traced && access === undefined) return new Exchange(childTrace(parent), undefined, undefined);
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const opened = tracer() === undefined ? { trace: childTrace(parent), span: undefined }
-      : openSpan(method, SpanKind.SERVER, parent, serverAttributes(req, method, path, requestId));
+    const opened = traced ? openSpan(method, SpanKind.SERVER, parent, serverAttributes(req, method, path, requestId)) : { trace: childTrace(parent), span: undefined };
     const exchange = new Exchange(opened.trace, opened.span, access === undefined ? undefined : clients.resolve(req));
-    if (opened.span === undefined && access === undefined) return exchange;
     const started = performance.now();
     const socket = req.socket;
     const written = socket.bytesWritten;

@@ -6,7 +6,7 @@ import { compileInvalidation, renderInvalidation, type Invalidation, type Invali
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
 import { endWith } from '../trace/tracing.js';
-import type { Logger } from '../logger.js';
+import { requestLines, type Logger } from '../logger.js';
 import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
@@ -105,7 +105,7 @@ interface Routed {
 export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { log } = deps;
   const ids = new RequestIds();
-  const access = new AccessLog(log);
+  const access = new AccessLog(requestLines(log, { event: 'access' }));
 
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);

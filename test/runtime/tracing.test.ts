@@ -43,8 +43,8 @@ describe('with an OpenTelemetry SDK registered', () => {
   /** A node:http server whose handler opens an Exchange as the front does, then runs `respond`. */
   async function server(t: { after(fn: () => unknown): void }, respond: (ex: Exchange, req: IncomingMessage, res: ServerResponse) => void,
     lines: Array<Record<string, unknown>>): Promise<string> {
-    const log = pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
-    const access = new AccessLog(log);
+    const log = pino({ level: 'info', base: { event: 'access' } }, { write: (line: string) => { lines.push(JSON.parse(line) as Record<string, unknown>); } });
+    const access = new AccessLog({ write: (fields, msg) => log.info(fields, msg) });
     const s = createServer((req, res) => respond(Exchange.open(req, res, 'req-1', clientResolver(false), { log: access, config: { userAgent: true } }), req, res));
     await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise((resolve) => { s.closeAllConnections(); s.close(resolve); }));
