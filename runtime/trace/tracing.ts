@@ -38,6 +38,25 @@ export function lookUpTracer(): Tracer | null {
   return found;
 }
 
+/** How long a stopping process waits for its spans to be exported. */
+export const SPAN_FLUSH_MS = 2000;
+
+/**
+ * Hand the spans the SDK still holds (a BatchSpanProcessor's queue) to its exporter: a process that
+ * stops calls it before it exits, since process.exit() runs no asynchronous work after it. Bounded
+ * by `timeout` ms; without an SDK it resolves at once. Never rejects (an exporter's failure is the
+ * SDK's to report).
+ */
+export async function flushSpans(timeout: number): Promise<void> {
+  if (tracer() === undefined) return;
+  const provider = otel.getTracerProvider() as { getDelegate?: () => unknown; forceFlush?: () => Promise<void> };
+  const sdk = (typeof provider.getDelegate === 'function' ? provider.getDelegate() : provider) as { forceFlush?: () => Promise<void> };
+  if (typeof sdk.forceFlush !== 'function') return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([sdk.forceFlush().catch(() => undefined), new Promise<void>((resolve) => { timer = setTimeout(resolve, timeout); })]);
+  clearTimeout(timer);
+}
+
 /** A span and the trace context an actor or a forwarded call sees for it; `span` is undefined without an SDK. */
 export interface Opened {
   readonly trace: Trace;

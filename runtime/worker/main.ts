@@ -12,6 +12,7 @@ import { createFrontHandler, routingTable, type FrontDeps, type RoutingTable } f
 import { createUpgradeHandler, Upgrades } from './upgrade.js';
 import { RequestIds } from '../request-id.js';
 import { withDeadline } from '../deadline.js';
+import { flushSpans, SPAN_FLUSH_MS } from '../trace/tracing.js';
 
 /**
  * A front worker: opens its resources, runs every inline pool as nact actors and serves HTTP on
@@ -140,6 +141,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
     if (cut > 0) log.info({ connections: cut }, 'upgraded connections (tunnels) still open at the drain deadline: closed');
   }
   await actors?.close(timeout, mode, started);
+  await flushSpans(SPAN_FLUSH_MS);
   log.info({ exitCode }, 'worker stopped');
   process.exit(exitCode);
 }
