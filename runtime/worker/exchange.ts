@@ -24,7 +24,7 @@ export class Exchange {
   route: string | undefined;
 
   private constructor(readonly trace: Trace, private readonly span: Span | undefined,
-    /** The client, resolved at arrival when the access log needs it (the socket may be gone at the end). */
+    /** The client, resolved at arrival when the span or the access log needs it (the socket may be gone at the end). */
     readonly client: ClientAddress | undefined) {}
 
   /** Open the exchange for `req` (at its arrival); `access` is the access log when it is on. */
@@ -39,7 +39,7 @@ export class Exchange {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const opened = traced ? openSpan(method, SpanKind.SERVER, parent, serverAttributes(req, method, path, requestId)) : { trace: childTrace(parent), span: undefined };
-    const exchange = new Exchange(opened.trace, opened.span, access === undefined ? undefined : clients.resolve(req));
+    const exchange = new Exchange(opened.trace, opened.span, clients.resolve(req));
     const started = performance.now();
     const socket = req.socket;
     const written = socket.bytesWritten;
