@@ -36,15 +36,16 @@ trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new Sim
 `;
 
 /** What an actor answers: the trace it sees, where it runs, and (the inline one) what the isolated one saw when asked. */
-interface Seen { readonly trace: RequestTrace; readonly pid: number; readonly asked?: Seen }
+interface Seen { readonly trace: RequestTrace; readonly pid: number; readonly asked?: Seen; readonly helped?: Seen }
 
 const ACTORS = {
   'actors/inline.mjs': `export default { receive: async (state, req, ctx) => {
     ctx.log.info({ step: 'asking' }, 'asking the isolated pool');
-    return { trace: req.trace, pid: ctx.self.pid, asked: await ctx.ask('iso', {}) };
+    return { trace: req.trace, pid: ctx.self.pid, asked: await ctx.ask('iso', {}), helped: await ctx.ask('helper', {}) };
   } };
 `,
   'actors/iso.mjs': 'export default { receive: (state, req, ctx) => ({ trace: req.trace, pid: ctx.self.pid }) };\n',
+  'actors/helper.mjs': 'export default { receive: (state, req, ctx) => ({ trace: req.trace, pid: ctx.self.pid }) };\n',
 };
 
 interface SpanLine {
@@ -76,6 +77,7 @@ resources:
   upstream: { type: http, origins: ["http://127.0.0.1:${(server.address() as AddressInfo).port}"] }
 pools:
   inline: { actor: ./actors/inline.mjs, size: 1 }
+  helper: { actor: ./actors/helper.mjs, size: 1 }
   iso: { actor: ./actors/iso.mjs, processes: 1, size: 1 }
 routes:
   - match: { method: GET, path: /inline }
@@ -154,6 +156,10 @@ describe('with an OpenTelemetry SDK registered in every process (NODE_OPTIONS=--
     assert.equal(asked.traceId, seen.trace.traceId);
     const dispatch = await span(asked.parentSpanId, 'the ask dispatch span');
     assert.deepEqual([dispatch.name, dispatch.parentSpanId], ['dispatch iso', seen.trace.spanId]);
+    // An inline pool asked: an `ask` span of its own, a child of the asker's, whose ids the asked actor sees.
+    const helped = seen.helped?.trace ?? assert.fail('the inline ask answered');
+    const ask = await span(helped.spanId, 'the inline ask span');
+    assert.deepEqual([ask.name, ask.kind, ask.parentSpanId, helped.parentSpanId, helped.traceId], ['ask helper', 0, seen.trace.spanId, seen.trace.spanId, seen.trace.traceId]);
     const logged = logsWith(app.stderr(), { step: 'asking', traceId: seen.trace.traceId });
     assert.equal(logged.length, 1, 'the actor line carries the request trace id');
     assert.equal(logged[0]?.['requestId'], answer.headers['x-request-id']);
