@@ -84,40 +84,31 @@ export function newSpanId(): string {
   return id === ZERO_SPAN_ID ? newSpanId() : id;
 }
 
+/** version 00's four fields; a higher version's first 55 characters read the same (section 3.2.4). */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}/;
+
 /**
  * The parent a `traceparent` header names, or undefined when it is absent or invalid (the request
  * then starts a new trace, and its tracestate is dropped: section 3.3.1.1). Version 00 must be
  * exactly `00-{32 hex}-{16 hex}-{2 hex}`, lowercase; version ff is invalid; a higher version is
  * read as far as version 00 goes and must go on with `-` or end there (section 3.2.4). A trace id
  * or parent id of all zeros is invalid. Repeated headers (joined by node with `, `) fail the
- * length check, as section 3.2.1 wants. Checked character by character: ~60 ns against ~200 ns
- * for a regular expression with its capture groups (measured, 1M parses; every channel frame
- * carries one).
+ * length check, as section 3.2.1 wants. Checked with a regular expression without captures, then
+ * sliced: ~75 ns, against ~200 ns with capture groups and ~85 ns with a charCodeAt loop, which
+ * turns ~350 ns in a process where a class extends String (@redis/client does: V8 then leaves
+ * charCodeAt's fast path; measured, Node 20, 1M parses).
  */
 export function parseTraceparent(header: string | readonly string[] | undefined, tracestate?: string | readonly string[]): TraceParent | undefined {
-  if (typeof header !== 'string' || header.length < 55) return undefined;
-  if (!lowerHex(header, 0, 2) || header.charCodeAt(2) !== DASH || !lowerHex(header, 3, 35) || header.charCodeAt(35) !== DASH
-    || !lowerHex(header, 36, 52) || header.charCodeAt(52) !== DASH || !lowerHex(header, 53, 55)) return undefined;
+  if (typeof header !== 'string' || header.length < 55 || !TRACEPARENT.test(header)) return undefined;
   const version = header.slice(0, 2);
   if (version === 'ff') return undefined;
-  if (version === '00' ? header.length !== 55 : header.length > 55 && header.charCodeAt(55) !== DASH) return undefined;
+  if (version === '00' ? header.length !== 55 : header.length > 55 && header[55] !== '-') return undefined;
   const traceId = header.slice(3, 35);
   const spanId = header.slice(36, 52);
   if (traceId === ZERO_TRACE_ID || spanId === ZERO_SPAN_ID) return undefined;
   // Only the sampled bit is known to Level 1; the others are not passed on (section 3.2.2.5).
-  const sampled = (header.charCodeAt(54) - (header.charCodeAt(54) >= 97 ? 87 : 48)) % 2 === 1;
+  const sampled = (parseInt(header.slice(53, 55), 16) & 1) === 1;
   return { traceId, spanId, sampled, tracestate: parseTracestate(tracestate), remote: true };
-}
-
-const DASH = 0x2d;
-
-/** Whether `text[from, to)` is lowercase hex digits. */
-function lowerHex(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return false;
-  }
-  return true;
 }
 
 /** Most list members a tracestate may have (section 3.3.1.1); more, and it is dropped whole. */
