@@ -59,7 +59,7 @@ export async function traceScenario(workers: number, rounds: number, seconds: nu
 }
 
 /** Nanoseconds per Exchange.open without an SDK or access log, for a request carrying a traceparent (median of 5 rounds of 200k). */
-export function traceStepNs(): number {
+function traceStepNs(): number {
   const req = {
     method: 'GET', url: '/hello/bench', headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', host: 'x' }, socket: {},
   } as unknown as IncomingMessage;
