@@ -35,6 +35,32 @@ export interface ActorRequest<Body = unknown> {
   readonly ip: string;
   /** The client's protocol: X-Forwarded-Proto from a trusted proxy, else whether the connection is TLS; 'http' for `ASK` messages. */
   readonly protocol: 'http' | 'https';
+  /** The W3C Trace Context this request is handled in (the incoming `traceparent`'s trace, or a new one). */
+  readonly trace: RequestTrace;
+}
+
+/**
+ * A request's W3C Trace Context (https://www.w3.org/TR/trace-context/), as the actor handling it
+ * sees it. In a front worker's inline pool the span is the HTTP request's own; in an isolated
+ * pool, and for an `ASK` message, it is a span of its own, a child of the caller's. With an
+ * OpenTelemetry SDK registered these are the ids of actorrt's spans (docs/operations.md).
+ */
+export interface RequestTrace {
+  /** 32 lowercase hex digits: the incoming traceparent's trace-id, or a new one. */
+  readonly traceId: string;
+  /** 16 lowercase hex digits: the span this actor's work belongs to. */
+  readonly spanId: string;
+  /** The span that caused this one (the client's, the front worker's, the asking actor's); undefined for a trace that started here. */
+  readonly parentSpanId: string | undefined;
+  /** The trace-flags sampled bit: the trace is being recorded. */
+  readonly sampled: boolean;
+  /**
+   * `00-{traceId}-{spanId}-{01|00}`: send it as the `traceparent` header of calls made for this
+   * request (with `tracestate`), so that they join the trace as children of this span.
+   */
+  readonly traceparent: string;
+  /** The incoming tracestate, validated (at most 32 members, 512 characters); undefined when there was none. */
+  readonly tracestate: string | undefined;
 }
 
 /** What `receive` returns. A value without any of these keys is sent as a 200 JSON body. */

@@ -3,9 +3,9 @@ import { deserialize, serialize } from 'node:v8';
 import { decodeFrame, encodeFrame } from '../runtime/channel/frames.js';
 import { BadFrameError, decodeReplyFrame, decodeRequestFrame, type ReplyFrame, type RequestFrame } from '../runtime/channel/wire.js';
 
-/** A request as it crosses a channel, and the reply the actor sends back. */
+/** A request as it crosses a channel (its trace as the traceparent `tp`), and the reply the actor sends back. */
 const request = {
-  id: 12345, timeout: 2000,
+  id: 12345, timeout: 2000, tp: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
   req: {
     method: 'GET', path: '/users/42', params: { id: '42' }, query: { expand: 'orders' }, requestId: 'k3J9x2-1a2b', ip: '127.0.0.1', protocol: 'http',
     headers: { host: '127.0.0.1:8080', 'user-agent': 'wrk', accept: '*/*', 'x-request-id': 'k3J9x2-1a2b' },

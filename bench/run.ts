@@ -9,10 +9,11 @@ import { proxyScenario, sqliteScenario } from './resources.js';
 import { writeReport } from './report.js';
 import { slowlorisScenario } from './slowloris.js';
 import { benchValidate } from './validate.js';
+import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -41,6 +42,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   cache: () => cacheScenario(workers, rounds, seconds),
   slowloris: () => slowlorisScenario(workers, rounds, seconds),
   metrics: () => metricsScenario(workers, rounds, seconds),
+  trace: () => traceScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {

@@ -17,12 +17,14 @@ export interface Running {
  * Start a server as a plain child of the benchmark (same session: the kernel's autogroup then
  * gives both sides the same CPU share) and wait for the line announcing its port.
  */
-export function startServer(args: readonly string[], readyLine: RegExp, cwd = ROOT): Promise<Running> {
-  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ACTORRT_LOG_LEVEL: 'warn' } });
+export function startServer(args: readonly string[], readyLine: RegExp, cwd = ROOT, env: NodeJS.ProcessEnv = {}, stderr?: number): Promise<Running> {
+  // `stderr`: a descriptor (a file) to write to instead of a pipe this process reads, for servers that log a line per request.
+  const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', stderr ?? 'pipe'], env: { ...process.env, ACTORRT_LOG_LEVEL: 'warn', ...env } });
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
+    // Only the tail, for the error below: a server with its access log on writes a line per request.
+    child.stderr?.on('data', (d: Buffer) => { err = (err.length > 65_536 ? err.slice(-16_384) : err) + d.toString(); });
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = readyLine.exec(out);
@@ -50,10 +52,10 @@ export function startFastify(workers: number): Promise<Running> {
   return startServer([join(HERE, 'fastify-cluster.js'), String(workers)], /listening (\d+)/);
 }
 
-/** `actorrt start <topology> --port 0 --workers N`, with this checkout's build or another's (`root`, whose dist/ is built). */
-export function startActorrt(topology: string, workers: number, root = ROOT): Promise<Running> {
+/** `actorrt start <topology> --port 0 --workers N`, with this checkout's build or another's (`root`, whose dist/ is built); `env` adds variables; `stderr` as in startServer. */
+export function startActorrt(topology: string, workers: number, root = ROOT, env: NodeJS.ProcessEnv = {}, stderr?: number): Promise<Running> {
   return startServer([join(root, 'dist', 'runtime', 'cli.js'), 'start', topology, '--port', '0', '--workers', String(workers)],
-    /actorrt ready on http:\/\/[^:]+:(\d+)/);
+    /actorrt ready on http:\/\/[^:]+:(\d+)/, ROOT, env, stderr);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type {
-  AdminConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
+  AccessLogConfig, AdminConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
 } from './types.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { parseDuration, parseSize } from './units.js';
@@ -47,6 +47,7 @@ function http(h: Raw): HttpConfig {
     health: { live: health['live'] as string, ready: health['ready'] as string },
     trustProxy: trustProxy(h['trustProxy']),
     ...opt('metricsPath', h['metricsPath'] as string | undefined),
+    accessLog: accessLog(h['accessLog']),
     supervision: {
       maxRestarts: sup['maxRestarts'] as number,
       within: ms(sup['within']),
@@ -62,6 +63,13 @@ function admin(a: Raw): AdminConfig {
   const colon = metrics.lastIndexOf(':');
   const host = metrics.slice(0, colon);
   return { metrics: { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(metrics.slice(colon + 1)) } };
+}
+
+/** `true` is the access log with its defaults. */
+function accessLog(value: unknown): AccessLogConfig | false {
+  if (value === false || value === undefined) return false;
+  if (value === true) return { userAgent: false };
+  return { userAgent: ((value as Raw)['userAgent'] as boolean | undefined) ?? false };
 }
 
 /** A single address or preset is a list of one. */

@@ -66,6 +66,15 @@ const schema = {
           + 'true = every hop (only when nothing can reach actorrt except through the proxy: anyone else could claim any client address)',
       },
       metricsPath: str('also answer GET <path> on http.port with the instance\'s metrics (Prometheus text): reachable by every client of the service, so only behind a proxy that hides it; absent = only on admin.metrics', { pattern: '^/' }),
+      accessLog: {
+        oneOf: [
+          { type: 'boolean' },
+          obj({ userAgent: { type: 'boolean', description: 'add the User-Agent header to each line (default false)' } }),
+        ],
+        default: false,
+        description: 'one JSON line per request on stderr (event "access": method, route, path, status, durationMs, bytes, requestId, client, traceId), '
+          + 'written once the response is sent or the client left; true, or { userAgent: true } to add the user agent; changes live on reload',
+      },
     }, { default: {}, description: 'the HTTP side: port, front workers, limits, health paths' }),
     admin: obj({
       metrics: {

@@ -46,12 +46,19 @@ export interface HttpConfig {
   readonly trustProxy: TrustProxy;
   /** Also serve the instance's metrics at this path on the main port. */
   readonly metricsPath?: string;
+  /** One access log line per request (runtime/worker/access-log.ts), or false. */
+  readonly accessLog: AccessLogConfig | false;
   /** Front worker restarts: backoff from the restarts within `within`; give up after `maxRestarts` failed starts in a row. */
   readonly supervision: {
     readonly maxRestarts: number;
     readonly within: number;
     readonly backoff: { readonly min: number; readonly max: number };
   };
+}
+
+export interface AccessLogConfig {
+  /** Add the request's User-Agent header. */
+  readonly userAgent: boolean;
 }
 
 export interface StartupRetry {

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import type { ActorRequest } from '../../actors/index.js';
+import type { ActorRequest, RequestTrace } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
@@ -52,8 +52,11 @@ export class Channel {
     return this.pending.size;
   }
 
-  /** Send `req` to `pool` at the other end; rejects with a coded error on failure or timeout. */
-  request(pool: string, req: ActorRequest, timeout: number): Promise<unknown> {
+  /**
+   * Send `req` to `pool` at the other end; rejects with a coded error on failure or timeout. The
+   * frame carries `via`'s traceparent (the caller's span: the request's, or a dispatch span).
+   */
+  request(pool: string, req: ActorRequest, timeout: number, via: RequestTrace = req.trace): Promise<unknown> {
     // Checked here, where the caller (ctx.ask's timeout option) learns why; the peer would refuse the frame.
     if (!(timeout > 0) || timeout === Infinity) {
       return Promise.reject(new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `a timeout of ${timeout} ms for pool "${pool}" is not a positive number of milliseconds`));
@@ -64,11 +67,19 @@ export class Channel {
     }
     const id = this.nextId++;
     const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
+    // The trace travels as `tp` / `ts` (the receiver's span is made there), the rest as the actor
+    // sees it. Copied field by field: a rest destructuring (`{ trace, ...fields }`) cost 1.7 us more
+    // per frame (measured, 200k frames), more than the whole JSON encoding.
+    const fields = {
+      method: req.method, path: req.path, params: req.params, query: req.query, headers: req.headers, body: binary === undefined ? req.body : null,
+      requestId: req.requestId, ip: req.ip, protocol: req.protocol,
+    };
     let frame: Buffer;
     try {
+      // `ts` undefined is left out of the JSON.
       frame = encodeFrame(binary === undefined
-        ? { t: 'req', id, pool, timeout, req } satisfies RequestFrame
-        : { t: 'req', id, pool, timeout, req: { ...req, body: null }, bin: 1 } satisfies RequestFrame, binary);
+        ? { t: 'req', id, pool, timeout, req: fields, tp: via.traceparent, ts: via.tracestate } satisfies RequestFrame
+        : { t: 'req', id, pool, timeout, req: fields, bin: 1, tp: via.traceparent, ts: via.tracestate } satisfies RequestFrame, binary);
     } catch (err) {
       // Not JSON (a ctx.ask message with a BigInt or a cycle) or too large: fail this call only.
       return Promise.reject(err instanceof FrameTooLargeError

@@ -8,6 +8,7 @@ import { encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from '.
 import { BadFrameError, decodeRequestFrame, readFrame, splitBinary, type ReceivedRequest, type ReplyFrame } from './wire.js';
 import { checkBody } from '../reply.js';
 import { withDeadline } from '../deadline.js';
+import { endWith, openSpan, SpanKind, tracer } from '../trace/tracing.js';
 
 /** A listening endpoint. */
 export interface Endpoint {
@@ -106,7 +107,12 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
 
 /** Run one checked request on its pool and write the reply; never throws, never rejects. */
 function serve(frame: ReceivedRequest, writer: BatchedWriter, pools: PoolLookup, log: Logger): void {
-  const { id, pool: name, req } = frame;
+  const { id, pool: name } = frame;
+  // With an OpenTelemetry SDK, the pool side of the hop is a SERVER span under the caller's
+  // dispatch span, and the actor sees its ids.
+  const opened = tracer() === undefined ? undefined
+    : openSpan(`serve ${name}`, SpanKind.SERVER, frame.parent, { 'actorrt.pool': name, 'actorrt.request_id': frame.req.requestId });
+  const req = opened === undefined ? frame.req : { ...frame.req, trace: opened.trace };
   let outcome: Promise<unknown>;
   try {
     const pool = pools(name);
@@ -116,6 +122,7 @@ function serve(frame: ReceivedRequest, writer: BatchedWriter, pools: PoolLookup,
   } catch (err) {
     outcome = Promise.reject(err); // a dispatch that throws instead of rejecting fails this request only
   }
+  outcome = endWith(opened?.span, outcome);
   outcome.then((value) => {
     try {
       checkBody(value);
@@ -125,12 +132,12 @@ function serve(frame: ReceivedRequest, writer: BatchedWriter, pools: PoolLookup,
     } catch (err) {
       // Only this request fails: a throw here would take the process (and every request in it) down.
       const e = unsendable(name, err);
-      log.error({ pool: name, requestId: req.requestId, err: e.message }, 'reply cannot cross the channel; answering 500');
+      log.error({ pool: name, requestId: req.requestId, traceId: req.trace.traceId, err: e.message }, 'reply cannot cross the channel; answering 500');
       replyError(writer, id, e);
     }
   }, (err: unknown) => {
     const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', 'internal error in the pool process');
-    if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId }, 'internal error serving a channel request');
+    if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId, traceId: req.trace.traceId }, 'internal error serving a channel request');
     replyError(writer, id, e);
   });
 }

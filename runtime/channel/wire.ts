@@ -1,6 +1,7 @@
 import type { ActorRequest } from '../../actors/index.js';
 import { ActorrtError, reviveError } from '../errors.js';
 import { decodeFrame, type Decoded } from './frames.js';
+import { childTrace, parseTraceparent, parseTracestate, type TraceParent } from '../trace/trace-context.js';
 
 /** Front/pool process -> pool process: run this request on `pool`. */
 export interface RequestFrame {
@@ -8,9 +9,13 @@ export interface RequestFrame {
   readonly id: number;
   readonly pool: string;
   readonly timeout: number;
-  /** The request; its body travels as the binary tail when it is a Buffer (`bin`). */
-  readonly req: Omit<ActorRequest, 'body'> & { readonly body?: unknown };
+  /** The request (its trace apart); its body travels as the binary tail when it is a Buffer (`bin`). */
+  readonly req: Omit<ActorRequest, 'body' | 'trace'> & { readonly body?: unknown };
   readonly bin?: 1;
+  /** The caller's span as a W3C traceparent: the receiving side's span is its child. */
+  readonly tp: string;
+  /** The trace's tracestate, when it has one (undefined is left out of the JSON). */
+  readonly ts?: string | undefined;
 }
 
 /** Pool process -> caller: the outcome of request `id`. */
@@ -53,7 +58,10 @@ export interface ReceivedRequest {
   readonly id: number;
   readonly pool: string;
   readonly timeout: number;
+  /** The request; its trace is a new span under `parent`, with ids made here (an SDK's span replaces it: endpoint.ts). */
   readonly req: ActorRequest;
+  /** The caller's span (`tp`, `ts`). */
+  readonly parent: TraceParent;
 }
 
 /** A reply frame as checked: the value (binary tail joined back), or the error revived as the same code. */
@@ -87,8 +95,11 @@ export function decodeRequestFrame(message: unknown, binary: Buffer | undefined)
   const id = readId(message);
   if (message['t'] !== 'req') return new BadFrameError(id, 't is not "req"');
   if (id === undefined) return new BadFrameError(undefined, 'id is not a non-negative integer');
-  const { pool, timeout, req, bin } = message;
+  const { pool, timeout, req, bin, tp, ts } = message;
   if (typeof pool !== 'string') return new BadFrameError(id, 'pool is not a string');
+  if (ts !== undefined && (typeof ts !== 'string' || parseTracestate(ts) !== ts)) return new BadFrameError(id, 'ts is not a valid tracestate');
+  const parent = typeof tp === 'string' ? parseTraceparent(tp, ts) : undefined;
+  if (parent === undefined) return new BadFrameError(id, 'tp is not a valid traceparent');
   if (typeof timeout !== 'number' || !(timeout > 0) || timeout === Infinity) return new BadFrameError(id, 'timeout is not a positive number of milliseconds');
   if (bin !== undefined && bin !== 1) return new BadFrameError(id, 'bin is not 1');
   if (bin === undefined && binary !== undefined) return new BadFrameError(id, 'a binary tail without bin');
@@ -115,7 +126,7 @@ export function decodeRequestFrame(message: unknown, binary: Buffer | undefined)
     body = binary ?? EMPTY; // an empty Buffer body leaves no tail
   }
   // A new object with just the fields of an ActorRequest: nothing unchecked reaches an actor.
-  return { id, pool, timeout, req: { method, path, params, query, headers, body, requestId, ip, protocol } };
+  return { id, pool, timeout, parent, req: { method, path, params, query, headers, body, requestId, ip, protocol, trace: childTrace(parent) } };
 }
 
 /** Check a decoded reply frame (`message`, its JSON part; `binary`, its tail). */

@@ -4,6 +4,7 @@ import { send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
 import type { ShutdownMessage, StartPoolMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
 import { actorHandlers, ChildServices } from '../child/child-services.js';
+import { flushSpans, SPAN_FLUSH_MS } from '../trace/tracing.js';
 
 /**
  * An isolated pool process: runs `size` actors of one pool, in its own OS process so CPU-heavy
@@ -42,6 +43,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   stopping = true;
   await actors?.close(timeout, mode, Date.now());
   await sendFinalMetrics(handlers.metrics(handlers.loads(), handlers.caches()));
+  await flushSpans(SPAN_FLUSH_MS);
   process.exit(exitCode);
 }
 

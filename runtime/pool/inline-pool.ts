@@ -9,6 +9,7 @@ import { decide, prune } from '../supervision/policy.js';
 import { withDeadline } from '../deadline.js';
 import { Deadlines, type Deadline } from '../request-deadlines.js';
 import { PoolBase, poolDown } from './pool-base.js';
+import { tracer, withTrace } from '../trace/tracing.js';
 
 /**
  * A message in an actor's mailbox: the request and its caller's promise, answered by release() /
@@ -66,8 +67,11 @@ export interface InlinePoolDeps {
   /** nact parent (the worker's actor system). */
   readonly parent: Ref<never>;
   readonly log: Logger;
-  /** The context actors of this pool see (resources, ask, logger), per actor index. */
-  contextFor(index: number): ActorContext<unknown>;
+  /**
+   * The context actors of this pool see (resources, ask, logger), per actor index; `current` is
+   * the request that actor is handling now (its ask() and log lines belong to it).
+   */
+  contextFor(index: number, current: () => ActorRequest | undefined): ActorContext<unknown>;
   /** What to answer when a thrown error is a bound resource's failure (503 unreachable, 504 statement timeout), not an actor crash. */
   resourceFailure(err: unknown): ActorrtError | undefined;
   /** Supervision acted on `count` actors of this pool (for counters; the log line is written here). */
@@ -146,7 +150,7 @@ export class InlinePool extends PoolBase<Cell> {
   /** Spawn one actor and run its init(); it joins the pool (and gets messages) only once ready. */
   private async addActor(): Promise<Cell> {
     const index = this.nextIndex++;
-    const cell = new Cell(index, this.deps.contextFor(index));
+    const cell: Cell = new Cell(index, this.deps.contextFor(index, () => cell.current?.req));
     cell.ref = this.spawnCell(cell);
     cell.ready = this.init(cell);
     try {
@@ -243,7 +247,8 @@ export class InlinePool extends PoolBase<Cell> {
         cell.current = envelope;
         let value: unknown;
         try {
-          value = await receive(cell.state, envelope.req, cell.ctx);
+          // With an OpenTelemetry SDK, spans the actor's libraries start are children of the request's.
+          value = await (tracer() === undefined ? receive(cell.state, envelope.req, cell.ctx) : withTrace(envelope.req.trace, () => receive(cell.state, envelope.req, cell.ctx)));
         } catch (err) {
           // A database that went away or a statement past its timeout is not this actor's fault:
           // answer 503 / 504, keep its state, and keep restarts for real crashes (else a DB restart
@@ -283,7 +288,7 @@ export class InlinePool extends PoolBase<Cell> {
     cell.stopped = true;
     if (cell.ref !== undefined) nactStop(cell.ref);
     const queued = cell.queue.splice(0);
-    this.deps.log.warn({ pool: this.name, actor: cell.index, requestId: envelope.req.requestId, after, queued: queued.length, event: 'actor-replaced' },
+    this.deps.log.warn({ pool: this.name, actor: cell.index, requestId: envelope.req.requestId, traceId: envelope.req.trace.traceId, after, queued: queued.length, event: 'actor-replaced' },
       'actor still busy with one request long past its timeout; replaced by a fresh actor');
     this.deps.onSupervision('actor-restart', 1);
     this.addActor().then((fresh) => {
@@ -307,13 +312,14 @@ export class InlinePool extends PoolBase<Cell> {
     // Actors may throw anything (a string, undefined, a plain object): logs and causes get an Error.
     const error = thrown instanceof Error ? thrown : new Error(`the actor threw a non-Error value: ${describeValue(thrown)}`);
     const requestId = envelope?.req.requestId;
+    const traceId = envelope?.req.trace.traceId;
     if (envelope !== undefined) this.fail(envelope, new ActorrtError('ACTORRT_E_ACTOR_FAILED', `the actor failed while handling request ${requestId ?? ''}`.trim(), { cause: error }));
 
     const now = Date.now();
     const { supervision } = this.config;
     prune(cell.restarts, now, supervision.within);
     const decision = decide(supervision, cell.restarts, now);
-    const fields = { pool: this.name, actor: cell.index, requestId, reason: error.message, count: decision.count, action: decision.action };
+    const fields = { pool: this.name, actor: cell.index, requestId, traceId, reason: error.message, count: decision.count, action: decision.action };
     if (decision.action === 'restart-one' || decision.action === 'restart-all') {
       this.deps.log.warn({ ...fields, delay: decision.delay, err: error }, 'actor crashed; restarting');
       cell.restarts.push(now);

@@ -12,6 +12,9 @@ import { loadActor } from './actor-loader.js';
 import { InlinePool } from './inline-pool.js';
 import type { Pool } from './pool.js';
 import { RemotePool } from './remote-pool.js';
+import { actorLogger } from './actor-logger.js';
+import { endWith, openSpan, parentOf, SpanKind } from '../trace/tracing.js';
+import { childTrace } from '../trace/trace-context.js';
 
 /** What a process gives the pools it hosts. */
 export interface PoolHostDeps {
@@ -139,7 +142,7 @@ export class PoolHost {
     const inline = new InlinePool(pool, actor, {
       parent: deps.system,
       log: deps.log,
-      contextFor: (index) => this.actorContext(pool.name, index, bound),
+      contextFor: (index, current) => this.actorContext(pool.name, index, bound, current),
       resourceFailure: (err) => deps.resources.failureOf(err, pool.resources),
       onSupervision: (event, count) => deps.onSupervision(pool.name, event, count),
       onEscalate: deps.onEscalate,
@@ -148,12 +151,17 @@ export class PoolHost {
     return inline;
   }
 
-  /** The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools (looked up live). */
-  private actorContext(pool: string, index: number, resources: Readonly<Record<string, unknown>>): ActorContext<unknown> {
+  /**
+   * The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools (looked
+   * up live). `current` is the request the actor handles now: its log lines carry its ids, and what
+   * it asks joins its trace as a child of its span.
+   */
+  private actorContext(pool: string, index: number, resources: Readonly<Record<string, unknown>>,
+    current: () => ActorRequest | undefined): ActorContext<unknown> {
     const { log } = this.deps;
     return {
       resources,
-      log: log.child({ pool, actor: index }),
+      log: actorLogger(log.child({ pool, actor: index }), current),
       self: Object.freeze({ pool, index, pid: process.pid }),
       caches: this.deps.caches,
       ask: async <T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> => {
@@ -162,8 +170,16 @@ export class PoolHost {
           throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(this.config?.pools ?? {}).join(', ')}` });
         }
         // An ask has no client of its own (the asking actor has its request's ip and protocol, to pass on in the message if wanted).
-        const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: this.ids.next(), ip: '', protocol: 'http' };
-        return toReply(await to.dispatch(req, options.timeout ?? to.config.timeout)).body as T;
+        // Its trace: an isolated pool's process makes the asked actor's span under the asker's (or
+        // under a new trace's root, for an ask outside of any request: from init()); an inline one
+        // gets an `ask` span of its own here.
+        const requestId = this.ids.next();
+        const asker = current()?.trace;
+        const parent = asker === undefined ? undefined : parentOf(asker);
+        const opened = to instanceof RemotePool ? { trace: asker ?? childTrace(undefined), span: undefined }
+          : openSpan(`ask ${target}`, SpanKind.INTERNAL, parent, { 'actorrt.pool': target, 'actorrt.request_id': requestId });
+        const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId, ip: '', protocol: 'http', trace: opened.trace };
+        return toReply(await endWith(opened.span, to.dispatch(req, options.timeout ?? to.config.timeout))).body as T;
       },
     };
   }

@@ -5,6 +5,7 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { withDeadline } from '../deadline.js';
 import { leastLoaded, PoolBase, poolDown } from './pool-base.js';
+import { endWith, openSpan, parentOf, SpanKind, tracer } from '../trace/tracing.js';
 
 /**
  * A pool whose actors run in other processes, reached over one channel per process. Requests go
@@ -48,9 +49,17 @@ export class RemotePool extends PoolBase<Channel> {
     this.restartRotation();
   }
 
+  /**
+   * Send `req` to the least-loaded process. `req.trace` is the caller's span; with an OpenTelemetry
+   * SDK the hop is a CLIENT span under it, which the pool process's SERVER span is a child of.
+   */
   dispatch(req: ActorRequest, timeout: number): Promise<unknown> {
     const channel = this.admit();
-    return channel instanceof ActorrtError ? Promise.reject(channel) : channel.request(this.name, req, timeout);
+    if (channel instanceof ActorrtError) return Promise.reject(channel);
+    if (tracer() === undefined) return channel.request(this.name, req, timeout);
+    const { trace, span } = openSpan(`dispatch ${this.name}`, SpanKind.CLIENT, parentOf(req.trace),
+      { 'actorrt.pool': this.name, 'actorrt.request_id': req.requestId });
+    return endWith(span, channel.request(this.name, req, timeout, trace));
   }
 
   /**

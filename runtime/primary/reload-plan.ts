@@ -149,6 +149,9 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
   if (changes.some((c) => c.path === 'http.trustProxy' || c.path.startsWith('http.trustProxy.'))) {
     lines.push(`http.trustProxy: ${JSON.stringify(before.config.http.trustProxy)} -> ${JSON.stringify(after.config.http.trustProxy)} (swapped with the routing table)`);
   }
+  if (changes.some((c) => c.path === 'http.accessLog' || c.path.startsWith('http.accessLog.'))) {
+    lines.push(`http.accessLog: ${JSON.stringify(before.config.http.accessLog)} -> ${JSON.stringify(after.config.http.accessLog)} (swapped with the routing table)`);
+  }
   if (changes.some((c) => c.path === 'http.shutdownTimeout')) lines.push(`http.shutdownTimeout: ${show(before.config.http.shutdownTimeout)} -> ${show(after.config.http.shutdownTimeout)} ms`);
   if (changes.some((c) => c.path.startsWith('caches.'))) lines.push('caches: updated');
   if (changes.some((c) => c.path.startsWith('admin.metrics'))) lines.push(`admin.metrics: ${showAddress(before.config.admin.metrics)} -> ${showAddress(after.config.admin.metrics)} (listener rebound)`);

@@ -7,4 +7,8 @@
  */
 // 3: channel request frames carry the client's ip and protocol (http.trustProxy); an older pool
 // process would drop them and hand its actors a request without them.
-export const PROTOCOL_VERSION = 4;
+// 4: channel request frames carry the caller's W3C traceparent (`tp`) and tracestate (`ts`); an
+// older pool process would refuse them (BadFrameError) or hand its actors a request without `trace`.
+// 5: the primary scrapes metrics through `stats` replies (`metrics`), children send `final-metrics` as they
+// drain and front workers ask for `scrape`; pool loads carry `busy`.
+export const PROTOCOL_VERSION = 5;

@@ -5,7 +5,8 @@ import { varyNames } from '../cache/cache-control.js';
 import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { endWith } from '../trace/tracing.js';
+import { requestLines, type Logger } from '../logger.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
 import { wantsOpenMetrics } from '../metrics/exposition.js';
 import type { Pool } from '../pool/pool.js';
@@ -20,6 +21,8 @@ import { parseQuery } from './query.js';
 import { writeError, writeNotModified, writeRange, writeReply, writeStored } from './responses.js';
 import { SAFE_METHODS, unsafeInvalidation } from './unsafe-invalidation.js';
 import { paramsFor, Router, type CompiledRoute, type RouteLookup } from './router.js';
+import { AccessLog } from './access-log.js';
+import { cacheResult, CLIENT_CLOSED, Exchange, upstreamEnded } from './exchange.js';
 
 /** The query of a request without one: no prototype, as parseQuery's. */
 const EMPTY: Readonly<Record<string, never>> = Object.freeze(Object.create(null) as Record<string, never>);
@@ -89,16 +92,6 @@ export interface FrontDeps {
   scrape(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
 }
 
-/** What the count of a finished request needs to know of it, learnt on its way: its route pattern and what served it. */
-interface Served {
-  route: string;
-  /** The pool or the upstream (http resource) of the route. */
-  target: string;
-  proxied: boolean;
-  /** Set when the request failed: its code (upstream failures, rejections and timeouts are counted by it). */
-  failure: string | undefined;
-}
-
 /** One routed request: everything dispatch, the cache and the writer need. */
 interface Routed {
   readonly route: CompiledRoute;
@@ -109,6 +102,7 @@ interface Routed {
   /** The body as read, when it was read (proxying it again). */
   readonly raw: Buffer | undefined;
   readonly client: ClientAddress;
+  readonly exchange: Exchange;
 }
 
 /**
@@ -120,25 +114,28 @@ interface Routed {
 export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { log } = deps;
   const ids = new RequestIds();
+  const access = new AccessLog(requestLines(log, { event: 'access' }));
 
   const { metrics } = deps;
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
     const table = deps.table();
+    // Trace context, the request's span and its access log line (exchange.ts); `http.accessLog` is read per request: it changes on reload.
+    const { accessLog } = table.config.http;
+    const exchange = Exchange.open(req, res, requestId, table.clients, accessLog === false ? undefined : { log: access, config: accessLog });
     if (!table.counting) {
-      handle(req, res, requestId, table, undefined).catch((err: unknown) => fail(res, err, requestId, undefined));
+      handle(req, res, requestId, table, exchange).catch((err: unknown) => fail(res, err, requestId, exchange));
       return;
     }
     const started = performance.now();
-    const served: Served = { route: '', target: '', proxied: false, failure: undefined };
     // One promise reaction per request, not two (.catch then .then): this is the hot path.
-    handle(req, res, requestId, table, served).then(() => finished(metrics, req, res, served, (performance.now() - started) / 1000), (err: unknown) => {
-      fail(res, err, requestId, served);
-      finished(metrics, req, res, served, (performance.now() - started) / 1000);
+    handle(req, res, requestId, table, exchange).then(() => finished(metrics, req, res, exchange, (performance.now() - started) / 1000), (err: unknown) => {
+      fail(res, err, requestId, exchange);
+      finished(metrics, req, res, exchange, (performance.now() - started) / 1000);
     });
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable, served: Served | undefined): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable, exchange: Exchange): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     // Dot segments resolved before routing and forwarding: a route's prefix is a boundary an upstream can rely on.
@@ -148,14 +145,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const head = method === 'HEAD';
 
     const { live, ready } = table.config.http.health;
-    if (served !== undefined && (path === live || path === ready)) served.route = path;
+    if (path === live || path === ready) exchange.route = path;
     if (path === live) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ok' } }, requestId, head);
     if (path === ready) {
       if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
     }
     if (path === table.config.http.metricsPath && (method === 'GET' || head)) {
-      if (served !== undefined) served.route = path;
+      exchange.route = path;
       const out = await deps.scrape(wantsOpenMetrics(req));
       res.writeHead(200, { 'content-type': out.contentType, 'content-length': Buffer.byteLength(out.body), 'cache-control': 'no-store', 'x-request-id': requestId });
       res.end(head ? undefined : out.body);
@@ -172,6 +169,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       found = table.router.lookup(method, routable);
     }
     if (found.kind === 'not-found') throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path}`);
+    if (found.kind === 'found') exchange.route = (found.only ?? found.candidates[0])?.config.match.path;
     if (found.kind === 'method-not-allowed') {
       return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`), requestId,
         { allow: found.allow.join(', ') });
@@ -179,13 +177,13 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const query = q === -1 ? EMPTY : parseQuery(url.slice(q + 1));
     const search = q === -1 ? '' : url.slice(q);
     const candidates = found.only === undefined ? byHead(found, req, method, path, query) : undefined;
-    const client = table.clients.resolve(req);
+    const client = exchange.client ?? table.clients.resolve(req);
 
     // A proxy route that neither looks at the body nor caches streams both ways, unread.
     const first = found.only ?? candidates?.[0];
-    if (served !== undefined && first !== undefined) serving(served, first);
+    if (first !== undefined) exchange.serving(first.config);
     if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
-      await proxy(table, req, res, first, path, search, client, requestId, undefined);
+      await proxy(table, req, res, first, path, search, client, requestId, undefined, exchange);
       return invalidateStreamed(table, method, path, search, req, res);
     }
 
@@ -195,12 +193,12 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const routing = raw !== undefined && found.needsBody ? parseBody(raw, req.headers['content-type']) : undefined;
     const route = found.only ?? candidates?.find((c) => c.matchesBody(routing));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
-    if (served !== undefined && route !== first) serving(served, route);
+    if (route !== first) exchange.serving(route.config);
     if (bytes && route.config.pool !== undefined) throw notText();
     const body = raw === undefined || found.needsBody || route.config.pool === undefined ? routing : parseBody(raw, req.headers['content-type']);
     const policies = table.policies.get(route.config.index);
     if (route.config.proxy !== undefined && policies === undefined) {
-      await proxy(table, req, res, route, path, search, client, requestId, raw);
+      await proxy(table, req, res, route, path, search, client, requestId, raw, exchange);
       return invalidateStreamed(table, method, path, search, req, res);
     }
 
@@ -208,7 +206,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const asGet = head && route.config.pool !== undefined && route.config.match.methods?.includes('HEAD') === false;
     const actorReq: ActorRequest = {
       method: asGet ? 'GET' : method, path, params: paramsFor(route, found.params), query, headers: withoutPrototype(req.headers), body, requestId,
-      ip: client.ip, protocol: client.protocol,
+      ip: client.ip, protocol: client.protocol, trace: exchange.trace,
     };
     if (policies === undefined) {
       // No cache, no invalidation: the pool's value goes straight out (the common, fastest path).
@@ -221,14 +219,16 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       return writeReply(res, reply, requestId, head);
     }
 
-    const routed: Routed = { route, policies, search, raw, client, req: actorReq };
+    const routed: Routed = { route, policies, search, raw, client, req: actorReq, exchange };
     const keySource: CacheRequest = {
       method, path, url: search === '' ? path : path + search, params: actorReq.params, query, headers: actorReq.headers, body, hasBody: raw !== undefined && raw.length > 0,
     };
     const cached = policies.cache !== undefined && (method === 'GET' || method === 'HEAD') ? keySource : undefined;
+    const lookup = cached === undefined ? undefined : exchange.cacheLookup((policies.cache as RouteCachePolicy).store);
     // A fresh entry in this process's memory answers before anything is awaited.
     const hit = cached !== undefined ? deps.cache.hit(policies.cache as RouteCachePolicy, cached) : undefined;
-    const outcome = hit ?? await cacheOrDispatch(table, routed, req, res, cached);
+    if (hit !== undefined && lookup !== undefined) { cacheResult(lookup, hit); lookup.end(); }
+    const outcome = hit ?? await endWith(lookup, cacheOrDispatch(table, routed, req, res, cached), cacheResult);
     if (policies.invalidate !== undefined && outcome.reply.status < 400) {
       await deps.invalidate(renderInvalidation(policies.invalidate, keySource));
     }
@@ -264,11 +264,13 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (route.config.proxy !== undefined) {
       const name = route.config.proxy;
       const resource = httpResource(table.config, route);
+      const upstream = routed.exchange.upstream(how?.method ?? req.method ?? 'GET', name, resource);
       const call = {
         req, route: route.config, path: routed.req.path, search: routed.search, client: routed.client, requestId: routed.req.requestId,
-        body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes, ...(how === undefined ? {} : { as: how }),
+        body: routed.raw, bodyLimit: table.config.http.limits.bodyBytes, trace: upstream.trace, ...(how === undefined ? {} : { as: how }),
       };
-      return fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES).catch((err: unknown) => upstreamFailure(name, err));
+      return upstreamEnded(upstream.span, fetchReply(call, deps.upstream(name), resource, name, PROXY_BUFFER_BYTES), (reply) => reply.status)
+        .catch((err: unknown) => upstreamFailure(name, err));
     }
     const actorReq = how === undefined ? routed.req : { ...routed.req, method: how.method, headers: how.headers };
     return toReply(await toPool(table, route, actorReq));
@@ -304,13 +306,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   }
 
   function proxy({ config }: RoutingTable, req: IncomingMessage, res: ServerResponse, route: CompiledRoute, path: string, search: string,
-    client: ClientAddress, requestId: string, body: Buffer | undefined): Promise<void> {
+    client: ClientAddress, requestId: string, body: Buffer | undefined, exchange: Exchange): Promise<void> {
     const name = route.config.proxy as string;
     const resource = httpResource(config, route);
     const bodyLimit = config.http.limits.bodyBytes;
-    return forward({
-      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isDraining(),
-    }, deps.upstream(name), resource, name).catch((err: unknown) => upstreamFailure(name, err));
+    const upstream = exchange.upstream(req.method ?? 'GET', name, resource);
+    return upstreamEnded(upstream.span, forward({
+      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isDraining(), trace: upstream.trace,
+    }, deps.upstream(name), resource, name), () => res.statusCode).catch((err: unknown) => upstreamFailure(name, err));
   }
 
   function upstreamFailure(name: string, err: unknown): never {
@@ -318,17 +321,17 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     throw err;
   }
 
-  function fail(res: ServerResponse, err: unknown, requestId: string, served: Served | undefined): void {
+  function fail(res: ServerResponse, err: unknown, requestId: string, exchange: Exchange): void {
     if (err instanceof ClientAbortedError) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     if (err instanceof ActorrtError) {
-      if (served !== undefined) served.failure = err.code;
+      exchange.failure = err.code;
       if (err.code === 'ACTORRT_E_BODY_TOO_LARGE') res.shouldKeepAlive = false; // do not read the rest
       const headers: Record<string, string> = err.code === 'ACTORRT_E_MAILBOX_FULL' ? { 'retry-after': '1' } : {};
       writeError(res, err, requestId, headers);
       return;
     }
-    log.error({ requestId, err }, 'internal error while handling a request');
+    log.error({ requestId, traceId: exchange.trace.traceId, err }, 'internal error while handling a request');
     writeError(res, new ActorrtError('ACTORRT_E_INTERNAL', `internal error; report request id ${requestId}`), requestId);
   }
 }
@@ -387,23 +390,16 @@ function withoutPrototype(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return headers;
 }
 
-/** The route a request took, for its count. */
-function serving(served: Served, route: CompiledRoute): void {
-  served.route = route.config.match.path;
-  served.target = route.config.pool ?? route.config.proxy ?? '';
-  served.proxied = route.config.proxy !== undefined;
-}
-
 /**
  * Count a finished request: its status (499 when the client left before the response ended, as
  * nginx logs it), and what its pool or upstream did. Runs once the response is written: a streamed
  * proxy reply once its last byte is.
  */
-function finished(metrics: RequestMetrics, req: IncomingMessage, res: ServerResponse, served: Served, seconds: number): void {
-  const status = res.writableEnded ? res.statusCode : 499;
-  metrics.request(req.method ?? 'GET', served.route, status, served.target, seconds);
-  const { failure, target } = served;
-  if (served.proxied) {
+function finished(metrics: RequestMetrics, req: IncomingMessage, res: ServerResponse, exchange: Exchange, seconds: number): void {
+  const status = res.writableEnded ? res.statusCode : CLIENT_CLOSED;
+  metrics.request(req.method ?? 'GET', exchange.route ?? '', status, exchange.target, seconds);
+  const { failure, target } = exchange;
+  if (exchange.proxied) {
     const upstreamFailed = failure !== undefined && failure.startsWith('ACTORRT_E_UPSTREAM_');
     metrics.upstream(target, upstreamFailed ? 0 : status, seconds);
     if (upstreamFailed) metrics.upstreamError(target, failure);

@@ -13,6 +13,7 @@ import { createFrontHandler, routingTable, type FrontDeps, type RoutingTable } f
 import { createUpgradeHandler, Upgrades } from './upgrade.js';
 import { RequestIds } from '../request-id.js';
 import { withDeadline } from '../deadline.js';
+import { flushSpans, SPAN_FLUSH_MS } from '../trace/tracing.js';
 
 /**
  * A front worker: opens its resources, runs every inline pool as nact actors and serves HTTP on
@@ -148,6 +149,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   }
   await actors?.close(timeout, mode, started);
   await sendFinalMetrics(handlers.metrics(handlers.loads(), handlers.caches()));
+  await flushSpans(SPAN_FLUSH_MS);
   log.info({ exitCode }, 'worker stopped');
   process.exit(exitCode);
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, Writable } from 'node:stream';
 import type { Reply } from '../reply.js';
+import type { RequestTrace } from '../../actors/index.js';
 import type { Dispatcher } from 'undici';
 import type { HttpResource, RouteConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface ProxyCall {
   readonly body: Buffer | undefined;
   readonly bodyLimit: number;
   readonly closeAfter: boolean;
+  /** The trace the upstream call is made in: its `traceparent` (and `tracestate`) are sent. */
+  readonly trace: RequestTrace;
   /** A cache fill: this method and these request fields instead of the client's (a HEAD filled with a GET, conditionals dropped). */
   readonly as?: { readonly method: string; readonly headers: Readonly<Record<string, string | readonly string[] | undefined>> };
 }
@@ -155,7 +158,7 @@ function endToEnd(headers: Dispatcher.ResponseData['headers']): Record<string, s
 function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: HttpResource): Dispatcher.RequestOptions<undefined> {
   const { req, route } = call;
   const method = call.as?.method ?? req.method ?? 'GET';
-  const headers = forwardedHeaders(req, call.requestId, call.client, call.as?.headers);
+  const headers = forwardedHeaders(req, call.requestId, call.client, call.as?.headers, call.trace);
   if (call.body !== undefined) headers['content-length'] = String(call.body.length);
   return {
     path: targetPath(route, call.path) + call.search,
@@ -181,10 +184,12 @@ function requestOptions(call: Omit<ProxyCall, 'res' | 'closeAfter'>, resource: H
  * Host is left out (undici sets the origin's) and x-request-id is `requestId`. Content-Length,
  * when the client sent one, is kept: a caller that sends another body sets its own. Shared by
  * every way a request is forwarded (HTTP here, WebSocket upgrades). `headers`: a cache fill's own
- * request fields instead of the client's.
+ * request fields instead of the client's. With `trace`, `traceparent` is its (the upstream call's
+ * span, child of the request's) and `tracestate` its (the incoming one when it was valid, else none:
+ * W3C Trace Context section 3.3.1.1); without, both pass as they came.
  */
 export function forwardedHeaders(req: IncomingMessage, requestId: string, client: ClientAddress,
-  headers: Readonly<Record<string, string | readonly string[] | undefined>> = req.headers): Record<string, string | string[]> {
+  headers: Readonly<Record<string, string | readonly string[] | undefined>> = req.headers, trace?: RequestTrace): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connectionTokens = fieldTokens(headers.connection);
   const trusted = client.peerTrusted;
@@ -201,6 +206,11 @@ export function forwardedHeaders(req: IncomingMessage, requestId: string, client
   const host = trusted ? headers['x-forwarded-host'] ?? headers.host : headers.host;
   if (host !== undefined) out['x-forwarded-host'] = fieldText(host) as string;
   out['x-request-id'] = requestId;
+  if (trace !== undefined) {
+    out['traceparent'] = trace.traceparent;
+    if (trace.tracestate === undefined) delete out['tracestate'];
+    else out['tracestate'] = trace.tracestate;
+  }
   return out;
 }
 

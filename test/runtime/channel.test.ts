@@ -13,6 +13,7 @@ import { decodeFrame, encodeFrame, FrameReader, MAX_FRAME_BYTES } from '../../ru
 import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/logger.js';
 import { eventually } from '../helpers.js';
+import { childTrace } from '../../runtime/trace/trace-context.js';
 
 /** Log lines as objects, to assert that an error was logged (by level, not wording). */
 function capturingLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
@@ -37,7 +38,7 @@ function openChannel(t: TestContext, path: string, log: Logger = pino({ level: '
 }
 
 function ask(body: unknown, requestId = 'r1'): ActorRequest {
-  return { method: 'POST', path: '/x', params: { id: '1' }, query: { q: ['a', 'b'] }, headers: { 'content-type': 'application/json' }, body, requestId, ip: '127.0.0.1', protocol: 'http' };
+  return { method: 'POST', path: '/x', params: { id: '1' }, query: { q: ['a', 'b'] }, headers: { 'content-type': 'application/json' }, body, requestId, ip: '127.0.0.1', protocol: 'http', trace: childTrace(undefined) };
 }
 
 /** `fields` in an object without a prototype, as a decoded request's params, query and headers are. */
@@ -120,11 +121,17 @@ test('round-trips requests through an endpoint, many in flight at once on one co
   await channel.whenConnected();
   assert.equal(channel.connected, true);
 
-  const replies = await Promise.all(Array.from({ length: 50 }, (_, i) => channel.request('echo', ask({ n: i }, `r${i}`), 1000)));
+  const requests = Array.from({ length: 50 }, (_, i) => ask({ n: i }, `r${i}`));
+  const replies = await Promise.all(requests.map((r) => channel.request('echo', r, 1000)));
   assert.deepEqual(replies, Array.from({ length: 50 }, (_, i) => ({ status: 200, body: { n: i } })));
   // As an actor gets it: params, query and headers without a prototype (wire.ts), as inline actors get them.
-  const sent = ask({ n: 7 }, 'r7');
-  assert.deepEqual(seen[7], { req: { ...sent, params: bare(sent.params), query: bare(sent.query), headers: bare(sent.headers) }, timeout: 1000 });
+  const sent = requests[7] ?? assert.fail('no request 7');
+  const { trace, ...fields } = seen[7]?.req ?? assert.fail('no request 7');
+  const { trace: sentTrace, ...sentFields } = sent;
+  assert.deepEqual({ req: fields, timeout: seen[7]?.timeout }, { req: { ...sentFields, params: bare(sent.params), query: bare(sent.query), headers: bare(sent.headers) }, timeout: 1000 });
+  // The pool side's span is a child of the sender's, in its trace.
+  assert.deepEqual([trace.traceId, trace.parentSpanId, trace.sampled], [sentTrace.traceId, sentTrace.spanId, sentTrace.sampled]);
+  assert.notEqual(trace.spanId, sentTrace.spanId);
   assert.equal(channel.inflight, 0);
 });
 

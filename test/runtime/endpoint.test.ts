@@ -93,7 +93,7 @@ class RawPeer {
 const bare = <T extends object>(fields: T): T => Object.assign(Object.create(null) as T, fields);
 
 const request = (id: number, over: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Record<string, unknown> => ({
-  t: 'req', id, pool: 'echo', timeout: 1000,
+  t: 'req', id, pool: 'echo', timeout: 1000, tp: `00-0af7651916cd43dd8448eb211c80319c-${String(id).padStart(16, '0')}-01`,
   req: { method: 'POST', path: '/echo', params: { id: '7' }, query: { tag: ['a', 'b'], q: 'x' }, headers: { 'content-type': 'application/json', accept: ['a', 'b'] }, requestId: `r${id}`, body: { n: id }, ip: '::1', protocol: 'https', ...req },
   ...over,
 });
@@ -106,13 +106,21 @@ test('answers requests with what the pool returned, matched by id, the request a
   peer.send(request(2, { timeout: 250 }, { method: 'GET', body: undefined }));
   assert.deepEqual((await peer.reply(2)).message, { t: 'res', id: 2, ok: true, value: { status: 200 } });
   assert.deepEqual((await peer.reply(1)).message, { t: 'res', id: 1, ok: true, value: { status: 200, body: { n: 1 } } });
-  assert.deepEqual(calls[0], {
+  const { trace, ...fields } = calls[0]?.req ?? assert.fail('no call');
+  assert.deepEqual({ ...calls[0], req: fields }, {
     pool: 'echo', timeout: 1000,
     req: {
       method: 'POST', path: '/echo', params: bare({ id: '7' }), query: bare({ tag: ['a', 'b'], q: 'x' }),
       headers: bare({ 'content-type': 'application/json', accept: ['a', 'b'] }), body: { n: 1 }, requestId: 'r1', ip: '::1', protocol: 'https',
     },
   });
+  // The actor's span is a child of the caller's (the frame's tp), in the same trace.
+  assert.equal(trace.traceId, '0af7651916cd43dd8448eb211c80319c');
+  assert.equal(trace.parentSpanId, '0000000000000001');
+  assert.match(trace.spanId, /^[0-9a-f]{16}$/);
+  assert.notEqual(trace.spanId, trace.parentSpanId);
+  assert.equal(trace.sampled, true);
+  assert.equal(trace.traceparent, `00-0af7651916cd43dd8448eb211c80319c-${trace.spanId}-01`);
   assert.equal(calls[1]?.timeout, 250);
   assert.equal(calls[1]?.req.body, undefined);
 });

@@ -52,8 +52,10 @@ test('refuses a payload too short for its JSON length, or whose JSON length runs
 const headers = { host: 'h', 'set-cookie': ['a=1', 'b=2'] };
 /** `fields` in an object without a prototype, as a decoded request's params, query and headers are. */
 const bare = <T extends object>(fields: T): T => Object.assign(Object.create(null) as T, fields);
+const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const PARENT = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', sampled: true, tracestate: undefined, remote: true };
 const validRequest = (over: Record<string, unknown> = {}, req: Record<string, unknown> = {}): Record<string, unknown> => ({
-  t: 'req', id: 4, pool: 'api', timeout: 2000,
+  t: 'req', id: 4, pool: 'api', timeout: 2000, tp: TP,
   req: { method: 'GET', path: '/users/4', params: { id: '4' }, query: { tag: ['a', 'b'] }, headers: { ...headers }, requestId: 'x-4', ip: '10.0.0.7', protocol: 'https', ...req },
   ...over,
 });
@@ -61,11 +63,16 @@ const validRequest = (over: Record<string, unknown> = {}, req: Record<string, un
 test('a request frame decodes to exactly the fields of an ActorRequest: keys this build does not know are dropped, not refused', () => {
   const decoded = decodeRequestFrame(validRequest({ future: { a: 1 } }, { body: { n: 1 }, url: '/users/4?tag=a' }), undefined);
   assert.ok(!(decoded instanceof BadFrameError));
-  assert.deepEqual(decoded, {
-    id: 4, pool: 'api', timeout: 2000,
+  const { trace, ...fields } = decoded.req;
+  assert.deepEqual({ ...decoded, req: fields }, {
+    id: 4, pool: 'api', timeout: 2000, parent: PARENT,
     req: { method: 'GET', path: '/users/4', params: bare({ id: '4' }), query: bare({ tag: ['a', 'b'] }), headers: bare(headers), body: { n: 1 }, requestId: 'x-4', ip: '10.0.0.7', protocol: 'https' },
   });
-  assert.deepEqual(Object.keys(decoded.req).sort(), ['body', 'headers', 'ip', 'method', 'params', 'path', 'protocol', 'query', 'requestId']);
+  assert.deepEqual(Object.keys(decoded.req).sort(), ['body', 'headers', 'ip', 'method', 'params', 'path', 'protocol', 'query', 'requestId', 'trace']);
+  assert.deepEqual([trace.traceId, trace.parentSpanId, trace.sampled, trace.tracestate], [PARENT.traceId, PARENT.spanId, true, undefined]);
+  const withState = decodeRequestFrame(validRequest({ ts: 'a=1,b=2' }), undefined);
+  assert.ok(!(withState instanceof BadFrameError));
+  assert.equal(withState.req.trace.tracestate, 'a=1,b=2');
   const tail = Buffer.from('bytes');
   const binary = decodeRequestFrame(validRequest({ bin: 1 }, { body: null }), tail);
   assert.ok(!(binary instanceof BadFrameError));
@@ -81,6 +88,13 @@ test('a malformed frame is a BadFrameError (ACTORRT_E_BAD_FRAME) that names the 
   for (const [req, field] of [[{ ip: undefined }, /req\.ip/], [{ ip: ['10.0.0.7'] }, /req\.ip/], [{ protocol: undefined }, /req\.protocol/], [{ protocol: 'wss' }, /req\.protocol/]] as const) {
     const wrong = decodeRequestFrame(validRequest({}, req), undefined);
     assert.ok(wrong instanceof BadFrameError, JSON.stringify(req));
+    assert.match(wrong.message, field);
+  }
+  for (const [over, field] of [[{ tp: undefined }, /tp/], [{ tp: 7 }, /tp/], [{ tp: TP.toUpperCase() }, /tp/], [{ tp: `00-${'0'.repeat(32)}-b7ad6b7169203331-01` }, /tp/],
+    [{ ts: 7 }, /ts/], [{ ts: 'A=1' }, /ts/], [{ ts: 'a=1,a=2' }, /ts/]] as const) {
+    const wrong = decodeRequestFrame(validRequest(over), undefined);
+    assert.ok(wrong instanceof BadFrameError, JSON.stringify(over));
+    assert.equal(wrong.id, 4);
     assert.match(wrong.message, field);
   }
   for (const id of [undefined, -1, 0.5, 2 ** 53, '4', null]) {
@@ -120,7 +134,7 @@ test('any request and any reply survive encode and decode as the channel and the
   fc.assert(fc.property(fc.nat(), fc.integer({ min: 1, max: 2 ** 31 - 1 }), text, anyRequest, (id, timeout, pool, req) => {
     // As Channel.request writes it.
     const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
-    const frame = binary === undefined ? { t: 'req', id, pool, timeout, req } : { t: 'req', id, pool, timeout, req: { ...req, body: null }, bin: 1 };
+    const frame = binary === undefined ? { t: 'req', id, pool, timeout, req, tp: TP } : { t: 'req', id, pool, timeout, req: { ...req, body: null }, bin: 1, tp: TP };
     const [payload] = new FrameReader().push(encodeFrame(frame, binary));
     const { message, binary: tail } = decodeFrame(payload as Buffer);
     const decoded = decodeRequestFrame(message, tail);
@@ -131,7 +145,9 @@ test('any request and any reply survive encode and decode as the channel and the
       ...copied, params: bare(copied['params'] ?? {}), query: bare(copied['query'] ?? {}), headers: bare(copied['headers'] ?? {}),
       body: binary ?? (body === undefined ? undefined : JSON.parse(JSON.stringify(body)) as unknown),
     };
-    assert.deepEqual(decoded, { id, pool, timeout, req: expected });
+    const { trace, ...decodedFields } = decoded.req;
+    assert.deepEqual({ ...decoded, req: decodedFields }, { id, pool, timeout, parent: PARENT, req: expected });
+    assert.equal(trace.parentSpanId, PARENT.spanId);
   }));
   const anyValue = fc.oneof(
     fc.jsonValue({ maxDepth: 2 }),

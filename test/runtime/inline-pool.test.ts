@@ -10,6 +10,7 @@ import { InlinePool } from '../../runtime/pool/inline-pool.js';
 import { isConnectionError } from '../../runtime/resources/connection-errors.js';
 import type { SupervisionEvent } from '../../runtime/supervision/counters.js';
 import { eventually, type LogLine, rejectionCode } from '../helpers.js';
+import { childTrace } from '../../runtime/trace/trace-context.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -60,7 +61,7 @@ async function startPool(config: PoolConfig, actor: ActorDefinition<State> = cou
 
 let ids = 0;
 function req(body?: unknown): ActorRequest {
-  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http' };
+  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http', trace: childTrace(undefined) };
 }
 
 test('spreads concurrent requests across actors (least loaded first)', { timeout: 30_000 }, async () => {

@@ -4,6 +4,7 @@ import type { ActorRequest } from '../../actors/index.js';
 import type { PoolConfig } from '../../config/types.js';
 import { ActorrtError, type ErrorCode } from '../../runtime/errors.js';
 import { leastLoaded, PoolBase, poolDown } from '../../runtime/pool/pool-base.js';
+import { childTrace } from '../../runtime/trace/trace-context.js';
 
 /** A member as the base sees one: its load, and whether it takes requests. */
 interface Fake {
@@ -23,7 +24,7 @@ function poolConfig(over: Partial<PoolConfig> = {}): PoolConfig {
   };
 }
 
-const req: ActorRequest = { method: 'GET', path: '/', params: {}, query: {}, headers: {}, body: undefined, requestId: 'r1', ip: '127.0.0.1', protocol: 'http' };
+const req: ActorRequest = { method: 'GET', path: '/', params: {}, query: {}, headers: {}, body: undefined, requestId: 'r1', ip: '127.0.0.1', protocol: 'http', trace: childTrace(undefined) };
 
 /**
  * The smallest pool on the base: a dispatch takes a slot on the member the base admits and

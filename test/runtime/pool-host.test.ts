@@ -12,6 +12,7 @@ import { PoolHost } from '../../runtime/pool/pool-host.js';
 import { Resources } from '../../runtime/resources/resources.js';
 import type { SupervisionEvent } from '../../runtime/supervision/counters.js';
 import { eventually, writeProject, rejectionCode } from '../helpers.js';
+import { childTrace } from '../../runtime/trace/trace-context.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -100,7 +101,7 @@ async function startHost(t: TestContext): Promise<Fixture> {
 
 let ids = 0;
 function req(body?: unknown): ActorRequest {
-  return { method: 'GET', path: '/a', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http' };
+  return { method: 'GET', path: '/a', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http', trace: childTrace(undefined) };
 }
 
 interface Body { readonly module?: string; readonly n?: number; readonly born?: number; readonly answer?: Body; readonly code?: string }

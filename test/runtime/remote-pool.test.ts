@@ -9,6 +9,7 @@ import { ActorrtError } from '../../runtime/errors.js';
 import type { Pool } from '../../runtime/pool/pool.js';
 import { RemotePool } from '../../runtime/pool/remote-pool.js';
 import { eventually, tempDir, rejectionCode } from '../helpers.js';
+import { childTrace } from '../../runtime/trace/trace-context.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -22,7 +23,7 @@ function poolConfig(over: Partial<PoolConfig> = {}): PoolConfig {
 
 let ids = 0;
 function req(body?: unknown): ActorRequest {
-  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http' };
+  return { method: 'POST', path: '/', params: {}, query: {}, headers: {}, body, requestId: `r${++ids}`, ip: '127.0.0.1', protocol: 'http', trace: childTrace(undefined) };
 }
 
 /**
