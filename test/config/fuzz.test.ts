@@ -108,7 +108,10 @@ function apply(doc: Record<string, unknown>, path: readonly string[], op: string
   if (!(last in target)) return;
   if (op === 'set') target[last] = value;
   else if (op === 'delete') delete target[last];
-  else {
+  else if (Array.isArray(target) && key === 'length') {
+    // Not a document YAML can hold: an array's `length` set to an item throws in the harness itself (RangeError).
+    return;
+  } else {
     target[key] = target[last];
     delete target[last];
   }
