@@ -1,4 +1,5 @@
 import { init } from './init.js';
+import { profile } from './profile.js';
 import { reload } from './reload.js';
 import { scale } from './scale.js';
 import { start } from './start.js';
@@ -10,4 +11,4 @@ import type { Command } from './command.js';
 export type { Command, OptionValues } from './command.js';
 
 /** Every command the CLI knows, by name. */
-export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, reload, scale, validate, init };
+export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, reload, scale, profile, validate, init };

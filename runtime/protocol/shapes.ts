@@ -58,3 +58,14 @@ export interface PoolLoad {
 export type SupervisionEvent = 'actor-restart' | 'actor-stop' | 'escalation' | 'process-restart' | 'give-up';
 
 export const SUPERVISION_EVENTS: readonly SupervisionEvent[] = ['actor-restart', 'actor-stop', 'escalation', 'process-restart', 'give-up'];
+
+/** What `actorrt profile` takes: a CPU profile, a sampling heap profile, or a full heap snapshot. */
+export type ProfileKind = 'cpu' | 'heap' | 'heap-snapshot';
+
+export const PROFILE_KINDS: readonly ProfileKind[] = ['cpu', 'heap', 'heap-snapshot'];
+
+/** The file a child wrote for a profile message: its absolute path and size in bytes. */
+export interface ProfileWritten {
+  readonly path: string;
+  readonly bytes: number;
+}
