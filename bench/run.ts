@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { cacheScenario } from './cache.js';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
+import { metricsScenario } from './metrics.js';
 import { benchCodec } from './codec.js';
 import { reloadScenario } from './reload.js';
 import { proxyScenario, sqliteScenario } from './resources.js';
@@ -11,7 +12,7 @@ import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -39,6 +40,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   reload: () => reloadScenario(workers, rounds, seconds),
   cache: () => cacheScenario(workers, rounds, seconds),
   slowloris: () => slowlorisScenario(workers, rounds, seconds),
+  metrics: () => metricsScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {

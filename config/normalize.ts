@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type {
-  CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
+  AdminConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
 } from './types.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { parseDuration, parseSize } from './units.js';
@@ -17,6 +17,7 @@ export function normalize(data: Raw, file: string): Config {
     version: 1,
     file,
     http: http(data['http'] as Raw),
+    admin: admin(data['admin'] as Raw),
     resources: mapValues(data['resources'] as Raw, (r) => resource(r as Raw, base)),
     caches: mapValues(data['caches'] as Raw, (c, name) => cache(c as Raw, name)),
     pools: mapValues(data['pools'] as Raw, (p, name) => pool(p as Raw, name, base)),
@@ -45,12 +46,22 @@ function http(h: Raw): HttpConfig {
     ...opt('maxRss', h['maxRss'] === undefined ? undefined : size(h['maxRss'])),
     health: { live: health['live'] as string, ready: health['ready'] as string },
     trustProxy: trustProxy(h['trustProxy']),
+    ...opt('metricsPath', h['metricsPath'] as string | undefined),
     supervision: {
       maxRestarts: sup['maxRestarts'] as number,
       within: ms(sup['within']),
       backoff: { min: ms(backoff['min']), max: ms(backoff['max']) },
     },
   };
+}
+
+function admin(a: Raw): AdminConfig {
+  const metrics = a['metrics'];
+  if (typeof metrics !== 'string') return { metrics: false };
+  // The schema's pattern proved the shape: host (or [IPv6]) and a port after the last colon.
+  const colon = metrics.lastIndexOf(':');
+  const host = metrics.slice(0, colon);
+  return { metrics: { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(metrics.slice(colon + 1)) } };
 }
 
 /** A single address or preset is a list of one. */

@@ -12,10 +12,16 @@ export interface Config {
   /** Absolute path of the topology file. */
   readonly file: string;
   readonly http: HttpConfig;
+  readonly admin: AdminConfig;
   readonly resources: Readonly<Record<string, ResourceConfig>>;
   readonly caches: Readonly<Record<string, CacheConfig>>;
   readonly pools: Readonly<Record<string, PoolConfig>>;
   readonly routes: readonly RouteConfig[];
+}
+
+export interface AdminConfig {
+  /** The metrics listener's address; false = none. */
+  readonly metrics: { readonly host: string; readonly port: number } | false;
 }
 
 export interface HttpConfig {
@@ -38,6 +44,8 @@ export interface HttpConfig {
   readonly health: { readonly live: string; readonly ready: string };
   /** The peers whose X-Forwarded-* headers are believed (config/trust-proxy.ts): false, true, a hop count or addresses / CIDRs / presets. */
   readonly trustProxy: TrustProxy;
+  /** Also serve the instance's metrics at this path on the main port. */
+  readonly metricsPath?: string;
   /** Front worker restarts: backoff from the restarts within `within`; give up after `maxRestarts` failed starts in a row. */
   readonly supervision: {
     readonly maxRestarts: number;

@@ -6,7 +6,9 @@ import { serveEndpoint, type Endpoint } from '../channel/endpoint.js';
 import type { Logger } from '../logger.js';
 import { escalateToPrimary, invalidateElsewhere, send, type RoleHandlers } from './primary-link.js';
 import type { ReconfigureMessage, ShutdownMessage, StartMessage, StartPoolMessage } from '../protocol/messages.js';
-import type { RouteCacheCounts } from '../protocol/shapes.js';
+import type { MetricsSnapshot, RouteCacheCounts } from '../protocol/shapes.js';
+import { childSnapshot } from '../metrics/child-snapshot.js';
+import { ProcessVitals } from '../metrics/process-vitals.js';
 import { Resources } from '../resources/resources.js';
 import { PoolHost } from '../pool/pool-host.js';
 import { stallFile } from '../profile/stall.js';
@@ -39,6 +41,8 @@ export class ChildServices {
     readonly resources: Resources,
     private readonly endpoint: Endpoint,
     private readonly system: Ref<never>,
+    /** The topology in force here (route patterns name the cache counts kept by route index). */
+    public config: Config,
     /** The isolated pool this process runs (undefined: a front worker), whose watchdog applies to it. */
     private readonly pool: string | undefined,
     private readonly stalls: StallWatch,
@@ -66,7 +70,7 @@ export class ChildServices {
       file: stallFile(dirname(msg.socket), process.pid), base: dirname(config.file),
       role: pool === undefined ? 'worker' : 'pool', fields: msg.type === 'start-pool' ? { pool: msg.pool, index: msg.index } : { worker: msg.workerIndex },
     }, watchdogOf(config, pool), log);
-    return new ChildServices(host, caches, resources, endpoint, system, pool, stalls);
+    return new ChildServices(host, caches, resources, endpoint, system, config, pool, stalls);
   }
 
   /**
@@ -78,6 +82,7 @@ export class ChildServices {
     await this.caches.caches.apply(msg.config);
     this.stalls.configure(watchdogOf(msg.config, this.pool));
     const retired = await this.host.apply(msg.config, msg.endpoints, msg.down);
+    this.config = msg.config;
     swap?.(this.host);
     this.host.retire(retired);
   }
@@ -99,12 +104,23 @@ export class ChildServices {
   }
 }
 
-/** The primary's questions about actors, answered the same way by both kinds of child process (before start-up: nothing yet). */
-export function actorHandlers(actors: () => ChildServices | undefined, routes: () => RouteCacheCounts[] = () => []):
-  Pick<RoleHandlers<StartMessage | StartPoolMessage>, 'loads' | 'caches' | 'invalidate' | 'poolDown'> {
+/**
+ * The primary's questions about actors, answered the same way by both kinds of child process
+ * (before start-up: nothing yet). `requests`: what a front worker counted of its requests.
+ */
+export function actorHandlers(actors: () => ChildServices | undefined, routes: () => RouteCacheCounts[] = () => [], requests?: () => MetricsSnapshot | undefined):
+  Pick<RoleHandlers<StartMessage | StartPoolMessage>, 'loads' | 'caches' | 'metrics' | 'invalidate' | 'poolDown'> {
+  const vitals = new ProcessVitals();
   return {
     loads: () => actors()?.host.loads() ?? [],
     caches: () => actors()?.caches.stats(routes()) ?? { stores: [], routes: [] },
+    metrics: (loads, caches) => {
+      const counted = requests?.();
+      return childSnapshot({
+        loads, caches, routePattern: (i) => actors()?.config.routes[i]?.match.path ?? '',
+        parts: counted === undefined ? [vitals.snapshot()] : [vitals.snapshot(), counted],
+      });
+    },
     invalidate: async (inv) => { await actors()?.caches.caches.forget(inv); },
     poolDown: (pool, reason) => actors()?.host.markDown(pool, reason),
   };

@@ -6,12 +6,14 @@ import {
   EXIT_ESCALATE, EXIT_STARTUP, HEARTBEAT_MS, type ChildMessage, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage, type StartMessage,
   type StartPoolMessage,
 } from '../protocol/messages.js';
-import type { CacheStats, Invalidation, PoolLoad } from '../protocol/shapes.js';
+import type { CacheStats, Invalidation, MetricsSnapshot, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { takeProfile } from '../profile/profiler.js';
 
 /** How long a process waits for the primary to confirm that every other process dropped invalidated keys. */
 export const INVALIDATE_WAIT_MS = 3000;
+/** How long a draining process waits for its final metrics to be written before it exits. */
+const FINAL_WAIT_MS = 500;
 /** How long a process that hit an uncaught exception lets its in-flight requests finish. */
 const CRASH_DRAIN_MS = 5000;
 
@@ -41,6 +43,8 @@ export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
   loads(): PoolLoad[];
   /** Cache counts of this process (for status). */
   caches(): CacheStats;
+  /** Everything this process counted, from the loads and cache counts just taken (a scrape). */
+  metrics(loads: readonly PoolLoad[], caches: CacheStats): MetricsSnapshot;
   /** Another process invalidated keys: drop them here. */
   invalidate(inv: Invalidation): Promise<void>;
   poolDown(pool: string, reason: string): void;
@@ -78,7 +82,12 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
         });
         break;
       }
-      case 'stats': send({ type: 'reply', id: msg.id, ok: true, loads: on.loads(), caches: on.caches() }); break;
+      case 'stats': {
+        const loads = on.loads();
+        const caches = on.caches();
+        send({ type: 'reply', id: msg.id, ok: true, loads, caches, ...(msg.metrics === true ? { metrics: on.metrics(loads, caches) } : {}) });
+        break;
+      }
       case 'invalidate': {
         const { id } = msg;
         on.invalidate({ keys: msg.keys, prefixes: msg.prefixes, ...(msg.stores === undefined ? {} : { stores: msg.stores }) }).then(() => send({ type: 'reply', id, ok: true }), (err: unknown) => {
@@ -98,6 +107,10 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
           if (!(err instanceof ActorrtError)) log.error({ err }, 'a profile failed');
           send({ type: 'reply', id, ok: false, error: { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) } });
         });
+        break;
+      }
+      case 'scraped': {
+        pendingScrapes.get(msg.id)?.(msg.body !== undefined && msg.contentType !== undefined ? { contentType: msg.contentType, body: msg.body } : new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary could not collect the metrics: ${msg.error ?? 'no answer'}`));
         break;
       }
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
@@ -161,6 +174,48 @@ export function invalidateElsewhere(inv: Invalidation): Promise<void> {
     const timer = setTimeout(done, INVALIDATE_WAIT_MS);
     pendingInvalidations.set(id, done);
     send({ type: 'invalidate', id, keys: inv.keys, prefixes: inv.prefixes, ...(inv.stores === undefined ? {} : { stores: inv.stores }) });
+  });
+}
+
+/**
+ * A draining process's last word: what it counted since the last scrape, so the instance's counters
+ * keep it (they stay monotonic). Resolves once the message is written, or at once without a
+ * primary, and after FINAL_WAIT_MS at most: exiting must not wait on a stuck channel.
+ */
+export function sendFinalMetrics(metrics: MetricsSnapshot): Promise<void> {
+  if (!process.connected) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, FINAL_WAIT_MS);
+    try {
+      process.send?.({ type: 'final-metrics', metrics } satisfies ChildMessage, undefined, undefined, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+const pendingScrapes = new Map<number, (answer: { contentType: string; body: string } | ActorrtError) => void>();
+let nextScrape = 1;
+/** How long a front worker waits for the primary's metrics (a scrape waits at most 250 ms per process). */
+const SCRAPE_WAIT_MS = 5000;
+
+/** The instance's metrics, rendered by the primary, for a client of `http.metricsPath`. Rejects with ACTORRT_E_METRICS_UNAVAILABLE. */
+export function scrapeInstance(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
+  if (!process.connected) return Promise.reject(new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', 'this worker has lost its primary'));
+  const id = nextScrape++;
+  return new Promise((resolve, reject) => {
+    const settle = (answer: { contentType: string; body: string } | ActorrtError): void => {
+      clearTimeout(timer);
+      pendingScrapes.delete(id);
+      if (answer instanceof ActorrtError) reject(answer);
+      else resolve(answer);
+    };
+    const timer = setTimeout(() => settle(new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary did not send the metrics within ${SCRAPE_WAIT_MS} ms`)), SCRAPE_WAIT_MS);
+    pendingScrapes.set(id, settle);
+    send({ type: 'scrape', id, openMetrics });
   });
 }
 

@@ -5,10 +5,11 @@ import { scale } from './scale.js';
 import { start } from './start.js';
 import { status } from './status.js';
 import { stop } from './stop.js';
+import { top } from './top.js';
 import { validate } from './validate.js';
 import type { Command } from './command.js';
 
 export type { Command, OptionValues } from './command.js';
 
 /** Every command the CLI knows, by name. */
-export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, reload, scale, profile, validate, init };
+export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, top, reload, scale, profile, validate, init };

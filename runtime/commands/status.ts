@@ -43,6 +43,7 @@ function describe(s: InstanceStatus): string[] {
   const leaving = s.workers.length - serving.length;
   return [
     `actorrt pid ${s.pid} on ${s.url}, up ${s.uptime}s`,
+    ...(s.metrics === undefined ? [] : ['url' in s.metrics ? `metrics: ${s.metrics.url}` : `metrics: none (${s.metrics.error})`]),
     `front workers: ${up}/${serving.length} up (pids ${serving.map((w) => w.pid ?? '-').join(', ')}${memory(serving)}), ${s.workerRestarts} restarts${leaving > 0 ? `, ${leaving} draining` : ''}`,
     'pools:',
     ...s.pools.map(describePool),

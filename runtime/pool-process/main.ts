@@ -1,6 +1,6 @@
 import type { PoolConfig } from '../../config/types.js';
 import { createLogger } from '../logger.js';
-import { send, serveRole } from '../child/primary-link.js';
+import { send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
 import type { ShutdownMessage, StartPoolMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
 import { actorHandlers, ChildServices } from '../child/child-services.js';
@@ -41,8 +41,11 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   if (stopping) return;
   stopping = true;
   await actors?.close(timeout, mode, Date.now());
+  await sendFinalMetrics(handlers.metrics(handlers.loads(), handlers.caches()));
   process.exit(exitCode);
 }
+
+const handlers = actorHandlers(() => actors);
 
 serveRole<StartPoolMessage>(log, {
   startType: 'start-pool',
@@ -50,6 +53,6 @@ serveRole<StartPoolMessage>(log, {
   reconfigure: async (msg) => {
     if (!stopping) await actors?.reconfigure(msg);
   },
-  ...actorHandlers(() => actors),
+  ...handlers,
   shutdown,
 });

@@ -86,6 +86,13 @@ export abstract class PoolBase<M extends Member> implements Pool {
     return n;
   }
 
+  /** Members with a request in hand: for actors, which take one message at a time, those running one now (the rest of the depth waits in mailboxes). */
+  get busy(): number {
+    let n = 0;
+    for (const m of this.members) if (m.inflight > 0) n++;
+    return n;
+  }
+
   /** Apply new settings; the capacity per member applies to the next request. */
   protected configure(config: PoolConfig): void {
     this.config = config;

@@ -113,7 +113,7 @@ export class PoolHost {
   /** Load of every local pool, for `actorrt status`. */
   loads(): PoolLoad[] {
     const out: PoolLoad[] = [];
-    for (const pool of this.pools.values()) if (pool instanceof InlinePool) out.push({ pool: pool.name, actors: pool.actors, depth: pool.depth });
+    for (const pool of this.pools.values()) if (pool instanceof InlinePool) out.push({ pool: pool.name, actors: pool.actors, depth: pool.depth, busy: pool.busy });
     return out;
   }
 

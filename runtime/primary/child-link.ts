@@ -3,7 +3,7 @@ import { ActorrtError } from '../errors.js';
 import { worthLogging, type Logger } from '../logger.js';
 import { BadField, decodeChildMessage, protocolOf } from '../protocol/decode.js';
 import type {
-  AliveMessage, CallMessage, ChildMessage, EscalateMessage, InvalidateMessage, PrimaryMessage, ReadyMessage, ReplyMessage, ResourceMessage, StartupFailedMessage,
+  AliveMessage, CallMessage, ChildMessage, EscalateMessage, FinalMetricsMessage, InvalidateMessage, PrimaryMessage, ReadyMessage, ReplyMessage, ResourceMessage, ScrapeMessage, StartupFailedMessage,
   SupervisionMessage,
 } from '../protocol/messages.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
@@ -87,6 +87,10 @@ export interface LinkEvents {
   supervised(msg: SupervisionMessage): void;
   resource(msg: ResourceMessage): void;
   invalidate(msg: InvalidateMessage): void;
+  /** A draining child's last counts (metrics). */
+  finalMetrics(msg: FinalMetricsMessage): void;
+  /** A front worker asks for the instance's metrics (`http.metricsPath`). */
+  scrape(msg: ScrapeMessage): void;
   /**
    * The process is gone; called exactly once, after every pending call has failed. `unstarted`:
    * it never ran, because the fork itself failed (EMFILE, EAGAIN: the primary's own shortage).
@@ -220,6 +224,8 @@ export class ChildLink {
       case 'supervision': this.on.supervised(msg); break;
       case 'resource': this.on.resource(msg); break;
       case 'invalidate': this.on.invalidate(msg); break;
+      case 'final-metrics': this.on.finalMetrics(msg); break;
+      case 'scrape': this.on.scrape(msg); break;
       case 'reply': {
         const call = this.calls.get(msg.id);
         if (call === undefined) return; // answered after its deadline

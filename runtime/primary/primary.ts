@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import { parseScale } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
@@ -16,7 +17,11 @@ import { Reloader } from './reload.js';
 import { checkPrivate, makeRuntimeDir } from './runtime-dir.js';
 import { actorDigests } from './reload-plan.js';
 import { ProcessReports } from './reports.js';
+import { serveMetrics, type Exposition } from './metrics-listener.js';
+import { Scraper, type Collected } from './scrape.js';
 import type { InstanceStatus } from './status.js';
+import type { Child } from './child.js';
+import type { ProcessStats } from './processes.js';
 import { watchProcesses } from './watchdog.js';
 import { watchTopology } from './watcher.js';
 
@@ -67,9 +72,14 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   let serving = false;
   let exitCode = 0;
   let admin: Server | undefined;
+  let metricsServer: HttpServer | undefined;
+  /** Where /metrics is served, or why it is not (status shows it). */
+  let metricsAt: InstanceStatus['metrics'];
   let unwatch: (() => void) | undefined;
   let unwatchProcesses: (() => void) | undefined;
   let runtimeDirWatch: NodeJS.Timeout | undefined;
+  /** Watchdog replacements by `<role> <pool> <reason>`, for metrics. */
+  const replacements = new Map<string, number>();
   const processes = new Processes({ config, digests: actorDigests(config), workers: workersOf(config) }, runtimeDir, listener, log, reports,
     () => { void shutdown(1); });
   const { supervisor } = processes;
@@ -80,6 +90,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     unwatch?.();
     unwatchProcesses?.();
     admin?.close();
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     listener.close();
     pid.remove();
     rmSync(runtimeDir, { recursive: true, force: true });
@@ -161,22 +173,41 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     throw err;
   }
   const adminPath = join(runtimeDir, 'admin.sock');
+  /** The status of the instance from the loads just gathered: `status`, `top` and /metrics read this one shape. */
+  const statusFrom = (loads: ReadonlyMap<Child, ProcessStats>): InstanceStatus => {
+    const current = processes.config;
+    return {
+      pid: process.pid,
+      url: `http://${hostForUrl(current.http.host)}:${listener.port}`,
+      file: current.file,
+      uptime: Math.round((Date.now() - startedAt) / 1000),
+      workers: processes.workerStatus(loads),
+      workerRestarts: processes.workerRestarts,
+      pools: processes.poolStatus(loads),
+      caches: processes.cacheStatus(loads),
+      resources: reports.health.status(current),
+      ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
+      ...(metricsAt === undefined ? {} : { metrics: metricsAt }),
+    };
+  };
+  const scraper = new Scraper(processes, reports, { reloads: reloader.tally, replacements });
+  // Scrapes that arrive while one is collecting share it: Prometheus, `top` and a curl at once cost one round of calls.
+  let collecting: Promise<Collected> | undefined;
+  const collect = (): Promise<Collected> => {
+    collecting ??= scraper.collect(statusFrom).finally(() => { collecting = undefined; });
+    return collecting;
+  };
+  const expose = async (openMetrics: boolean): Promise<Exposition> => {
+    const registry = (await collect()).registry(openMetrics);
+    return { contentType: registry.contentType, body: await registry.metrics() };
+  };
+  reports.expose = expose;
   const commands: Readonly<Record<string, AdminHandler>> = {
-    status: async (): Promise<InstanceStatus> => {
-      const current = processes.config;
-      const loads = await processes.loads();
-      return {
-        pid: process.pid,
-        url: `http://${hostForUrl(current.http.host)}:${listener.port}`,
-        file: current.file,
-        uptime: Math.round((Date.now() - startedAt) / 1000),
-        workers: processes.workerStatus(loads),
-        workerRestarts: processes.workerRestarts,
-        pools: processes.poolStatus(loads),
-        caches: processes.cacheStatus(loads),
-        resources: reports.health.status(current),
-        ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
-      };
+    status: async (): Promise<InstanceStatus> => statusFrom(await processes.loads()),
+    metrics: async (args): Promise<unknown> => {
+      const collected = await collect();
+      if (args['format'] === 'text') return expose(args['openMetrics'] === true);
+      return { status: statusFrom(collected.stats), families: await collected.registry().getMetricsAsJSON() };
     },
     reload: (args) => reloader.reload('command', args['dryRun'] === true, args['roll'] === true),
     scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
@@ -209,7 +240,38 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     void recoverRuntimeDir().finally(() => { recovering = false; });
   }, PARENT_CHECK_MS);
   runtimeDirWatch.unref();
-  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), runtimeDir, log);
+  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), runtimeDir, log, (child, reason) => {
+    const key = `${child.spec.group === FRONT ? 'front' : 'pool'} ${child.spec.group === FRONT ? '' : child.spec.group} ${reason}`;
+    replacements.set(key, (replacements.get(key) ?? 0) + 1);
+  });
+  /** (Re)bind the metrics listener at `address` (`admin.metrics`), closing the one there was. */
+  let metricsAddress: Config['admin']['metrics'] = false;
+  const bindMetrics = async (address: Config['admin']['metrics']): Promise<void> => {
+    metricsAddress = address;
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
+    metricsServer = undefined;
+    metricsAt = undefined;
+    if (address === false) return;
+    try {
+      metricsServer = await serveMetrics(address.host, address.port, expose, log);
+      const bound = metricsServer.address();
+      const port = bound !== null && typeof bound === 'object' ? bound.port : address.port;
+      metricsAt = { url: `http://${hostForUrl(address.host)}:${port}/metrics` };
+      log.info({ url: metricsAt.url }, 'metrics listener ready');
+    } catch (err) {
+      // Serving without metrics beats not serving: two instances on one machine with the default address is the common case.
+      const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_METRICS_LISTEN', String(err));
+      metricsAt = { error: `${e.code}: ${e.message}` };
+      log.warn({ code: e.code, err: e.message, hint: e.hint }, 'no metrics listener; the instance serves on without it');
+    }
+  };
+  await bindMetrics(config.admin.metrics);
+  reloader.onApplied = (next): void => {
+    const now = next.admin.metrics;
+    const same = now === false ? metricsAddress === false : metricsAddress !== false && now.host === metricsAddress.host && now.port === metricsAddress.port;
+    if (!same && !stopping) void bindMetrics(now);
+  };
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
   serving = true;

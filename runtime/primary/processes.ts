@@ -4,7 +4,7 @@ import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import { summarizeCaches, type CacheStatus } from '../cache/stats.js';
 import { LISTEN_FD, type PrimaryMessage } from '../protocol/messages.js';
-import type { CacheStats, Endpoints, PoolLoad } from '../protocol/shapes.js';
+import type { CacheStats, Endpoints, MetricsSnapshot, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ChildGoneError } from './child-link.js';
 import type { Listener } from './listener.js';
@@ -30,6 +30,8 @@ const STATS_TIMEOUT = 1000;
 export interface ProcessStats {
   readonly loads: readonly PoolLoad[];
   readonly caches?: CacheStats;
+  /** Asked for (a scrape): everything it counted. */
+  readonly metrics?: MetricsSnapshot;
 }
 
 /**
@@ -190,13 +192,20 @@ export class Processes {
     }
   }
 
-  /** Load of every pool and cache counts of every running process, by process (absent: no answer in time). */
-  async loads(): Promise<Map<Child, ProcessStats>> {
+  /**
+   * Load of every pool and cache counts of every running process (and, with `metrics`, what
+   * each counted), by process; absent: no answer within `timeout` ms. Every process is asked at
+   * once and each answer is awaited on its own bound: one busy or stuck process never holds up
+   * the others (prom-client's cluster scrape fails whole on one, #181, #747).
+   */
+  async loads(timeout = STATS_TIMEOUT, metrics = false): Promise<Map<Child, ProcessStats>> {
     const out = new Map<Child, ProcessStats>();
-    await Promise.all(this.supervisor.list().filter((c) => c.state === 'up').map(async (c) => {
+    await Promise.all(this.supervisor.list().filter((c) => c.state === 'up' || (metrics && c.state === 'retiring' && c.pid !== undefined)).map(async (c) => {
       try {
-        const reply = await this.supervisor.call(c, { type: 'stats' }, STATS_TIMEOUT);
-        out.set(c, { loads: reply.loads ?? [], ...(reply.caches === undefined ? {} : { caches: reply.caches }) });
+        const reply = await this.supervisor.call(c, metrics ? { type: 'stats', metrics } : { type: 'stats' }, timeout);
+        out.set(c, {
+          loads: reply.loads ?? [], ...(reply.caches === undefined ? {} : { caches: reply.caches }), ...(reply.metrics === undefined ? {} : { metrics: reply.metrics }),
+        });
       } catch { /* a process busy for a second is shown without its load */ }
     }));
     return out;

@@ -151,9 +151,15 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
   }
   if (changes.some((c) => c.path === 'http.shutdownTimeout')) lines.push(`http.shutdownTimeout: ${show(before.config.http.shutdownTimeout)} -> ${show(after.config.http.shutdownTimeout)} ms`);
   if (changes.some((c) => c.path.startsWith('caches.'))) lines.push('caches: updated');
+  if (changes.some((c) => c.path.startsWith('admin.metrics'))) lines.push(`admin.metrics: ${showAddress(before.config.admin.metrics)} -> ${showAddress(after.config.admin.metrics)} (listener rebound)`);
+  if (changes.some((c) => c.path === 'http.metricsPath')) lines.push(`http.metricsPath: ${before.config.http.metricsPath ?? 'none'} -> ${after.config.http.metricsPath ?? 'none'}`);
   const codeOnly = Object.keys(newPools).some((n) => own(before.digests, n) !== undefined && own(before.digests, n) !== own(after.digests, n));
   const empty = changes.filter((c) => c.path !== 'file').length === 0 && before.workers === after.workers && !codeOnly && forced === undefined;
   return { refused, lines, front: { from: before.workers, to: after.workers, roll }, isolated, empty };
+}
+
+function showAddress(a: Config['admin']['metrics']): string {
+  return a === false ? 'off' : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
 
 /** Why a pool present before and after needs its processes replaced, or undefined. */

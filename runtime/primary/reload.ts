@@ -22,6 +22,10 @@ export class Reloader {
   private queue: Promise<unknown> = Promise.resolve();
   /** The last reload or scale, for status. */
   last: ReloadOutcome | undefined;
+  /** Called with the topology in force after each reload that applied something (the primary rebinds its metrics listener). */
+  onApplied: ((config: Config) => void) | undefined;
+  /** Reloads and scales finished, by `<trigger> <result>` (applied, unchanged, refused), for metrics. */
+  readonly tally = new Map<string, number>();
 
   constructor(private readonly processes: Processes, private readonly file: string, private readonly workersOf: (config: Config) => number,
     private readonly log: Logger) {}
@@ -100,11 +104,16 @@ export class Reloader {
       ...(error === undefined ? {} : { error }),
     };
     if (dryRun) return outcome;
+    const result = error !== undefined ? 'refused' : outcome.applied ? 'applied' : 'unchanged';
+    this.tally.set(`${trigger} ${result}`, (this.tally.get(`${trigger} ${result}`) ?? 0) + 1);
     // Nothing to change (an editor touching the file, a reload after the watcher already applied
     // the save): status keeps showing the last reload that changed something or was refused.
     if (outcome.ok && plan.length === 0) return outcome;
     this.last = outcome;
-    if (error === undefined) this.log.info({ trigger, plan }, 'reload: applied');
+    if (error === undefined) {
+      this.log.info({ trigger, plan }, 'reload: applied');
+      this.onApplied?.(this.processes.config);
+    }
     else this.log.error({ trigger, code: error.code, err: error.message, issues: error.issues }, 'reload refused; the running topology keeps serving');
     return outcome;
   }

@@ -65,6 +65,8 @@ export interface InstanceStatus {
   /** Every cache store of the topology, over every process. */
   readonly caches: readonly CacheStatus[];
   readonly lastReload?: ReloadOutcome;
+  /** Where the metrics listener serves, or why there is none (absent: `admin.metrics: false`). */
+  readonly metrics?: { readonly url: string } | { readonly error: string };
 }
 
 /** Check an admin answer's shape once, at the boundary, before anything reads it. */

@@ -278,10 +278,15 @@ export class ChildSupervisor {
           this.log.error({ ...spec.fields, childPid: link.pid, pool: msg.pool, reason: msg.reason, event: 'escalated' }, `${spec.name} escalated a pool failure; it will be restarted`);
         },
         alive: (msg) => { record.vitals = { lastAlive: Date.now(), rss: msg.rss }; },
-        ...this.reports.from(spec.name),
+        ...this.reports.from(spec.name, () => link.pid),
         invalidate: (msg) => {
           const others = [...this.children.values()].filter((r) => r !== record && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
           void relayInvalidation(link, msg, others, INVALIDATE_TIMEOUT, this.log);
+        },
+        scrape: (msg) => {
+          this.reports.expose(msg.openMetrics).then((out) => link.send({ type: 'scraped', id: msg.id, ...out }), (err: unknown) => {
+            link.send({ type: 'scraped', id: msg.id, error: err instanceof Error ? err.message : String(err) });
+          });
         },
         exit: (code, signal, unstarted) => {
           exited();

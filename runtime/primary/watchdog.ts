@@ -33,7 +33,7 @@ export function vitalLimits(config: Config, group: string): VitalLimits {
  * process taking a heap snapshot (excused) is left alone.
  */
 export function watchProcesses(supervisor: ChildSupervisor, config: () => Config, recycle: (child: Child, why: string, fields: Readonly<Record<string, unknown>>) => Promise<void>,
-  runtimeDir: string, log: Logger): () => void {
+  runtimeDir: string, log: Logger, replaced: (child: Child, reason: 'unresponsive' | 'max_rss') => void = () => undefined): () => void {
   const recycling = new Set<Child>();
   let last = Date.now();
   const timer = setInterval(() => {
@@ -58,6 +58,7 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
         const where = stall === undefined ? undefined : stuckAt(stall, base);
         const why = `unresponsive for ${verdict.silentFor} ms (event loop blocked), ${describeStall(stall, base)}`;
         if (!supervisor.kill(child, why)) continue;
+        replaced(child, 'unresponsive');
         log.error({
           ...child.spec.fields, childPid: pid, silentFor: verdict.silentFor, event: 'unresponsive',
           ...(where === undefined ? {} : { stuckAt: where }), ...(stall?.error === undefined ? {} : { stallError: stall.error }),
@@ -65,7 +66,10 @@ export function watchProcesses(supervisor: ChildSupervisor, config: () => Config
       } else if (verdict.action === 'recycle' && !recycling.has(child)) {
         recycling.add(child);
         recycle(child, `resident memory ${Math.round(verdict.rss / 1048576)} MiB is past maxRss`, { rss: verdict.rss, maxRss: limits.maxRss })
-          .then(() => recycling.delete(child), (err: unknown) => {
+          .then(() => {
+            recycling.delete(child);
+            replaced(child, 'max_rss');
+          }, (err: unknown) => {
             log.error({ ...child.spec.fields, err: (err as Error).message }, `${child.spec.name}: could not start its replacement; it keeps serving`);
             setTimeout(() => recycling.delete(child), RECYCLE_RETRY_MS).unref();
           });

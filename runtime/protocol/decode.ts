@@ -4,7 +4,8 @@ import { BadField, bool, count, item, list, mapOf, nonNegative, oneOf, optList, 
 import type {
   ChildMessage, InvalidateMessage, PrimaryMessage, ReplyMessage, StartupFailedMessage,
 } from './messages.js';
-import { PROFILE_KINDS, SUPERVISION_EVENTS, type CacheStats, type PoolLoad, type StoreStats } from './shapes.js';
+import { DURATION_BUCKETS, FAMILY_BY_NAME } from './metric-families.js';
+import { PROFILE_KINDS, SUPERVISION_EVENTS, type CacheStats, type MetricSeries, type MetricsSnapshot, type PoolLoad, type StoreStats } from './shapes.js';
 
 /**
  * Decoders for everything that crosses the primary <-> child IPC channel: every field is checked,
@@ -41,6 +42,8 @@ export function decodeChildMessage(raw: unknown): ChildMessage {
     }
     case 'reply': return decodeReply(m);
     case 'invalidate': return decodeInvalidate(m);
+    case 'final-metrics': return { type, metrics: decodeMetrics(m['metrics'], `${at}.metrics`) };
+    case 'scrape': return { type, id: count(m, 'id', at), openMetrics: bool(m, 'openMetrics', at) };
     default: throw new BadField('message.type', 'a child message type', type);
   }
 }
@@ -64,9 +67,17 @@ export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
     case 'reconfigure': return {
       type, id: count(m, 'id', at), config: decodeConfig(m['config'], `${at}.config`), endpoints: mapOf(m, 'endpoints', at, item.strs), down: mapOf(m, 'down', at, item.str),
     };
-    case 'stats': return { type, id: count(m, 'id', at) };
+    case 'stats': return { type, id: count(m, 'id', at), ...(m['metrics'] === undefined ? {} : { metrics: bool(m, 'metrics', at) }) };
     case 'invalidate': return decodeInvalidate(m);
     case 'invalidated': return { type, id: count(m, 'id', at) };
+    case 'scraped': {
+      const contentType = optStr(m, 'contentType', at);
+      const body = optStr(m, 'body', at);
+      const error = optStr(m, 'error', at);
+      return {
+        type, id: count(m, 'id', at), ...(contentType === undefined ? {} : { contentType }), ...(body === undefined ? {} : { body }), ...(error === undefined ? {} : { error }),
+      };
+    }
     case 'profile': {
       const maxRss = m['maxRss'] === undefined ? undefined : count(m, 'maxRss', at);
       return {
@@ -106,19 +117,58 @@ function decodeReply(m: Fields): ReplyMessage {
   const hint = error === undefined ? undefined : optStr(error, 'hint', `${at}.error`);
   const loads = optList(m, 'loads', at, decodeLoad);
   const caches = m['caches'] === undefined ? undefined : decodeCacheStats(m['caches'], `${at}.caches`);
+  const metrics = m['metrics'] === undefined ? undefined : decodeMetrics(m['metrics'], `${at}.metrics`);
   const profile = m['profile'] === undefined ? undefined : record(m['profile'], `${at}.profile`);
   return {
     ...base,
     ...(error === undefined ? {} : { error: { ...revived(str(error, 'code', `${at}.error`), str(error, 'message', `${at}.error`)), ...(hint === undefined ? {} : { hint }) } }),
     ...(loads === undefined ? {} : { loads }),
     ...(caches === undefined ? {} : { caches }),
+    ...(metrics === undefined ? {} : { metrics }),
     ...(profile === undefined ? {} : { profile: { path: str(profile, 'path', `${at}.profile`), bytes: count(profile, 'bytes', `${at}.profile`) } }),
   };
 }
 
+/** Series one process may report per family: far above any real topology, low enough that a runaway child cannot flood the primary. */
+const MAX_SERIES = 10_000;
+/** Longest label value accepted (route patterns, pool, store and upstream names). */
+const MAX_LABEL = 512;
+
+/**
+ * A child's metric counts: only child families of the catalog, each series with exactly the
+ * catalog's labels, finite values, and a histogram's buckets for every bound plus +Inf.
+ */
+export function decodeMetrics(v: unknown, path: string): MetricsSnapshot {
+  const o = record(v, path);
+  const out: Record<string, readonly MetricSeries[]> = {};
+  for (const [name, raw] of Object.entries(o)) {
+    const family = FAMILY_BY_NAME.get(name);
+    const at = `${path}.${name}`;
+    if (family === undefined || family.source !== 'child') throw new BadField(at, 'a metric family a child reports', name);
+    if (!Array.isArray(raw) || raw.length > MAX_SERIES) throw new BadField(at, `an array of at most ${MAX_SERIES} series`, raw);
+    out[name] = raw.map((x: unknown, i): MetricSeries => {
+      const p = `${at}[${i}]`;
+      const s = record(x, p);
+      const labels = list(s, 'labels', p, (l, lp) => {
+        const value = item.str(l, lp);
+        if (value.length > MAX_LABEL) throw new BadField(lp, `a label value of at most ${MAX_LABEL} characters`, value);
+        return value;
+      });
+      if (labels.length !== family.labels.length) throw new BadField(`${p}.labels`, `${family.labels.length} label values (${family.labels.join(', ')})`, labels);
+      const value = s['value'];
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new BadField(`${p}.value`, 'a finite number', value);
+      if (family.type !== 'histogram') return { labels, value };
+      const buckets = list(s, 'buckets', p, (b, bp) => count({ b }, 'b', bp));
+      if (buckets.length !== DURATION_BUCKETS.length + 1) throw new BadField(`${p}.buckets`, `${DURATION_BUCKETS.length + 1} bucket counts`, buckets);
+      return { labels, value, buckets };
+    });
+  }
+  return out;
+}
+
 function decodeLoad(v: unknown, path: string): PoolLoad {
   const o = record(v, path);
-  return { pool: str(o, 'pool', path), actors: count(o, 'actors', path), depth: count(o, 'depth', path) };
+  return { pool: str(o, 'pool', path), actors: count(o, 'actors', path), depth: count(o, 'depth', path), busy: count(o, 'busy', path) };
 }
 
 function decodeCacheStats(v: unknown, path: string): CacheStats {

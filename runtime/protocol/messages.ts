@@ -1,6 +1,6 @@
 import type { Config } from '../../config/types.js';
 import type { ErrorCode } from '../errors.js';
-import type { CacheStats, Endpoints, Invalidation, PoolLoad, ProfileKind, ProfileWritten, SupervisionEvent } from './shapes.js';
+import type { CacheStats, Endpoints, Invalidation, MetricsSnapshot, PoolLoad, ProfileKind, ProfileWritten, SupervisionEvent } from './shapes.js';
 
 /**
  * Every message between the primary and its child processes (front workers and isolated pool
@@ -56,8 +56,12 @@ export interface ReconfigureMessage {
   readonly down: Readonly<Record<string, string>>;
 }
 
-/** Primary -> running child: report the load of the pools running here; answered with a reply. */
-export interface StatsMessage { readonly type: 'stats'; readonly id: number }
+/**
+ * Primary -> running child: report the load of the pools running here and its cache counts; with
+ * `metrics`, also everything it counted (a scrape); answered with a reply. Status, `top` and
+ * /metrics read the same reply: one source of truth.
+ */
+export interface StatsMessage { readonly type: 'stats'; readonly id: number; readonly metrics?: boolean }
 
 /**
  * Both ways. Child -> primary: keys this process invalidated; tell every other process, then
@@ -89,7 +93,17 @@ export interface ProfileMessage {
   readonly maxRss?: number;
 }
 
-export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage | ProfileMessage;
+/** Primary -> the front worker that asked (`scrape`): the instance's metrics as text, or why there are none. */
+export interface ScrapedMessage {
+  readonly type: 'scraped';
+  readonly id: number;
+  readonly contentType?: string;
+  readonly body?: string;
+  readonly error?: string;
+}
+
+export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
+  | ScrapedMessage | ProfileMessage;
 
 /** The calls the primary makes (it adds the id): each is answered by one `reply`. */
 export type CallMessage = Omit<ReconfigureMessage, 'id'> | Omit<InvalidateMessage, 'id'> | Omit<StatsMessage, 'id'> | Omit<ProfileMessage, 'id'>;
@@ -131,9 +145,16 @@ export interface ReplyMessage {
   readonly error?: { readonly code: ErrorCode; readonly message: string; readonly hint?: string };
   readonly loads?: readonly PoolLoad[];
   readonly caches?: CacheStats;
+  readonly metrics?: MetricsSnapshot;
   /** A profile: the file the child wrote. */
   readonly profile?: ProfileWritten;
 }
+
+/**
+ * Child -> primary, once, as a process that drains stops serving: its final counts, so the
+ * instance's counters keep what it counted since the last scrape (they stay monotonic).
+ */
+export interface FinalMetricsMessage { readonly type: 'final-metrics'; readonly metrics: MetricsSnapshot }
 
 /**
  * Child -> primary, every HEARTBEAT_MS from boot: the event loop turned and this is the resident
@@ -141,7 +162,11 @@ export interface ReplyMessage {
  */
 export interface AliveMessage { readonly type: 'alive'; readonly rss: number }
 
-export type ChildMessage = AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage;
+/** Front worker -> primary: a client asked for `http.metricsPath`; answered with `scraped`. */
+export interface ScrapeMessage { readonly type: 'scrape'; readonly id: number; readonly openMetrics: boolean }
+
+export type ChildMessage = ScrapeMessage | AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage
+  | FinalMetricsMessage;
 
 /** How often children send `alive`. */
 export const HEARTBEAT_MS = 1000;

@@ -52,12 +52,28 @@ export interface PoolLoad {
   readonly actors: number;
   /** Messages queued or running here. */
   readonly depth: number;
+  /** Actors handling a message now (depth - busy wait in mailboxes). */
+  readonly busy: number;
 }
 
 /** What supervision did, as counted for `actorrt status` and metrics. */
 export type SupervisionEvent = 'actor-restart' | 'actor-stop' | 'escalation' | 'process-restart' | 'give-up';
 
 export const SUPERVISION_EVENTS: readonly SupervisionEvent[] = ['actor-restart', 'actor-stop', 'escalation', 'process-restart', 'give-up'];
+
+/**
+ * One series of a metric family as a child counted it: label values in the catalog's label order
+ * (protocol/metric-families.ts), the value (for a histogram: the sum of observations) and, for a
+ * histogram, observations per bucket, not cumulative, one more than the bounds (the last is +Inf).
+ */
+export interface MetricSeries {
+  readonly labels: readonly string[];
+  readonly value: number;
+  readonly buckets?: readonly number[];
+}
+
+/** What one process counted since it started, by family name (child families of the catalog only). */
+export type MetricsSnapshot = Readonly<Record<string, readonly MetricSeries[]>>;
 
 /** What `actorrt profile` takes: a CPU profile, a sampling heap profile, or a full heap snapshot. */
 export type ProfileKind = 'cpu' | 'heap' | 'heap-snapshot';

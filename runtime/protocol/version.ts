@@ -7,4 +7,4 @@
  */
 // 3: channel request frames carry the client's ip and protocol (http.trustProxy); an older pool
 // process would drop them and hand its actors a request without them.
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;

@@ -6,6 +6,8 @@ import { compileInvalidation, renderInvalidation, type Invalidation, type Invali
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { RequestMetrics } from '../metrics/request-metrics.js';
+import { wantsOpenMetrics } from '../metrics/exposition.js';
 import type { Pool } from '../pool/pool.js';
 import { NO_HEADERS, toReply, type Reply } from '../reply.js';
 import type { HttpUpstream } from '../resources/http.js';
@@ -45,6 +47,8 @@ export interface RoutingTable {
   readonly caching: boolean;
   /** Who a request's client is, under this topology's `http.trustProxy`. */
   readonly clients: ClientResolver;
+  /** Whether finished requests are counted: metrics are served somewhere (`admin.metrics` or `http.metricsPath`). */
+  readonly counting: boolean;
 }
 
 /** Compile `config`'s routes against `pools`. */
@@ -58,7 +62,8 @@ export function routingTable(config: Config, pools: ReadonlyMap<string, Pool>): 
     }
   }
   const caching = [...policies.values()].some((p) => p.cache !== undefined);
-  return { config, router: new Router(config.routes), pools, policies, caching, clients: clientResolver(config.http.trustProxy) };
+  const counting = config.admin.metrics !== false || config.http.metricsPath !== undefined;
+  return { config, router: new Router(config.routes), pools, policies, caching, clients: clientResolver(config.http.trustProxy), counting };
 }
 
 /** What the front actor needs from its worker. */
@@ -78,6 +83,20 @@ export interface FrontDeps {
   isReady(): boolean;
   /** True while the worker drains: responses ask clients to close their connections. */
   isDraining(): boolean;
+  /** Where finished requests are counted, when the routing table says so. */
+  readonly metrics: RequestMetrics;
+  /** The instance's metrics as the primary renders them (`http.metricsPath`). */
+  scrape(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
+}
+
+/** What the count of a finished request needs to know of it, learnt on its way: its route pattern and what served it. */
+interface Served {
+  route: string;
+  /** The pool or the upstream (http resource) of the route. */
+  target: string;
+  proxied: boolean;
+  /** Set when the request failed: its code (upstream failures, rejections and timeouts are counted by it). */
+  failure: string | undefined;
 }
 
 /** One routed request: everything dispatch, the cache and the writer need. */
@@ -102,12 +121,24 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
   const { log } = deps;
   const ids = new RequestIds();
 
+  const { metrics } = deps;
   return (req, res) => {
     const requestId = ids.forRequest(req.headers['x-request-id']);
-    handle(req, res, requestId, deps.table()).catch((err: unknown) => fail(res, err, requestId));
+    const table = deps.table();
+    if (!table.counting) {
+      handle(req, res, requestId, table, undefined).catch((err: unknown) => fail(res, err, requestId, undefined));
+      return;
+    }
+    const started = performance.now();
+    const served: Served = { route: '', target: '', proxied: false, failure: undefined };
+    // One promise reaction per request, not two (.catch then .then): this is the hot path.
+    handle(req, res, requestId, table, served).then(() => finished(metrics, req, res, served, (performance.now() - started) / 1000), (err: unknown) => {
+      fail(res, err, requestId, served);
+      finished(metrics, req, res, served, (performance.now() - started) / 1000);
+    });
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, table: RoutingTable, served: Served | undefined): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     // Dot segments resolved before routing and forwarding: a route's prefix is a boundary an upstream can rely on.
@@ -117,10 +148,18 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const head = method === 'HEAD';
 
     const { live, ready } = table.config.http.health;
+    if (served !== undefined && (path === live || path === ready)) served.route = path;
     if (path === live) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ok' } }, requestId, head);
     if (path === ready) {
       if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
+    }
+    if (path === table.config.http.metricsPath && (method === 'GET' || head)) {
+      if (served !== undefined) served.route = path;
+      const out = await deps.scrape(wantsOpenMetrics(req));
+      res.writeHead(200, { 'content-type': out.contentType, 'content-length': Buffer.byteLength(out.body), 'cache-control': 'no-store', 'x-request-id': requestId });
+      res.end(head ? undefined : out.body);
+      return;
     }
 
     let found = table.router.lookup(method, path);
@@ -144,6 +183,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
     // A proxy route that neither looks at the body nor caches streams both ways, unread.
     const first = found.only ?? candidates?.[0];
+    if (served !== undefined && first !== undefined) serving(served, first);
     if (first?.config.proxy !== undefined && !first.needsBody && !table.policies.has(first.config.index)) {
       await proxy(table, req, res, first, path, search, client, requestId, undefined);
       return invalidateStreamed(table, method, path, search, req, res);
@@ -155,6 +195,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const routing = raw !== undefined && found.needsBody ? parseBody(raw, req.headers['content-type']) : undefined;
     const route = found.only ?? candidates?.find((c) => c.matchesBody(routing));
     if (route === undefined) throw new ActorrtError('ACTORRT_E_NOT_FOUND', `no route for ${method} ${path} accepts this request's body`);
+    if (served !== undefined && route !== first) serving(served, route);
     if (bytes && route.config.pool !== undefined) throw notText();
     const body = raw === undefined || found.needsBody || route.config.pool === undefined ? routing : parseBody(raw, req.headers['content-type']);
     const policies = table.policies.get(route.config.index);
@@ -277,10 +318,11 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     throw err;
   }
 
-  function fail(res: ServerResponse, err: unknown, requestId: string): void {
+  function fail(res: ServerResponse, err: unknown, requestId: string, served: Served | undefined): void {
     if (err instanceof ClientAbortedError) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     if (err instanceof ActorrtError) {
+      if (served !== undefined) served.failure = err.code;
       if (err.code === 'ACTORRT_E_BODY_TOO_LARGE') res.shouldKeepAlive = false; // do not read the rest
       const headers: Record<string, string> = err.code === 'ACTORRT_E_MAILBOX_FULL' ? { 'retry-after': '1' } : {};
       writeError(res, err, requestId, headers);
@@ -343,4 +385,31 @@ function cacheHeaders(outcome: Partial<CacheOutcome>, policy: RouteCachePolicy |
 function withoutPrototype(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   Object.setPrototypeOf(headers, null);
   return headers;
+}
+
+/** The route a request took, for its count. */
+function serving(served: Served, route: CompiledRoute): void {
+  served.route = route.config.match.path;
+  served.target = route.config.pool ?? route.config.proxy ?? '';
+  served.proxied = route.config.proxy !== undefined;
+}
+
+/**
+ * Count a finished request: its status (499 when the client left before the response ended, as
+ * nginx logs it), and what its pool or upstream did. Runs once the response is written: a streamed
+ * proxy reply once its last byte is.
+ */
+function finished(metrics: RequestMetrics, req: IncomingMessage, res: ServerResponse, served: Served, seconds: number): void {
+  const status = res.writableEnded ? res.statusCode : 499;
+  metrics.request(req.method ?? 'GET', served.route, status, served.target, seconds);
+  const { failure, target } = served;
+  if (served.proxied) {
+    const upstreamFailed = failure !== undefined && failure.startsWith('ACTORRT_E_UPSTREAM_');
+    metrics.upstream(target, upstreamFailed ? 0 : status, seconds);
+    if (upstreamFailed) metrics.upstreamError(target, failure);
+  } else if (failure === 'ACTORRT_E_MAILBOX_FULL') {
+    metrics.rejected(target);
+  } else if (failure === 'ACTORRT_E_TIMEOUT') {
+    metrics.timedOut(target);
+  }
 }

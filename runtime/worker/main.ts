@@ -4,7 +4,8 @@ import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { actorHandlers, ChildServices } from '../child/child-services.js';
-import { send, serveRole } from '../child/primary-link.js';
+import { scrapeInstance, send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
+import { RequestMetrics } from '../metrics/request-metrics.js';
 import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
@@ -31,6 +32,8 @@ let responses: ResponseCache | undefined;
 let server: Server | undefined;
 /** Connections handed over to 'upgrade' events (WebSocket tunnels): node:http no longer closes them for us. */
 const upgrades = new Upgrades();
+/** Request counts (the routing table says whether requests are counted: metrics can be turned on and off by a reload). */
+const metrics = new RequestMetrics();
 let exitCode = 0;
 let phase: 'booting' | 'ready' | 'draining' = 'booting';
 
@@ -69,6 +72,8 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
     log,
     isReady: () => phase === 'ready',
     isDraining: () => phase === 'draining',
+    metrics,
+    scrape: scrapeInstance,
   };
   const front = createFrontHandler(deps);
   const s = createServer({
@@ -84,6 +89,8 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
   // node's headersTimeout starts with a request's first byte: a client that connects and sends
   // nothing would hold its slot (of maxConnections) forever. It gets the same deadline.
   s.on('connection', (socket: Socket) => {
+    metrics.connections++;
+    socket.once('close', () => { metrics.connections--; });
     const timer = setTimeout(() => { if (socket.bytesRead === 0) socket.destroy(); }, limits.headersTimeout);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
@@ -140,9 +147,12 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
     if (cut > 0) log.info({ connections: cut }, 'upgraded connections (tunnels) still open at the drain deadline: closed');
   }
   await actors?.close(timeout, mode, started);
+  await sendFinalMetrics(handlers.metrics(handlers.loads(), handlers.caches()));
   log.info({ exitCode }, 'worker stopped');
   process.exit(exitCode);
 }
+
+const handlers = actorHandlers(() => actors, () => responses?.stats() ?? [], () => metrics.snapshot());
 
 serveRole<StartMessage>(log, {
   startType: 'start',
@@ -151,6 +161,6 @@ serveRole<StartMessage>(log, {
     if (phase === 'draining') return;
     await actors?.reconfigure(msg, (host) => { table = routingTable(msg.config, host.snapshot()); });
   },
-  ...actorHandlers(() => actors, () => responses?.stats() ?? []),
+  ...handlers,
   shutdown,
 });

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { InstanceStatus } from '../../runtime/primary/status.js';
 import { eventually, logsWith, ROOT, tempDir, within } from '../helpers.js';
-import { call, runCli, startInstance, statusOf, steadyLoad, until, type Instance } from './instance.js';
+import { call, callFresh, runCli, startInstance, statusOf, steadyLoad, until, type Instance } from './instance.js';
 
 /**
  * `actorrt profile` against a running instance, through the real CLI: the process profiles itself
@@ -22,6 +22,18 @@ function first(s: InstanceStatus, group: string): number {
   const pid = pids(s, group)[0];
   assert.ok(pid !== undefined, `${group} has a serving process`);
   return pid;
+}
+
+/**
+ * Load on a front route with a new connection per request: the kernel hands each to either front
+ * worker, so both are busy (a pooled client's few connections may all land on one of them).
+ */
+function freshLoad(url: string, path: string, loops: number): { stop(): Promise<void> } {
+  let running = true;
+  const all = Array.from({ length: loops }, async () => {
+    while (running) await callFresh(url, path).catch(() => undefined);
+  });
+  return { stop: async () => { running = false; await Promise.all(all); } };
 }
 
 interface CpuProfileFile {
@@ -42,7 +54,8 @@ describe('actorrt profile', () => {
 
   test('a CPU profile of a front worker under load: a .cpuprofile (nodes, samples), the actor\'s function at its .ts line in the top', { timeout: 60_000 }, async (t) => {
     const worker = first(await statusOf(app), 'front');
-    const load = steadyLoad(app.url, ['/inline/cpu'], 4, t);
+    const load = freshLoad(app.url, '/inline/cpu', 4);
+    t.after(() => load.stop());
     const out = join(dir, 'front.cpuprofile');
     const r = await profile(['front', '--seconds', '2', '--out', out]);
     await load.stop();

@@ -92,6 +92,8 @@ function recorder(): { events: LinkEvents; seen: Array<[keyof LinkEvents, ...unk
     supervised: (msg) => seen.push(['supervised', msg]),
     resource: (msg) => seen.push(['resource', msg]),
     invalidate: (msg) => seen.push(['invalidate', msg]),
+    finalMetrics: (msg) => seen.push(['finalMetrics', msg]),
+    scrape: (msg) => seen.push(['scrape', msg]),
     exit: (code, signal, unstarted) => {
       if (unstarted !== undefined) unstartedErrors.push(unstarted);
       seen.push(['exit', code, signal]);

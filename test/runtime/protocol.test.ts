@@ -5,13 +5,14 @@ import fc from 'fast-check';
 import type { Config } from '../../config/types.js';
 import { loadConfig } from '../../config/validate.js';
 import { ERROR_CODES, isErrorCode, type ErrorCode } from '../../runtime/errors.js';
-import { BadField, decodeChildMessage, decodePrimaryMessage, protocolOf } from '../../runtime/protocol/decode.js';
+import { BadField, decodeChildMessage, decodeMetrics, decodePrimaryMessage, protocolOf } from '../../runtime/protocol/decode.js';
 import type {
-  AliveMessage, BootedMessage, ChildMessage, EscalateMessage, InvalidatedMessage, InvalidateMessage, PoolDownMessage, PrimaryMessage, ReadyMessage,
-  ProfileMessage, ReconfigureMessage, ReplyMessage, ResourceMessage, ShutdownMessage, StartMessage, StartPoolMessage, StartupFailedMessage, StatsMessage,
-  SupervisionMessage,
+  AliveMessage, BootedMessage, ChildMessage, EscalateMessage, FinalMetricsMessage, InvalidatedMessage, InvalidateMessage, PoolDownMessage, PrimaryMessage, ReadyMessage,
+  ProfileMessage, ReconfigureMessage, ReplyMessage, ResourceMessage, ScrapedMessage, ScrapeMessage, ShutdownMessage, StartMessage, StartPoolMessage, StartupFailedMessage,
+  StatsMessage, SupervisionMessage,
 } from '../../runtime/protocol/messages.js';
-import { PROFILE_KINDS, SUPERVISION_EVENTS, type CacheStats, type PoolLoad, type StoreStats } from '../../runtime/protocol/shapes.js';
+import { PROFILE_KINDS, SUPERVISION_EVENTS, type CacheStats, type MetricsSnapshot, type PoolLoad, type StoreStats } from '../../runtime/protocol/shapes.js';
+import { DURATION_BUCKETS, FAMILIES } from '../../runtime/protocol/metric-families.js';
 import { PROTOCOL_VERSION } from '../../runtime/protocol/version.js';
 import { ROOT } from '../helpers.js';
 
@@ -31,6 +32,8 @@ const BUDGET = { numRuns: 600, interruptAfterTimeLimit: 6000, markInterruptAsFai
 type Schema =
   | { readonly k: 'str' | 'count' | 'nonneg' | 'bool' | 'record' }
   | { readonly k: 'lit'; readonly v: unknown }
+  /** A metrics snapshot: checked against the family catalog (metric-families.ts) by `metricsWrong` below. */
+  | { readonly k: 'metrics' }
   | { readonly k: 'oneOf'; readonly vs: readonly string[] }
   | { readonly k: 'list' | 'map'; readonly of: Schema }
   /** `open`: the decoder checks these fields and hands the object on as it came. `revive`: { code, message } of an error. */
@@ -48,6 +51,38 @@ const obj = (fields: Record<string, Schema | Field>, extra: { open?: boolean; re
   k: 'obj', ...extra, fields: Object.fromEntries(Object.entries(fields).map(([key, f]) => [key, 's' in f ? f : { s: f }])),
 });
 const opt = (s: Schema): Field => ({ s, opt: true });
+const metrics: Schema = { k: 'metrics' };
+
+/** Where a metrics snapshot breaks the catalog: a family children do not report, a series with other labels, a non-finite value, histogram buckets of another count. */
+function metricsWrong(v: unknown, path: string): string[] {
+  if (!isRecord(v)) return [path];
+  const bad: string[] = [];
+  for (const [name, series] of Object.entries(v)) {
+    const family = FAMILIES.find((f) => f.name === name && f.source === 'child');
+    if (family === undefined || !Array.isArray(series)) {
+      bad.push(`${path}.${name}`);
+      continue;
+    }
+    series.forEach((x: unknown, i) => {
+      const at = `${path}.${name}[${i}]`;
+      if (!isRecord(x)) return bad.push(at);
+      const labels = x['labels'];
+      if (!Array.isArray(labels)) bad.push(`${at}.labels`);
+      else {
+        labels.forEach((l: unknown, j) => { if (typeof l !== 'string' || l.length > 512) bad.push(`${at}.labels[${j}]`); });
+        if (labels.length !== family.labels.length) bad.push(`${at}.labels`);
+      }
+      if (typeof x['value'] !== 'number' || !Number.isFinite(x['value'])) bad.push(`${at}.value`);
+      if (family.type !== 'histogram') return undefined;
+      const buckets = x['buckets'];
+      if (!Array.isArray(buckets)) return bad.push(`${at}.buckets`);
+      buckets.forEach((b: unknown, j) => { if (typeof b !== 'number' || !Number.isSafeInteger(b) || b < 0) bad.push(`${at}.buckets[${j}]`); });
+      if (buckets.length !== DURATION_BUCKETS.length + 1) bad.push(`${at}.buckets`);
+      return undefined;
+    });
+  }
+  return bad;
+}
 
 /** The frame of a topology the decoders check (decode.ts says why only the frame). */
 const CONFIG = obj({
@@ -71,14 +106,17 @@ const CHILD_SCHEMAS: Record<ChildMessage['type'], Schema> = {
   reply: obj({
     id: count, ok: bool,
     error: opt(obj({ code: str, message: str, hint: opt(str) }, { revive: true })),
-    loads: opt(listOf(obj({ pool: str, actors: count, depth: count }))),
+    loads: opt(listOf(obj({ pool: str, actors: count, depth: count, busy: count }))),
     caches: opt(obj({
       stores: listOf(obj({ name: str, kind: { s: { k: 'oneOf', vs: ['memory', 'redis'] } }, errors: count, available: bool, entries: opt(count), bytes: opt(count) })),
       routes: listOf(obj({ route: count, store: str, hits: count, misses: count, stale: count, bypass: count })),
     })),
+    metrics: opt(metrics),
     profile: opt(obj({ path: str, bytes: count })),
   }),
   invalidate: obj(INVALIDATE),
+  'final-metrics': obj({ metrics }),
+  scrape: obj({ id: count, openMetrics: bool }),
 };
 
 const PRIMARY_SCHEMAS: Record<PrimaryMessage['type'], Schema> = {
@@ -87,9 +125,10 @@ const PRIMARY_SCHEMAS: Record<PrimaryMessage['type'], Schema> = {
   shutdown: obj({ timeout: nonneg, mode: { s: { k: 'oneOf', vs: ['stop', 'retire'] } } }),
   'pool-down': obj({ pool: str, reason: str }),
   reconfigure: obj({ id: count, config: CONFIG, endpoints: ENDPOINTS, down: mapOf(str) }),
-  stats: obj({ id: count }),
+  stats: obj({ id: count, metrics: opt(bool) }),
   invalidate: obj(INVALIDATE),
   invalidated: obj({ id: count }),
+  scraped: obj({ id: count, contentType: opt(str), body: opt(str), error: opt(str) }),
   profile: obj({ id: count, kind: { s: { k: 'oneOf', vs: PROFILE_KINDS } }, duration: nonneg, path: str, maxRss: opt(count) }),
 };
 
@@ -106,6 +145,15 @@ function judge(s: Schema, v: unknown, path: string, bad: string[]): unknown {
     case 'bool': if (typeof v !== 'boolean') bad.push(path); return v;
     case 'record': if (!isRecord(v)) bad.push(path); return v;
     case 'lit': if (v !== s.v) bad.push(path); return v;
+    case 'metrics': {
+      const wrong = metricsWrong(v, path);
+      bad.push(...wrong);
+      if (wrong.length > 0 || !isRecord(v)) return v;
+      // What the decoder hands on: each series with its labels, value and (histograms) buckets only.
+      return Object.fromEntries(Object.entries(v).map(([name, series]) => [name, (series as Record<string, unknown>[]).map((x) => ({
+        labels: x['labels'], value: x['value'], ...(x['buckets'] === undefined || FAMILIES.find((f) => f.name === name)?.type !== 'histogram' ? {} : { buckets: x['buckets'] }),
+      }))]));
+    }
     case 'oneOf': if (!s.vs.includes(v as string)) bad.push(path); return v;
     case 'list':
       if (!Array.isArray(v)) {
@@ -196,7 +244,15 @@ const endpoints = fc.dictionary(key, texts, { maxKeys: 3, noNullPrototype: true 
 const down = fc.dictionary(key, text, { maxKeys: 3, noNullPrototype: true });
 const code = fc.constantFrom(...CODES);
 
-const load: fc.Arbitrary<PoolLoad> = fc.record({ pool: text, actors: nat, depth: nat });
+const load: fc.Arbitrary<PoolLoad> = fc.record({ pool: text, actors: nat, depth: nat, busy: nat });
+/** A valid snapshot: some child families of the catalog, each with series of the right shape. */
+const snapshot: fc.Arbitrary<MetricsSnapshot> = fc.subarray(FAMILIES.filter((f) => f.source === 'child'), { maxLength: 4 }).chain((families) => fc.record(
+  Object.fromEntries(families.map((f) => [f.name, fc.array(fc.record({
+    labels: fc.tuple(...f.labels.map(() => text)),
+    value: fc.double({ min: 0, max: 1e12, noNaN: true }),
+    ...(f.type === 'histogram' ? { buckets: fc.array(fc.nat(), { minLength: DURATION_BUCKETS.length + 1, maxLength: DURATION_BUCKETS.length + 1 }) } : {}),
+  }), { maxLength: 3 })])),
+));
 const store: fc.Arbitrary<StoreStats> = fc.record({
   name: text, kind: fc.constantFrom('memory' as const, 'redis' as const), entries: nat, bytes: nat, errors: nat, available: fc.boolean(),
 }, { requiredKeys: ['name', 'kind', 'errors', 'available'] });
@@ -220,9 +276,11 @@ const CHILD: { readonly [T in ChildMessage['type']]: fc.Arbitrary<Extract<ChildM
     { requiredKeys: ['type', 'resource', 'available'] }) satisfies fc.Arbitrary<ResourceMessage>,
   reply: fc.record({
     type: fc.constant('reply' as const), id: nat, ok: fc.boolean(), error: fc.record({ code, message: text, hint: text }, { requiredKeys: ['code', 'message'] }), loads: fc.array(load, { maxLength: 3 }), caches,
-    profile: fc.record({ path: text, bytes: nat }),
+    metrics: snapshot, profile: fc.record({ path: text, bytes: nat }),
   }, { requiredKeys: ['type', 'id', 'ok'] }) satisfies fc.Arbitrary<ReplyMessage>,
   invalidate,
+  'final-metrics': fc.record({ type: fc.constant('final-metrics' as const), metrics: snapshot }) satisfies fc.Arbitrary<FinalMetricsMessage>,
+  scrape: fc.record({ type: fc.constant('scrape' as const), id: nat, openMetrics: fc.boolean() }) satisfies fc.Arbitrary<ScrapeMessage>,
 };
 
 const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<PrimaryMessage, { type: T }>> } = {
@@ -237,9 +295,10 @@ const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<Pr
   }) satisfies fc.Arbitrary<ShutdownMessage>,
   'pool-down': fc.record({ type: fc.constant('pool-down' as const), pool: text, reason: text }) satisfies fc.Arbitrary<PoolDownMessage>,
   reconfigure: fc.record({ type: fc.constant('reconfigure' as const), id: nat, config, endpoints, down }) satisfies fc.Arbitrary<ReconfigureMessage>,
-  stats: fc.record({ type: fc.constant('stats' as const), id: nat }) satisfies fc.Arbitrary<StatsMessage>,
+  stats: fc.record({ type: fc.constant('stats' as const), id: nat, metrics: fc.boolean() }, { requiredKeys: ['type', 'id'] }) satisfies fc.Arbitrary<StatsMessage>,
   invalidate,
   invalidated: fc.record({ type: fc.constant('invalidated' as const), id: nat }) satisfies fc.Arbitrary<InvalidatedMessage>,
+  scraped: fc.record({ type: fc.constant('scraped' as const), id: nat, contentType: text, body: text, error: text }, { requiredKeys: ['type', 'id'] }) satisfies fc.Arbitrary<ScrapedMessage>,
   profile: fc.record({
     type: fc.constant('profile' as const), id: nat, kind: fc.constantFrom(...PROFILE_KINDS), duration: fc.double({ min: 0, max: 1e9, noNaN: true }), path: text, maxRss: nat,
   }, { requiredKeys: ['type', 'id', 'kind', 'duration', 'path'] }) satisfies fc.Arbitrary<ProfileMessage>,
@@ -247,6 +306,12 @@ const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<Pr
 
 const anyChild = fc.oneof(...Object.values(CHILD)) as fc.Arbitrary<ChildMessage>;
 const anyPrimary = fc.oneof(...Object.values(PRIMARY)) as fc.Arbitrary<PrimaryMessage>;
+
+const FULL_METRICS: MetricsSnapshot = {
+  actorrt_http_requests_total: [{ labels: ['GET', '/users/:id', '200', 'api'], value: 3 }],
+  http_server_request_duration_seconds: [{ labels: ['GET', '/users/:id', '200', 'api'], value: 0.5, buckets: DURATION_BUCKETS.map(() => 0).concat([3]) }],
+  actorrt_process_cpu_seconds_total: [{ labels: [], value: 1.25 }],
+};
 
 /** One message of each type with every optional field present and every list and map non-empty (so every path exists). */
 const FULL_CHILD: readonly ChildMessage[] = [
@@ -258,13 +323,16 @@ const FULL_CHILD: readonly ChildMessage[] = [
   { type: 'supervision', pool: 'api', event: 'actor-restart', count: 2 },
   { type: 'resource', resource: 'db', available: false, error: 'ECONNREFUSED', originsOut: ['http://a:1'] },
   {
-    type: 'reply', id: 7, ok: false, error: { code: 'ACTORRT_E_CONFIG_INVALID', message: 'no', hint: 'fix it' }, loads: [{ pool: 'api', actors: 4, depth: 1 }],
+    type: 'reply', id: 7, ok: false, error: { code: 'ACTORRT_E_CONFIG_INVALID', message: 'no', hint: 'fix it' }, loads: [{ pool: 'api', actors: 4, depth: 1, busy: 1 }],
     caches: {
       stores: [{ name: 'mem', kind: 'memory', entries: 3, bytes: 300, errors: 0, available: true }],
       routes: [{ route: 0, store: 'mem', hits: 1, misses: 2, stale: 3, bypass: 4 }],
     },
+    metrics: FULL_METRICS,
     profile: { path: '/tmp/p.cpuprofile', bytes: 1234 },
   },
+  { type: 'final-metrics', metrics: FULL_METRICS },
+  { type: 'scrape', id: 4, openMetrics: true },
   { type: 'invalidate', id: 3, keys: ['k'], prefixes: ['p:'], stores: ['mem'] },
 ];
 const FULL_PRIMARY: readonly PrimaryMessage[] = [
@@ -279,10 +347,11 @@ const FULL_PRIMARY: readonly PrimaryMessage[] = [
   { type: 'shutdown', timeout: 5000, mode: 'retire' },
   { type: 'pool-down', pool: 'broken', reason: 'gave up' },
   { type: 'reconfigure', id: 9, config: CONFIGS[0] as Config, endpoints: { cpu: ['/run/cpu.0.sock'] }, down: { broken: 'gave up' } },
-  { type: 'stats', id: 10 },
+  { type: 'stats', id: 10, metrics: true },
   { type: 'invalidate', id: 11, keys: ['k'], prefixes: ['p:'], stores: ['mem'] },
   { type: 'invalidated', id: 12 },
-  { type: 'profile', id: 13, kind: 'heap-snapshot', duration: 0, path: '/tmp/p.heapsnapshot', maxRss: 134217728 },
+  { type: 'scraped', id: 13, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'x 1\n', error: 'none' },
+  { type: 'profile', id: 14, kind: 'heap-snapshot', duration: 0, path: '/tmp/p.heapsnapshot', maxRss: 134217728 },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -349,6 +418,7 @@ function wrongValues(s: Schema): unknown[] {
     case 'bool': return [...common, 'true', 0, 1];
     case 'record': return [...common, [], 'x', 3];
     case 'lit': return [...common, 2, '1'];
+    case 'metrics': return [...common, [], 'x', 1]; // faults inside a snapshot: the test of decodeMetrics below
     case 'oneOf': return [...common, 'other', 1, ''];
     case 'list': return [...common, {}, 'x', 1];
     case 'map': return [...common, [], 'x', 1];
@@ -475,8 +545,8 @@ test('protocolOf reads the protocol of any first message, whatever else it carri
 test('a decoded message carries only the fields its type declares (extra fields from a newer peer are dropped)', { timeout: 10_000 }, () => {
   assert.deepStrictEqual(decodeChildMessage({ type: 'alive', rss: 1, cpu: 5 }), { type: 'alive', rss: 1 });
   assert.deepStrictEqual(decodePrimaryMessage({ type: 'stats', id: 4, extra: { a: 1 } }), { type: 'stats', id: 4 });
-  assert.deepStrictEqual(decodeChildMessage({ type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0, more: 1 }] }),
-    { type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0 }] });
+  assert.deepStrictEqual(decodeChildMessage({ type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0, busy: 0, more: 1 }] }),
+    { type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0, busy: 0 }] });
 });
 
 test('a map key "__proto__" (as JSON.parse produces it) is kept as an entry, never turned into the map\'s prototype',
@@ -487,3 +557,21 @@ test('a map key "__proto__" (as JSON.parse produces it) is kept as an entry, nev
     assert.deepStrictEqual(Object.keys(decoded.down).sort(), ['__proto__', 'broken']);
     assert.deepStrictEqual(Object.keys(decoded.endpoints).sort(), ['__proto__', 'cpu']);
   });
+
+test('a metrics snapshot holds only catalog families a child reports, with their labels, finite values and every bucket', () => {
+  const faults: ReadonlyArray<readonly [unknown, string]> = [
+    [{ no_such_family: [] }, 'm.no_such_family'],
+    [{ actorrt_pool_size: [] }, 'm.actorrt_pool_size'], // a primary family: a child may not report it
+    [{ actorrt_process_cpu_seconds_total: [{ labels: ['extra'], value: 1 }] }, 'm.actorrt_process_cpu_seconds_total[0].labels'],
+    [{ actorrt_pool_timeouts_total: [{ labels: [7], value: 1 }] }, 'm.actorrt_pool_timeouts_total[0].labels[0]'],
+    [{ actorrt_pool_timeouts_total: [{ labels: ['x'.repeat(513)], value: 1 }] }, 'm.actorrt_pool_timeouts_total[0].labels[0]'],
+    [{ actorrt_pool_timeouts_total: [{ labels: ['api'], value: Number.NaN }] }, 'm.actorrt_pool_timeouts_total[0].value'],
+    [{ actorrt_upstream_request_duration_seconds: [{ labels: ['up', '200'], value: 1, buckets: [1, 2] }] }, 'm.actorrt_upstream_request_duration_seconds[0].buckets'],
+    [{ actorrt_upstream_request_duration_seconds: [{ labels: ['up', '200'], value: 1 }] }, 'm.actorrt_upstream_request_duration_seconds[0].buckets'],
+    [{ actorrt_pool_timeouts_total: Array.from({ length: 10_001 }, () => ({ labels: ['api'], value: 1 })) }, 'm.actorrt_pool_timeouts_total'],
+  ];
+  for (const [raw, path] of faults) {
+    assert.throws(() => decodeMetrics(raw, 'm'), (err: unknown) => err instanceof BadField && err.path === path, `${path}: ${show(raw)}`);
+  }
+  assert.deepStrictEqual(decodeMetrics({ actorrt_pool_timeouts_total: [{ labels: ['api'], value: 2, more: 1 }] }, 'm'), { actorrt_pool_timeouts_total: [{ labels: ['api'], value: 2 }] });
+});
