@@ -3,6 +3,7 @@ import { cacheScenario } from './cache.js';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
 import { metricsScenario } from './metrics.js';
+import { profileScenario } from './profile.js';
 import { benchCodec } from './codec.js';
 import { reloadScenario } from './reload.js';
 import { proxyScenario, sqliteScenario } from './resources.js';
@@ -12,7 +13,7 @@ import { benchValidate } from './validate.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|profile picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -41,6 +42,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   cache: () => cacheScenario(workers, rounds, seconds),
   slowloris: () => slowlorisScenario(workers, rounds, seconds),
   metrics: () => metricsScenario(workers, rounds, seconds),
+  profile: () => profileScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {

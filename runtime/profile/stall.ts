@@ -1,8 +1,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { count, list, optStr, record, str } from '../protocol/check.js';
-import { frameLocation } from './summary.js';
+import { frameLocation, isLibraryCode } from './summary.js';
 
 /**
  * Where a process whose event loop stopped turning was stuck. Its stall thread (stall-thread.ts)
@@ -76,20 +75,11 @@ export function takeStall(file: string): Stall | undefined {
   }
 }
 
-/** actorrt's own compiled code (dist/): its frames are the runtime's, not the actor's. */
-const OWN_CODE = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Whether a frame is the user's code: not node's, not actorrt's, not a dependency's. */
-function isUserFrame(frame: StallFrame): boolean {
-  if (!frame.url.startsWith('file:')) return false;
-  const path = fileURLToPath(frame.url);
-  return !path.startsWith(OWN_CODE) && !path.includes(`${sep}node_modules${sep}`);
-}
-
 /** The frames as logs show them, relative to `base` (the topology's folder); undefined when there are none. */
 export function stuckAt(stall: Stall, base: string): StuckAt | undefined {
   const place = (f: StallFrame): string => frameLocation(f.url, f.line - 1, base) ?? '(native)';
-  const top = stall.frames.find(isUserFrame) ?? stall.frames[0];
+  // The innermost frame of the user's code: not node's, not actorrt's, not a dependency's.
+  const top = stall.frames.find((f) => !isLibraryCode(f.url)) ?? stall.frames[0];
   if (top === undefined) return undefined;
   return { function: top.function, at: place(top), frames: stall.frames.map((f) => `${f.function} (${place(f)})`) };
 }

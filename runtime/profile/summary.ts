@@ -1,4 +1,4 @@
-import { isAbsolute, relative } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BadField, list, record, str, type Fields } from '../protocol/check.js';
 
@@ -63,6 +63,21 @@ export interface Summary {
   readonly total: number;
   /** Samples taken (CPU profile), or allocation samples (heap profile). */
   readonly samples: number;
+}
+
+/** actorrt's own code, compiled (dist/) or as its source maps name it (runtime/, actors/, config/). */
+const OWN_CODE = ['dist', 'runtime', 'actors', 'config'].map((folder) => join(fileURLToPath(new URL('../../../', import.meta.url)), folder) + sep);
+
+/** The file a script URL names (a file URL or an absolute path); undefined for node's own (`node:...`) and native entries. */
+function pathOf(url: string): string | undefined {
+  if (url.startsWith('file:')) return fileURLToPath(url);
+  return isAbsolute(url) ? url : undefined;
+}
+
+/** Whether a script is not the user's: node's, actorrt's or a dependency's (node_modules). */
+export function isLibraryCode(url: string): boolean {
+  const path = pathOf(url);
+  return path === undefined || path.includes(`${sep}node_modules${sep}`) || OWN_CODE.some((folder) => path.startsWith(folder));
 }
 
 /** V8's entries that are not JavaScript functions, and what each means to a reader. */
@@ -136,8 +151,8 @@ function summarize(costs: ReadonlyArray<readonly [CallFrame, number]>, total: nu
 export function frameLocation(url: string, line: number, base: string): string | undefined {
   if (url === '') return undefined;
   let file = url;
-  if (url.startsWith('file:') || isAbsolute(url)) {
-    const path = url.startsWith('file:') ? fileURLToPath(url) : url;
+  const path = pathOf(url);
+  if (path !== undefined) {
     const rel = relative(base, path);
     file = rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
   }

@@ -11,6 +11,11 @@ import { call, callFresh, runCli, startInstance, statusOf, steadyLoad, until, ty
  * with node:inspector and writes the file; the command prints the top functions from it.
  */
 const TOPOLOGY = resolve(ROOT, 'test/fixtures/profile/actorrt.yml');
+/**
+ * A row of the CPU summary for the fixture actor's work: crunchNumbers (line 6 of work.ts), or
+ * receive (line 21) once V8 has inlined crunchNumbers into it (it counts inlined time as the caller's).
+ */
+const ACTOR_CPU = /\n\s+[\d.]+\s+[\d.]+%\s+(crunchNumbers\s+actors\/work\.ts:6|(receive|\(anonymous\))\s+actors\/work\.ts:21)\n/;
 
 /** Pids of the serving processes of a pool (or of the front workers), oldest first. */
 function pids(s: InstanceStatus, group: string): number[] {
@@ -61,15 +66,14 @@ describe('actorrt profile', () => {
     await load.stop();
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`CPU profile of worker \\d+ \\(pid ${worker}\\)`), 'the first serving front worker by default');
-    assert.match(r.stdout, /crunchNumbers\s+actors\/work\.ts:6\n/, r.stdout);
+    assert.match(r.stdout, ACTOR_CPU, r.stdout);
     assert.match(r.stdout, new RegExp(`written ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`));
     const file = JSON.parse(readFileSync(out, 'utf8')) as CpuProfileFile;
     assert.ok(file.nodes.length > 0 && file.samples.length > 0, 'nodes and samples');
     assert.equal(file.timeDeltas.length, file.samples.length);
-    const crunch = file.nodes.find((n) => n.callFrame.functionName === 'crunchNumbers');
-    assert.ok(crunch !== undefined, 'the actor\'s function is in the file');
-    assert.ok(crunch.callFrame.url.endsWith('/test/fixtures/profile/actors/work.ts'), crunch.callFrame.url);
-    assert.equal(crunch.callFrame.lineNumber, 5, 'the .ts line (0-based), mapped back from tsx\'s output');
+    // The .ts lines (0-based) of crunchNumbers and receive, mapped back from tsx's output (where they sit on line 1 or 2).
+    const actor = file.nodes.filter((n) => n.callFrame.url.endsWith('/test/fixtures/profile/actors/work.ts')).map((n) => `${n.callFrame.functionName}:${n.callFrame.lineNumber}`);
+    assert.ok(actor.includes('crunchNumbers:5') || actor.some((f) => f.endsWith(':20')), `the actor's functions at their .ts lines: ${actor.join(', ')}`);
     assert.equal(statSync(out).mode & 0o777, 0o600, 'readable by its owner only');
   });
 
@@ -89,7 +93,7 @@ describe('actorrt profile', () => {
     await load.stop();
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`CPU profile of iso process 0 \\(pid ${iso}\\)`));
-    assert.match(r.stdout, /crunchNumbers\s+actors\/work\.ts:6\n/, r.stdout);
+    assert.match(r.stdout, ACTOR_CPU, r.stdout);
     const file = JSON.parse(readFileSync(out, 'utf8')) as CpuProfileFile;
     assert.ok(file.nodes.length > 0 && file.samples.length > 0);
   });

@@ -112,9 +112,11 @@ test('the stall thread takes the frames halfway to the earliest kill, between 25
 
 test('where a process was stuck: the innermost frame of the user\'s code, not node\'s nor actorrt\'s nor a dependency\'s', () => {
   const own = new URL('../../runtime/pool/inline-pool.js', import.meta.url).href; // dist/runtime/...: actorrt's code
+  const ownSource = new URL('../../../runtime/reply.ts', import.meta.url).href; // as its source map names it
   const stall: Stall = {
     pid: 42, since: 1000, at: 1500,
     frames: [
+      { function: 'encodeBody', url: ownSource, line: 28, column: 3 },
       { function: 'pbkdf2Sync', url: 'node:internal/crypto/pbkdf2', line: 60, column: 3 },
       { function: 'slowHash', url: 'file:///srv/app/node_modules/hasher/index.js', line: 7, column: 1 },
       { function: 'hashPassword', url: 'file:///srv/app/actors/hash.ts', line: 14, column: 5 },
@@ -124,9 +126,9 @@ test('where a process was stuck: the innermost frame of the user\'s code, not no
   };
   const at = stuckAt(stall, '/srv/app');
   assert.deepEqual(at && { function: at.function, at: at.at }, { function: 'hashPassword', at: 'actors/hash.ts:14' });
-  assert.equal(at?.frames[0], 'pbkdf2Sync (node:internal/crypto/pbkdf2:60)');
+  assert.equal(at?.frames[1], 'pbkdf2Sync (node:internal/crypto/pbkdf2:60)');
   assert.equal(describeStall(stall, '/srv/app'), 'stuck in `hashPassword` at actors/hash.ts:14');
-  assert.equal(stuckAt({ ...stall, frames: stall.frames.slice(0, 1) }, '/srv/app')?.function, 'pbkdf2Sync', 'no user frame: the innermost one');
+  assert.equal(stuckAt({ ...stall, frames: stall.frames.slice(1, 2) }, '/srv/app')?.function, 'pbkdf2Sync', 'no user frame: the innermost one');
   assert.equal(describeStall({ ...stall, frames: [], error: 'it did not pause' }, '/srv/app'), 'it did not pause');
   assert.match(describeStall(undefined, '/srv/app'), /not known/);
 });
