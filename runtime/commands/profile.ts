@@ -12,7 +12,7 @@ import { findInstance, topologyFile } from './instance.js';
 const TOP = 15;
 
 export const profile: Command = {
-  usage: 'profile <pool|front> [file] [--seconds N] [--process N|--pid P] [--heap|--heap-snapshot] [--out F]',
+  usage: 'profile <pool|front> [file] [--seconds N] [--heap]',
   summary: 'CPU or heap profile of one running process, no restart',
   help: `Profiles one process of the instance started from the topology file (default: actorrt.yml)
 from inside it, with node:inspector: no restart, no debug port. The target is "front" (a front
@@ -24,11 +24,11 @@ with file:line (TypeScript actors at their .ts lines). Open the file in Chrome D
 
 Options:
   --seconds N      how long to sample (default ${DEFAULT_SECONDS}, at most ${MAX_SECONDS})
-  --process N      profile the process with this index (as actorrt status lists them; default:
-                   the first serving one)
+  --process N      profile the process with this index (as actorrt status --json lists them;
+                   default: the first serving one)
   --pid P          profile the process with this pid
   --heap           a sampling heap profile instead (.heapprofile): the functions that allocated
-                   the most; as light as the CPU profile
+                   the most; the process is not blocked
   --heap-snapshot  a full heap snapshot (.heapsnapshot, DevTools' Memory panel). It blocks the
                    process while it is taken and needs memory beside its heap (up to 14 times
                    the live heap was measured): refused when its maxRss, its cgroup's memory
