@@ -3,6 +3,7 @@ import { cacheScenario } from './cache.js';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
 import { metricsScenario } from './metrics.js';
+import { profileScenario } from './profile.js';
 import { benchCodec } from './codec.js';
 import { reloadScenario } from './reload.js';
 import { proxyScenario, sqliteScenario } from './resources.js';
@@ -13,7 +14,7 @@ import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -43,6 +44,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   slowloris: () => slowlorisScenario(workers, rounds, seconds),
   metrics: () => metricsScenario(workers, rounds, seconds),
   trace: () => traceScenario(workers, rounds, seconds),
+  profile: () => profileScenario(workers, rounds, seconds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {

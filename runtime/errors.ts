@@ -83,6 +83,10 @@ export const ERROR_CODES = {
   ACTORRT_E_RELOAD_REFUSED: { summary: 'A reload or scale asked for a change a running instance cannot take (`http.port`, `http.host`): restart the instance to apply it. Nothing was changed.' },
   ACTORRT_E_METRICS_LISTEN: { summary: 'The metrics listener (`admin.metrics`) could not bind its address (another process holds the port); the instance serves on without it and says so in its log and `actorrt status`.' },
   ACTORRT_E_RELOAD_FAILED: { summary: 'A reload could not be applied (a new process failed to start, or a process could not apply the topology); the processes it started were stopped and the previous topology keeps serving.' },
+  ACTORRT_E_PROFILE_TARGET: { summary: '`actorrt profile` named a pool, process index or pid the running instance does not have (or a process that is not serving); the message lists the ones it has.' },
+  ACTORRT_E_PROFILE_BUSY: { summary: 'A profile of that process is already running (the inspector allows one profiler per process).' },
+  ACTORRT_E_PROFILE_MEMORY: { summary: 'A heap snapshot was refused: it needs memory beside the heap (16 times the live heap: the worst measured growth, for heaps of many small objects), and the process has less below its maxRss, its cgroup memory limit or the free memory of the machine (the message names each).' },
+  ACTORRT_E_PROFILE_FAILED: { summary: 'A profile was started but not written: the process exited or stopped answering during it, or the file could not be written.' },
 
   // Command line.
   ACTORRT_E_USAGE: { summary: 'The command line is wrong: unknown command, missing argument or unknown option.' },

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { start as startActorSystem, stop as stopActorSystem, type Ref } from 'nact';
 import type { Config, PoolConfig } from '../../config/types.js';
 import { ProcessCaches } from '../cache/process-caches.js';
@@ -10,6 +11,9 @@ import { childSnapshot } from '../metrics/child-snapshot.js';
 import { ProcessVitals } from '../metrics/process-vitals.js';
 import { Resources } from '../resources/resources.js';
 import { PoolHost } from '../pool/pool-host.js';
+import { stallFile } from '../profile/stall.js';
+import { StallWatch } from '../profile/stall-watch.js';
+import { watchdogOf } from '../supervision/liveness.js';
 
 /** What a child process runs: what it opens and which pools run in it. */
 export interface ChildServicesOptions {
@@ -39,6 +43,9 @@ export class ChildServices {
     private readonly system: Ref<never>,
     /** The topology in force here (route patterns name the cache counts kept by route index). */
     public config: Config,
+    /** The isolated pool this process runs (undefined: a front worker), whose watchdog applies to it. */
+    private readonly pool: string | undefined,
+    private readonly stalls: StallWatch,
   ) {}
 
   /** Open everything for the topology a start message carries; resolves once every local pool is ready and the endpoint listens. */
@@ -57,7 +64,13 @@ export class ChildServices {
     });
     await host.apply(config, msg.endpoints, msg.down);
     const endpoint = await serveEndpoint(msg.socket, (name) => (options.serves(name) ? host.local(name) : undefined), log);
-    return new ChildServices(host, caches, resources, endpoint, system, config);
+    const pool = msg.type === 'start-pool' ? msg.pool : undefined;
+    // Sockets live in the instance's runtime folder, which the primary's watchdog reads stall files from.
+    const stalls = new StallWatch({
+      file: stallFile(dirname(msg.socket), process.pid), base: dirname(config.file),
+      role: pool === undefined ? 'worker' : 'pool', fields: msg.type === 'start-pool' ? { pool: msg.pool, index: msg.index } : { worker: msg.workerIndex },
+    }, watchdogOf(config, pool), log);
+    return new ChildServices(host, caches, resources, endpoint, system, config, pool, stalls);
   }
 
   /**
@@ -67,6 +80,7 @@ export class ChildServices {
    */
   async reconfigure(msg: ReconfigureMessage, swap?: (host: PoolHost) => void): Promise<void> {
     await this.caches.caches.apply(msg.config);
+    this.stalls.configure(watchdogOf(msg.config, this.pool));
     const retired = await this.host.apply(msg.config, msg.endpoints, msg.down);
     this.config = msg.config;
     swap?.(this.host);
@@ -86,6 +100,7 @@ export class ChildServices {
     await this.caches.caches.close();
     await this.resources.close();
     stopActorSystem(this.system);
+    await this.stalls.stop();
   }
 }
 

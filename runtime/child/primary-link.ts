@@ -8,6 +8,7 @@ import {
 } from '../protocol/messages.js';
 import type { CacheStats, Invalidation, MetricsSnapshot, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
+import { takeProfile } from '../profile/profiler.js';
 
 /** How long a process waits for the primary to confirm that every other process dropped invalidated keys. */
 export const INVALIDATE_WAIT_MS = 3000;
@@ -52,7 +53,7 @@ export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
 }
 
 /**
- * Wire a child process to the primary: start / reconfigure / stats / pool-down / shutdown
+ * Wire a child process to the primary: start / reconfigure / stats / profile / pool-down / shutdown
  * messages, start-up failure reporting, drain when the primary disappears, crash on unhandled
  * errors, then the `booted` handshake. Reconfigurations are applied one at a time, in arrival
  * order. Signals are ignored: a terminal's Ctrl-C reaches the whole process group, and the
@@ -97,6 +98,15 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
       }
       case 'invalidated': {
         pendingInvalidations.get(msg.id)?.();
+        break;
+      }
+      case 'profile': {
+        const { id, kind, duration, path, maxRss } = msg;
+        takeProfile({ kind, duration, path, ...(maxRss === undefined ? {} : { maxRss }) }, log).then((profile) => send({ type: 'reply', id, ok: true, profile }), (err: unknown) => {
+          const e = asActorrtError(err, 'ACTORRT_E_INTERNAL');
+          if (!(err instanceof ActorrtError)) log.error({ err }, 'a profile failed');
+          send({ type: 'reply', id, ok: false, error: { code: e.code, message: e.message, ...(e.hint === undefined ? {} : { hint: e.hint }) } });
+        });
         break;
       }
       case 'scraped': {

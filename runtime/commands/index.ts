@@ -1,4 +1,5 @@
 import { init } from './init.js';
+import { profile } from './profile.js';
 import { reload } from './reload.js';
 import { scale } from './scale.js';
 import { start } from './start.js';
@@ -11,4 +12,4 @@ import type { Command } from './command.js';
 export type { Command, OptionValues } from './command.js';
 
 /** Every command the CLI knows, by name. */
-export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, top, reload, scale, validate, init };
+export const COMMANDS: Readonly<Record<string, Command>> = { start, stop, status, top, reload, scale, profile, validate, init };

@@ -27,6 +27,18 @@ interface Envelope {
   deadline: Deadline | undefined;
 }
 
+/**
+ * `fn` called through a Proxy, which V8 never inlines into its caller. V8 (node 20) counts the time
+ * of an inlined function as its caller's in CPU profiles: under load TurboFan inlined a CPU-heavy
+ * actor's receive (and what it calls) into the dispatch below, and `actorrt profile` showed 88% of
+ * the worker's time at inline-pool.js, the actor's functions nowhere. Through the Proxy the time is
+ * the actor's own. Measured: a call costs 9.9 ns this way, 0.7 ns inlined, next to ~15 us of CPU
+ * per request.
+ */
+function outOfLine<F extends (...args: never[]) => unknown>(fn: F): F {
+  return new Proxy(fn, {});
+}
+
 /** The one nact message an actor receives: "drain your mailbox". */
 const WAKE = Symbol('wake');
 /** Why a pool whose actors were all stopped by supervision answers POOL_DOWN. */
@@ -237,7 +249,7 @@ export class InlinePool extends PoolBase<Cell> {
   }
 
   private spawnCell(cell: Cell): Ref<typeof WAKE> {
-    const receive = this.actor.receive;
+    const receive = outOfLine(this.actor.receive);
     return spawn(this.deps.parent, async () => {
       await cell.ready;
       for (let handled = 0; handled < BATCH && !cell.stopped; handled++) {

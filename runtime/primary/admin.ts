@@ -9,7 +9,7 @@ export type AdminHandler = (args: Readonly<Record<string, unknown>>) => unknown;
 /**
  * The primary's admin socket (in the 0700 runtime folder): one JSON line in
  * (`{"cmd":"reload","args":{"dryRun":true}}`), one JSON line out. A handler that throws answers
- * `{"error": message}`.
+ * `{"error": message, "code", "hint"}` (the code and hint of an ActorrtError).
  */
 export function serveAdmin(path: string, handlers: Readonly<Record<string, AdminHandler>>, log: Logger): Promise<Server> {
   rmSync(path, { force: true });
@@ -56,7 +56,7 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, Admin
     } catch (err) {
       // The code travels with the message: a bad argument (ACTORRT_E_USAGE from parseScale) is the
       // caller's, anything uncoded is ours, and the CLI must not call our bug a usage error.
-      if (err instanceof ActorrtError) return { error: err.message, code: err.code };
+      if (err instanceof ActorrtError) return { error: err.message, code: err.code, ...(err.hint === undefined ? {} : { hint: err.hint }) };
       log.error({ err, code: 'ACTORRT_E_INTERNAL' }, 'an admin command failed');
       return { error: err instanceof Error ? err.message : String(err), code: 'ACTORRT_E_INTERNAL' };
     }

@@ -49,6 +49,8 @@ export interface Child {
   readonly vitals: Vitals;
   /** The running process's pid (none while it waits for a restart). */
   readonly pid: number | undefined;
+  /** A call that blocks its event loop on purpose is under way (a heap snapshot): the watchdog leaves it alone. */
+  readonly excused: boolean;
 }
 
 /** Restart intensity per group, and what it led to, as everyone but the supervisor sees it. */

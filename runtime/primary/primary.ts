@@ -11,6 +11,7 @@ import { createLogger, worthLogging } from '../logger.js';
 import { serveAdmin, type AdminHandler } from './admin.js';
 import { bindListener } from './listener.js';
 import { PidFile } from './pid-file.js';
+import { profileProcess } from './profile.js';
 import { FRONT, Processes } from './processes.js';
 import { Reloader } from './reload.js';
 import { checkPrivate, makeRuntimeDir } from './runtime-dir.js';
@@ -210,6 +211,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     },
     reload: (args) => reloader.reload('command', args['dryRun'] === true, args['roll'] === true),
     scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
+    profile: (args) => profileProcess(processes, args),
   };
   admin = await serveAdmin(adminPath, commands, log);
   // A temp-folder cleaner (systemd-tmpfiles, a cron job emptying /tmp) may remove the runtime
@@ -238,7 +240,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     void recoverRuntimeDir().finally(() => { recovering = false; });
   }, PARENT_CHECK_MS);
   runtimeDirWatch.unref();
-  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), log, (child, reason) => {
+  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), runtimeDir, log, (child, reason) => {
     const key = `${child.spec.group === FRONT ? 'front' : 'pool'} ${child.spec.group === FRONT ? '' : child.spec.group} ${reason}`;
     replacements.set(key, (replacements.get(key) ?? 0) + 1);
   });

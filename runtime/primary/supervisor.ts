@@ -50,6 +50,8 @@ class ChildRecord implements Child {
   terminating = false;
   /** The process the watchdog already killed (its exit may not have arrived yet). */
   killed: ChildLink | undefined;
+  /** Calls under way that block its event loop on purpose (heap snapshots): the watchdog leaves it alone while any is. */
+  excusals = 0;
 
   constructor(readonly spec: ChildSpec, now: number) {
     this.vitals = { lastAlive: now, rss: undefined };
@@ -57,6 +59,10 @@ class ChildRecord implements Child {
 
   get pid(): number | undefined {
     return this.link?.gone === false ? this.link.pid : undefined;
+  }
+
+  get excused(): boolean {
+    return this.excusals > 0;
   }
 }
 
@@ -163,6 +169,24 @@ export class ChildSupervisor {
     this.groupOf(child.spec.group).lastError = why;
     link.kill('SIGKILL');
     return true;
+  }
+
+  /**
+   * Leave `child` to itself (the watchdog neither kills nor recycles it) until the returned
+   * function is called: a heap snapshot blocks its event loop, and grows it, on purpose. Its
+   * silence is counted from then on, as if it had just sent a heartbeat.
+   */
+  excuse(child: Child): () => void {
+    const record = this.children.get(child);
+    if (record === undefined) return () => undefined;
+    record.excusals++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      record.excusals--;
+      record.vitals = { lastAlive: Date.now(), rss: record.vitals.rss };
+    };
   }
 
   /** The primary itself was held up: heartbeats that arrived meanwhile are still queued, so every clock restarts at `now`. */

@@ -5,7 +5,7 @@ import type {
   ChildMessage, InvalidateMessage, PrimaryMessage, ReplyMessage, StartupFailedMessage,
 } from './messages.js';
 import { DURATION_BUCKETS, FAMILY_BY_NAME } from './metric-families.js';
-import { SUPERVISION_EVENTS, type CacheStats, type MetricSeries, type MetricsSnapshot, type PoolLoad, type StoreStats } from './shapes.js';
+import { PROFILE_KINDS, SUPERVISION_EVENTS, type CacheStats, type MetricSeries, type MetricsSnapshot, type PoolLoad, type StoreStats } from './shapes.js';
 
 /**
  * Decoders for everything that crosses the primary <-> child IPC channel: every field is checked,
@@ -78,6 +78,13 @@ export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
         type, id: count(m, 'id', at), ...(contentType === undefined ? {} : { contentType }), ...(body === undefined ? {} : { body }), ...(error === undefined ? {} : { error }),
       };
     }
+    case 'profile': {
+      const maxRss = m['maxRss'] === undefined ? undefined : count(m, 'maxRss', at);
+      return {
+        type, id: count(m, 'id', at), kind: oneOf(m, 'kind', PROFILE_KINDS, at), duration: nonNegative(m, 'duration', at), path: str(m, 'path', at),
+        ...(maxRss === undefined ? {} : { maxRss }),
+      };
+    }
     default: throw new BadField('message.type', 'a primary message type', type);
   }
 }
@@ -107,15 +114,18 @@ function decodeReply(m: Fields): ReplyMessage {
   const at = 'reply';
   const base = { type: 'reply' as const, id: count(m, 'id', at), ok: bool(m, 'ok', at) };
   const error = m['error'] === undefined ? undefined : record(m['error'], `${at}.error`);
+  const hint = error === undefined ? undefined : optStr(error, 'hint', `${at}.error`);
   const loads = optList(m, 'loads', at, decodeLoad);
   const caches = m['caches'] === undefined ? undefined : decodeCacheStats(m['caches'], `${at}.caches`);
   const metrics = m['metrics'] === undefined ? undefined : decodeMetrics(m['metrics'], `${at}.metrics`);
+  const profile = m['profile'] === undefined ? undefined : record(m['profile'], `${at}.profile`);
   return {
     ...base,
-    ...(error === undefined ? {} : { error: revived(str(error, 'code', `${at}.error`), str(error, 'message', `${at}.error`)) }),
+    ...(error === undefined ? {} : { error: { ...revived(str(error, 'code', `${at}.error`), str(error, 'message', `${at}.error`)), ...(hint === undefined ? {} : { hint }) } }),
     ...(loads === undefined ? {} : { loads }),
     ...(caches === undefined ? {} : { caches }),
     ...(metrics === undefined ? {} : { metrics }),
+    ...(profile === undefined ? {} : { profile: { path: str(profile, 'path', `${at}.profile`), bytes: count(profile, 'bytes', `${at}.profile`) } }),
   };
 }
 

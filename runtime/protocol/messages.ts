@@ -1,6 +1,6 @@
 import type { Config } from '../../config/types.js';
 import type { ErrorCode } from '../errors.js';
-import type { CacheStats, Endpoints, Invalidation, MetricsSnapshot, PoolLoad, SupervisionEvent } from './shapes.js';
+import type { CacheStats, Endpoints, Invalidation, MetricsSnapshot, PoolLoad, ProfileKind, ProfileWritten, SupervisionEvent } from './shapes.js';
 
 /**
  * Every message between the primary and its child processes (front workers and isolated pool
@@ -76,6 +76,23 @@ export interface InvalidateMessage extends Invalidation {
 /** Primary -> the process that asked: every other process has dropped the keys (or did not answer in time). */
 export interface InvalidatedMessage { readonly type: 'invalidated'; readonly id: number }
 
+/**
+ * Primary -> running child (`actorrt profile`): profile this process with node:inspector inside it
+ * and write the result to `path` itself (a profile never crosses the IPC channel: a large message
+ * blocks the primary's event loop while it is parsed); answered with a reply carrying `profile`.
+ */
+export interface ProfileMessage {
+  readonly type: 'profile';
+  readonly id: number;
+  readonly kind: ProfileKind;
+  /** How long to sample, in ms (cpu, heap; a heap snapshot is taken at once). */
+  readonly duration: number;
+  /** Absolute path of the file to write. */
+  readonly path: string;
+  /** The process's maxRss in bytes, if it has one (a heap snapshot must fit below it). */
+  readonly maxRss?: number;
+}
+
 /** Primary -> the front worker that asked (`scrape`): the instance's metrics as text, or why there are none. */
 export interface ScrapedMessage {
   readonly type: 'scraped';
@@ -86,10 +103,10 @@ export interface ScrapedMessage {
 }
 
 export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
-  | ScrapedMessage;
+  | ScrapedMessage | ProfileMessage;
 
 /** The calls the primary makes (it adds the id): each is answered by one `reply`. */
-export type CallMessage = Omit<ReconfigureMessage, 'id'> | Omit<InvalidateMessage, 'id'> | Omit<StatsMessage, 'id'>;
+export type CallMessage = Omit<ReconfigureMessage, 'id'> | Omit<InvalidateMessage, 'id'> | Omit<StatsMessage, 'id'> | Omit<ProfileMessage, 'id'>;
 
 /** Child -> primary, first: the child's code is loaded and listening for its start message. */
 export interface BootedMessage {
@@ -120,15 +137,17 @@ export interface ResourceMessage {
   readonly originsOut?: readonly string[];
 }
 
-/** Child -> primary: the answer to a reconfigure, stats or invalidate message with the same id. */
+/** Child -> primary: the answer to a reconfigure, stats, invalidate or profile message with the same id. */
 export interface ReplyMessage {
   readonly type: 'reply';
   readonly id: number;
   readonly ok: boolean;
-  readonly error?: { readonly code: ErrorCode; readonly message: string };
+  readonly error?: { readonly code: ErrorCode; readonly message: string; readonly hint?: string };
   readonly loads?: readonly PoolLoad[];
   readonly caches?: CacheStats;
   readonly metrics?: MetricsSnapshot;
+  /** A profile: the file the child wrote. */
+  readonly profile?: ProfileWritten;
 }
 
 /**

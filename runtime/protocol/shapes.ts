@@ -74,3 +74,14 @@ export interface MetricSeries {
 
 /** What one process counted since it started, by family name (child families of the catalog only). */
 export type MetricsSnapshot = Readonly<Record<string, readonly MetricSeries[]>>;
+
+/** What `actorrt profile` takes: a CPU profile, a sampling heap profile, or a full heap snapshot. */
+export type ProfileKind = 'cpu' | 'heap' | 'heap-snapshot';
+
+export const PROFILE_KINDS: readonly ProfileKind[] = ['cpu', 'heap', 'heap-snapshot'];
+
+/** The file a child wrote for a profile message: its absolute path and size in bytes. */
+export interface ProfileWritten {
+  readonly path: string;
+  readonly bytes: number;
+}

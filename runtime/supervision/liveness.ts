@@ -1,3 +1,5 @@
+import type { Config } from '../../config/types.js';
+
 /**
  * The watchdog's decision for one serving process, from what its heartbeats said. Pure: the
  * primary feeds it the clock and carries the verdict out.
@@ -34,4 +36,9 @@ export function judge(vitals: Vitals, limits: VitalLimits, now: number): Verdict
   if (limits.watchdog > 0 && silentFor > limits.watchdog) return { action: 'kill', silentFor };
   if (limits.maxRss !== undefined && vitals.rss !== undefined && vitals.rss > limits.maxRss) return { action: 'recycle', rss: vitals.rss };
   return { action: 'none' };
+}
+
+/** The watchdog bound (ms, 0 = off) of a front worker (`pool` undefined) or of a process of isolated pool `pool`. */
+export function watchdogOf(config: Config, pool: string | undefined): number {
+  return (pool === undefined ? undefined : config.pools[pool]?.watchdog) ?? config.http.watchdog;
 }

@@ -112,13 +112,15 @@ test('the CLI prints `actorrt: CODE  message` and exits 1, no stack, when the pr
   assert.match(silent.stderr, /no answer within 5000 ms/);
 });
 
-test('a command that fails answers with its code: the caller\'s mistake keeps its code, anything uncoded is ACTORRT_E_INTERNAL', { timeout: 10_000 }, async (t) => {
+test('a command that fails answers with its code (and hint): the caller\'s mistake keeps its code, anything uncoded is ACTORRT_E_INTERNAL', { timeout: 10_000 }, async (t) => {
   const path = join(tempDir('admin'), 'admin.sock');
   const server = await serveAdmin(path, {
     usage: () => { throw new ActorrtError('ACTORRT_E_USAGE', 'pool=size expected'); },
     bug: () => { throw new TypeError('x is undefined'); },
+    refused: () => { throw new ActorrtError('ACTORRT_E_PROFILE_BUSY', 'a profile is already running', { hint: 'wait for it' }); },
   }, pino({ level: 'silent' }));
   t.after(() => server.close());
   assert.deepEqual(await adminRequest(path, 'usage'), { error: 'pool=size expected', code: 'ACTORRT_E_USAGE' });
+  assert.deepEqual(await adminRequest(path, 'refused'), { error: 'a profile is already running', code: 'ACTORRT_E_PROFILE_BUSY', hint: 'wait for it' }, 'the hint travels with the code');
   assert.deepEqual(await adminRequest(path, 'bug'), { error: 'x is undefined', code: 'ACTORRT_E_INTERNAL' });
 });

@@ -8,9 +8,10 @@ import { ERROR_CODES, isErrorCode, type ErrorCode } from '../../runtime/errors.j
 import { BadField, decodeChildMessage, decodeMetrics, decodePrimaryMessage, protocolOf } from '../../runtime/protocol/decode.js';
 import type {
   AliveMessage, BootedMessage, ChildMessage, EscalateMessage, FinalMetricsMessage, InvalidatedMessage, InvalidateMessage, PoolDownMessage, PrimaryMessage, ReadyMessage,
-  ReconfigureMessage, ReplyMessage, ResourceMessage, ScrapedMessage, ScrapeMessage, ShutdownMessage, StartMessage, StartPoolMessage, StartupFailedMessage, StatsMessage, SupervisionMessage,
+  ProfileMessage, ReconfigureMessage, ReplyMessage, ResourceMessage, ScrapedMessage, ScrapeMessage, ShutdownMessage, StartMessage, StartPoolMessage, StartupFailedMessage,
+  StatsMessage, SupervisionMessage,
 } from '../../runtime/protocol/messages.js';
-import { SUPERVISION_EVENTS, type CacheStats, type MetricsSnapshot, type PoolLoad, type StoreStats } from '../../runtime/protocol/shapes.js';
+import { PROFILE_KINDS, SUPERVISION_EVENTS, type CacheStats, type MetricsSnapshot, type PoolLoad, type StoreStats } from '../../runtime/protocol/shapes.js';
 import { DURATION_BUCKETS, FAMILIES } from '../../runtime/protocol/metric-families.js';
 import { PROTOCOL_VERSION } from '../../runtime/protocol/version.js';
 import { ROOT } from '../helpers.js';
@@ -104,13 +105,14 @@ const CHILD_SCHEMAS: Record<ChildMessage['type'], Schema> = {
   resource: obj({ resource: str, available: bool, error: opt(str), originsOut: opt(listOf(str)) }),
   reply: obj({
     id: count, ok: bool,
-    error: opt(obj({ code: str, message: str }, { revive: true })),
+    error: opt(obj({ code: str, message: str, hint: opt(str) }, { revive: true })),
     loads: opt(listOf(obj({ pool: str, actors: count, depth: count, busy: count }))),
     caches: opt(obj({
       stores: listOf(obj({ name: str, kind: { s: { k: 'oneOf', vs: ['memory', 'redis'] } }, errors: count, available: bool, entries: opt(count), bytes: opt(count) })),
       routes: listOf(obj({ route: count, store: str, hits: count, misses: count, stale: count, bypass: count })),
     })),
     metrics: opt(metrics),
+    profile: opt(obj({ path: str, bytes: count })),
   }),
   invalidate: obj(INVALIDATE),
   'final-metrics': obj({ metrics }),
@@ -127,6 +129,7 @@ const PRIMARY_SCHEMAS: Record<PrimaryMessage['type'], Schema> = {
   invalidate: obj(INVALIDATE),
   invalidated: obj({ id: count }),
   scraped: obj({ id: count, contentType: opt(str), body: opt(str), error: opt(str) }),
+  profile: obj({ id: count, kind: { s: { k: 'oneOf', vs: PROFILE_KINDS } }, duration: nonneg, path: str, maxRss: opt(count) }),
 };
 
 type Verdict = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly paths: readonly string[] };
@@ -272,8 +275,8 @@ const CHILD: { readonly [T in ChildMessage['type']]: fc.Arbitrary<Extract<ChildM
   resource: fc.record({ type: fc.constant('resource' as const), resource: text, available: fc.boolean(), error: text, originsOut: texts },
     { requiredKeys: ['type', 'resource', 'available'] }) satisfies fc.Arbitrary<ResourceMessage>,
   reply: fc.record({
-    type: fc.constant('reply' as const), id: nat, ok: fc.boolean(), error: fc.record({ code, message: text }), loads: fc.array(load, { maxLength: 3 }), caches,
-    metrics: snapshot,
+    type: fc.constant('reply' as const), id: nat, ok: fc.boolean(), error: fc.record({ code, message: text, hint: text }, { requiredKeys: ['code', 'message'] }), loads: fc.array(load, { maxLength: 3 }), caches,
+    metrics: snapshot, profile: fc.record({ path: text, bytes: nat }),
   }, { requiredKeys: ['type', 'id', 'ok'] }) satisfies fc.Arbitrary<ReplyMessage>,
   invalidate,
   'final-metrics': fc.record({ type: fc.constant('final-metrics' as const), metrics: snapshot }) satisfies fc.Arbitrary<FinalMetricsMessage>,
@@ -296,6 +299,9 @@ const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<Pr
   invalidate,
   invalidated: fc.record({ type: fc.constant('invalidated' as const), id: nat }) satisfies fc.Arbitrary<InvalidatedMessage>,
   scraped: fc.record({ type: fc.constant('scraped' as const), id: nat, contentType: text, body: text, error: text }, { requiredKeys: ['type', 'id'] }) satisfies fc.Arbitrary<ScrapedMessage>,
+  profile: fc.record({
+    type: fc.constant('profile' as const), id: nat, kind: fc.constantFrom(...PROFILE_KINDS), duration: fc.double({ min: 0, max: 1e9, noNaN: true }), path: text, maxRss: nat,
+  }, { requiredKeys: ['type', 'id', 'kind', 'duration', 'path'] }) satisfies fc.Arbitrary<ProfileMessage>,
 };
 
 const anyChild = fc.oneof(...Object.values(CHILD)) as fc.Arbitrary<ChildMessage>;
@@ -317,12 +323,13 @@ const FULL_CHILD: readonly ChildMessage[] = [
   { type: 'supervision', pool: 'api', event: 'actor-restart', count: 2 },
   { type: 'resource', resource: 'db', available: false, error: 'ECONNREFUSED', originsOut: ['http://a:1'] },
   {
-    type: 'reply', id: 7, ok: false, error: { code: 'ACTORRT_E_CONFIG_INVALID', message: 'no' }, loads: [{ pool: 'api', actors: 4, depth: 1, busy: 1 }],
+    type: 'reply', id: 7, ok: false, error: { code: 'ACTORRT_E_CONFIG_INVALID', message: 'no', hint: 'fix it' }, loads: [{ pool: 'api', actors: 4, depth: 1, busy: 1 }],
     caches: {
       stores: [{ name: 'mem', kind: 'memory', entries: 3, bytes: 300, errors: 0, available: true }],
       routes: [{ route: 0, store: 'mem', hits: 1, misses: 2, stale: 3, bypass: 4 }],
     },
     metrics: FULL_METRICS,
+    profile: { path: '/tmp/p.cpuprofile', bytes: 1234 },
   },
   { type: 'final-metrics', metrics: FULL_METRICS },
   { type: 'scrape', id: 4, openMetrics: true },
@@ -344,6 +351,7 @@ const FULL_PRIMARY: readonly PrimaryMessage[] = [
   { type: 'invalidate', id: 11, keys: ['k'], prefixes: ['p:'], stores: ['mem'] },
   { type: 'invalidated', id: 12 },
   { type: 'scraped', id: 13, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'x 1\n', error: 'none' },
+  { type: 'profile', id: 14, kind: 'heap-snapshot', duration: 0, path: '/tmp/p.heapsnapshot', maxRss: 134217728 },
 ];
 
 // ---------------------------------------------------------------------------------------------
