@@ -55,6 +55,9 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
   if (http.health.live === http.health.ready) {
     report(['http', 'health', 'ready'], 'ACTORRT_E_CONFIG_VALUE', 'http.health.live and http.health.ready are the same path');
   }
+  if (http.metricsPath !== undefined && (http.metricsPath === http.health.live || http.metricsPath === http.health.ready)) {
+    report(['http', 'metricsPath'], 'ACTORRT_E_CONFIG_VALUE', `http.metricsPath ${http.metricsPath} is a health path`, 'choose another path for the metrics (e.g. /internal/metrics)');
+  }
   if (Array.isArray(http.trustProxy)) {
     http.trustProxy.forEach((entry, i) => {
       const problem = trustEntryProblem(entry);
@@ -143,6 +146,10 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
         report([...at, 'rewrite'], 'ACTORRT_E_CONFIG_VALUE', `routes[${route.index}].rewrite uses ${token}, but ${route.match.path} has no ${token}`,
           pattern.params.length === 0 ? undefined : `parameters of this path: ${pattern.params.map((p) => (p === '*' ? '*' : `:${p}`)).join(', ')}`);
       }
+    }
+    if (route.match.path === http.metricsPath) {
+      report([...at, 'match', 'path'], 'ACTORRT_E_CONFIG_ROUTE_CONFLICT', `routes[${route.index}].match.path ${route.match.path} is http.metricsPath: the metrics would answer it`,
+        'choose another path for the route, or another http.metricsPath');
     }
     if (route.match.path === http.health.live || route.match.path === http.health.ready) {
       report([...at, 'match', 'path'], 'ACTORRT_E_CONFIG_ROUTE_CONFLICT', `routes[${route.index}].match.path ${route.match.path} is reserved for health checks`,

@@ -81,7 +81,7 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
     }
     case 'oneOf':
       return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${describeOneOf(err.parentSchema)}; got ${shown(err.data)}`,
-        quoted ?? enumHint(err.data, err.parentSchema));
+        quoted ?? enumHint(err.data, err.parentSchema) ?? stringHint(err.data, err.parentSchema));
     case 'type':
       if (unit !== undefined) return unitIssue(unit, label, shown(err.data), make, quoted);
       return make('ACTORRT_E_CONFIG_TYPE', `${label} must be ${article(String(params['type']))}, got ${described(err.data)}`, quoted);
@@ -172,9 +172,18 @@ function describeOneOf(schema: unknown): string {
     if (b['$ref'] === '#/definitions/method') return 'an HTTP method (GET, POST, ...)';
     if (b['type'] === 'array') return 'a list of them';
     if (b['type'] === 'integer') return `an integer >= ${String(b['minimum'] ?? 0)}`;
+    if (b['type'] === 'string' && Array.isArray(b['examples'])) return `a string like ${b['examples'].map(String).join(', ')}`;
     return String(b['type'] ?? 'a value');
   });
   return parts.join(' or ');
+}
+
+/** A string that fits no branch: the string branch's own description says what it takes. */
+function stringHint(value: unknown, schema: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const branches = ((schema as { oneOf?: unknown[] } | undefined)?.oneOf ?? []) as Array<Record<string, unknown>>;
+  const text = branches.find((b) => b['type'] === 'string' && typeof b['description'] === 'string')?.['description'];
+  return typeof text === 'string' ? text : undefined;
 }
 
 function enumHint(value: unknown, schema: unknown): string | undefined {

@@ -65,7 +65,7 @@ const schema = {
           + 'a list of addresses, CIDRs and presets (loopback, linklocal, uniquelocal); an integer = that many nearest hops; '
           + 'true = every hop (only when nothing can reach actorrt except through the proxy: anyone else could claim any client address)',
       },
-      metricsPath: str('also answer GET <path> on http.port with the instance\'s metrics (Prometheus text): reachable by every client of the service, so only behind a proxy that hides it; absent = only on admin.metrics', { pattern: '^/' }),
+      metricsPath: str('also answer GET <path> on http.port with the instance\'s metrics (Prometheus text): reachable by every client of the service, so only behind a proxy that hides it; absent = only on admin.metrics', { pattern: '^/[^\\s?#]*$' }),
       accessLog: {
         oneOf: [
           { type: 'boolean' },
@@ -80,7 +80,7 @@ const schema = {
       metrics: {
         oneOf: [
           str('host:port of the listener serving GET /metrics (Prometheus text, OpenMetrics when asked): 127.0.0.1:9464, [::1]:9464, 0.0.0.0:9464; port 0 picks a free one',
-            { pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$' }),
+            { examples: ['127.0.0.1:9464', '[::1]:9464', '0.0.0.0:0'], pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[^\\s:\\[\\]]+):([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$' }),
           { const: false, description: 'no metrics listener (requests are not counted unless http.metricsPath is set)' },
         ],
         default: '127.0.0.1:9464',

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ActorrtError, isErrorCode } from '../errors.js';
 import { BadField } from '../protocol/check.js';
@@ -47,6 +47,7 @@ Options:
     const duration = kind === 'heap-snapshot' ? 0 : seconds(values['seconds']) * 1000;
     const which = processOf(values);
     const out = typeof values['out'] === 'string' ? { file: resolve(values['out']) } : { dir: process.cwd() };
+    writable(out);
     const instance = findInstance(values, file);
     process.stdout.write(kind === 'heap-snapshot' ? `taking a heap snapshot of ${target}...\n` : `profiling ${target} for ${duration / 1000} s...\n`);
     const answer = await instance.ask('profile', { target, kind, duration: Math.max(duration, 1), ...which, ...out }, adminTimeout(kind, duration));
@@ -55,6 +56,26 @@ Options:
     return 0;
   },
 };
+
+/**
+ * The file can be written where it is asked for: checked before the profile runs (the process
+ * writes it only at the end, and a typo must not cost a 5-minute profile). The CLI and the
+ * instance share the file system (the process writes the path given here).
+ */
+function writable(out: { readonly file: string } | { readonly dir: string }): void {
+  const dir = 'file' in out ? dirname(out.file) : out.dir;
+  if ('file' in out && existsSync(out.file) && statSync(out.file).isDirectory()) {
+    throw new ActorrtError('ACTORRT_E_USAGE', `--out ${out.file} is a folder`, { hint: 'name a file, e.g. --out ./api.cpuprofile' });
+  }
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new ActorrtError('ACTORRT_E_USAGE', `the folder ${dir} does not exist`, { hint: 'make it first, or give --out a file in a folder that exists' });
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new ActorrtError('ACTORRT_E_USAGE', `the folder ${dir} cannot be written`, { hint: '--out to a folder you (and the instance\'s user) can write' });
+  }
+}
 
 function kindOf(values: OptionValues): ProfileKind {
   if (values['heap'] === true && values['heap-snapshot'] === true) throw new ActorrtError('ACTORRT_E_USAGE', '--heap and --heap-snapshot exclude each other');

@@ -161,7 +161,8 @@ export class PoolHost {
     const { log } = this.deps;
     return {
       resources,
-      log: actorLogger(log.child({ pool, actor: index }), current),
+      // A pool process's logger already names its pool: a second `pool` key would repeat it in every line (strict JSON tools reject that).
+      log: actorLogger(log.child(log.bindings()['pool'] === pool ? { actor: index } : { pool, actor: index }), current),
       self: Object.freeze({ pool, index, pid: process.pid }),
       caches: this.deps.caches,
       ask: async <T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> => {

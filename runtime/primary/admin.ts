@@ -70,6 +70,8 @@ export function serveAdmin(path: string, handlers: Readonly<Record<string, Admin
   });
 }
 
+/** Commands that change nothing: a timeout on them has nothing that "may still be applied". */
+const READ_ONLY = new Set(['status', 'metrics']);
 /** How long a client may take to send its request line, or to take its answer and hang up (the CLI needs milliseconds). */
 const IDLE_TIMEOUT_MS = 10_000;
 /** Admin connections open at once (the CLI uses one per command). */
@@ -110,7 +112,7 @@ export function adminRequest(path: string, cmd: string, args: Readonly<Record<st
       `${who} did not answer "${cmd}" on its admin socket ${path}: ${what}`,
       { hint: `it is paused by SIGSTOP, overloaded or out of file descriptors: send it SIGCONT if it was stopped, check its log, then retry${more}`, cause });
     // A command it read before it stalled may still be carried out.
-    const timer = setTimeout(() => settle(unavailable(`no answer within ${timeout} ms`, undefined, cmd === 'status' ? '' : `; a ${cmd} it took may still be applied (actorrt status shows the last one)`)), timeout);
+    const timer = setTimeout(() => settle(unavailable(`no answer within ${timeout} ms`, undefined, READ_ONLY.has(cmd) ? '' : `; a ${cmd} it took may still be applied (actorrt status shows the last one)`)), timeout);
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(`${JSON.stringify({ cmd, args })}\n`));
     socket.on('data', (chunk: string) => { data += chunk; });

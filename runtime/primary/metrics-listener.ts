@@ -35,12 +35,19 @@ export function serveMetrics(host: string, port: number, expose: (openMetrics: b
   server.maxConnections = 64;
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new ActorrtError('ACTORRT_E_METRICS_LISTEN',
-      `the metrics listener could not bind ${host.includes(':') ? `[${host}]` : host}:${port} (${err.code ?? err.message})`,
-      { hint: 'another process (another actorrt instance?) holds that port: give this topology its own admin.metrics address, port 0 for any free one, or admin.metrics: false', cause: err })));
+      `the metrics listener could not bind ${host.includes(':') ? `[${host}]` : host}:${port} (${err.code ?? err.message})`, { hint: bindHint(err.code), cause: err })));
     server.listen(port, host, () => {
       server.removeAllListeners('error');
       server.on('error', (err) => log.error({ err }, 'metrics listener error'));
       resolve(server);
     });
   });
+}
+
+/** What to do about a bind failure, by its errno code. */
+function bindHint(code: string | undefined): string {
+  if (code === 'EADDRINUSE') return 'another process (another actorrt instance?) holds that port: give this topology its own admin.metrics address, port 0 for any free one, or admin.metrics: false';
+  if (code === 'EACCES') return 'ports below 1024 need privileges: choose a port above 1024 (9464 is the usual one)';
+  if (code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL' || code === 'EAI_AGAIN') return 'the host is not an address of this machine: use 127.0.0.1, 0.0.0.0, ::1, or one of its interfaces\' addresses';
+  return 'check admin.metrics, or set admin.metrics: false';
 }

@@ -270,7 +270,9 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   reloader.onApplied = (next): void => {
     const now = next.admin.metrics;
     const same = now === false ? metricsAddress === false : metricsAddress !== false && now.host === metricsAddress.host && now.port === metricsAddress.port;
-    if (!same && !stopping) void bindMetrics(now);
+    // A listener that could not bind (the port was taken) is tried again by any reload, changed or not.
+    const failed = now !== false && metricsServer === undefined;
+    if ((!same || failed) && !stopping) void bindMetrics(now);
   };
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();

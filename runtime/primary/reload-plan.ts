@@ -154,7 +154,10 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
   }
   if (changes.some((c) => c.path === 'http.shutdownTimeout')) lines.push(`http.shutdownTimeout: ${show(before.config.http.shutdownTimeout)} -> ${show(after.config.http.shutdownTimeout)} ms`);
   if (changes.some((c) => c.path.startsWith('caches.'))) lines.push('caches: updated');
-  if (changes.some((c) => c.path.startsWith('admin.metrics'))) lines.push(`admin.metrics: ${showAddress(before.config.admin.metrics)} -> ${showAddress(after.config.admin.metrics)} (listener rebound)`);
+  if (changes.some((c) => c.path.startsWith('admin.metrics'))) {
+    const [was, now] = [before.config.admin.metrics, after.config.admin.metrics];
+    lines.push(`admin.metrics: ${showAddress(was)} -> ${showAddress(now)} (listener ${now === false ? 'closed' : was === false ? 'opened' : 'rebound'})`);
+  }
   if (changes.some((c) => c.path === 'http.metricsPath')) lines.push(`http.metricsPath: ${before.config.http.metricsPath ?? 'none'} -> ${after.config.http.metricsPath ?? 'none'}`);
   const codeOnly = Object.keys(newPools).some((n) => own(before.digests, n) !== undefined && own(before.digests, n) !== own(after.digests, n));
   const empty = changes.filter((c) => c.path !== 'file').length === 0 && before.workers === after.workers && !codeOnly && forced === undefined;

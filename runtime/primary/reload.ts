@@ -108,7 +108,10 @@ export class Reloader {
     this.tally.set(`${trigger} ${result}`, (this.tally.get(`${trigger} ${result}`) ?? 0) + 1);
     // Nothing to change (an editor touching the file, a reload after the watcher already applied
     // the save): status keeps showing the last reload that changed something or was refused.
-    if (outcome.ok && plan.length === 0) return outcome;
+    if (outcome.ok && plan.length === 0) {
+      this.onApplied?.(this.processes.config); // nothing changed, but a listener that could not bind is tried again
+      return outcome;
+    }
     this.last = outcome;
     if (error === undefined) {
       this.log.info({ trigger, plan }, 'reload: applied');

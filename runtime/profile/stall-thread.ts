@@ -28,6 +28,9 @@ let changedAt = Date.now();
 /** The current stall was captured: once per stall. */
 let captured = false;
 
+/** Lateness of this thread's own wake-up beyond which the process counts as having been stopped. */
+const FROZEN_SLACK_MS = 250;
+
 /**
  * The watch loop. Between looks the thread sleeps in Atomics.wait on a slot nobody changes, not on
  * a timer of its event loop: measured over 20 s idle, a 900 ms setTimeout loop cost the process
@@ -36,10 +39,22 @@ let captured = false;
  * and entered again once that is done.
  */
 function watch(): void {
+  let lookedAt = Date.now();
   for (;;) {
-    Atomics.wait(shared, SLOT.sleep, 0, beatInterval(Atomics.load(shared, SLOT.threshold)));
+    const interval = beatInterval(Atomics.load(shared, SLOT.threshold));
+    Atomics.wait(shared, SLOT.sleep, 0, interval);
     const now = Date.now();
     const beat = Atomics.load(shared, SLOT.beat);
+    // This thread itself slept far past its interval: the whole process was stopped (SIGSTOP, a
+    // suspended machine), so the main thread's silence proves nothing; it is timed afresh, as the
+    // primary's watchdog excuses silence after its own loop was held up.
+    const frozen = now - lookedAt > interval * 2 + FROZEN_SLACK_MS;
+    lookedAt = now;
+    if (frozen && !captured) {
+      lastBeat = beat;
+      changedAt = now;
+      continue;
+    }
     if (beat !== lastBeat || Atomics.load(shared, SLOT.excused) > 0) {
       const over = captured ? now - changedAt : undefined;
       lastBeat = beat;

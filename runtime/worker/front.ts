@@ -151,8 +151,11 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
       return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isDraining() ? 'shutting down' : 'starting'), requestId);
     }
-    if (path === table.config.http.metricsPath && (method === 'GET' || head)) {
+    if (path === table.config.http.metricsPath) {
       exchange.route = path;
+      if (method !== 'GET' && !head) {
+        return writeError(res, new ActorrtError('ACTORRT_E_METHOD_NOT_ALLOWED', `${method} is not allowed on ${path} (the metrics)`), requestId, { allow: 'GET, HEAD' });
+      }
       const out = await deps.scrape(wantsOpenMetrics(req));
       res.writeHead(200, { 'content-type': out.contentType, 'content-length': Buffer.byteLength(out.body), 'cache-control': 'no-store', 'x-request-id': requestId });
       res.end(head ? undefined : out.body);

@@ -187,3 +187,14 @@ test('a route cache without use: names the caches to choose from, or asks for on
   assertIssue(`version: 1\ncaches:\n  a: { store: memory }\n  b: { store: memory }\n${POOL}routes:\n  - match: { path: /x }\n    pool: api\n    cache: { ttl: 1s }\n`,
     { code: 'ACTORRT_E_CONFIG_VALUE', line: 11, col: 12, message: /declares 2: a, b/, hint: /use: a/ });
 });
+
+test('http.metricsPath may not take a route\'s path nor a health path; admin.metrics takes host:port or false', () => {
+  assertIssue(`version: 1\nhttp: { metricsPath: /m }\n${POOL}routes:\n  - match: { path: /m }\n    pool: api\n`,
+    { code: 'ACTORRT_E_CONFIG_ROUTE_CONFLICT', line: 7, col: 20, message: /is http\.metricsPath/ });
+  assertIssue(`version: 1\nhttp: { metricsPath: /healthz }\n${POOL}routes:\n  - match: { path: /x }\n    pool: api\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 2, col: 22, message: /is a health path/ });
+  for (const bad of ['"127.0.0.1:70000"', 'garbage', '"http://127.0.0.1:9464"', '"127.0.0.1:9464/metrics"']) {
+    assertIssue(`version: 1\nadmin: { metrics: ${bad} }\n${POOL}routes:\n  - match: { path: /x }\n    pool: api\n`,
+      { code: 'ACTORRT_E_CONFIG_VALUE', line: 2, col: 19, message: /admin\.metrics must be a string like 127\.0\.0\.1:9464/, hint: /host:port/ });
+  }
+});

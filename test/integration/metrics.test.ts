@@ -163,7 +163,7 @@ describe('the metrics listener', () => {
     writeFileSync(file, topology('"127.0.0.1:0"'));
     const on = await runCli(['reload', file, '--pid-file', app.pidFile]);
     assert.equal(on.code, 0, on.stderr);
-    assert.match(on.stdout, /admin\.metrics: off -> 127\.0\.0\.1:0 \(listener rebound\)/);
+    assert.match(on.stdout, /admin\.metrics: off -> 127\.0\.0\.1:0 \(listener opened\)/);
     const url = await metricsUrl(app);
     assert.equal((await call(`${app.url}/e`)).status, 200);
     assert.equal(total(await scrape(url), 'actorrt_http_requests_total', { route: '/e' }), 1, 'counted from the reload on');
