@@ -52,6 +52,7 @@ export class RequestMetrics {
   private readonly upstreamErrors = new Counts();
   private readonly rejections = new Counts();
   private readonly timeouts = new Counts();
+  private readonly clientErrors = new Counts();
   /** Client connections open now. */
   connections = 0;
 
@@ -95,6 +96,11 @@ export class RequestMetrics {
     this.timeouts.add([pool]);
   }
 
+  /** A connection answered with `status` before a request was parsed (node:http's clientError). */
+  clientError(status: number): void {
+    this.clientErrors.add([String(status)]);
+  }
+
   /** Everything counted so far, as the catalog's families. */
   snapshot(): MetricsSnapshot {
     const requests = [...this.requests.values()];
@@ -102,6 +108,7 @@ export class RequestMetrics {
       http_server_request_duration_seconds: requests.map((h) => h.series()),
       actorrt_http_requests_total: requests.map((h) => ({ labels: h.labels, value: h.count })),
       actorrt_http_open_connections: [{ labels: [], value: this.connections }],
+      actorrt_http_client_errors_total: this.clientErrors.series(),
       actorrt_pool_rejections_total: this.rejections.series(),
       actorrt_pool_timeouts_total: this.timeouts.series(),
       actorrt_upstream_request_duration_seconds: [...this.upstreams.values()].map((h) => h.series()),

@@ -93,6 +93,7 @@ export class Scraper {
       for (const reason of REPLACEMENT_REASONS) add('actorrt_process_replacements_total', p.processes === undefined ? ['front', '', reason] : ['pool', p.name, reason], 0);
     }
     for (const reason of REPLACEMENT_REASONS) add('actorrt_process_replacements_total', ['front', '', reason], 0);
+    for (const status of ['400', '408', '431']) add('actorrt_http_client_errors_total', [status], 0);
     for (const trigger of RELOAD_TRIGGERS) for (const result of RELOAD_RESULTS) add('actorrt_reloads_total', [trigger, result], 0);
     add('actorrt_front_workers', [], status.workers.filter((w) => w.up).length);
     add('actorrt_front_worker_restarts_total', [], status.workerRestarts);

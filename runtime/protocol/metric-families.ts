@@ -48,6 +48,7 @@ export const FAMILIES: readonly MetricFamily[] = [
     ['method', 'route', 'status', 'pool']),
   child('actorrt_http_requests_total', 'counter', 'Requests answered, by method, route pattern, status and the pool or upstream that served them', ['method', 'route', 'status', 'pool']),
   child('actorrt_http_open_connections', 'gauge', 'Client connections open on the front workers now'),
+  child('actorrt_http_client_errors_total', 'counter', 'Connections answered before a request existed, by status: malformed HTTP (400), the request not received in time (408), headers too large (431)', ['status']),
   // Pools: what the front workers saw of them.
   child('actorrt_pool_rejections_total', 'counter', 'Requests a pool refused because every mailbox was full (503 ACTORRT_E_MAILBOX_FULL)', ['pool']),
   child('actorrt_pool_timeouts_total', 'counter', 'Requests a pool did not answer within the timeout (504 ACTORRT_E_TIMEOUT)', ['pool']),

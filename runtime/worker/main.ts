@@ -104,6 +104,7 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
       return;
     }
     const error = clientErrorFor(err.code);
+    if (table?.counting === true) metrics.clientError(error.status ?? 400);
     const requestId = connectionIds.next(); // no request was parsed, so none came in: always a new one
     const body = JSON.stringify({ error: { code: error.code, message: error.message, requestId } });
     socket.end(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n`

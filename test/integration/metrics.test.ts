@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { after, before, describe, test } from 'node:test';
 import { eventually, logsWith, writeProject } from '../helpers.js';
-import { call, runCli, startInstance, statusOf, until, type Instance } from './instance.js';
+import { call, raw, runCli, startInstance, statusOf, until, type Instance } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/metrics/actorrt.yml';
 
@@ -55,7 +55,10 @@ describe('metrics of the whole instance', () => {
     assert.equal((await call(`${app.url}/any/1`, { method: 'PROPFIND' })).status, 200);
     assert.equal((await call(`${app.url}/slow?ms=2000`)).status, 504);
     assert.equal((await call(`${app.url}/cpu?ms=1`)).status, 200);
+    assert.match((await raw(app.url, 'NOT HTTP AT ALL\r\n\r\n', 2000)).text, /^HTTP\/1\.1 400 /);
     const s = await scrape(url);
+    assert.equal(total(s, 'actorrt_http_client_errors_total', { status: '400' }), 1, 'a connection answered before a request existed');
+    assert.equal(total(s, 'actorrt_http_client_errors_total', { status: '431' }), 0, 'known statuses start at 0');
     assert.equal(total(s, 'actorrt_http_requests_total', { route: '/echo/:id', method: 'GET', status: '200', pool: 'echo' }), 6);
     assert.equal(pick(s, 'actorrt_http_requests_total').filter((x) => x.labels['route']?.startsWith('/echo/') === true && x.labels['route'] !== '/echo/:id').length, 0, 'no raw path');
     assert.equal(total(s, 'actorrt_http_requests_total', { route: '', status: '404' }), 1, 'unmatched requests under route=""');
