@@ -193,7 +193,7 @@ describe('with an OpenTelemetry SDK registered in every process (NODE_OPTIONS=--
 
 test('without an SDK, req.trace still carries the incoming trace, the pool side is a child of the front span, and proxies forward it', async (t) => {
   const setup = await project(t, false);
-  const app = await startInstance(setup.topology, [], t);
+  const app = await startInstance(setup.topology, ['--no-watch'], t);
   const answer = await call(`${app.url}/iso/1`, { headers: { traceparent: `00-${TRACE}-${PARENT}-01` } });
   const seen = answer.json as Seen;
   assert.equal(seen.trace.traceId, TRACE);
