@@ -3,6 +3,11 @@ import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { ActorrtError } from '../errors.js';
 
+/** A host as it is written before `:port` in a URL or an address: an IPv6 literal in brackets (RFC 3986 section 3.2.2). */
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** The instance's listening socket, as the primary holds it. */
 export interface Listener {
   /** Descriptor that front workers inherit (they call listen() on it). */

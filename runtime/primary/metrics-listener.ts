@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { wantsOpenMetrics } from '../metrics/exposition.js';
 import { ActorrtError } from '../errors.js';
+import { hostForUrl } from './listener.js';
 import type { Logger } from '../logger.js';
 
 /** The body and content type of one scrape (Prometheus text, or OpenMetrics when the scraper asked for it). */
@@ -35,7 +36,7 @@ export function serveMetrics(host: string, port: number, expose: (openMetrics: b
   server.maxConnections = 64;
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new ActorrtError('ACTORRT_E_METRICS_LISTEN',
-      `the metrics listener could not bind ${host.includes(':') ? `[${host}]` : host}:${port} (${err.code ?? err.message})`, { hint: bindHint(err.code), cause: err })));
+      `the metrics listener could not bind ${hostForUrl(host)}:${port} (${err.code ?? err.message})`, { hint: bindHint(err.code), cause: err })));
     server.listen(port, host, () => {
       server.removeAllListeners('error');
       server.on('error', (err) => log.error({ err }, 'metrics listener error'));

@@ -9,7 +9,7 @@ import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger, worthLogging } from '../logger.js';
 import { serveAdmin, type AdminHandler } from './admin.js';
-import { bindListener } from './listener.js';
+import { bindListener, hostForUrl } from './listener.js';
 import { PidFile } from './pid-file.js';
 import { profileProcess } from './profile.js';
 import { FRONT, Processes } from './processes.js';
@@ -319,8 +319,4 @@ async function startAll(processes: Processes, config: Config): Promise<void> {
   }
   await Promise.all(Array.from({ length: processes.deployed().workers }, () => processes.startFront().ready));
   await processes.broadcast();
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -4,6 +4,7 @@ import { dirname, relative } from 'node:path';
 import { diffConfig, type ConfigChange } from '../../config/diff.js';
 import type { Config, PoolConfig } from '../../config/types.js';
 import { resourcesFor } from '../resources/resources.js';
+import { hostForUrl } from './listener.js';
 import { localModules } from './module-graph.js';
 
 /** A topology as it runs: the config, the digest of each pool's code, the front worker count. */
@@ -165,7 +166,7 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
 }
 
 function showAddress(a: Config['admin']['metrics']): string {
-  return a === false ? 'off' : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  return a === false ? 'off' : `${hostForUrl(a.host)}:${a.port}`;
 }
 
 /** Why a pool present before and after needs its processes replaced, or undefined. */
