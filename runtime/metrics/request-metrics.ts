@@ -1,8 +1,7 @@
+import { methodLabel } from '../http-method.js';
 import { DURATION_BUCKETS } from '../protocol/metric-families.js';
 import type { MetricSeries, MetricsSnapshot } from '../protocol/shapes.js';
 
-/** Methods kept as they are in the `method` label; any other is `_OTHER` (OpenTelemetry's rule), so a client cannot grow the cardinality. */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE', 'QUERY']);
 
 /** One histogram series: its label values, observations per bucket (the last is +Inf), their sum. */
 class Histogram {
@@ -61,7 +60,7 @@ export class RequestMetrics {
    * none matched), `pool` the pool or upstream that served it ('' when none did); seconds since arrival.
    */
   request(method: string, route: string, status: number, pool: string, seconds: number): void {
-    const m = KNOWN_METHODS.has(method) ? method : '_OTHER';
+    const m = methodLabel(method);
     const key = `${m} ${status} ${pool}\n${route}`;
     let h = this.requests.get(key);
     if (h === undefined) {

@@ -5,11 +5,10 @@ import type { AccessLogConfig, HttpResource, RouteConfig } from '../../config/ty
 import { SpanStatusCode } from '@opentelemetry/api';
 import { endWith, openSpan, SpanKind, tracer, type Opened } from '../trace/tracing.js';
 import { childTrace, parseTraceparent, type Trace } from '../trace/trace-context.js';
+import { methodLabel } from '../http-method.js';
 import type { AccessLog } from './access-log.js';
 import type { ClientAddress, ClientResolver } from './client-address.js';
 
-/** Methods OpenTelemetry's HTTP conventions name as they are; any other is `_OTHER`. */
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
 /** nginx's status for a client that closed the connection before a status was sent. */
 export const CLIENT_CLOSED = 499;
 
@@ -99,15 +98,15 @@ export class Exchange {
 
 /** The SERVER span's attributes at the request's start (OpenTelemetry HTTP server conventions). */
 function serverAttributes(req: IncomingMessage, method: string, path: string, requestId: string): Record<string, string | number> {
-  const known = KNOWN_METHODS.has(method);
+  const label = methodLabel(method);
   const attributes: Record<string, string | number> = {
-    'http.request.method': known ? method : '_OTHER',
+    'http.request.method': label,
     'url.path': path,
     'url.scheme': 'encrypted' in req.socket ? 'https' : 'http',
     'network.protocol.version': req.httpVersion,
     'actorrt.request_id': requestId,
   };
-  if (!known) attributes['http.request.method_original'] = method;
+  if (label !== method) attributes['http.request.method_original'] = method;
   const port = req.socket.localPort;
   if (port !== undefined) attributes['server.port'] = port;
   const agent = req.headers['user-agent'];
@@ -117,7 +116,7 @@ function serverAttributes(req: IncomingMessage, method: string, path: string, re
 
 /** The CLIENT span's attributes of an upstream call: `server.address` / `server.port` when the resource has one origin (with several, undici's balancer picks one unseen). */
 function upstreamAttributes(method: string, name: string, resource: HttpResource): Record<string, string | number> {
-  const attributes: Record<string, string | number> = { 'http.request.method': KNOWN_METHODS.has(method) ? method : '_OTHER', 'actorrt.upstream': name };
+  const attributes: Record<string, string | number> = { 'http.request.method': methodLabel(method), 'actorrt.upstream': name };
   const [only, ...others] = resource.origins;
   if (only !== undefined && others.length === 0) {
     const url = new URL(only);
