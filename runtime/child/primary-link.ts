@@ -3,8 +3,8 @@ import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { BadField, decodePrimaryMessage } from '../protocol/decode.js';
 import {
-  EXIT_ESCALATE, EXIT_STARTUP, HEARTBEAT_MS, type ChildMessage, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage, type StartMessage,
-  type StartPoolMessage,
+  EXIT_ESCALATE, EXIT_STARTUP, HEARTBEAT_MS, type ChildMessage, type InvalidatedMessage, type PrimaryMessage, type ReconfigureMessage, type ShutdownMessage, type StartMessage,
+  type ScrapedMessage, type StartPoolMessage,
 } from '../protocol/messages.js';
 import type { CacheStats, Invalidation, MetricsSnapshot, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
@@ -96,10 +96,7 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
         });
         break;
       }
-      case 'invalidated': {
-        pendingInvalidations.get(msg.id)?.();
-        break;
-      }
+      case 'invalidated': answered(msg); break;
       case 'profile': {
         const { id, kind, duration, path, maxRss } = msg;
         takeProfile({ kind, duration, path, ...(maxRss === undefined ? {} : { maxRss }) }, log).then((profile) => send({ type: 'reply', id, ok: true, profile }), (err: unknown) => {
@@ -109,10 +106,7 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
         });
         break;
       }
-      case 'scraped': {
-        pendingScrapes.get(msg.id)?.(msg.body !== undefined && msg.contentType !== undefined ? { contentType: msg.contentType, body: msg.body } : new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary could not collect the metrics: ${msg.error ?? 'no answer'}`));
-        break;
-      }
+      case 'scraped': answered(msg); break;
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
       case 'shutdown': void on.shutdown(msg.timeout, msg.mode); break;
       default:
@@ -154,8 +148,32 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
   send({ type: 'booted', protocol: PROTOCOL_VERSION, version: VERSION });
 }
 
-const pendingInvalidations = new Map<number, () => void>();
-let nextInvalidation = 1;
+/** The primary's answers to what this process asked it, by the id the question carried. */
+type Answer = InvalidatedMessage | ScrapedMessage;
+const awaiting = new Map<number, (answer: Answer | undefined) => void>();
+let nextQuestion = 1;
+
+/**
+ * Send the primary a question (built with its id) and resolve with its answer, or with undefined
+ * after `timeout` ms: the one request / answer table for invalidations and scrapes.
+ */
+function askPrimary(question: (id: number) => ChildMessage, timeout: number): Promise<Answer | undefined> {
+  const id = nextQuestion++;
+  return new Promise((resolve) => {
+    const settle = (answer: Answer | undefined): void => {
+      clearTimeout(timer);
+      awaiting.delete(id);
+      resolve(answer);
+    };
+    const timer = setTimeout(() => settle(undefined), timeout);
+    awaiting.set(id, settle);
+    send(question(id));
+  });
+}
+
+function answered(msg: Answer): void {
+  awaiting.get(msg.id)?.(msg);
+}
 
 /**
  * Have every other process of the instance drop `inv` from its memory stores, through the primary;
@@ -164,17 +182,8 @@ let nextInvalidation = 1;
  */
 export function invalidateElsewhere(inv: Invalidation): Promise<void> {
   if (!process.connected || (inv.keys.length === 0 && inv.prefixes.length === 0)) return Promise.resolve();
-  const id = nextInvalidation++;
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      pendingInvalidations.delete(id);
-      resolve();
-    };
-    const timer = setTimeout(done, INVALIDATE_WAIT_MS);
-    pendingInvalidations.set(id, done);
-    send({ type: 'invalidate', id, keys: inv.keys, prefixes: inv.prefixes, ...(inv.stores === undefined ? {} : { stores: inv.stores }) });
-  });
+  return askPrimary((id) => ({ type: 'invalidate', id, keys: inv.keys, prefixes: inv.prefixes, ...(inv.stores === undefined ? {} : { stores: inv.stores }) }),
+    INVALIDATE_WAIT_MS).then(() => undefined);
 }
 
 /**
@@ -197,26 +206,18 @@ export function sendFinalMetrics(metrics: MetricsSnapshot): Promise<void> {
     }
   });
 }
-const pendingScrapes = new Map<number, (answer: { contentType: string; body: string } | ActorrtError) => void>();
-let nextScrape = 1;
 /** How long a front worker waits for the primary's metrics (a scrape waits at most 250 ms per process). */
 const SCRAPE_WAIT_MS = 5000;
 
 /** The instance's metrics, rendered by the primary, for a client of `http.metricsPath`. Rejects with ACTORRT_E_METRICS_UNAVAILABLE. */
-export function scrapeInstance(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
-  if (!process.connected) return Promise.reject(new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', 'this worker has lost its primary'));
-  const id = nextScrape++;
-  return new Promise((resolve, reject) => {
-    const settle = (answer: { contentType: string; body: string } | ActorrtError): void => {
-      clearTimeout(timer);
-      pendingScrapes.delete(id);
-      if (answer instanceof ActorrtError) reject(answer);
-      else resolve(answer);
-    };
-    const timer = setTimeout(() => settle(new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary did not send the metrics within ${SCRAPE_WAIT_MS} ms`)), SCRAPE_WAIT_MS);
-    pendingScrapes.set(id, settle);
-    send({ type: 'scrape', id, openMetrics });
-  });
+export async function scrapeInstance(openMetrics: boolean): Promise<{ contentType: string; body: string }> {
+  if (!process.connected) throw new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', 'this worker has lost its primary');
+  const answer = await askPrimary((id) => ({ type: 'scrape', id, openMetrics }), SCRAPE_WAIT_MS);
+  if (answer === undefined) throw new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary did not send the metrics within ${SCRAPE_WAIT_MS} ms`);
+  if (answer.type !== 'scraped' || answer.body === undefined || answer.contentType === undefined) {
+    throw new ActorrtError('ACTORRT_E_METRICS_UNAVAILABLE', `the primary could not collect the metrics: ${answer.type === 'scraped' ? answer.error ?? 'no answer' : 'no answer'}`);
+  }
+  return { contentType: answer.contentType, body: answer.body };
 }
 
 /** A pool's failures exceeded its supervision here: tell the primary, then drain and exit with EXIT_ESCALATE. */
