@@ -78,8 +78,6 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   let unwatch: (() => void) | undefined;
   let unwatchProcesses: (() => void) | undefined;
   let runtimeDirWatch: NodeJS.Timeout | undefined;
-  /** Watchdog replacements by `<role> <pool> <reason>`, for metrics. */
-  const replacements = new Map<string, number>();
   const processes = new Processes({ config, digests: actorDigests(config), workers: workersOf(config) }, runtimeDir, listener, log, reports,
     () => { void shutdown(1); });
   const { supervisor } = processes;
@@ -190,7 +188,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       ...(metricsAt === undefined ? {} : { metrics: metricsAt }),
     };
   };
-  const scraper = new Scraper(processes, reports, { reloads: reloader.tally, replacements });
+  const scraper = new Scraper(processes, reports, reloader.tally);
   // Scrapes that arrive while one is collecting share it: Prometheus, `top` and a curl at once cost one round of calls.
   let collecting: Promise<Collected> | undefined;
   const collect = (): Promise<Collected> => {
@@ -240,10 +238,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     void recoverRuntimeDir().finally(() => { recovering = false; });
   }, PARENT_CHECK_MS);
   runtimeDirWatch.unref();
-  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), runtimeDir, log, (child, reason) => {
-    const key = `${child.spec.group === FRONT ? 'front' : 'pool'} ${child.spec.group === FRONT ? '' : child.spec.group} ${reason}`;
-    replacements.set(key, (replacements.get(key) ?? 0) + 1);
-  });
+  unwatchProcesses = watchProcesses(supervisor, () => processes.config, (child, why, fields) => reloader.recycle(child, why, fields), runtimeDir, log, (child, reason) => scraper.replaced(child, reason));
   /** (Re)bind the metrics listener at `address` (`admin.metrics`), closing the one there was. */
   let metricsAddress: Config['admin']['metrics'] = false;
   const bindMetrics = async (address: Config['admin']['metrics']): Promise<void> => {

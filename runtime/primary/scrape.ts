@@ -16,13 +16,6 @@ import type { InstanceStatus, ReloadOutcome } from './status.js';
  */
 export const SCRAPE_TIMEOUT_MS = 250;
 
-/** What the primary counts itself, for metrics. */
-export interface PrimaryCounts {
-  /** Reloads and scales by `<trigger> <result>`. */
-  readonly reloads: ReadonlyMap<string, number>;
-  /** Watchdog replacements by `<role> <pool> <reason>`. */
-  readonly replacements: ReadonlyMap<string, number>;
-}
 
 /** One collection from every process: the numbers `status`, `top` and /metrics all read. */
 export interface Collected {
@@ -39,8 +32,18 @@ export interface Collected {
 export class Scraper {
   private readonly vitals = new ProcessVitals();
   private lastDuration = 0;
+  /** Watchdog replacements by `<role> <pool> <reason>` (the labels, joined). */
+  private readonly replacements = new Map<string, number>();
 
-  constructor(private readonly processes: Processes, private readonly reports: ProcessReports, private readonly counts: PrimaryCounts) {}
+  /** `reloads`: reloads and scales by `<trigger> <result>` (Reloader.tally). */
+  constructor(private readonly processes: Processes, private readonly reports: ProcessReports, private readonly reloads: ReadonlyMap<string, number>) {}
+
+  /** The watchdog replaced `child` (its event loop was blocked, or its memory past maxRss). */
+  replaced(child: Child, reason: (typeof REPLACEMENT_REASONS)[number]): void {
+    const { role, pool } = roleOf(child);
+    const key = `${role} ${pool} ${reason}`;
+    this.replacements.set(key, (this.replacements.get(key) ?? 0) + 1);
+  }
 
   async collect(status: (stats: ReadonlyMap<Child, ProcessStats>) => InstanceStatus): Promise<Collected> {
     const started = performance.now();
@@ -90,7 +93,7 @@ export class Scraper {
     for (const p of Object.values(config.pools)) {
       add('actorrt_pool_rejections_total', [p.name], 0);
       add('actorrt_pool_timeouts_total', [p.name], 0);
-      for (const reason of REPLACEMENT_REASONS) add('actorrt_process_replacements_total', p.processes === undefined ? ['front', '', reason] : ['pool', p.name, reason], 0);
+      if (p.processes !== undefined) for (const reason of REPLACEMENT_REASONS) add('actorrt_process_replacements_total', ['pool', p.name, reason], 0);
     }
     for (const reason of REPLACEMENT_REASONS) add('actorrt_process_replacements_total', ['front', '', reason], 0);
     for (const status of ['400', '408', '431']) add('actorrt_http_client_errors_total', [status], 0);
@@ -101,8 +104,8 @@ export class Scraper {
       add('actorrt_resource_up', [r.name], r.state === 'unavailable' ? 0 : 1);
       add('actorrt_resource_errors_total', [r.name], this.reports.resourceErrors.get(r.name) ?? 0);
     }
-    for (const [key, n] of this.counts.reloads) add('actorrt_reloads_total', key.split(' '), n);
-    for (const [key, n] of this.counts.replacements) add('actorrt_process_replacements_total', key.split(' '), n);
+    for (const [key, n] of this.reloads) add('actorrt_reloads_total', key.split(' '), n);
+    for (const [key, n] of this.replacements) add('actorrt_process_replacements_total', key.split(' '), n);
     add('actorrt_scrape_duration_seconds', [], this.lastDuration);
     return own;
   }
@@ -112,7 +115,12 @@ const REPLACEMENT_REASONS = ['unresponsive', 'max_rss'] as const;
 const RELOAD_TRIGGERS: readonly ReloadOutcome['trigger'][] = ['file', 'signal', 'command', 'scale', 'recovery'];
 const RELOAD_RESULTS = ['applied', 'unchanged', 'refused'] as const;
 
-function identityOf(child: Child, pid: number): ProcessIdentity {
+/** A child's `role` and `pool` labels: front workers have no pool. */
+function roleOf(child: Child): Pick<ProcessIdentity, 'role' | 'pool'> {
   const front = child.spec.group === FRONT;
-  return { role: front ? 'front' : 'pool', pool: front ? '' : child.spec.group, index: child.spec.index, pid };
+  return { role: front ? 'front' : 'pool', pool: front ? '' : child.spec.group };
+}
+
+function identityOf(child: Child, pid: number): ProcessIdentity {
+  return { ...roleOf(child), index: child.spec.index, pid };
 }
