@@ -22,13 +22,21 @@ const CRASH_DRAIN_MS = 5000;
  * lifecycle messages in, checked at the boundary; reports and replies out.
  */
 
-/** Send a message to the primary, if it is still there. A failed write means the primary is gone: `disconnect` follows and drains this process. */
-export function send(message: ChildMessage): void {
-  if (!process.connected) return;
+/**
+ * Send a message to the primary, if it is still there; `written` runs once it is written, or at
+ * once when it cannot be. A failed write means the primary is gone: `disconnect` follows and
+ * drains this process.
+ */
+export function send(message: ChildMessage, written: () => void = () => undefined): void {
+  if (!process.connected || process.send === undefined) {
+    written();
+    return;
+  }
   try {
-    process.send?.(message, undefined, undefined, () => undefined);
+    process.send(message, undefined, undefined, () => written());
   } catch {
     // The channel closed between the check and the write: the disconnect handler takes over.
+    written();
   }
 }
 
@@ -192,18 +200,12 @@ export function invalidateElsewhere(inv: Invalidation): Promise<void> {
  * primary, and after FINAL_WAIT_MS at most: exiting must not wait on a stuck channel.
  */
 export function sendFinalMetrics(metrics: MetricsSnapshot): Promise<void> {
-  if (!process.connected) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, FINAL_WAIT_MS);
-    try {
-      process.send?.({ type: 'final-metrics', metrics } satisfies ChildMessage, undefined, undefined, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    } catch {
+    send({ type: 'final-metrics', metrics }, () => {
       clearTimeout(timer);
       resolve();
-    }
+    });
   });
 }
 /** How long a front worker waits for the primary's metrics (a scrape waits at most 250 ms per process). */
