@@ -80,6 +80,17 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
     }
   }
 
+  if (config.bus !== undefined) {
+    const redis = Object.entries(config.resources).filter(([, r]) => r.type === 'redis').map(([name]) => name);
+    if (config.bus.redis === '') {
+      report(['bus'], 'ACTORRT_E_CONFIG_MISSING_KEY', redis.length === 0 ? 'bus needs a redis resource to carry it; the topology declares none'
+        : `bus: the topology declares ${redis.length} redis resources (${redis.join(', ')}); name the one that carries the bus`,
+      redis.length === 0 ? 'declare one under resources: (type: redis, url: redis://...) and it is used' : `for example bus: { redis: ${redis[0] as string} }`);
+    } else if (ref(['bus', 'redis'], 'resource', config.bus.redis, config.resources)) {
+      wantType(['bus', 'redis'], config.bus.redis, 'redis', 'the bus');
+    }
+  }
+
   for (const [name, cache] of Object.entries(config.caches)) {
     if (cache.store === 'redis' && ref(['caches', name, 'resource'], 'resource', cache.resource, config.resources)) {
       wantType(['caches', name, 'resource'], cache.resource, 'redis', 'a redis cache');

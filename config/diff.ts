@@ -52,7 +52,7 @@ export function applyMode(path: readonly string[]): ApplyMode {
     if (name === 'port' || name === 'host') return 'restart';
     return name === 'limits' ? 'roll' : 'live'; // workers grow / shrink; health and shutdownTimeout are read per use
   }
-  if (section === 'routes' || section === 'caches' || section === 'file' || section === 'version' || section === 'admin') return 'live';
+  if (section === 'routes' || section === 'caches' || section === 'file' || section === 'version' || section === 'admin' || section === 'bus') return 'live';
   if (section === 'pools') {
     // New code or other resources replace the processes; anything else is applied in place.
     return key === 'actor' || key === 'resources' ? 'roll' : 'live';

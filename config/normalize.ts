@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type {
-  AccessLogConfig, AdminConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
+  AccessLogConfig, AdminConfig, BusConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
 } from './types.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { parseDuration, parseSize } from './units.js';
@@ -18,6 +18,7 @@ export function normalize(data: Raw, file: string): Config {
     file,
     http: http(data['http'] as Raw),
     admin: admin(data['admin'] as Raw),
+    ...opt('bus', data['bus'] === undefined ? undefined : bus(data['bus'] as Raw, data['resources'] as Raw)),
     resources: mapValues(data['resources'] as Raw, (r) => resource(r as Raw, base)),
     caches: mapValues(data['caches'] as Raw, (c, name) => cache(c as Raw, name)),
     pools: mapValues(data['pools'] as Raw, (p, name) => pool(p as Raw, name, base)),
@@ -63,6 +64,17 @@ function admin(a: Raw): AdminConfig {
   const colon = metrics.lastIndexOf(':');
   const host = metrics.slice(0, colon);
   return { metrics: { host: host.startsWith('[') ? host.slice(1, -1) : host, port: Number(metrics.slice(colon + 1)) } };
+}
+
+/** The bus's redis resource defaults to the topology's only one (none or several: '' and crossref says which to name). */
+function bus(b: Raw, resources: Raw): BusConfig {
+  const redis = Object.entries(resources).filter(([, r]) => (r as Raw)['type'] === 'redis').map(([name]) => name);
+  return {
+    redis: (b['redis'] as string | undefined) ?? (redis.length === 1 ? redis[0] as string : ''),
+    channel: b['channel'] as string,
+    timeout: ms(b['timeout']),
+    staleness: ms(b['staleness']),
+  };
 }
 
 /** `true` is the access log with its defaults. */

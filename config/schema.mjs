@@ -87,6 +87,12 @@ const schema = {
         description: 'where the instance\'s metrics are served: a listener apart from the service, on loopback by default so it is never public by accident',
       },
     }, { default: {}, description: 'operator endpoints, apart from the service' }),
+    bus: obj({
+      redis: { $ref: '#/definitions/name', description: 'the redis resource that carries the bus (PUBLISH / SUBSCRIBE); may be left out when the topology declares one redis resource' },
+      channel: str('the pub/sub channel: instances on the same channel are peers and drop each other\'s invalidated keys; give each service its own when several share one Redis', { default: 'actorrt', pattern: '^[^\\s]+$' }),
+      timeout: duration('500ms', 'how long a write (a route invalidate:, ctx.caches delete) waits for every peer instance to confirm; a peer that does not is logged and counted, and the reply goes out'),
+      staleness: duration('5s', 'while this instance is cut off from the bus, memory entries stored longer ago than this are misses (they may have missed an invalidation); on reconnect every memory store is flushed'),
+    }, { description: 'invalidation of memory caches across instances (several actorrt instances behind a load balancer): through Redis pub/sub, acknowledged by every peer before the mutating request is answered; peers find each other through Redis alone' }),
     resources: {
       type: 'object',
       default: {},

@@ -13,6 +13,8 @@ export interface Config {
   readonly file: string;
   readonly http: HttpConfig;
   readonly admin: AdminConfig;
+  /** Invalidation of memory caches across instances; absent = this instance alone. */
+  readonly bus?: BusConfig;
   readonly resources: Readonly<Record<string, ResourceConfig>>;
   readonly caches: Readonly<Record<string, CacheConfig>>;
   readonly pools: Readonly<Record<string, PoolConfig>>;
@@ -22,6 +24,21 @@ export interface Config {
 export interface AdminConfig {
   /** The metrics listener's address; false = none. */
   readonly metrics: { readonly host: string; readonly port: number } | false;
+}
+
+/**
+ * The invalidation bus (runtime/bus/): memory-store invalidations published on a Redis channel and
+ * acknowledged by every peer instance before the mutating request is answered.
+ */
+export interface BusConfig {
+  /** The redis resource carrying it (resolved: the only redis resource when the file names none; '' when there is none to pick, which cross-checks report). */
+  readonly redis: string;
+  /** The pub/sub channel; instances on the same channel are peers. */
+  readonly channel: string;
+  /** Milliseconds a write waits for peers' acknowledgements. */
+  readonly timeout: number;
+  /** Milliseconds: while cut off from the bus, memory entries stored longer ago than this are misses. */
+  readonly staleness: number;
 }
 
 export interface HttpConfig {

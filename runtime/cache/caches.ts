@@ -26,6 +26,8 @@ export class Caches {
   private readonly listeners: Array<(inv: Invalidation) => void> = [];
   /** Stores a route's `vary` makes variants in: only their invalidations look for `key#...`. */
   private varying: ReadonlySet<string>;
+  /** Whether the instance is cut off from the invalidation bus (memory stores then serve by bus.staleness). */
+  private cut = false;
 
   constructor(config: Config, private readonly log: Logger) {
     this.config = config;
@@ -55,7 +57,22 @@ export class Caches {
       this.stores.delete(name);
       void store.close();
     }
+    this.staleness();
     await this.open(wait);
+  }
+
+  /**
+   * The instance was cut off from the invalidation bus, or is back (the primary flushed every
+   * memory store first): while cut off, memory entries older than bus.staleness are misses.
+   */
+  cutOff(cut: boolean): void {
+    this.cut = cut;
+    this.staleness();
+  }
+
+  private staleness(): void {
+    const maxAge = this.cut ? this.config.bus?.staleness : undefined;
+    for (const s of this.stores.values()) if (s instanceof MemoryStore) s.maxAge = maxAge;
   }
 
   /** The store named `name` (opened by `open`, or here if asked first: a Redis one only after `open`); undefined when the topology has none by that name. */
@@ -65,7 +82,9 @@ export class Caches {
     const config = this.config.caches[name];
     if (config === undefined) return undefined;
     if (config.store === 'memory') {
-      store = new MemoryStore(name, config);
+      const memory = new MemoryStore(name, config);
+      memory.maxAge = this.cut ? this.config.bus?.staleness : undefined;
+      store = memory;
     } else {
       const resource = this.config.resources[config.resource];
       if (resource?.type !== 'redis') return undefined; // validated at load: cannot happen

@@ -10,6 +10,12 @@ interface Envelope {
   readonly expires?: number;
 }
 
+/** What the LRU keeps per key: keyv's envelope and when it was stored (ms since the epoch). */
+interface Stored {
+  readonly envelope: Envelope;
+  readonly at: number;
+}
+
 /** Bytes counted for an entry besides its key and value (the LRU's own bookkeeping, roughly). */
 const ENTRY_OVERHEAD = 64;
 
@@ -20,11 +26,16 @@ const ENTRY_OVERHEAD = 64;
  */
 export class MemoryStore implements CacheStore {
   readonly kind = 'memory' as const;
-  private readonly lru: LRUCache<string, Envelope>;
+  private readonly lru: LRUCache<string, Stored>;
   private readonly keyv: Keyv;
+  /**
+   * Set while the instance is cut off from the invalidation bus (ms): an entry stored longer ago
+   * may have missed an invalidation from another instance, so it reads as a miss.
+   */
+  maxAge: number | undefined;
 
   constructor(readonly name: string, readonly config: MemoryCache) {
-    this.lru = new LRUCache<string, Envelope>({
+    this.lru = new LRUCache<string, Stored>({
       max: config.maxEntries,
       ...(config.maxBytes === undefined ? {} : { maxSize: config.maxBytes, maxEntrySize: config.maxBytes }),
     });
@@ -32,9 +43,9 @@ export class MemoryStore implements CacheStore {
     const sized = config.maxBytes !== undefined;
     // keyv hands a number TTL as the third argument; lru-cache takes an options object.
     const adapter = {
-      get: (key: string) => lru.get(key),
+      get: (key: string) => this.envelope(key),
       set: (key: string, value: Envelope, ttl?: number) => {
-        lru.set(key, value, { ...(ttl === undefined ? {} : { ttl }), ...(sized ? { size: sizeOf(key, value.value) } : {}) });
+        lru.set(key, { envelope: value, at: Date.now() }, { ...(ttl === undefined ? {} : { ttl }), ...(sized ? { size: sizeOf(key, value.value) } : {}) });
         return true;
       },
       delete: (key: string) => lru.delete(key),
@@ -52,9 +63,16 @@ export class MemoryStore implements CacheStore {
 
   /** What get() resolves to, synchronously: the same envelope keyv wrote, the same expiry check. */
   peek(key: string): unknown {
-    const envelope = this.lru.get(key);
+    const envelope = this.envelope(key);
     if (envelope === undefined || (envelope.expires !== undefined && Date.now() > envelope.expires)) return undefined;
     return envelope.value;
+  }
+
+  /** The envelope stored for `key`, unless the bus is cut off and it is older than `maxAge`. */
+  private envelope(key: string): Envelope | undefined {
+    const stored = this.lru.get(key);
+    if (stored === undefined || (this.maxAge !== undefined && Date.now() - stored.at > this.maxAge)) return undefined;
+    return stored.envelope;
   }
 
   async set(key: string, value: unknown, ttl: number): Promise<void> {

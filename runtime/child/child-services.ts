@@ -109,7 +109,7 @@ export class ChildServices {
  * (before start-up: nothing yet). `requests`: what a front worker counted of its requests.
  */
 export function actorHandlers(actors: () => ChildServices | undefined, routes: () => RouteCacheCounts[] = () => [], requests?: () => MetricsSnapshot | undefined):
-  Pick<RoleHandlers<StartMessage | StartPoolMessage>, 'loads' | 'caches' | 'metrics' | 'invalidate' | 'poolDown'> {
+  Pick<RoleHandlers<StartMessage | StartPoolMessage>, 'loads' | 'caches' | 'metrics' | 'invalidate' | 'poolDown' | 'cutOff'> {
   const vitals = new ProcessVitals();
   return {
     loads: () => actors()?.host.loads() ?? [],
@@ -123,5 +123,7 @@ export function actorHandlers(actors: () => ChildServices | undefined, routes: (
     },
     invalidate: async (inv) => { await actors()?.caches.caches.forget(inv); },
     poolDown: (pool, reason) => actors()?.host.markDown(pool, reason),
+    // Before start-up there is nothing cached; the primary tells a process that starts while cut off once it is ready.
+    cutOff: (cut) => actors()?.caches.caches.cutOff(cut),
   };
 }

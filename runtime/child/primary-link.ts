@@ -56,6 +56,8 @@ export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
   /** Another process invalidated keys: drop them here. */
   invalidate(inv: Invalidation): Promise<void>;
   poolDown(pool: string, reason: string): void;
+  /** The instance is cut off from the invalidation bus (memory entries older than bus.staleness are misses), or back. */
+  cutOff(cut: boolean): void;
   /** Drain and exit (with `code` when non-zero); called once per reason, must tolerate repeats. */
   shutdown(timeout: number, mode: ShutdownMessage['mode'], code?: number): Promise<void>;
 }
@@ -116,6 +118,7 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
       }
       case 'scraped': answered(msg); break;
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
+      case 'bus': on.cutOff(msg.cutOff); break;
       case 'shutdown': void on.shutdown(msg.timeout, msg.mode); break;
       default:
         if (!isStart(msg) || started) {

@@ -1,3 +1,4 @@
+import type { BusStatus } from '../bus/invalidation-bus.js';
 import type { CacheStatus } from '../cache/stats.js';
 import { ActorrtError } from '../errors.js';
 import type { ResourceStatus } from '../primary/resource-health.js';
@@ -49,11 +50,19 @@ function describe(s: InstanceStatus): string[] {
     ...s.pools.map(describePool),
     ...(s.resources.length === 0 ? [] : ['resources:', ...s.resources.map(describeResource)]),
     ...(s.caches.length === 0 ? [] : ['caches:', ...s.caches.map(describeCache)]),
+    ...(s.bus === undefined ? [] : [describeBus(s.bus)]),
     ...(s.lastReload === undefined ? [] : [
       `last reload: ${s.lastReload.at} (${s.lastReload.trigger}) ${s.lastReload.ok ? 'applied' : 'not applied'}`,
       ...(s.lastReload.ok ? s.lastReload.plan : s.lastReload.error?.issues ?? [`${s.lastReload.error?.code ?? ''}  ${s.lastReload.error?.message ?? ''}`]).map((l) => `  ${l}`),
     ]),
   ];
+}
+
+function describeBus(b: BusStatus): string {
+  const state = b.connected ? 'connected' : `CUT OFF for ${Math.round((Date.now() - b.since) / 1000)}s (memory entries older than the staleness bound are misses)`;
+  const rt = b.roundTrip === undefined ? '' : `, round trip p50 ${b.roundTrip.p50} ms p99 ${b.roundTrip.p99} ms`;
+  return `bus: ${state} on ${b.channel} via ${b.redis}, ${b.peers} peer${b.peers === 1 ? '' : 's'}${rt}, sent ${b.sent} received ${b.received}, `
+    + `${b.ackTimeouts} unacknowledged, ${b.flushes} flush${b.flushes === 1 ? '' : 'es'}${b.queued > 0 ? `, ${b.queued} queued` : ''}`;
 }
 
 function describePool(p: PoolStatus): string {

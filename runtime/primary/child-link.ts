@@ -6,6 +6,7 @@ import type {
   AliveMessage, CallMessage, ChildMessage, EscalateMessage, FinalMetricsMessage, InvalidateMessage, PrimaryMessage, ReadyMessage, ReplyMessage, ResourceMessage, ScrapeMessage, StartupFailedMessage,
   SupervisionMessage,
 } from '../protocol/messages.js';
+import type { Invalidation } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { VERSION } from '../version.js';
 
@@ -287,13 +288,13 @@ function failure(msg: StartupFailedMessage): ActorrtError {
 }
 
 /**
- * Carry one child's invalidation to every other running child and tell it once all have dropped
- * the keys: only then does it answer the request that caused it. A child that does not answer
- * within `timeout` ms is logged and not waited for; one that is gone has no entries left.
+ * Carry an invalidation to `to` (every other running child of this instance) and resolve once
+ * all have dropped the keys: only then is the request that caused it answered. A child that
+ * does not answer within `timeout` ms is logged and not waited for; one that is gone has no
+ * entries left.
  */
-export async function relayInvalidation(from: ChildLink, msg: InvalidateMessage, others: readonly ChildLink[], timeout: number, log: Logger): Promise<void> {
-  const { keys, prefixes, stores } = msg;
-  await Promise.all(others.filter((c) => c.connected).map((c) => c.call({ type: 'invalidate', keys, prefixes, ...(stores === undefined ? {} : { stores }) }, timeout)
+export async function relayInvalidation(inv: Invalidation, to: readonly ChildLink[], timeout: number, log: Logger): Promise<void> {
+  const { keys, prefixes, stores } = inv;
+  await Promise.all(to.filter((c) => c.connected).map((c) => c.call({ type: 'invalidate', keys, prefixes, ...(stores === undefined ? {} : { stores }) }, timeout)
     .catch((err: unknown) => log.warn({ child: c.name, err: err instanceof Error ? err.message : String(err) }, 'a process did not confirm a cache invalidation'))));
-  from.send({ type: 'invalidated', id: msg.id });
 }

@@ -88,6 +88,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     unwatch?.();
     unwatchProcesses?.();
     admin?.close();
+    void processes.bus.close();
     metricsServer?.close();
     metricsServer?.closeAllConnections();
     listener.close();
@@ -108,6 +109,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     listener.close();
     // Front workers first (they stop sending), then the pool processes they were calling.
     await supervisor.stopAll(processes.config.http.shutdownTimeout, FRONT);
+    await processes.bus.close();
     releaseFiles();
     done(code);
   };
@@ -161,6 +163,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     process.off('unhandledRejection', onBug);
   };
 
+  // Connects in the background: a Redis that is down delays nothing (the instance starts cut off from its peers).
+  void processes.bus.apply(config);
   try {
     await startAll(processes, config);
   } catch (err) {
@@ -174,6 +178,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   /** The status of the instance from the loads just gathered: `status`, `top` and /metrics read this one shape. */
   const statusFrom = (loads: ReadonlyMap<Child, ProcessStats>): InstanceStatus => {
     const current = processes.config;
+    const bus = processes.bus.status();
     return {
       pid: process.pid,
       url: `http://${hostForUrl(current.http.host)}:${listener.port}`,
@@ -186,6 +191,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       resources: reports.health.status(current),
       ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
       ...(metricsAt === undefined ? {} : { metrics: metricsAt }),
+      ...(bus === undefined ? {} : { bus }),
     };
   };
   const scraper = new Scraper(processes, reports, reloader.tally);

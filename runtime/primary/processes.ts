@@ -13,6 +13,7 @@ import type { ProcessReports } from './reports.js';
 import type { PoolStatus, ProcessStatus } from './status.js';
 import type { Child } from './child.js';
 import { ChildSupervisor, type SupervisorOptions } from './supervisor.js';
+import { InstanceBus } from './instance-bus.js';
 
 const FRONT_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const POOL_ENTRY = fileURLToPath(new URL('../pool-process/main.js', import.meta.url));
@@ -42,6 +43,8 @@ export interface ProcessStats {
  */
 export class Processes {
   readonly supervisor: ChildSupervisor;
+  /** The invalidation bus to other instances (none unless the topology declares `bus:`). */
+  readonly bus: InstanceBus;
   private current: Deployed;
   /** Bumped whenever the topology or the set of listed processes changes; children record what they were given. */
   private generation = 1;
@@ -57,6 +60,7 @@ export class Processes {
       policy: (group) => (group === FRONT ? undefined : this.config.pools[group]?.supervision) ?? { strategy: 'one-for-one', ...this.config.http.supervision },
       keepServing: (group) => group === FRONT,
       ready: (child, restarted) => {
+        this.bus.childReady(child);
         const lagging = (err: unknown): void => this.log.warn({ ...child.spec.fields, err: (err as Error).message }, 'could not bring a process up to date');
         if (restarted) {
           // Back at the same socket: peers reconnect now rather than at the end of their backoff
@@ -73,7 +77,9 @@ export class Processes {
         else this.reports.counters.record(child.spec.group, 'process-restart');
       },
       gaveUp: (group, reason, child) => this.gaveUp(group, reason, child),
+      beyond: (inv) => this.bus.publish(inv),
     }, options);
+    this.bus = new InstanceBus(this.supervisor, log);
   }
 
   get config(): Config {
@@ -89,6 +95,7 @@ export class Processes {
   setDeployed(next: Deployed): void {
     this.current = next;
     this.generation++;
+    void this.bus.apply(next.config);
   }
 
   /** Processes of a group (FRONT, or an isolated pool's name) that are not leaving, oldest first. */

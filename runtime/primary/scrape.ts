@@ -49,7 +49,7 @@ export class Scraper {
     const started = performance.now();
     const stats = await this.processes.loads(SCRAPE_TIMEOUT_MS, true);
     const { metrics } = this.reports;
-    const parts: ProcessPart[] = [{ identity: { role: 'primary', pool: '', index: 0, pid: process.pid }, up: true, snapshot: this.vitals.snapshot() }];
+    const parts: ProcessPart[] = [{ identity: { role: 'primary', pool: '', index: 0, pid: process.pid }, up: true, snapshot: { ...this.vitals.snapshot(), ...this.processes.bus.metrics() } }];
     for (const child of this.processes.supervisor.list()) {
       const { pid } = child;
       if (pid === undefined) continue;
@@ -106,6 +106,16 @@ export class Scraper {
     }
     for (const [key, n] of this.reloads) add('actorrt_reloads_total', key.split(' '), n);
     for (const [key, n] of this.replacements) add('actorrt_process_replacements_total', key.split(' '), n);
+    if (status.bus !== undefined) {
+      const b = status.bus;
+      add('actorrt_bus_up', [], b.connected ? 1 : 0);
+      add('actorrt_bus_peers', [], b.peers);
+      add('actorrt_bus_invalidations_total', ['sent'], b.sent);
+      add('actorrt_bus_invalidations_total', ['received'], b.received);
+      add('actorrt_bus_ack_timeouts_total', [], b.ackTimeouts);
+      add('actorrt_bus_flushes_total', [], b.flushes);
+      add('actorrt_bus_queued', [], b.queued);
+    }
     add('actorrt_scrape_duration_seconds', [], this.lastDuration);
     return own;
   }

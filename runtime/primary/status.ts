@@ -1,3 +1,4 @@
+import type { BusStatus } from '../bus/invalidation-bus.js';
 import type { CacheStatus } from '../cache/stats.js';
 import type { SupervisionCounts } from '../supervision/counters.js';
 import type { ResourceStatus } from './resource-health.js';
@@ -67,6 +68,8 @@ export interface InstanceStatus {
   readonly lastReload?: ReloadOutcome;
   /** Where the metrics listener serves, or why there is none (absent: `admin.metrics: false`). */
   readonly metrics?: { readonly url: string } | { readonly error: string };
+  /** The invalidation bus to other instances (absent: the topology has no `bus:`). */
+  readonly bus?: BusStatus;
 }
 
 /** Check an admin answer's shape once, at the boundary, before anything reads it. */

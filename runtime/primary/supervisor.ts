@@ -1,6 +1,7 @@
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CallMessage, PrimaryMessage, ReplyMessage, ShutdownMessage } from '../protocol/messages.js';
+import type { Invalidation } from '../protocol/shapes.js';
 import { decide, decideKeepServing, prune, type RestartPolicy } from '../supervision/policy.js';
 import { ChildLink, deadProcess, forkProcess, relayInvalidation, type ChildProcessLike, type ForkChild } from './child-link.js';
 import type { Vitals } from '../supervision/liveness.js';
@@ -27,6 +28,8 @@ export interface SupervisorHooks {
   restarting(child: Child): void;
   /** A group exceeded its restart intensity (its children are being stopped). */
   gaveUp(group: string, reason: string, child: Child): void;
+  /** Carry a child's invalidation beyond this instance (the invalidation bus); resolves when peers confirmed or its bound passed. */
+  beyond(inv: Invalidation): Promise<void>;
 }
 
 export interface SupervisorOptions {
@@ -139,6 +142,16 @@ export class ChildSupervisor {
   /** Send `message` to every child whose channel is open (a child that just died is skipped or handled by its link). */
   tellAll(message: PrimaryMessage): void {
     for (const record of this.children.values()) record.link?.send(message);
+  }
+
+  /** Send `message` to `child` if its channel is open. */
+  tell(child: Child, message: PrimaryMessage): void {
+    this.children.get(child)?.link?.send(message);
+  }
+
+  /** Drop `inv` from every running process's memory stores (another instance invalidated it); resolves when each confirmed or timed out. */
+  relayAll(inv: Invalidation): Promise<void> {
+    return relayInvalidation(inv, this.running(), INVALIDATE_TIMEOUT, this.log);
   }
 
   /** ChildRecord that `child` now runs topology `generation` (it applied a reconfigure). */
@@ -280,8 +293,10 @@ export class ChildSupervisor {
         alive: (msg) => { record.vitals = { lastAlive: Date.now(), rss: msg.rss }; },
         ...this.reports.from(spec.name, () => link.pid),
         invalidate: (msg) => {
-          const others = [...this.children.values()].filter((r) => r !== record && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
-          void relayInvalidation(link, msg, others, INVALIDATE_TIMEOUT, this.log);
+          const { id, type: _, ...inv } = msg;
+          // Every other process here and every other instance, at once; the asker answers its request only after both.
+          void Promise.all([relayInvalidation(inv, this.running(link), INVALIDATE_TIMEOUT, this.log), this.hooks.beyond(inv)])
+            .then(() => link.send({ type: 'invalidated', id }));
         },
         scrape: (msg) => {
           this.reports.expose(msg.openMetrics).then((out) => link.send({ type: 'scraped', id: msg.id, ...out }), (err: unknown) => {
@@ -303,6 +318,11 @@ export class ChildSupervisor {
   }
 
   /** A child told to stop (retired, or the instance is stopping) is not taken into service. */
+  /** Links of the processes that hold caches now (serving or draining), but `except`. */
+  private running(except?: ChildLink): ChildLink[] {
+    return [...this.children.values()].filter((r) => r.link !== except && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
+  }
+
   private leaving(record: ChildRecord): boolean {
     return record.state === 'retiring' || this.stopping;
   }

@@ -64,6 +64,7 @@ export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
     };
     case 'shutdown': return { type, timeout: nonNegative(m, 'timeout', at), mode: oneOf(m, 'mode', ['stop', 'retire'] as const, at) };
     case 'pool-down': return { type, pool: str(m, 'pool', at), reason: str(m, 'reason', at) };
+    case 'bus': return { type, cutOff: bool(m, 'cutOff', at) };
     case 'reconfigure': return {
       type, id: count(m, 'id', at), config: decodeConfig(m['config'], `${at}.config`), endpoints: mapOf(m, 'endpoints', at, item.strs), down: mapOf(m, 'down', at, item.str),
     };

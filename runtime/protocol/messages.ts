@@ -93,6 +93,13 @@ export interface ProfileMessage {
   readonly maxRss?: number;
 }
 
+/**
+ * Primary -> every child: the instance is cut off from the invalidation bus (`cutOff`: memory
+ * entries stored longer ago than bus.staleness are misses) or back (its memory stores were
+ * flushed first). Sent on each change, and to a process that starts while cut off.
+ */
+export interface BusStateMessage { readonly type: 'bus'; readonly cutOff: boolean }
+
 /** Primary -> the front worker that asked (`scrape`): the instance's metrics as text, or why there are none. */
 export interface ScrapedMessage {
   readonly type: 'scraped';
@@ -103,7 +110,7 @@ export interface ScrapedMessage {
 }
 
 export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
-  | ScrapedMessage | ProfileMessage;
+  | ScrapedMessage | ProfileMessage | BusStateMessage;
 
 /** The calls the primary makes (it adds the id): each is answered by one `reply`. */
 export type CallMessage = Omit<ReconfigureMessage, 'id'> | Omit<InvalidateMessage, 'id'> | Omit<StatsMessage, 'id'> | Omit<ProfileMessage, 'id'>;

@@ -93,6 +93,14 @@ export const FAMILIES: readonly MetricFamily[] = [
   primary('actorrt_resource_up', 'gauge', 'Whether a resource is available in every process that opened it (1) or not (0)', ['resource']),
   primary('actorrt_resource_errors_total', 'counter', 'Times a process reported a resource unreachable', ['resource']),
   primary('actorrt_reloads_total', 'counter', 'Reloads and scales, by trigger and result (applied, unchanged, refused)', ['trigger', 'result']),
+  // The invalidation bus to other instances (only with `bus:`).
+  primary('actorrt_bus_up', 'gauge', 'Whether the instance hears the invalidation bus (1) or is cut off from it (0: memory entries older than bus.staleness are misses)'),
+  primary('actorrt_bus_peers', 'gauge', 'Other instances subscribed to the bus channel at the last count'),
+  primary('actorrt_bus_invalidations_total', 'counter', 'Invalidations published to peer instances (direction sent) and applied from them (received)', ['direction']),
+  primary('actorrt_bus_ack_timeouts_total', 'counter', 'Invalidations some peer instance did not acknowledge within bus.timeout (the write was answered anyway)'),
+  primary('actorrt_bus_flushes_total', 'counter', 'Times the instance flushed every memory store on getting the bus back (including its first connection)'),
+  primary('actorrt_bus_queued', 'gauge', 'Invalidations written while cut off, waiting to be published'),
+  primary('actorrt_bus_round_trip_seconds', 'histogram', 'From publishing an invalidation to the last peer\'s acknowledgement (invalidations with at least one peer)'),
   primary('actorrt_scrape_duration_seconds', 'gauge', 'How long the previous collection from every process took'),
 ];
 

@@ -11,4 +11,5 @@
 // older pool process would refuse them (BadFrameError) or hand its actors a request without `trace`.
 // 5: the primary scrapes metrics through `stats` replies (`metrics`), children send `final-metrics` as they
 // drain and front workers ask for `scrape`; pool loads carry `busy`.
-export const PROTOCOL_VERSION = 5;
+// 6: the primary tells children whether the instance is cut off from the invalidation bus (`bus`).
+export const PROTOCOL_VERSION = 6;

@@ -122,6 +122,7 @@ function harness(hooks: Partial<SupervisorHooks> = {}): Harness {
     ready: (child, restarted) => readies.push({ child, restarted }),
     restarting: () => undefined,
     gaveUp: (group) => gaveUp.push(group),
+    beyond: () => Promise.resolve(),
     ...hooks,
   }, {
     readyTimeout: READY_TIMEOUT,

@@ -46,3 +46,18 @@ test('delete takes exact keys with their vary variants (where a route varies), a
   assert.deepEqual(await Promise.all(['user:1', 'user:1#accept-language=fr', 'user:10', 'users:p1', 'users:p2', 'other'].map((k) => s.get(k))),
     [undefined, undefined, 'user:10', undefined, undefined, 'other']);
 });
+
+test('while cut off from the bus (maxAge set), entries stored longer ago are misses for get and peek; newer ones and lifting it serve again', { timeout: 30_000 }, async () => {
+  const s = store();
+  await s.set('old', 'o', 60_000);
+  await eventually('the old entry is at least 30 ms old', async () => {
+    s.maxAge = 20;
+    return (await s.get('old')) === undefined;
+  }, 5000);
+  assert.equal(s.peek('old'), undefined);
+  await s.set('new', 'n', 60_000);
+  assert.equal(await s.get('new'), 'n', 'an entry stored while cut off is served until it is maxAge old');
+  assert.equal(s.peek('new'), 'n');
+  s.maxAge = undefined;
+  assert.equal(await s.get('old'), 'o', 'the entry was kept: only serving it was held back');
+});
