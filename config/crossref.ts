@@ -17,6 +17,9 @@ export const ACTOR_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
  * Checks the schema cannot express: names that refer to other sections, files that must exist,
  * routes that can never match, values that only make sense together. Runs on the typed Config.
  */
+/** Longest bus.timeout: below the 3 s the process that asked for the invalidation waits (INVALIDATE_WAIT_MS), with room for the peer's own processes. */
+const MAX_BUS_TIMEOUT = 2000;
+
 /** Lowest maxRss accepted. */
 const MIN_RSS = 128 * 1048576;
 
@@ -88,6 +91,10 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
       redis.length === 0 ? 'declare one under resources: (type: redis, url: redis://...) and it is used' : `for example bus: { redis: ${redis[0] as string} }`);
     } else if (ref(['bus', 'redis'], 'resource', config.bus.redis, config.resources)) {
       wantType(['bus', 'redis'], config.bus.redis, 'redis', 'the bus');
+    }
+    if (config.bus.timeout > MAX_BUS_TIMEOUT) {
+      report(['bus', 'timeout'], 'ACTORRT_E_CONFIG_VALUE', `bus.timeout is above ${MAX_BUS_TIMEOUT / 1000}s`,
+        'a write waits at most 3 s for every process and peer to drop its keys; a slower peer is better counted than waited for (e.g. timeout: 500ms)');
     }
   }
 

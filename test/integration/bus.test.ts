@@ -205,6 +205,11 @@ describe('bus configuration', { timeout: 60_000 }, () => {
     const r3 = await runCli(['validate', typo]);
     assert.equal(r3.code, 1);
     assert.match(r3.stderr + r3.stdout, /typo\.yml:4:\d+.*names resource "r2", which is not declared/s);
+    const slow = join(dir, 'slow.yml');
+    writeFileSync(slow, `version: 1\nresources:\n  r1: { type: redis, url: ${REDIS} }\nbus:\n  timeout: 5s\npools:\n  p: { actor: ./a.mjs }\nroutes:\n  - match: { path: /x }\n    pool: p\n`);
+    const r4 = await runCli(['validate', slow]);
+    assert.equal(r4.code, 1);
+    assert.match(r4.stderr + r4.stdout, /slow\.yml:5:\d+.*bus\.timeout is above 2s/s);
   });
 
   test('a redis the bus cannot reach delays nothing: the instance starts cut off and serves', async (t) => {
