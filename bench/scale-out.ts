@@ -40,10 +40,10 @@ export interface ScaleOutProbe {
 export const SCALE_OUT_PROBES: ScaleOutProbe[] = [];
 
 /**
- * wrk through nginx for `seconds` (after a 2 s warm-up): req/s, latency, and CPU per request summed
- * over every actorrt process and nginx, in microseconds. For probes too.
+ * wrk on `cluster.url` (nginx's) for `seconds` after a 2 s warm-up: req/s, latency, and CPU per
+ * request summed over `cluster.cpu()` (every actorrt process and nginx), in microseconds. For probes too.
  */
-export async function measureThroughNginx(cluster: ScaleOutCluster, path: string, seconds: number, options: Partial<LoadOptions> = {}): Promise<Run> {
+export async function measureCluster(cluster: ScaleOutCluster, path: string, seconds: number, options: Partial<LoadOptions> = {}): Promise<Run> {
   const url = `${cluster.url}${path}`;
   await load(url, { connections: CONNECTIONS, seconds: 2, ...options });
   const before = cluster.cpu();
@@ -105,10 +105,10 @@ export async function scaleOutScenario(rounds: number, seconds: number, probes: 
         if (direct) {
           const instance = cluster.instances[0] as Running;
           const viaInstance = { ...cluster, url: `http://127.0.0.1:${instance.port}`, cpu: () => treeCpu(instance.pid) };
-          (rows[i] as Row).runs.push(await measureThroughNginx(viaInstance, PATH, seconds));
+          (rows[i] as Row).runs.push(await measureCluster(viaInstance, PATH, seconds));
           continue;
         }
-        (rows[i] as Row).runs.push(await measureThroughNginx(cluster, PATH, seconds));
+        (rows[i] as Row).runs.push(await measureCluster(cluster, PATH, seconds));
         for (const [p, probe] of probes.entries()) probeCells[p]?.[i]?.push(await probe.measure(cluster, seconds));
       } finally {
         await cluster.stop();
