@@ -60,6 +60,21 @@ export function compileInvalidation(template: string): InvalidationPattern {
 
 export type { Invalidation };
 
+/**
+ * One invalidation for several (a write's route `invalidate:` and its RFC 9111 target), so it
+ * crosses to other processes and instances once. Keys of one may be looked for in the other's
+ * stores too: dropping more than asked is safe, dropping less is not.
+ */
+export function mergeInvalidations(invs: readonly Invalidation[]): Invalidation | undefined {
+  if (invs.length <= 1) return invs[0];
+  const everywhere = invs.some((i) => i.stores === undefined);
+  return {
+    keys: [...new Set(invs.flatMap((i) => i.keys))],
+    prefixes: [...new Set(invs.flatMap((i) => i.prefixes))],
+    ...(everywhere ? {} : { stores: [...new Set(invs.flatMap((i) => i.stores ?? []))] }),
+  };
+}
+
 /** Render a route's invalidation patterns for one request. */
 export function renderInvalidation(patterns: readonly InvalidationPattern[], req: KeySource): Invalidation {
   const keys: string[] = [];

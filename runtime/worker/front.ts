@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { ActorRequest } from '../../actors/index.js';
 import type { Config, HttpResource } from '../../config/types.js';
 import { varyNames } from '../cache/cache-control.js';
-import { compileInvalidation, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
+import { compileInvalidation, mergeInvalidations, renderInvalidation, type Invalidation, type InvalidationPattern } from '../cache/keys.js';
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
 import { endWith } from '../trace/tracing.js';
@@ -232,10 +232,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const hit = cached !== undefined ? deps.cache.hit(policies.cache as RouteCachePolicy, cached) : undefined;
     if (hit !== undefined && lookup !== undefined) { cacheResult(lookup, hit); lookup.end(); }
     const outcome = hit ?? await endWith(lookup, cacheOrDispatch(table, routed, req, res, cached), cacheResult);
-    if (policies.invalidate !== undefined && outcome.reply.status < 400) {
-      await deps.invalidate(renderInvalidation(policies.invalidate, keySource));
+    if (outcome.reply.status < 400 && (policies.invalidate !== undefined || changesCache(table, method))) {
+      // One invalidation for the route's keys and the target's, so each crosses to the other processes (and instances) once.
+      const inv = mergeInvalidations([
+        ...(policies.invalidate === undefined ? [] : [renderInvalidation(policies.invalidate, keySource)]),
+        ...(changesCache(table, method) ? [targetInvalidation(table, path, search, req, outcome.reply)].filter((i) => i !== undefined) : []),
+      ]);
+      if (inv !== undefined) await deps.invalidate(inv);
     }
-    if (changesCache(table, method)) await invalidateTargets(table, path, search, req, outcome.reply);
     if (res.destroyed) return;
     if (deps.isDraining()) res.shouldKeepAlive = false;
     const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
@@ -285,9 +289,14 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
    * cache GET on those paths are looked at; nothing is done on an instance without caches.
    */
   async function invalidateTargets(table: RoutingTable, path: string, search: string, req: IncomingMessage, reply: Reply): Promise<void> {
-    if (reply.status >= 400) return;
-    const inv = unsafeInvalidation(table.router, (route) => table.policies.get(route)?.cache, path + search, req.headers, reply.headers);
+    const inv = targetInvalidation(table, path, search, req, reply);
     if (inv !== undefined) await deps.invalidate(inv);
+  }
+
+  /** What invalidateTargets removes (undefined: nothing). */
+  function targetInvalidation(table: RoutingTable, path: string, search: string, req: IncomingMessage, reply: Reply): Invalidation | undefined {
+    if (reply.status >= 400) return undefined;
+    return unsafeInvalidation(table.router, (route) => table.policies.get(route)?.cache, path + search, req.headers, reply.headers);
   }
 
   /** The same for a streamed proxy reply, once it is sent (its status and Location are known only then). */
