@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'undici';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,8 +38,43 @@ export interface ScaleOutProbe {
   measure(cluster: ScaleOutCluster, seconds: number): Promise<ReadonlyArray<string | number>>;
 }
 
+/** Sequential PUTs per size for the invalidation probe. */
+const WRITES = 400;
+
+/**
+ * The invalidation round trip with and without peers: sequential PUT /items/:id (a memory-cached
+ * route's invalidation, carried to every other instance by the bus before the reply) straight to
+ * instance 0, so nginx is not in the figure. With one instance there is no peer to wait for: the
+ * difference between the rows is what the bus costs a write.
+ */
+export const INVALIDATION_PROBE: ScaleOutProbe = {
+  title: `invalidation: ${WRITES} sequential PUTs to instance 0 (memory cache + bus to the others), ms`,
+  columns: ['PUT p50', 'PUT p99'],
+  async measure(cluster) {
+    const instance = cluster.instances[0] as Running;
+    const client = new Client(`http://127.0.0.1:${instance.port}`);
+    try {
+      const put = async (i: number): Promise<number> => {
+        const started = performance.now();
+        const res = await client.request({ method: 'PUT', path: '/items/bench', body: JSON.stringify({ i }), headers: { 'content-type': 'application/json' } });
+        await res.body.dump();
+        if (res.statusCode !== 200) throw new Error(`PUT /items/bench answered ${res.statusCode}`);
+        return performance.now() - started;
+      };
+      for (let i = 0; i < 50; i++) await put(i); // warm-up
+      const times: number[] = [];
+      for (let i = 0; i < WRITES; i++) times.push(await put(i));
+      times.sort((a, b) => a - b);
+      const at = (q: number): string => (times[Math.min(times.length - 1, Math.floor(q * times.length))] as number).toFixed(2);
+      return [at(0.5), at(0.99)];
+    } finally {
+      await client.close();
+    }
+  },
+};
+
 /** Probes every scale-out run adds (push one to add a table; they run after the req/s measurement of each size). */
-export const SCALE_OUT_PROBES: ScaleOutProbe[] = [];
+export const SCALE_OUT_PROBES: ScaleOutProbe[] = [INVALIDATION_PROBE];
 
 /**
  * wrk on `cluster.url` (nginx's) for `seconds` after a 2 s warm-up: req/s, latency, and CPU per
