@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix, relative } from 'node:path';
 import { test } from 'node:test';
 import { createRequire } from 'node:module';
@@ -11,9 +11,9 @@ import { HorizontalPodAutoscaler, type IHorizontalPodAutoscaler } from 'kubernet
 import { ConfigMap, Service, type IService } from 'kubernetes-models/v1';
 import { PodDisruptionBudget, type IPodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { loadConfigSource } from '../../config/validate.js';
+import { loadConfig } from '../../config/validate.js';
 import type { Config } from '../../config/types.js';
-import { ROOT, tempDir } from '../helpers.js';
+import { ROOT } from '../helpers.js';
 import { runCli } from './instance.js';
 import { POSTGRES_URL, REDIS_URL } from './services.js';
 
@@ -22,8 +22,11 @@ import { POSTGRES_URL, REDIS_URL } from './services.js';
 
 const DEPLOY = join(ROOT, 'examples', 'deploy');
 const K8S = join(DEPLOY, 'kubernetes');
-/** Where the Dockerfile puts the repository's files in the image (its WORKDIR). */
+/** Where the image mirrors the repository's layout (the Dockerfile's WORKDIR). */
 const IMAGE_ROOT = '/app';
+/** The topology, in the checkout and (mirrored under IMAGE_ROOT) in the image. */
+const TOPOLOGY = join(K8S, 'actorrt.yml');
+const TOPOLOGY_IN_IMAGE = posix.join(IMAGE_ROOT, relative(ROOT, TOPOLOGY));
 /** http.shutdownDelay's `auto` under Kubernetes (KUBERNETES_SERVICE_HOST set). */
 const SHUTDOWN_DELAY_AUTO_MS = 5000;
 /** What the grace period must leave beyond the delay and the drain: closing resources, the final metrics. */
@@ -93,13 +96,9 @@ function only<T>(manifests: readonly Manifest[], kind: string): T {
   return (of[0] as Manifest).data as T;
 }
 
-/** The topology as the image holds it, its /app paths mapped to this checkout, loaded by actorrt's own loader. */
-function topologyText(): string {
-  return readFileSync(join(K8S, 'actorrt.yml'), 'utf8').replaceAll(`${IMAGE_ROOT}/`, `${ROOT}/`);
-}
-
+/** The topology, loaded by actorrt's own loader (resolved paths, normalized durations and sizes). */
 function topology(): Config {
-  return loadConfigSource(topologyText(), join(K8S, 'actorrt.yml'), { ...ENV });
+  return loadConfig(TOPOLOGY, { ...ENV });
 }
 
 test('the Kubernetes manifests validate against the Kubernetes API schemas (kubernetes-models)', () => {
@@ -160,10 +159,12 @@ test('the manifests agree with each other and with the topology they mount', () 
   assert.ok((pod.terminationGracePeriodSeconds ?? 30) * 1000 >= delayMs + config.http.shutdownTimeout + GRACE_MARGIN_MS,
     `terminationGracePeriodSeconds covers shutdownDelay (${delayMs} ms) + shutdownTimeout (${config.http.shutdownTimeout} ms) + margin`);
 
-  // The topology: a ConfigMap mounted as a folder (never subPath), the one actorrt start names.
+  // The topology: a ConfigMap mounted as a folder (never subPath), the one actorrt start names, at
+  // its place in the checkout (mirrored in the image) so its relative actor paths resolve there too.
   const args = container.args ?? [];
   const started = args[args.indexOf('start') + 1];
   assert.ok(started !== undefined && args.includes('start'), 'the container runs actorrt start <topology>');
+  assert.equal(started, TOPOLOGY_IN_IMAGE);
   const mount = container.volumeMounts?.find((v) => v.mountPath === posix.dirname(started));
   assert.ok(mount !== undefined, `a volume is mounted at ${posix.dirname(started)}`);
   assert.equal(mount.subPath, undefined, 'no subPath: a subPath mount is never updated');
@@ -206,11 +207,9 @@ test('the manifests agree with each other and with the topology they mount', () 
   assert.deepEqual(init?.command, ['mkdir', '-p', '-m', '0700', tmpdir], 'an init container makes TMPDIR private (an emptyDir is 0777 without the sticky bit)');
 });
 
-test('actorrt validate accepts the example topology (the image\'s /app paths mapped to this checkout)', { timeout: 60_000 }, async () => {
-  const file = join(tempDir('deploy'), 'actorrt.yml');
-  writeFileSync(file, topologyText());
+test('actorrt validate accepts the example topology and imports its actor', { timeout: 60_000 }, async () => {
   // Imports the actor as the image would (tsx, the 'actorrt' self-reference).
-  const r = await runCli(['validate', file], 40_000, ENV);
+  const r = await runCli(['validate', TOPOLOGY], 40_000, ENV);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^ok: 1 pool, 4 routes, 2 resources, 1 cache/);
 });
@@ -251,6 +250,8 @@ test('the Dockerfile builds in stages, ships no dev dependencies, runs unprivile
 
   // The runtime stage: a non-root USER, tini as PID 1, exec-form commands (a shell between tini
   // and actorrt would receive SIGTERM instead of actorrt).
+  const workdirs = runtime.filter((i) => i.getKeyword() === 'WORKDIR').map((i) => args(i)[0]);
+  assert.equal(workdirs[workdirs.length - 1], IMAGE_ROOT, 'the runtime stage works in the folder the checkout is mirrored to');
   const users = runtime.filter((i) => i.getKeyword() === 'USER').map((i) => args(i)[0]);
   assert.ok(users.length > 0 && !['root', '0'].includes((users[users.length - 1] ?? '').split(':')[0] ?? ''), 'the runtime stage runs as a non-root USER');
   const entrypoint = runtime.find((i) => i.getKeyword() === 'ENTRYPOINT');
@@ -278,13 +279,14 @@ test('the Dockerfile builds in stages, ships no dev dependencies, runs unprivile
       copied.push({ src, dest });
     }
   }
-  // The image's topology is the one the manifests mount, at the path actorrt start names, and
-  // every actor it names under /app is copied there.
-  assert.ok(copied.some((c) => c.src === 'examples/deploy/kubernetes/actorrt.yml' && c.dest === command[2]));
+  // The image's topology is the one the manifests mount, at the path actorrt start names, and the
+  // actors it names are copied to their places in the checkout's layout, where its relative paths lead.
+  assert.equal(command[2], TOPOLOGY_IN_IMAGE);
+  const inImage = (c: { dest: string }): string => posix.resolve(IMAGE_ROOT, c.dest);
+  assert.ok(copied.some((c) => c.src === relative(ROOT, TOPOLOGY) && inImage(c) === TOPOLOGY_IN_IMAGE), 'the image holds the topology');
   for (const pool of Object.values(topology().pools)) {
-    const inImage = pool.actor.replace(`${ROOT}/`, `${IMAGE_ROOT}/`);
-    assert.ok(copied.some((c) => inImage.startsWith(posix.join(IMAGE_ROOT, c.dest.replace(/^\.\//, '')) + '/')),
-      `the image holds ${inImage}`);
+    const actor = relative(ROOT, pool.actor);
+    assert.ok(copied.some((c) => actor.startsWith(`${c.src}/`) && inImage(c) === posix.join(IMAGE_ROOT, c.src)), `the image holds ${actor} at ${posix.join(IMAGE_ROOT, actor)}`);
   }
 });
 
