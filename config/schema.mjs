@@ -32,7 +32,7 @@ const schema = {
     http: obj({
       port: int(0, 8080, 'TCP port; 0 picks a free one', 65535),
       host: str('address to listen on', { default: '0.0.0.0' }),
-      workers: { oneOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }], default: 'auto', description: 'front worker processes; auto = CPU count' },
+      workers: { oneOf: [{ type: 'integer', minimum: 1, maximum: 256 }, { const: 'auto' }], default: 'auto', description: 'front worker processes; auto = the CPUs this instance may use (CPU affinity, capped by a container\'s CPU quota)' },
       limits: obj({
         bodyBytes: size('1mb', 'largest request body accepted (413 past it)'),
         headersTimeout: duration('10s', 'time allowed to receive the request headers'),

@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger, worthLogging } from '../logger.js';
 import { serveAdmin, type AdminHandler } from './admin.js';
+import { usableCpus } from './cpu-count.js';
 import { bindListener, hostForUrl } from './listener.js';
 import { PidFile } from './pid-file.js';
 import { profileProcess } from './profile.js';
@@ -47,7 +47,7 @@ const PARENT_CHECK_MS = 1000;
 export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
   const config = loadConfig(file);
   const log = createLogger('primary');
-  const workersOf = (c: Config): number => options.workers ?? (c.http.workers === 'auto' ? availableParallelism() : c.http.workers);
+  const workersOf = (c: Config): number => options.workers ?? (c.http.workers === 'auto' ? usableCpus() : c.http.workers);
   const pidPath = options.pidFile ?? PidFile.defaultPath(config.file);
   const running = PidFile.readEntry(pidPath);
   if (running !== undefined && (running.runtimeDir === undefined || existsSync(running.runtimeDir))) {
