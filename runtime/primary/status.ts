@@ -98,7 +98,13 @@ export function isStopAnswer(value: unknown): value is StopAnswer {
 export function isInstanceStatus(value: unknown): value is InstanceStatus {
   const v = value as Partial<InstanceStatus> | null;
   return v !== null && typeof v === 'object' && typeof v.pid === 'number' && typeof v.url === 'string'
-    && Array.isArray(v.workers) && Array.isArray(v.pools) && Array.isArray(v.resources) && Array.isArray(v.caches);
+    && Array.isArray(v.workers) && Array.isArray(v.pools) && Array.isArray(v.resources) && Array.isArray(v.caches)
+    && (v.stopping === undefined || isStopping(v.stopping));
+}
+
+function isStopping(value: unknown): value is NonNullable<InstanceStatus['stopping']> {
+  const v = value as { phase?: unknown; left?: unknown } | null;
+  return v !== null && typeof v === 'object' && (v.phase === 'draining' || (v.phase === 'leaving' && typeof v.left === 'number'));
 }
 
 /** Check a reload / scale answer's shape. */
