@@ -120,7 +120,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     leavingUntil = undefined;
   };
 
-  /** `leave`: a graceful stop (signal, `actorrt stop`, the parent gone) leaves the load balancers first, for http.shutdownDelay. */
+  /** Stop the instance, exiting with `code`; a `graceful` one (signal, `actorrt stop`, the parent gone) leaves the load balancers first, for http.shutdownDelay. */
   const shutdown = async (code: number, graceful = code === 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
