@@ -50,7 +50,7 @@ export function applyMode(path: readonly string[]): ApplyMode {
   const [section, name, key] = path;
   if (section === 'http') {
     if (name === 'port' || name === 'host') return 'restart';
-    return name === 'limits' ? 'roll' : 'live'; // workers grow / shrink; health and shutdownTimeout are read per use
+    return name === 'limits' ? 'roll' : 'live'; // workers grow / shrink; health, shutdownTimeout and shutdownDelay are read per use (a stop reads them as it begins)
   }
   if (section === 'routes' || section === 'caches' || section === 'file' || section === 'version' || section === 'admin' || section === 'bus') return 'live';
   if (section === 'pools') {

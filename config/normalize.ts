@@ -43,6 +43,7 @@ function http(h: Raw): HttpConfig {
       maxConnections: limits['maxConnections'] as number,
     },
     shutdownTimeout: ms(h['shutdownTimeout']),
+    shutdownDelay: h['shutdownDelay'] === 'auto' ? 'auto' : ms(h['shutdownDelay']),
     watchdog: ms(h['watchdog']),
     ...opt('maxRss', h['maxRss'] === undefined ? undefined : size(h['maxRss'])),
     health: { live: health['live'] as string, ready: health['ready'] as string },

@@ -80,6 +80,11 @@ function toIssue(err: ErrorObject, doc: LoadedDocument): ConfigIssue | undefined
       };
     }
     case 'oneOf':
+      // A duration that may also be a keyword (`shutdownDelay: auto`): a mistyped duration is a duration mistake.
+      if (branchesOf(err.parentSchema).some((b) => b['$ref'] === '#/definitions/duration')) {
+        return make('ACTORRT_E_CONFIG_DURATION', `${label} must be ${describeOneOf(err.parentSchema)}; got ${shown(err.data)}`,
+          quoted ?? enumHint(err.data, err.parentSchema) ?? 'write milliseconds as a number, or a string such as 250ms, 10s, 5m, 1h');
+      }
       return make('ACTORRT_E_CONFIG_VALUE', `${label} must be ${describeOneOf(err.parentSchema)}; got ${shown(err.data)}`,
         quoted ?? enumHint(err.data, err.parentSchema) ?? stringHint(err.data, err.parentSchema));
     case 'type':
@@ -165,10 +170,15 @@ function patternMessage(schemaPath: string, value: unknown, pattern: string, sho
   return `must start with "/"; got ${shown(value)}`;
 }
 
+function branchesOf(schema: unknown): Array<Record<string, unknown>> {
+  return ((schema as { oneOf?: unknown[] } | undefined)?.oneOf ?? []) as Array<Record<string, unknown>>;
+}
+
 function describeOneOf(schema: unknown): string {
-  const branches = ((schema as { oneOf?: unknown[] } | undefined)?.oneOf ?? []) as Array<Record<string, unknown>>;
+  const branches = branchesOf(schema);
   const parts = branches.map((b) => {
     if ('const' in b) return JSON.stringify(b['const']);
+    if (b['$ref'] === '#/definitions/duration') return 'a duration (milliseconds, or 250ms / 10s / 5m / 1h)';
     if (b['$ref'] === '#/definitions/method') return 'an HTTP method (GET, POST, ...)';
     if (b['type'] === 'array') return 'a list of them';
     if (b['type'] === 'integer') return `an integer >= ${String(b['minimum'] ?? 0)}`;

@@ -41,6 +41,13 @@ const schema = {
         maxConnections: int(1, 10000, 'open connections per front worker'),
       }, { default: {}, description: 'bounds on what one client may send and hold' }),
       shutdownTimeout: duration('10s', 'how long a graceful stop waits for in-flight requests'),
+      shutdownDelay: {
+        oneOf: [{ $ref: '#/definitions/duration' }, { const: 'auto' }],
+        default: 'auto',
+        description: 'on a stop (SIGTERM, SIGINT, actorrt stop), how long to keep serving, new connections included, with /readyz answering 503 and every reply '
+          + 'saying Connection: close, before the drain (http.shutdownTimeout counts from its end): the time a load balancer takes to stop sending here. '
+          + 'Milliseconds, or 250ms / 5s; auto = 5s when KUBERNETES_SERVICE_HOST is set (in a Kubernetes pod), else 0 (stop at once)',
+      },
       watchdog: duration('10s', 'a front worker whose event loop has not answered for this long (an actor blocking it) is killed and replaced; 0 = off'),
       maxRss: size(undefined, 'a front worker whose resident memory grows past this is replaced gracefully, new before old; absent = never'),
       supervision: obj({

@@ -53,7 +53,13 @@ export interface HttpConfig {
     readonly keepAliveTimeout: number;
     readonly maxConnections: number;
   };
+  /** Milliseconds a stop may take to drain, counted from the end of `shutdownDelay`. */
   readonly shutdownTimeout: number;
+  /**
+   * Milliseconds a stop keeps serving (readiness 503, `Connection: close`) before it drains, or
+   * `auto` (resolved when the stop begins: see `resolveShutdownDelay`).
+   */
+  readonly shutdownDelay: number | 'auto';
   /** Milliseconds of event-loop silence after which a front worker is killed and replaced; 0 = off. */
   readonly watchdog: number;
   /** Resident bytes past which a front worker is replaced, new before old. */

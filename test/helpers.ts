@@ -8,6 +8,10 @@ import type { Config } from '../config/types.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { ActorrtError, type ErrorCode } from '../runtime/errors.js';
 
+// `http.shutdownDelay: auto` means 5 s inside a Kubernetes pod: on a CI runner that is one, every
+// instance a test stops would first leave load balancers it does not have. Tests that want it set it.
+delete process.env['KUBERNETES_SERVICE_HOST'];
+
 /** Repository root (tests run from dist/test/...). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI entry point. */

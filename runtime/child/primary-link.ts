@@ -58,6 +58,8 @@ export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
   poolDown(pool: string, reason: string): void;
   /** The instance is cut off from the invalidation bus (memory entries older than bus.staleness are misses), or back. */
   cutOff(cut: boolean): void;
+  /** The instance is stopping: leave the load balancers (front workers; other roles are never told). */
+  leave?(): void;
   /** Drain and exit (with `code` when non-zero); called once per reason, must tolerate repeats. */
   shutdown(timeout: number, mode: ShutdownMessage['mode'], code?: number): Promise<void>;
 }
@@ -119,6 +121,7 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
       case 'scraped': answered(msg); break;
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
       case 'bus': on.cutOff(msg.cutOff); break;
+      case 'leave': on.leave?.(); break;
       case 'shutdown': void on.shutdown(msg.timeout, msg.mode); break;
       default:
         if (!isStart(msg) || started) {

@@ -16,7 +16,9 @@ front workers, every pool (inline or isolated, up / starting / down) with its si
 window), the supervision totals since start (actor restarts / stops, escalations, process
 restarts, give-ups), for a pool that was given up, why and its last error, every resource
 (available, unavailable: in which processes, since when, why; degraded: upstream origins taken
-out by the health check), and the last reload (when, applied or refused, the plan or the error).
+out by the health check), the last reload (when, applied or refused, the plan or the error), and
+once a stop has begun, whether the instance is still leaving its load balancers (and for how
+long) or draining.
 Exits 1 while a pool is down or a resource is unavailable.
 
 Options:
@@ -44,6 +46,9 @@ function describe(s: InstanceStatus): string[] {
   const leaving = s.workers.length - serving.length;
   return [
     `actorrt pid ${s.pid} on ${s.url}, up ${s.uptime}s`,
+    ...(s.stopping === undefined ? [] : [s.stopping.phase === 'leaving'
+      ? `stopping: leaving its load balancers (readiness 503, still serving), draining in ${(s.stopping.left / 1000).toFixed(1)}s`
+      : 'stopping: draining (in-flight requests finish within http.shutdownTimeout)']),
     ...(s.metrics === undefined ? [] : ['url' in s.metrics ? `metrics: ${s.metrics.url}` : `metrics: none (${s.metrics.error})`]),
     `front workers: ${up}/${serving.length} up (pids ${serving.map((w) => w.pid ?? '-').join(', ')}${memory(serving)}), ${s.workerRestarts} restarts${leaving > 0 ? `, ${leaving} draining` : ''}`,
     'pools:',

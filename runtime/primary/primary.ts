@@ -4,6 +4,7 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import { parseScale } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
+import { resolveShutdownDelay } from '../../config/shutdown-delay.js';
 import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger, worthLogging } from '../logger.js';
@@ -19,7 +20,8 @@ import { actorDigests } from './reload-plan.js';
 import { ProcessReports } from './reports.js';
 import { serveMetrics, type Exposition } from './metrics-listener.js';
 import { Scraper, type Collected } from './scrape.js';
-import type { InstanceStatus } from './status.js';
+import type { InstanceStatus, StopAnswer } from './status.js';
+import { KILL_GRACE } from './supervisor.js';
 import type { Child } from './child.js';
 import type { ProcessStats } from './processes.js';
 import { watchProcesses } from './watchdog.js';
@@ -68,6 +70,9 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const startedAt = Date.now();
   const reports: ProcessReports = new ProcessReports((): Config => processes.config);
   let stopping = false;
+  /** While the instance leaves its load balancers (http.shutdownDelay): when the drain begins (ms since the epoch). */
+  let leavingUntil: number | undefined;
+  let leaveTimer: NodeJS.Timeout | undefined;
   /** Set once the first start is done: a reload before that would race it. */
   let serving = false;
   let exitCode = 0;
@@ -84,6 +89,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const reloader = new Reloader(processes, config.file, workersOf, log);
 
   const releaseFiles = (): void => {
+    clearTimeout(leaveTimer);
     clearInterval(runtimeDirWatch);
     unwatch?.();
     unwatchProcesses?.();
@@ -98,11 +104,31 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   let done!: (code: number) => void;
   const finished = new Promise<number>((resolve) => { done = resolve; });
 
-  const shutdown = async (code: number): Promise<void> => {
+  /**
+   * Leave the load balancers for `delay` ms before the drain: front workers answer readiness with
+   * 503 and close each connection after its reply, while the listening socket stays open and new
+   * connections are served (a balancer keeps sending them until it has seen the change: Kubernetes
+   * removes a pod's endpoints in parallel with its SIGTERM). No front worker is started or
+   * restarted meanwhile: one that reported ready would take traffic again.
+   */
+  const leave = async (delay: number): Promise<void> => {
+    leavingUntil = Date.now() + delay;
+    supervisor.close(FRONT);
+    for (const worker of supervisor.list(FRONT)) supervisor.tell(worker, { type: 'leave' });
+    log.info({ event: 'leave', delay }, `leaving: readiness 503, serving for ${seconds(delay)} before draining`);
+    await new Promise<void>((resolve) => { leaveTimer = setTimeout(resolve, delay); });
+    leavingUntil = undefined;
+  };
+
+  /** Stop the instance, exiting with `code`; a `graceful` one (signal, `actorrt stop`, the parent gone) leaves the load balancers first, for http.shutdownDelay. */
+  const shutdown = async (code: number, graceful = code === 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
     exitCode = code;
+    // Read as the stop begins: a reload may have changed it, and `auto` looks at this process's environment.
+    const delay = graceful ? resolveShutdownDelay(processes.config.http.shutdownDelay) : 0;
     log.info({ code }, 'shutting down');
+    if (delay > 0) await leave(delay);
     // The primary's copy of the listening socket goes first: once each worker closes its own (the
     // first thing it does when told to stop), the kernel refuses new connections instead of
     // queueing them in a backlog nobody accepts from any more (they were reset at exit).
@@ -128,7 +154,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   };
   const onHangup = (): void => {
     if (serving && !stopping) void reloader.reload('signal');
-    else log.warn('SIGHUP before the instance is serving: ignored');
+    else log.warn(stopping ? 'SIGHUP while the instance is stopping: ignored' : 'SIGHUP before the instance is serving: ignored');
   };
   // The last line of defence. Every child, socket, server and watcher the primary owns has its
   // errors handled, so an exception that still escapes is a bug in actorrt; dying of it would
@@ -192,6 +218,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
       ...(metricsAt === undefined ? {} : { metrics: metricsAt }),
       ...(bus === undefined ? {} : { bus }),
+      ...(stopping ? { stopping: leavingUntil === undefined ? { phase: 'draining' } : { phase: 'leaving', left: Math.max(0, leavingUntil - Date.now()) } } : {}),
     };
   };
   const scraper = new Scraper(processes, reports, reloader.tally);
@@ -206,6 +233,12 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     return { contentType: registry.contentType, body: await registry.metrics() };
   };
   reports.expose = expose;
+  /** A reload or scale while the instance stops would start processes nobody stops, or workers that report ready again: refused. */
+  const whileServing = <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    if (!stopping) return run();
+    return Promise.reject(new ActorrtError('ACTORRT_E_RELOAD_REFUSED', `the instance is stopping: ${what} refused`,
+      { hint: 'apply the change to the instance that replaces this one' }));
+  };
   const commands: Readonly<Record<string, AdminHandler>> = {
     status: async (): Promise<InstanceStatus> => statusFrom(await processes.loads()),
     metrics: async (args): Promise<unknown> => {
@@ -213,8 +246,16 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       if (args['format'] === 'text') return expose(args['openMetrics'] === true);
       return { status: statusFrom(collected.stats), families: await collected.registry().getMetricsAsJSON() };
     },
-    reload: (args) => reloader.reload('command', args['dryRun'] === true, args['roll'] === true),
-    scale: (args) => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true),
+    reload: (args) => whileServing('reload', () => reloader.reload('command', args['dryRun'] === true, args['roll'] === true)),
+    scale: (args) => whileServing('scale', () => reloader.scale(parseScale(Array.isArray(args['overrides']) ? args['overrides'].map(String) : []), args['dryRun'] === true)),
+    stop: (): StopAnswer => {
+      // The answer goes out before the stop gets anywhere: the admin socket stays open until the very end.
+      const config = processes.config;
+      const leaveMs = stopping ? Math.max(0, (leavingUntil ?? Date.now()) - Date.now()) : resolveShutdownDelay(config.http.shutdownDelay);
+      void shutdown(0);
+      // Front workers drain first, then every other process, each bounded by shutdownTimeout and killed KILL_GRACE past it.
+      return { pid: process.pid, leave: leaveMs, drain: config.http.shutdownTimeout, within: leaveMs + 2 * (config.http.shutdownTimeout + KILL_GRACE) };
+    },
     profile: (args) => profileProcess(processes, args),
   };
   admin = await serveAdmin(adminPath, commands, log);
@@ -320,4 +361,9 @@ async function startAll(processes: Processes, config: Config): Promise<void> {
   }
   await Promise.all(Array.from({ length: processes.deployed().workers }, () => processes.startFront().ready));
   await processes.broadcast();
+}
+
+/** `5s`, `1.5s`, `250ms`: a delay as log lines show it. */
+function seconds(ms: number): string {
+  return ms >= 1000 ? `${Number((ms / 1000).toFixed(3))}s` : `${ms}ms`;
 }

@@ -70,13 +70,41 @@ export interface InstanceStatus {
   readonly metrics?: { readonly url: string } | { readonly error: string };
   /** The invalidation bus to other instances (absent: the topology has no `bus:`). */
   readonly bus?: BusStatus;
+  /**
+   * Set once a stop has begun: `leaving` while it leaves its load balancers (http.shutdownDelay:
+   * readiness 503, still serving), with `left` ms until the drain; then `draining`.
+   */
+  readonly stopping?: { readonly phase: 'leaving'; readonly left: number } | { readonly phase: 'draining' };
+}
+
+/** What the admin socket's `stop` answers (the stop itself goes on after the answer). All in milliseconds. */
+export interface StopAnswer {
+  readonly pid: number;
+  /** How long the instance keeps serving while it leaves its load balancers (http.shutdownDelay, resolved). */
+  readonly leave: number;
+  /** http.shutdownTimeout: how long each drain step may take, counted from the end of `leave`. */
+  readonly drain: number;
+  /** The longest the whole stop can take before every process has exited (leave, both drain steps, their kill grace). */
+  readonly within: number;
+}
+
+/** Check a `stop` answer's shape. */
+export function isStopAnswer(value: unknown): value is StopAnswer {
+  const v = value as Partial<StopAnswer> | null;
+  return v !== null && typeof v === 'object' && typeof v.pid === 'number' && typeof v.leave === 'number' && typeof v.drain === 'number' && typeof v.within === 'number';
 }
 
 /** Check an admin answer's shape once, at the boundary, before anything reads it. */
 export function isInstanceStatus(value: unknown): value is InstanceStatus {
   const v = value as Partial<InstanceStatus> | null;
   return v !== null && typeof v === 'object' && typeof v.pid === 'number' && typeof v.url === 'string'
-    && Array.isArray(v.workers) && Array.isArray(v.pools) && Array.isArray(v.resources) && Array.isArray(v.caches);
+    && Array.isArray(v.workers) && Array.isArray(v.pools) && Array.isArray(v.resources) && Array.isArray(v.caches)
+    && (v.stopping === undefined || isStopping(v.stopping));
+}
+
+function isStopping(value: unknown): value is NonNullable<InstanceStatus['stopping']> {
+  const v = value as { phase?: unknown; left?: unknown } | null;
+  return v !== null && typeof v === 'object' && (v.phase === 'draining' || (v.phase === 'leaving' && typeof v.left === 'number'));
 }
 
 /** Check a reload / scale answer's shape. */

@@ -14,7 +14,7 @@ export const READY_TIMEOUT = 30_000;
 /** How long a child has to answer a reconfigure or stats message. */
 const CALL_TIMEOUT = 30_000;
 /** Past a drain deadline, how long before a child that has not exited is killed. */
-const KILL_GRACE = 5000;
+export const KILL_GRACE = 5000;
 /** How long an invalidation waits for each other process (below the asker's own wait, 3 s). */
 const INVALIDATE_TIMEOUT = 2000;
 
@@ -97,6 +97,8 @@ export class ChildSupervisor {
   private readonly fork: ForkChild;
   private readonly readyTimeout: number;
   private stopping = false;
+  /** Groups that take no new child and restart none (the instance is leaving its load balancers before it stops). */
+  private readonly closed = new Set<string>();
 
   constructor(private readonly log: Logger, private readonly reports: ProcessReports, private readonly hooks: SupervisorHooks, options: SupervisorOptions = {}) {
     this.fork = options.fork ?? forkProcess;
@@ -127,7 +129,9 @@ export class ChildSupervisor {
   spawn(spec: ChildSpec, retryStart: boolean): { child: Child; ready: Promise<void> } {
     const record = new ChildRecord(spec, Date.now());
     // A reload still under way when the instance stops must not start what stopAll would miss.
-    if (this.stopping) return { child: record, ready: Promise.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} not started: the instance is stopping`)) };
+    if (this.stopping || this.closed.has(spec.group)) {
+      return { child: record, ready: Promise.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} not started: the instance is stopping`)) };
+    }
     this.children.set(record, record);
     return { child: record, ready: this.start(record, retryStart) };
   }
@@ -229,6 +233,21 @@ export class ChildSupervisor {
     return record.exited.finally(() => clearTimeout(kill));
   }
 
+  /**
+   * The instance is about to stop: `group` gets no new child and no restart from now on (one that
+   * exits stays gone, one still starting is told to stop, a restart already scheduled is
+   * cancelled), while the rest of the instance is supervised as before until `stopAll`. Front
+   * workers leaving their load balancers must not be replaced by one that reports ready.
+   */
+  close(group: string): void {
+    this.closed.add(group);
+    for (const record of this.children.values()) {
+      if (record.spec.group !== group || record.state !== 'restarting') continue;
+      clearTimeout(record.retry);
+      this.children.delete(record);
+    }
+  }
+
   /** Stop everything: no more restarts; `first` group drains before the rest (front workers stop sending first). */
   async stopAll(timeout: number, first: string): Promise<void> {
     this.stopping = true;
@@ -317,14 +336,14 @@ export class ChildSupervisor {
     });
   }
 
-  /** A child told to stop (retired, or the instance is stopping) is not taken into service. */
   /** Links of the processes that hold caches now (serving or draining), but `except`. */
   private running(except?: ChildLink): ChildLink[] {
     return [...this.children.values()].filter((r) => r.link !== except && (r.state === 'up' || r.state === 'retiring')).flatMap((r) => (r.link === undefined ? [] : [r.link]));
   }
 
+  /** A child told to stop (retired, the instance is stopping, or its group is closed) is not taken into service. */
   private leaving(record: ChildRecord): boolean {
-    return record.state === 'retiring' || this.stopping;
+    return record.state === 'retiring' || this.stopping || this.closed.has(record.spec.group);
   }
 
   private ready(record: ChildRecord, attempt: StartAttempt, link: ChildLink): void {
@@ -356,7 +375,7 @@ export class ChildSupervisor {
     attempt.reject(attempt.failure ?? new ActorrtError('ACTORRT_E_STARTUP', beforeReady || !attempt.settled
       ? `${spec.name} exited during start-up (code ${String(code)}, signal ${String(signal)})${group.lastError === undefined ? '' : `: ${group.lastError}`}`
       : `${spec.name} was stopped before it was ready`));
-    if (this.stopping || record.state === 'retiring' || (beforeReady && !attempt.retryStart && !record.listed)) {
+    if (this.leaving(record) || (beforeReady && !attempt.retryStart && !record.listed)) {
       this.children.delete(record);
       return;
     }
@@ -376,7 +395,7 @@ export class ChildSupervisor {
     attempt.clearDeadline();
     group.lastError = `could not start a process: ${err.message}`;
     attempt.reject(new ActorrtError('ACTORRT_E_STARTUP', `${spec.name} could not be started: ${err.message}`));
-    if (this.stopping || record.state === 'retiring' || group.down !== undefined || (!attempt.retryStart && !record.listed)) {
+    if (this.leaving(record) || group.down !== undefined || (!attempt.retryStart && !record.listed)) {
       this.children.delete(record);
       return;
     }
@@ -389,7 +408,7 @@ export class ChildSupervisor {
   private startAgain(record: ChildRecord, delay: number): void {
     record.state = 'restarting';
     record.retry = setTimeout(() => {
-      if (this.stopping || record.state !== 'restarting') return;
+      if (this.stopping || record.state !== 'restarting' || this.closed.has(record.spec.group)) return;
       if (this.groupOf(record.spec.group).down !== undefined) {
         this.children.delete(record);
         return;

@@ -63,6 +63,7 @@ export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
       socket: str(m, 'socket', at), endpoints: mapOf(m, 'endpoints', at, item.strs), down: mapOf(m, 'down', at, item.str),
     };
     case 'shutdown': return { type, timeout: nonNegative(m, 'timeout', at), mode: oneOf(m, 'mode', ['stop', 'retire'] as const, at) };
+    case 'leave': return { type };
     case 'pool-down': return { type, pool: str(m, 'pool', at), reason: str(m, 'reason', at) };
     case 'bus': return { type, cutOff: bool(m, 'cutOff', at) };
     case 'reconfigure': return {

@@ -46,6 +46,12 @@ export interface PoolDownMessage { readonly type: 'pool-down'; readonly pool: st
  * them to hang up and never closes a keep-alive connection a client may be reusing.
  */
 export interface ShutdownMessage { readonly type: 'shutdown'; readonly timeout: number; readonly mode: 'stop' | 'retire' }
+/**
+ * Primary -> front workers: the instance is stopping and leaves its load balancers first
+ * (`http.shutdownDelay`): the readiness path answers 503 and every reply says `Connection: close`,
+ * while new connections are still accepted and served. A `shutdown` follows when the delay ends.
+ */
+export interface LeaveMessage { readonly type: 'leave' }
 
 /** Primary -> running child: apply a new topology (pool sizes and settings, endpoints, routes); answered with a reply. */
 export interface ReconfigureMessage {
@@ -109,7 +115,7 @@ export interface ScrapedMessage {
   readonly error?: string;
 }
 
-export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
+export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | LeaveMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
   | ScrapedMessage | ProfileMessage | BusStateMessage;
 
 /** The calls the primary makes (it adds the id): each is answered by one `reply`. */

@@ -10,7 +10,7 @@ import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type FrontDeps, type RoutingTable } from './front.js';
-import { createUpgradeHandler, Upgrades } from './upgrade.js';
+import { createUpgradeHandler, Upgrades, type UpgradeDeps } from './upgrade.js';
 import { RequestIds } from '../request-id.js';
 import { withDeadline } from '../deadline.js';
 import { flushSpans, SPAN_FLUSH_MS } from '../trace/tracing.js';
@@ -36,7 +36,13 @@ const upgrades = new Upgrades();
 /** Request counts (the routing table says whether requests are counted: metrics can be turned on and off by a reload). */
 const metrics = new RequestMetrics();
 let exitCode = 0;
-let phase: 'booting' | 'ready' | 'draining' = 'booting';
+/**
+ * booting -> ready -> draining; a stop with `http.shutdownDelay` passes through `leaving` (the
+ * primary's `leave`): still serving every connection, readiness 503, every reply `Connection: close`.
+ */
+let phase: 'booting' | 'ready' | 'leaving' | 'draining' = 'booting';
+/** A `leave` that came while booting: this worker never reports ready to its balancers. */
+let leaveAsked = false;
 
 async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
@@ -51,7 +57,7 @@ async function boot(msg: StartMessage): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
   });
-  phase = 'ready';
+  phase = leaveAsked ? 'leaving' : 'ready';
   const { port } = (server.address() as AddressInfo);
   log.info({ port, pools: [...table.pools.keys()] }, 'worker ready');
   send({ type: 'ready', port, pools: [...table.pools.keys()] });
@@ -64,7 +70,7 @@ function inlinePools(config: Config): Config['pools'][string][] {
 
 function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: number): Server {
   const { limits } = config.http;
-  const deps: FrontDeps = {
+  const deps: FrontDeps & Pick<UpgradeDeps, 'isDraining'> = {
     table: () => table as RoutingTable,
     upstream: (name) => live.resources.upstream(name),
     upstreamFailed: (name, err) => live.resources.failed(name, err),
@@ -72,6 +78,7 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
     invalidate: live.caches.everywhere,
     log,
     isReady: () => phase === 'ready',
+    isLeaving: () => phase === 'leaving' || phase === 'draining',
     isDraining: () => phase === 'draining',
     metrics,
     scrape: scrapeInstance,
@@ -125,6 +132,24 @@ function clientErrorFor(code: string | undefined): ActorrtError {
 }
 
 /**
+ * The instance is stopping and leaves its load balancers first: readiness answers 503 from now on
+ * and every reply asks its client to close the connection, so balancers and keep-alive clients
+ * move to other instances; new connections are still accepted and served until the primary sends
+ * `shutdown` (http.shutdownDelay later).
+ *
+ * Idle keep-alive connections are not closed here, but when the drain begins: a balancer that has
+ * not yet seen the readiness change still sends on its pooled connections, and a close racing a
+ * request it is writing at that instant fails that request (the client cannot tell whether it was
+ * processed, so it may not retry it). While the delay lasts each busy connection closes after its
+ * next reply instead, which races with nothing; those still idle when it ends (the balancer has
+ * stopped using them by then) are closed by the drain, or earlier by their keep-alive timeout.
+ */
+function leave(): void {
+  if (phase === 'booting') leaveAsked = true;
+  else if (phase === 'ready') phase = 'leaving';
+}
+
+/**
  * Stop accepting, answer what is in flight (closing keep-alive connections), stop pools in reverse
  * order. A retiring worker (the instance keeps serving) never closes an idle keep-alive connection
  * itself, since a client may be sending on it at that instant: every reply carries
@@ -165,5 +190,6 @@ serveRole<StartMessage>(log, {
     await actors?.reconfigure(msg, (host) => { table = routingTable(msg.config, host.snapshot()); });
   },
   ...handlers,
+  leave,
   shutdown,
 });

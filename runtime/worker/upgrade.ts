@@ -221,6 +221,9 @@ function decide(table: RoutingTable, req: IncomingMessage, draining: boolean): D
     return refuse('ACTORRT_E_UPGRADE_UNSUPPORTED', `an upgrade request with a body is not relayed (${req.method ?? 'GET'} ${path}); send the upgrade without a body`);
   }
   if (route.config.proxy !== undefined) {
+    // While the instance leaves its balancers (http.shutdownDelay) an upgrade is still relayed: the
+    // balancer sent it here, a refusal would fail the client now (and its retry may come back here),
+    // and the tunnel ends at the drain deadline like every tunnel opened before the stop.
     if (draining) return { kind: 'refuse', error: new ActorrtError('ACTORRT_E_NOT_READY', 'shutting down; connect again'), headers: { 'retry-after': '1' } };
     return { kind: 'relay', route, path, search, params: paramsFor(route, found.params) };
   }

@@ -7,7 +7,7 @@ import { loadConfig } from '../../config/validate.js';
 import { ERROR_CODES, isErrorCode, type ErrorCode } from '../../runtime/errors.js';
 import { BadField, decodeChildMessage, decodeMetrics, decodePrimaryMessage, protocolOf } from '../../runtime/protocol/decode.js';
 import type {
-  AliveMessage, BootedMessage, ChildMessage, EscalateMessage, FinalMetricsMessage, InvalidatedMessage, InvalidateMessage, PoolDownMessage, BusStateMessage, PrimaryMessage, ReadyMessage,
+  AliveMessage, BootedMessage, ChildMessage, EscalateMessage, FinalMetricsMessage, InvalidatedMessage, InvalidateMessage, LeaveMessage, PoolDownMessage, BusStateMessage, PrimaryMessage, ReadyMessage,
   ProfileMessage, ReconfigureMessage, ReplyMessage, ResourceMessage, ScrapedMessage, ScrapeMessage, ShutdownMessage, StartMessage, StartPoolMessage, StartupFailedMessage,
   StatsMessage, SupervisionMessage,
 } from '../../runtime/protocol/messages.js';
@@ -123,6 +123,7 @@ const PRIMARY_SCHEMAS: Record<PrimaryMessage['type'], Schema> = {
   start: obj({ protocol: count, config: CONFIG, workerIndex: count, listenFd: count, endpoints: ENDPOINTS, socket: str, down: mapOf(str) }),
   'start-pool': obj({ protocol: count, config: CONFIG, pool: str, index: count, socket: str, endpoints: ENDPOINTS, down: mapOf(str) }),
   shutdown: obj({ timeout: nonneg, mode: { s: { k: 'oneOf', vs: ['stop', 'retire'] } } }),
+  leave: obj({}),
   'pool-down': obj({ pool: str, reason: str }),
   bus: obj({ cutOff: bool }),
   reconfigure: obj({ id: count, config: CONFIG, endpoints: ENDPOINTS, down: mapOf(str) }),
@@ -294,6 +295,7 @@ const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<Pr
   shutdown: fc.record({
     type: fc.constant('shutdown' as const), timeout: fc.double({ min: 0, max: 1e9, noNaN: true }), mode: fc.constantFrom('stop' as const, 'retire' as const),
   }) satisfies fc.Arbitrary<ShutdownMessage>,
+  leave: fc.record({ type: fc.constant('leave' as const) }) satisfies fc.Arbitrary<LeaveMessage>,
   'pool-down': fc.record({ type: fc.constant('pool-down' as const), pool: text, reason: text }) satisfies fc.Arbitrary<PoolDownMessage>,
   bus: fc.record({ type: fc.constant('bus' as const), cutOff: fc.boolean() }) satisfies fc.Arbitrary<BusStateMessage>,
   reconfigure: fc.record({ type: fc.constant('reconfigure' as const), id: nat, config, endpoints, down }) satisfies fc.Arbitrary<ReconfigureMessage>,
@@ -355,6 +357,7 @@ const FULL_PRIMARY: readonly PrimaryMessage[] = [
   { type: 'scraped', id: 13, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'x 1\n', error: 'none' },
   { type: 'profile', id: 14, kind: 'heap-snapshot', duration: 0, path: '/tmp/p.heapsnapshot', maxRss: 134217728 },
   { type: 'bus', cutOff: true },
+  { type: 'leave' },
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -295,6 +295,45 @@ test('a fork the primary cannot make (EMFILE) is tried again after the backoff, 
   assert.equal(h.supervisor.group(FRONT).failedStarts, 0);
 });
 
+test('a closed group (the instance leaving its load balancers) starts and restarts nothing; other groups are still supervised', { timeout: 10_000 }, async (t) => {
+  withMockedClock(t);
+  const h = harness();
+  const fronts = [h.supervisor.spawn(h.spec(FRONT), true), h.supervisor.spawn(h.spec(FRONT), true)];
+  for (const p of h.forked) await bringUp(h, p);
+  await Promise.all(fronts.map((f) => f.ready));
+  const pool = h.supervisor.spawn(h.spec('pool'), true);
+  await bringUp(h);
+  await pool.ready;
+  const [a, b] = fronts;
+  assert.ok(a !== undefined && b !== undefined);
+  // One front worker died just before: its restart is scheduled when the group closes.
+  h.processOf(b.child)?.exit(null, 'SIGKILL');
+  await settle();
+  mock.timers.tick(POLICY.backoff.max);
+  await settle();
+  h.processOf(b.child)?.exit(null, 'SIGKILL');
+  await settle();
+  assert.equal(b.child.state, 'restarting');
+  h.supervisor.close(FRONT);
+  assert.equal(h.supervisor.list(FRONT).includes(b.child), false, 'the scheduled restart is cancelled');
+  h.processOf(a.child)?.exit(null, 'SIGKILL');
+  await settle();
+  mock.timers.tick(POLICY.backoff.max * 2);
+  await settle();
+  assert.deepEqual(h.supervisor.list(FRONT), [], 'a front worker that dies while the group is closed stays gone');
+  const late = h.supervisor.spawn(h.spec(FRONT), true);
+  await assert.rejects(late.ready, /the instance is stopping/);
+  const forks = h.forked.length;
+  h.processOf(pool.child)?.exit(1, null);
+  await settle();
+  mock.timers.tick(POLICY.backoff.max);
+  await settle();
+  assert.equal(h.forked.length, forks + 1, 'a pool process is still restarted');
+  await bringUp(h);
+  assert.equal(pool.child.state, 'up');
+  assert.deepEqual(h.gaveUp, []);
+});
+
 test('stopAll drains every child and kills one that does not exit in time', { timeout: 10_000 }, async (t) => {
   withMockedClock(t);
   const h = harness();
