@@ -11,6 +11,6 @@
 // older pool process would refuse them (BadFrameError) or hand its actors a request without `trace`.
 // 5: the primary scrapes metrics through `stats` replies (`metrics`), children send `final-metrics` as they
 // drain and front workers ask for `scrape`; pool loads carry `busy`.
-// 6: the primary tells children whether the instance is cut off from the invalidation bus (`bus`).
-// 7: the primary tells front workers to leave their load balancers before a stop drains them (`leave`).
-export const PROTOCOL_VERSION = 7;
+// 6: the primary tells children whether the instance is cut off from the invalidation bus (`bus`), and
+// front workers to leave their load balancers before a stop drains them (`leave`).
+export const PROTOCOL_VERSION = 6;
