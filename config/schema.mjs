@@ -44,8 +44,8 @@ const schema = {
       shutdownDelay: {
         oneOf: [{ $ref: '#/definitions/duration' }, { const: 'auto' }],
         default: 'auto',
-        description: 'on a stop (SIGTERM, SIGINT, actorrt stop), how long to keep serving, new connections included, with /readyz answering 503 and every reply '
-          + 'saying Connection: close, before the drain (http.shutdownTimeout counts from its end): the time a load balancer takes to stop sending here. '
+        description: 'on a stop (SIGTERM, SIGINT, actorrt stop), how long to keep serving as before, new connections included, with /readyz answering 503, '
+          + 'before the drain (http.shutdownTimeout counts from its end; idle keep-alive connections are then left to their timeout, never closed under a request): the time a load balancer takes to stop sending here. '
           + 'Milliseconds, or 250ms / 5s; auto = 5s when KUBERNETES_SERVICE_HOST is set (in a Kubernetes pod), else 0 (stop at once)',
       },
       watchdog: duration('10s', 'a front worker whose event loop has not answered for this long (an actor blocking it) is killed and replaced; 0 = off'),

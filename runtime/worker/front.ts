@@ -84,8 +84,10 @@ export interface FrontDeps {
   readonly log: Logger;
   /** True once every pool is started and until shutdown begins. */
   isReady(): boolean;
-  /** True from the moment the instance begins to stop (leaving its load balancers, then draining): replies ask clients to close their connections. */
-  isLeaving(): boolean;
+  /** True from the moment the instance begins to stop (leaving its load balancers, then draining): readiness says it is shutting down. */
+  isStopping(): boolean;
+  /** True once the drain began (no new connections are accepted): replies ask clients to close their connections. */
+  isClosing(): boolean;
   /** Where finished requests are counted, when the routing table says so. */
   readonly metrics: RequestMetrics;
   /** The instance's metrics as the primary renders them (`http.metricsPath`). */
@@ -143,16 +145,16 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     if (path === undefined) throw new ActorrtError('ACTORRT_E_BAD_PATH', 'the request path climbs above the root with ".." segments');
     const method = req.method ?? 'GET';
     const head = method === 'HEAD';
-    // Every reply of a stopping instance closes its connection, health answers and errors included:
+    // Every reply of a draining instance closes its connection, health answers and errors included:
     // keep-alive clients and balancers reconnect, and so find the instances that stay.
-    if (deps.isLeaving()) res.shouldKeepAlive = false;
+    if (deps.isClosing()) res.shouldKeepAlive = false;
 
     const { live, ready } = table.config.http.health;
     if (path === live || path === ready) exchange.route = path;
     if (path === live) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ok' } }, requestId, head);
     if (path === ready) {
       if (deps.isReady()) return writeReply(res, { status: 200, headers: NO_HEADERS, body: { status: 'ready' } }, requestId, head);
-      return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isLeaving() ? 'shutting down' : 'starting'), requestId);
+      return writeError(res, new ActorrtError('ACTORRT_E_NOT_READY', deps.isStopping() ? 'shutting down' : 'starting'), requestId);
     }
     if (path === table.config.http.metricsPath) {
       exchange.route = path;
@@ -221,7 +223,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       if (res.destroyed) return; // the client left while the actor worked
       // Checked when the reply goes out: a request that arrived before the stop began must still
       // release its keep-alive connection, or the drain waits for the client to hang up.
-      if (deps.isLeaving()) res.shouldKeepAlive = false;
+      if (deps.isClosing()) res.shouldKeepAlive = false;
       return writeReply(res, reply, requestId, head);
     }
 
@@ -244,7 +246,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       if (inv !== undefined) await deps.invalidate(inv);
     }
     if (res.destroyed) return;
-    if (deps.isLeaving()) res.shouldKeepAlive = false;
+    if (deps.isClosing()) res.shouldKeepAlive = false;
     const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
     if (outcome.range !== undefined && outcome.entry !== undefined) writeRange(res, outcome.entry, outcome.range, requestId, head, extra ?? []);
     else if (outcome.notModified === true) writeNotModified(res, outcome.entry?.headers ?? outcome.reply.headers, requestId, extra ?? []);
@@ -327,7 +329,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const bodyLimit = config.http.limits.bodyBytes;
     const upstream = exchange.upstream(req.method ?? 'GET', name, resource);
     return upstreamEnded(upstream.span, forward({
-      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isLeaving(), trace: upstream.trace,
+      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isClosing(), trace: upstream.trace,
     }, deps.upstream(name), resource, name), () => res.statusCode).catch((err: unknown) => upstreamFailure(name, err));
   }
 
@@ -338,7 +340,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
   function fail(res: ServerResponse, err: unknown, requestId: string, exchange: Exchange): void {
     if (err instanceof ClientAbortedError) return;
-    if (deps.isLeaving()) res.shouldKeepAlive = false;
+    if (deps.isClosing()) res.shouldKeepAlive = false;
     if (err instanceof ActorrtError) {
       exchange.failure = err.code;
       if (err.code === 'ACTORRT_E_BODY_TOO_LARGE') res.shouldKeepAlive = false; // do not read the rest

@@ -78,7 +78,8 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
     invalidate: live.caches.everywhere,
     log,
     isReady: () => phase === 'ready',
-    isLeaving: () => phase === 'leaving' || phase === 'draining',
+    isStopping: () => phase === 'leaving' || phase === 'draining',
+    isClosing: () => phase === 'draining',
     isDraining: () => phase === 'draining',
     metrics,
     scrape: scrapeInstance,
@@ -133,16 +134,12 @@ function clientErrorFor(code: string | undefined): ActorrtError {
 
 /**
  * The instance is stopping and leaves its load balancers first: readiness answers 503 from now on
- * and every reply asks its client to close the connection, so balancers and keep-alive clients
- * move to other instances; new connections are still accepted and served until the primary sends
- * `shutdown` (http.shutdownDelay later).
- *
- * Idle keep-alive connections are not closed here, but when the drain begins: a balancer that has
- * not yet seen the readiness change still sends on its pooled connections, and a close racing a
- * request it is writing at that instant fails that request (the client cannot tell whether it was
- * processed, so it may not retry it). While the delay lasts each busy connection closes after its
- * next reply instead, which races with nothing; those still idle when it ends (the balancer has
- * stopped using them by then) are closed by the drain, or earlier by their keep-alive timeout.
+ * while everything else is served as before, new connections included, until the primary sends
+ * `shutdown` (http.shutdownDelay later). Replies keep their connections alive meanwhile: a
+ * `Connection: close` here would make a balancer that has not seen the readiness change (nginx
+ * never looks) open a new connection for every request, and connections still in the kernel's
+ * accept queue when the listener closes are reset under the request they carry (measured behind
+ * nginx: 12 resets and 4 failed POSTs in a rolling restart, none without it).
  */
 function leave(): void {
   if (phase === 'booting') leaveAsked = true;
@@ -150,23 +147,28 @@ function leave(): void {
 }
 
 /**
- * Stop accepting, answer what is in flight (closing keep-alive connections), stop pools in reverse
- * order. A retiring worker (the instance keeps serving) never closes an idle keep-alive connection
- * itself, since a client may be sending on it at that instant: every reply carries
- * `Connection: close`, and idle connections end at their keep-alive timeout, which clients are told.
+ * Stop accepting, answer what is in flight (every reply with `Connection: close`), stop pools in
+ * reverse order. Idle keep-alive connections are never closed under their clients when the
+ * instance has left its balancers first (a delay, or a retire: one process leaving a running
+ * instance): a request may be on its way on one at that instant, and a client cannot tell whether
+ * it was processed, so it may not retry it (nginx never retries a POST). They end at their
+ * keep-alive timeout, which clients are told (nginx's shorter upstream keepalive_timeout closes them
+ * first), or at the drain deadline. Without a delay (development, tests) a stop closes them at once.
  */
 async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0): Promise<void> {
   if (code !== 0) exitCode = code; // an escalation during a drain still exits non-zero
   if (phase === 'draining') return;
+  const left = phase === 'leaving';
   phase = 'draining';
   const started = Date.now();
   if (server !== undefined) {
     const s = server;
+    const gentle = mode === 'retire' || left;
     const closed = new Promise<void>((resolve) => {
-      if (mode === 'retire') NetServer.prototype.close.call(s, () => resolve()); // node:http's close() would also close idle connections
+      if (gentle) NetServer.prototype.close.call(s, () => resolve()); // node:http's close() would also close idle connections
       else s.close(() => resolve());
     });
-    if (mode === 'stop') s.closeIdleConnections();
+    if (!gentle) s.closeIdleConnections();
     // The listening socket's close waits for tunnels too: they end on their own until the deadline, then are cut.
     await withDeadline(closed, timeout);
     s.closeAllConnections();
