@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { busAlternativesScenario } from './bus-alternatives.js';
 import { cacheScenario } from './cache.js';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
@@ -15,7 +16,7 @@ import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -47,6 +48,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   trace: () => traceScenario(workers, rounds, seconds),
   profile: () => profileScenario(workers, rounds, seconds),
   'scale-out': () => scaleOutScenario(rounds, seconds),
+  'bus-alternatives': () => busAlternativesScenario(rounds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {
