@@ -116,7 +116,17 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     supervisor.close(FRONT);
     for (const worker of supervisor.list(FRONT)) supervisor.tell(worker, { type: 'leave' });
     log.info({ event: 'leave', delay }, `leaving: readiness 503, serving for ${seconds(delay)} before draining`);
-    await new Promise<void>((resolve) => { leaveTimer = setTimeout(resolve, delay); });
+    // No front worker is restarted meanwhile: once the last one is gone (crashed), nothing accepts
+    // from the listening socket, and connections would wait in its backlog until the delay ends and
+    // then be reset. Closing it now refuses them instead, which balancers retry elsewhere.
+    let cutShort = false;
+    const alone = supervisor.emptied(FRONT).then(() => { cutShort = true; });
+    await Promise.race([new Promise<void>((resolve) => { leaveTimer = setTimeout(resolve, delay); }), alone]);
+    clearTimeout(leaveTimer);
+    if (cutShort) {
+      log.warn({ event: 'leave-cut-short', left: Math.max(0, (leavingUntil ?? Date.now()) - Date.now()) },
+        'no front worker left to serve (they are not restarted while leaving): draining now instead of at the end of the delay');
+    }
     leavingUntil = undefined;
   };
 

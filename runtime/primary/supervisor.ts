@@ -99,6 +99,8 @@ export class ChildSupervisor {
   private stopping = false;
   /** Groups that take no new child and restart none (the instance is leaving its load balancers before it stops). */
   private readonly closed = new Set<string>();
+  /** Waiting for a group to have no child left (`emptied`), by group. */
+  private readonly emptyWaiters = new Map<string, Array<() => void>>();
 
   constructor(private readonly log: Logger, private readonly reports: ProcessReports, private readonly hooks: SupervisorHooks, options: SupervisorOptions = {}) {
     this.fork = options.fork ?? forkProcess;
@@ -248,6 +250,19 @@ export class ChildSupervisor {
     }
   }
 
+  /**
+   * Resolves once `group` has no child left (at once when it has none): a closed group whose last
+   * process exited, as when every front worker of a leaving instance crashed.
+   */
+  emptied(group: string): Promise<void> {
+    if (this.list(group).length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = this.emptyWaiters.get(group) ?? [];
+      waiting.push(resolve);
+      this.emptyWaiters.set(group, waiting);
+    });
+  }
+
   /** Stop everything: no more restarts; `first` group drains before the rest (front workers stop sending first). */
   async stopAll(timeout: number, first: string): Promise<void> {
     this.stopping = true;
@@ -326,6 +341,7 @@ export class ChildSupervisor {
           exited();
           if (unstarted === undefined) this.exited(record, attempt, link.pid, code, signal);
           else this.unstarted(record, attempt, unstarted);
+          this.settleEmpty(spec.group);
         },
       });
       record.link = link;
@@ -415,6 +431,14 @@ export class ChildSupervisor {
       }
       this.start(record, true).catch(() => undefined); // a failed start comes back through its exit
     }, delay);
+  }
+
+  /** Resolve `emptied` waiters of `group` if it has no child left. */
+  private settleEmpty(group: string): void {
+    const waiting = this.emptyWaiters.get(group);
+    if (waiting === undefined || this.list(group).length > 0) return;
+    this.emptyWaiters.delete(group);
+    for (const resolve of waiting) resolve();
   }
 
   /** node's fork can throw at once (spawn errors other than EAGAIN/EMFILE/ENOENT): that is a process that exited at once. */

@@ -201,6 +201,21 @@ test('during the delay a front worker that dies is not restarted, reloads are re
   assert.equal(await within('the exit after a second signal', app.exited, 30_000), 130);
 });
 
+test('when the last front worker dies during the delay, the drain begins at once: new connections are refused, not left in the backlog to be reset', { timeout: 120_000 }, async (t) => {
+  const app = await startInstance(topology('workers: 1, shutdownDelay: 60s'), [], t);
+  const [pid] = (await until(app, 'the worker is up', (s) => s.workers.filter((w) => w.up).length === 1)).workers.map((w) => w.pid);
+  assert.ok(pid !== undefined);
+  app.child.kill('SIGTERM');
+  await until(app, 'the instance is leaving', (s) => s.stopping?.phase === 'leaving');
+  process.kill(pid, 'SIGKILL');
+  // Well inside the 60 s delay: nothing is left to serve, so the listening socket is closed now.
+  await eventually('new connections are refused', () => refused(app.url), 30_000, undefined, 50);
+  assert.equal(await within('the exit once the last worker is gone', app.exited, 30_000), 0);
+  const cut = logsWith(app.stderr(), { event: 'leave-cut-short' });
+  assert.equal(cut.length, 1, 'the early drain is logged once');
+  assert.match(String(cut[0]?.['msg']), /no front worker left to serve/);
+});
+
 test('shutdownDelay auto: 5 s inside a Kubernetes pod (KUBERNETES_SERVICE_HOST set)', { timeout: 120_000 }, async (t) => {
   const app = await startInstance(topology('workers: 1'), [], t, { KUBERNETES_SERVICE_HOST: '10.96.0.1' });
   app.child.kill('SIGTERM');
