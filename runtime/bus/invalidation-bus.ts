@@ -8,14 +8,15 @@ import { BadField } from '../protocol/check.js';
 import { decodeBusMessage, encodeBusMessage, type BusMessage } from './wire.js';
 
 /**
- * How often an instance echoes a beat to itself through Redis, and how long without one before
- * it counts itself cut off. A closed socket is noticed at once; the beat catches what TCP does not
- * say for minutes (a silent network, a paused Redis), within LOST_AFTER_MS.
+ * How often an instance beats on the shared channel, and how long without a beat before one is
+ * counted gone. Its own beat's echo proves its subscription receives: a closed socket is noticed
+ * at once, the beat catches what TCP does not say for minutes (a silent network, a paused Redis).
+ * Peers' beats say who is there: a write waits only for instances heard within LOST_AFTER_MS, so
+ * a foreign subscriber on the channel (redis-cli, a GUI's psubscribe '*') or a frozen peer never
+ * makes every write wait the whole timeout. Cost: instances x instances / BEAT_MS deliveries.
  */
 const BEAT_MS = 500;
 const LOST_AFTER_MS = 1500;
-/** Peers are counted (PUBSUB NUMSUB) every this many beats. */
-const PEER_COUNT_EVERY = 4;
 /** Invalidations kept while cut off, published on reconnect; past this many, one flush-all replaces them. */
 const QUEUE_MAX = 1000;
 /** Round trips kept for the percentiles status shows. */
@@ -43,7 +44,7 @@ export interface BusStatus {
   readonly connected: boolean;
   /** Since when (ms since the epoch) it has been connected or cut off. */
   readonly since: number;
-  /** Other instances subscribed to the channel at the last count. */
+  /** Other instances heard on the channel within the last 1.5 s. */
   readonly peers: number;
   /** Publish to the last peer's acknowledgement, ms, over the last RECENT invalidations with peers. */
   readonly roundTrip?: { readonly p50: number; readonly p99: number; readonly max: number };
@@ -92,8 +93,10 @@ export class InvalidationBus {
   private connected = false;
   private since = Date.now();
   private lastBeat = 0;
-  private beats = 0;
-  private peers = 0;
+  /** Other instances by id: when each was last heard (beat, invalidation or acknowledgement), performance.now(). */
+  private readonly heard = new Map<string, number>();
+  /** Bumped by every loss: a flush that began before one must not count the bus as back. */
+  private losses = 0;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private queue: Invalidation[] = [];
@@ -111,7 +114,7 @@ export class InvalidationBus {
   private flushes = 0;
   private lastLog = 0;
 
-  private constructor(readonly config: BusConfig, createClient: typeof import('@keyv/redis').createClient, resource: RedisResource,
+  private constructor(private config: BusConfig, createClient: typeof import('@keyv/redis').createClient, resource: RedisResource,
     private readonly hooks: BusHooks, private readonly log: Logger) {
     this.own = `${config.channel}:to:${this.instance}`;
     const options = (role: string): Parameters<typeof createClient>[0] => ({
@@ -162,10 +165,10 @@ export class InvalidationBus {
         this.sent++;
         const pending = this.pending.get(id);
         if (pending === undefined) return;
-        // Our own subscription is one of the receivers while we are connected. Acknowledgements
-        // may have come before PUBLISH's own answer: they are already in `acks`.
-        pending.expected = Math.max(0, receivers - 1);
-        this.peers = pending.expected;
+        // Our own subscription is one of the receivers while we are connected; of the others, only
+        // instances heard lately answer. Acknowledgements may have come before PUBLISH's own
+        // answer: they are already in `acks`.
+        pending.expected = Math.min(Math.max(0, receivers - 1), this.livePeers());
         this.check(id, pending);
       }, (err: unknown) => {
         this.settle(id);
@@ -175,11 +178,27 @@ export class InvalidationBus {
     });
   }
 
+  /** Whether it hears the bus now (its own beat came back, after the flush). */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Resolves once connected, or after `timeout` ms (a reload waits for the new bus before dropping the old one). */
+  async connectedWithin(timeout: number): Promise<void> {
+    const deadline = performance.now() + timeout;
+    while (!this.connected && !this.closed && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  /** Take new settings that need no new connection (timeout, staleness): the channel and the Redis stay. */
+  configure(config: BusConfig): void {
+    this.config = config;
+  }
+
   status(): BusStatus {
     const sorted = [...this.recent].sort((a, b) => a - b);
     const at = (q: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) * 100) / 100;
     return {
-      channel: this.config.channel, redis: this.config.redis, instance: this.instance, connected: this.connected, since: this.since, peers: this.peers,
+      channel: this.config.channel, redis: this.config.redis, instance: this.instance, connected: this.connected, since: this.since, peers: this.livePeers(),
       ...(sorted.length === 0 ? {} : { roundTrip: { p50: at(0.5), p99: at(0.99), max: at(1) } }),
       sent: this.sent, received: this.received, ackTimeouts: this.ackTimeouts, flushes: this.flushes, queued: this.queue.length,
     };
@@ -239,15 +258,16 @@ export class InvalidationBus {
       this.note('bus: dropped a message that failed its check (another program or version on the channel?)', { channel, err: err.message });
       return;
     }
-    if (msg.t === 'beat') {
-      if (msg.from === this.instance) this.alive();
+    if (msg.from === this.instance) {
+      if (msg.t === 'beat') this.alive();
       return;
     }
+    this.heard.set(msg.from, performance.now());
+    if (msg.t === 'beat') return;
     if (msg.t === 'ack') {
       this.acknowledged(msg.from, msg.id);
       return;
     }
-    if (msg.from === this.instance) return;
     this.received++;
     const to = `${this.config.channel}:to:${msg.from}`;
     void this.hooks.apply(msg.inv).then(() => this.pub.publish(to, encodeBusMessage({ t: 'ack', from: this.instance, id: msg.id })))
@@ -297,19 +317,23 @@ export class InvalidationBus {
   private tick(): void {
     if (this.closed) return;
     if (this.connected && performance.now() - this.lastBeat > LOST_AFTER_MS) this.lose('no echo from redis');
-    if (!this.pub.isReady) return;
     this.beat();
-    if (this.beats++ % PEER_COUNT_EVERY === 0 && this.connected) {
-      this.pub.pubSubNumSub(this.config.channel).then((counts: Record<string, number>) => {
-        this.peers = Math.max(0, (counts[this.config.channel] ?? 1) - 1);
-      }, () => { /* counted again at the next beat */ });
-    }
+    const now = performance.now();
+    for (const [peer, at] of this.heard) if (now - at > LOST_AFTER_MS) this.heard.delete(peer);
   }
 
-  /** Publish a beat to this instance's own channel; its echo proves the subscription receives. */
+  /** Other instances heard within LOST_AFTER_MS. */
+  private livePeers(): number {
+    const now = performance.now();
+    let live = 0;
+    for (const at of this.heard.values()) if (now - at <= LOST_AFTER_MS) live++;
+    return live;
+  }
+
+  /** Beat on the shared channel: our own echo proves the subscription receives, peers learn we are here. */
   private beat(): void {
     if (this.closed || !this.pub.isReady) return;
-    this.pub.publish(this.own, encodeBusMessage({ t: 'beat', from: this.instance })).catch(() => { /* the missing echo says it */ });
+    this.pub.publish(this.config.channel, encodeBusMessage({ t: 'beat', from: this.instance })).catch(() => { /* the missing echo says it */ });
   }
 
   /** Our own beat came back: the subscription receives. Back from a loss: flush first, then count as connected. */
@@ -317,11 +341,13 @@ export class InvalidationBus {
     this.lastBeat = performance.now();
     if (this.connected || this.recovering) return;
     this.recovering = true;
+    const losses = this.losses;
     const cutFor = Date.now() - this.since;
     // Whatever was published while this instance could not hear it is lost: drop every memory entry.
     this.hooks.apply({ keys: [], prefixes: [''] }).catch(() => { /* each process's own bound; a process that did not answer is restarted or gone */ }).finally(() => {
       this.recovering = false;
-      if (this.closed) return;
+      // Lost again while flushing: what the flush dropped is not enough; the next echo starts over.
+      if (this.closed || losses !== this.losses) return;
       this.flushes++;
       this.connected = true;
       this.since = Date.now();
@@ -333,6 +359,7 @@ export class InvalidationBus {
   }
 
   private lose(why: string): void {
+    this.losses++;
     if (!this.connected || this.closed) return;
     this.connected = false;
     this.since = Date.now();

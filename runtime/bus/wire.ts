@@ -9,8 +9,8 @@ import type { Invalidation } from '../protocol/shapes.js';
  * - `inv` on the shared channel: `from` invalidated these keys; every peer drops them from its
  *   memory stores, then answers `ack` on the sender's own channel.
  * - `ack` on `<channel>:to:<from>`: the peer `from` has dropped the keys of invalidation `id`.
- * - `beat` on the sender's own channel: an instance's echo to itself, proving its subscription
- *   still receives (a silent network is noticed without waiting for TCP).
+ * - `beat` on the shared channel, every 500 ms: its echo proves the sender's subscription still
+ *   receives (a silent network is noticed without waiting for TCP), and peers learn who is there.
  */
 export type BusMessage =
   | { readonly t: 'inv'; readonly from: string; readonly id: number; readonly at: number; readonly inv: Invalidation }

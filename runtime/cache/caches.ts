@@ -9,6 +9,12 @@ let redisStores: typeof import('./redis-store.js') | undefined;
 
 /** How long start-up (or a reload) waits for a Redis cache to connect; past it the cache starts out as misses. */
 const READY_WAIT_MS = 2000;
+/**
+ * With a bus, the primary says every 500 ms whether the instance hears it; a process that hears
+ * nothing for this long counts itself cut off (its primary is frozen or stuck, and peers'
+ * invalidations cannot reach it).
+ */
+const BUS_SILENCE_MS = 1500;
 /** Invalidations remembered to tell a fill that started before one of them not to store its result. */
 const RECENT = 256;
 
@@ -28,6 +34,9 @@ export class Caches {
   private varying: ReadonlySet<string>;
   /** Whether the instance is cut off from the invalidation bus (memory stores then serve by bus.staleness). */
   private cut = false;
+  /** When the primary last said how the bus is (Date.now()), and whether it has been silent too long since. */
+  private toldAt = Date.now();
+  private silent = false;
 
   constructor(config: Config, private readonly log: Logger) {
     this.config = config;
@@ -57,6 +66,7 @@ export class Caches {
       this.stores.delete(name);
       void store.close();
     }
+    this.toldAt = Date.now(); // a bus this reload adds: its first word is on its way
     this.staleness();
     await this.open(wait);
   }
@@ -66,12 +76,23 @@ export class Caches {
    * memory store first): while cut off, memory entries older than bus.staleness are misses.
    */
   cutOff(cut: boolean): void {
+    this.toldAt = Date.now();
+    this.silent = false;
+    if (cut === this.cut) return;
     this.cut = cut;
     this.staleness();
   }
 
+  /** Called every few hundred ms: with a bus, a primary silent for BUS_SILENCE_MS means cut off. */
+  checkSilence(now = Date.now()): void {
+    const silent = this.config.bus !== undefined && now - this.toldAt > BUS_SILENCE_MS;
+    if (silent === this.silent) return;
+    this.silent = silent;
+    this.staleness();
+  }
+
   private staleness(): void {
-    const maxAge = this.cut ? this.config.bus?.staleness : undefined;
+    const maxAge = this.cut || this.silent ? this.config.bus?.staleness : undefined;
     for (const s of this.stores.values()) if (s instanceof MemoryStore) s.maxAge = maxAge;
   }
 
@@ -83,7 +104,7 @@ export class Caches {
     if (config === undefined) return undefined;
     if (config.store === 'memory') {
       const memory = new MemoryStore(name, config);
-      memory.maxAge = this.cut ? this.config.bus?.staleness : undefined;
+      memory.maxAge = this.cut || this.silent ? this.config.bus?.staleness : undefined;
       store = memory;
     } else {
       const resource = this.config.resources[config.resource];

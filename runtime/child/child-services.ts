@@ -46,7 +46,13 @@ export class ChildServices {
     /** The isolated pool this process runs (undefined: a front worker), whose watchdog applies to it. */
     private readonly pool: string | undefined,
     private readonly stalls: StallWatch,
-  ) {}
+  ) {
+    this.busSilence = setInterval(() => this.caches.caches.checkSilence(), BUS_SILENCE_CHECK_MS);
+    this.busSilence.unref();
+  }
+
+  /** Checks that the primary still says how the invalidation bus is (runtime/cache/caches.ts). */
+  private readonly busSilence: NodeJS.Timeout;
 
   /** Open everything for the topology a start message carries; resolves once every local pool is ready and the endpoint listens. */
   static async open(msg: StartMessage | StartPoolMessage, options: ChildServicesOptions): Promise<ChildServices> {
@@ -101,8 +107,12 @@ export class ChildServices {
     await this.resources.close();
     stopActorSystem(this.system);
     await this.stalls.stop();
+    clearInterval(this.busSilence);
   }
 }
+
+/** How often a process checks that its primary still speaks about the bus. */
+const BUS_SILENCE_CHECK_MS = 250;
 
 /**
  * The primary's questions about actors, answered the same way by both kinds of child process

@@ -47,7 +47,7 @@ Options:
       }
       await sleep(100);
     }
-    throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `pid ${pid} is still running after ${timeout} ms`, { hint: 'send a second SIGTERM to force it' });
+    throw new ActorrtError('ACTORRT_E_NOT_RUNNING', `pid ${pid} is still running after ${timeout} ms`, { hint: `wait, or force it: kill -TERM ${pid} (a stop already asked for counts as the first signal)` });
   },
 };
 

@@ -262,6 +262,8 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       // The answer goes out before the stop gets anywhere: the admin socket stays open until the very end.
       const config = processes.config;
       const leaveMs = stopping ? Math.max(0, (leavingUntil ?? Date.now()) - Date.now()) : resolveShutdownDelay(config.http.shutdownDelay);
+      // Counts as the first signal: one SIGTERM after it forces the exit, as the CLI's hint says.
+      signals = Math.max(signals, 1);
       void shutdown(0);
       // Front workers drain first, then every other process, each bounded by shutdownTimeout and killed KILL_GRACE past it.
       return { pid: process.pid, leave: leaveMs, drain: config.http.shutdownTimeout, within: leaveMs + 2 * (config.http.shutdownTimeout + KILL_GRACE) };

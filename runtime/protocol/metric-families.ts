@@ -95,7 +95,7 @@ export const FAMILIES: readonly MetricFamily[] = [
   primary('actorrt_reloads_total', 'counter', 'Reloads and scales, by trigger and result (applied, unchanged, refused)', ['trigger', 'result']),
   // The invalidation bus to other instances (only with `bus:`).
   primary('actorrt_bus_up', 'gauge', 'Whether the instance hears the invalidation bus (1) or is cut off from it (0: memory entries older than bus.staleness are misses)'),
-  primary('actorrt_bus_peers', 'gauge', 'Other instances subscribed to the bus channel at the last count'),
+  primary('actorrt_bus_peers', 'gauge', 'Other actorrt instances heard on the bus channel within the last 1.5 s'),
   primary('actorrt_bus_invalidations_total', 'counter', 'Invalidations published to peer instances (direction sent) and applied from them (received)', ['direction']),
   primary('actorrt_bus_ack_timeouts_total', 'counter', 'Invalidations some peer instance did not acknowledge within bus.timeout (the write was answered anyway)'),
   primary('actorrt_bus_flushes_total', 'counter', 'Times the instance flushed every memory store on getting the bus back (including its first connection)'),

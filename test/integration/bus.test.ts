@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createClient } from '@keyv/redis';
 import type { InstanceStatus } from '../../runtime/primary/status.js';
 import { eventually, ROOT, tempDir } from '../helpers.js';
 import { call, runCli, startInstance, statusOf, type Instance } from './instance.js';
@@ -170,19 +171,44 @@ describe('an instance cut off from the bus', { timeout: 120_000 }, () => {
     });
   }
 
-  test('a peer that does not acknowledge (its primary stopped) costs a write at most bus.timeout, logged and counted', async () => {
+  test('a peer whose primary is frozen: the first write waits bus.timeout (counted), later ones do not wait for it; its workers, no longer hearing their primary, serve nothing older than the staleness', async () => {
     const [a, b] = apps as [Instance, Instance];
     await eventually('both connected', async () => connected(await statusOf(a), 1), 20_000);
+    await put(a, 'frozen', 'before');
+    for (let i = 0; i < 4; i++) assert.equal(await valueAt(b, 'frozen'), 'before'); // cached in b's workers
     const pid = (await statusOf(b)).pid;
     process.kill(pid, 'SIGSTOP');
     try {
       // No timing threshold: the write is answered, and the missing acknowledgement is counted.
-      await put(a, 'stopped-peer', 1);
+      await put(a, 'frozen', 'after');
       await eventually('a counted the missing acknowledgement', async () => ((await statusOf(a)).bus?.ackTimeouts ?? 0) >= 1, 10_000);
+      await eventually('a no longer counts the frozen peer', async () => (await statusOf(a)).bus?.peers === 0, 10_000);
+      const timeouts = (await statusOf(a)).bus?.ackTimeouts ?? 0;
+      for (let i = 0; i < 3; i++) await put(a, 'frozen', 'after');
+      assert.equal((await statusOf(a)).bus?.ackTimeouts, timeouts, 'writes no longer wait for a peer that is not heard');
+      // b's front workers still serve (they share the port); they hear their primary no more.
+      await eventually('b serves the new value within the staleness bound', async () => (await valueAt(b, 'frozen')) === 'after', 10_000);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
     assert.match(a.stderr(), /did not acknowledge an invalidation in time/);
+    await eventually('both hear each other again', async () => connected(await statusOf(a), 1) && connected(await statusOf(b), 1), 20_000);
+  });
+
+  test('a subscriber that is not an actorrt instance (redis-cli, a GUI) is never waited for', async () => {
+    const [a] = apps as [Instance, Instance];
+    const foreign = createClient({ url: REDIS });
+    await foreign.connect();
+    try {
+      await foreign.subscribe(channel, () => {});
+      await foreign.pSubscribe('*', () => {});
+      const timeouts = (await statusOf(a)).bus?.ackTimeouts ?? 0;
+      for (let i = 0; i < 5; i++) await put(a, 'foreign', i);
+      assert.equal((await statusOf(a)).bus?.ackTimeouts, timeouts);
+      assert.equal((await statusOf(a)).bus?.peers, 1, 'peers are the instances heard, not every subscriber');
+    } finally {
+      foreign.destroy();
+    }
   });
 });
 
