@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { eventually, logsWith, ROOT, tempDir, within } from '../helpers.js';
-import { call, callFresh, errorOf, runCli, startInstance, statusOf, until, type Answer, type Instance } from './instance.js';
+import { call, callFresh, errorOf, runCli, startInstance, statusOf, until, type Answer, type Instance, hold, refused } from './instance.js';
 
 /**
  * http.shutdownDelay: a stop first leaves the load balancers (readiness 503, still serving, new
@@ -30,33 +30,6 @@ routes:
     timeout: 60s
 `);
   return file;
-}
-
-/** A request the pool holds until `release()`. */
-interface Held {
-  readonly answer: Promise<Answer>;
-  settled(): boolean;
-  release(): void;
-}
-
-/** Send a request held until released, on a connection of its own, and wait until its actor has it. */
-async function hold(app: Instance): Promise<Held> {
-  const gate = join(tempDir('gate'), 'open');
-  let done = false;
-  const answer = callFresh(app.url, `/gate?gate=${encodeURIComponent(gate)}`);
-  answer.then(() => { done = true; }, () => { done = true; });
-  await until(app, 'the held request reached its actor', (s) => (s.pools.find((p) => p.name === 'slow')?.depth ?? 0) > 0);
-  return { answer, settled: () => done, release: () => writeFileSync(gate, '') };
-}
-
-/** Whether a TCP connection to `url` is refused (nothing accepts on the port any more). */
-function refused(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    socket.once('connect', () => { socket.destroy(); resolve(false); });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
 }
 
 /** One HTTP/1.1 connection driven by hand, so a test knows which requests shared it and when the server closed it. */

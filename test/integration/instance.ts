@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { Agent, Client, request } from 'undici';
 import { adminRequest } from '../../runtime/primary/admin.js';
 import { PidFile } from '../../runtime/primary/pid-file.js';
 import type { InstanceStatus } from '../../runtime/primary/status.js';
-import { CLI, ROOT, within } from '../helpers.js';
+import { CLI, ROOT, tempDir, within } from '../helpers.js';
 
 /** A running `actorrt start` child process, as a user would start it. */
 export interface Instance {
@@ -255,3 +255,31 @@ export async function until(app: Instance, what: string, check: (s: InstanceStat
   assert.fail(`${what}: not reached within ${timeout} ms; last status:\n${JSON.stringify(last, null, 2)}`);
 }
 
+
+/** A request held open by a fixture's slow pool (GET /gate?gate=<file>, test/fixtures/runtime/actors/slow.mjs) until `release()`. */
+export interface Held {
+  readonly answer: Promise<Answer>;
+  /** Whether the answer came (or the request failed) already. */
+  settled(): boolean;
+  release(): void;
+}
+
+/** Send a request the `slow` pool holds until released, on a connection of its own, and wait until its actor has it. */
+export async function hold(app: Instance): Promise<Held> {
+  const gate = join(tempDir('gate'), 'open');
+  let done = false;
+  const answer = callFresh(app.url, `/gate?gate=${encodeURIComponent(gate)}`);
+  answer.then(() => { done = true; }, () => { done = true; });
+  await until(app, 'the held request reached its actor', (s) => (s.pools.find((p) => p.name === 'slow')?.depth ?? 0) > 0);
+  return { answer, settled: () => done, release: () => writeFileSync(gate, '') };
+}
+
+/** Whether a TCP connection to `url` is refused (nothing accepts on the port, not even into a backlog). */
+export function refused(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    socket.once('connect', () => { socket.destroy(); resolve(false); });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
+}

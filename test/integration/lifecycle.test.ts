@@ -1,31 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CLI, eventually, logLines, logsWith, LEVEL, ROOT, tempDir, within, writeProject } from '../helpers.js';
-import { call, callFresh, errorOf, runCli, startInstance, until, type Answer, type Instance } from './instance.js';
+import { call, callFresh, errorOf, runCli, startInstance, until, type Answer, type Instance, hold, refused } from './instance.js';
 
 const TOPOLOGY = 'test/fixtures/runtime/actorrt.yml';
-
-/** A request held open by the fixture's slow actor until `release()` (GET /gate?gate=<file>). */
-interface Held {
-  readonly answer: Promise<Answer>;
-  /** Whether the answer came (or the request failed) already. */
-  settled(): boolean;
-  release(): void;
-}
-
-/** Send a request the slow pool holds until released, and wait until its actor has it. */
-async function hold(app: Instance): Promise<Held> {
-  const gate = join(tempDir('gate'), 'open');
-  let done = false;
-  const answer = call(`${app.url}/gate?gate=${encodeURIComponent(gate)}`);
-  answer.then(() => { done = true; }, () => { done = true; });
-  await until(app, 'the held request reached its actor', (s) => (s.pools.find((p) => p.name === 'slow')?.depth ?? 0) > 0);
-  return { answer, settled: () => done, release: () => writeFileSync(gate, '') };
-}
 
 /** Wait until every front worker is draining (status shows them retiring): the stop has begun. */
 async function draining(app: Instance): Promise<void> {
@@ -33,15 +14,6 @@ async function draining(app: Instance): Promise<void> {
 }
 
 /** A raw connection to `url` that sent a GET of `path`: what came back once the server closed it. */
-/** Whether a TCP connection to `url` is refused (not accepted into a backlog). */
-function refused(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    socket.once('connect', () => { socket.destroy(); resolve(false); });
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
-}
 
 test('SIGTERM lets in-flight requests finish, then exits 0 and removes the pid file and its runtime folder', { timeout: 60_000 }, async (t) => {
   const app = await startInstance(TOPOLOGY, [], t);
