@@ -155,10 +155,10 @@ export async function scaleOutScenario(rounds: number, seconds: number, probes: 
   report(`scale-out: N instances (${workers} front worker${workers === 1 ? '' : 's'} each) behind nginx (examples/deploy/nginx), GET ${PATH}, ${LOAD_GENERATOR} -c${CONNECTIONS} through nginx, `
     + `${seconds}s x ${rounds}; CPU us/req sums every actorrt process and nginx (target: x CPU flat as instances are added)`, rows);
   for (const [p, probe] of probes.entries()) {
-    process.stdout.write(`\n## scale-out: ${probe.title}\n${'instances'.padEnd(12)}${probe.columns.map((c) => c.padStart(16)).join('')}   (each round)\n`);
+    process.stdout.write(`\n## scale-out: ${probe.title}\n${'instances'.padEnd(12)}${probe.columns.map((c) => c.padStart(24)).join('')}   (each round)\n`);
     for (const [s, size] of sizes.entries()) {
       const cells = probeCells[p]?.[s] ?? [];
-      process.stdout.write(`${String(size).padEnd(12)}${probe.columns.map((_, c) => cells.map((r) => String(r[c] ?? '')).join(' / ').padStart(16)).join('')}\n`);
+      process.stdout.write(`${String(size).padEnd(12)}${probe.columns.map((_, c) => ` ${cells.map((r) => String(r[c] ?? '')).join(' / ')}`.padStart(24)).join('')}\n`);
     }
   }
 }
