@@ -67,7 +67,7 @@ function describeBus(b: BusStatus): string {
   const state = b.connected ? 'connected' : `CUT OFF for ${Math.round((Date.now() - b.since) / 1000)}s (memory entries older than the staleness bound are misses)`;
   const rt = b.roundTrip === undefined ? '' : `, round trip p50 ${b.roundTrip.p50} ms p99 ${b.roundTrip.p99} ms`;
   return `bus: ${state} on ${b.channel} via ${b.redis}, ${b.peers} peer${b.peers === 1 ? '' : 's'}${rt}, sent ${b.sent} received ${b.received}, `
-    + `${b.ackTimeouts} unacknowledged, ${b.flushes} flush${b.flushes === 1 ? '' : 'es'}${b.queued > 0 ? `, ${b.queued} queued` : ''}`;
+    + `${b.ackTimeouts} unacknowledged (timed out), ${b.flushes} memory flush${b.flushes === 1 ? '' : 'es'} (one per connection, the first included)${b.queued > 0 ? `, ${b.queued} queued` : ''}`;
 }
 
 function describePool(p: PoolStatus): string {
