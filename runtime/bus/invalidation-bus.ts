@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { BusConfig, RedisResource } from '../../config/types.js';
 import type { Logger } from '../logger.js';
-import { DURATION_BUCKETS } from '../protocol/metric-families.js';
+import { Histogram } from '../metrics/request-metrics.js';
 import type { Invalidation, MetricsSnapshot } from '../protocol/shapes.js';
 import { BadField } from '../protocol/check.js';
 import { decodeBusMessage, encodeBusMessage, type BusMessage } from './wire.js';
@@ -106,8 +106,7 @@ export class InvalidationBus {
   private closed = false;
   private readonly timer: NodeJS.Timeout;
   private readonly recent: number[] = [];
-  private readonly buckets = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
-  private roundTripSum = 0;
+  private readonly roundTrips = new Histogram([]);
   private sent = 0;
   private received = 0;
   private ackTimeouts = 0;
@@ -116,7 +115,7 @@ export class InvalidationBus {
 
   private constructor(private config: BusConfig, createClient: typeof import('@keyv/redis').createClient, resource: RedisResource,
     private readonly hooks: BusHooks, private readonly log: Logger) {
-    this.own = `${config.channel}:to:${this.instance}`;
+    this.own = inbox(config.channel, this.instance);
     const options = (role: string): Parameters<typeof createClient>[0] => ({
       url: resource.url,
       name: `actorrt-bus-${role}-${process.pid}`,
@@ -207,7 +206,7 @@ export class InvalidationBus {
   /** The bus's series for a scrape (families `actorrt_bus_*` of the catalog). */
   metrics(): MetricsSnapshot {
     return {
-      actorrt_bus_round_trip_seconds: [{ labels: [], value: this.roundTripSum, buckets: [...this.buckets] }],
+      actorrt_bus_round_trip_seconds: [this.roundTrips.series()],
     };
   }
 
@@ -269,7 +268,7 @@ export class InvalidationBus {
       return;
     }
     this.received++;
-    const to = `${this.config.channel}:to:${msg.from}`;
+    const to = inbox(this.config.channel, msg.from);
     void this.hooks.apply(msg.inv).then(() => this.pub.publish(to, encodeBusMessage({ t: 'ack', from: this.instance, id: msg.id })))
       .catch((err: unknown) => this.note('bus: could not acknowledge an invalidation (the sender waits out its timeout)', { err: err instanceof Error ? err.message : String(err) }));
   }
@@ -309,9 +308,7 @@ export class InvalidationBus {
   private record(seconds: number): void {
     this.recent.push(seconds * 1000);
     if (this.recent.length > RECENT) this.recent.shift();
-    this.roundTripSum += seconds;
-    const i = DURATION_BUCKETS.findIndex((b) => seconds <= b);
-    (this.buckets[i === -1 ? DURATION_BUCKETS.length : i] as number)++;
+    this.roundTrips.observe(seconds);
   }
 
   private tick(): void {
@@ -392,4 +389,9 @@ export class InvalidationBus {
     this.lastLog = Date.now();
     this.log.warn({ ...fields, channel: this.config.channel }, message);
   }
+}
+
+/** The channel an instance hears its acknowledgements on. */
+function inbox(channel: string, instance: string): string {
+  return `${channel}:to:${instance}`;
 }

@@ -92,8 +92,13 @@ export class Caches {
   }
 
   private staleness(): void {
-    const maxAge = this.cut || this.silent ? this.config.bus?.staleness : undefined;
+    const maxAge = this.maxAge();
     for (const s of this.stores.values()) if (s instanceof MemoryStore) s.maxAge = maxAge;
+  }
+
+  /** How old a memory entry may be to be served (ms): bus.staleness while cut off, else no bound. */
+  private maxAge(): number | undefined {
+    return this.cut || this.silent ? this.config.bus?.staleness : undefined;
   }
 
   /** The store named `name` (opened by `open`, or here if asked first: a Redis one only after `open`); undefined when the topology has none by that name. */
@@ -104,7 +109,7 @@ export class Caches {
     if (config === undefined) return undefined;
     if (config.store === 'memory') {
       const memory = new MemoryStore(name, config);
-      memory.maxAge = this.cut || this.silent ? this.config.bus?.staleness : undefined;
+      memory.maxAge = this.maxAge();
       store = memory;
     } else {
       const resource = this.config.resources[config.resource];

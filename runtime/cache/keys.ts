@@ -61,11 +61,12 @@ export function compileInvalidation(template: string): InvalidationPattern {
 export type { Invalidation };
 
 /**
- * One invalidation for several (a write's route `invalidate:` and its RFC 9111 target), so it
+ * One invalidation for several (a write's route `invalidate:` and its RFC 9111 target; undefined: none), so it
  * crosses to other processes and instances once. Keys of one may be looked for in the other's
  * stores too: dropping more than asked is safe, dropping less is not.
  */
-export function mergeInvalidations(invs: readonly Invalidation[]): Invalidation | undefined {
+export function mergeInvalidations(some: ReadonlyArray<Invalidation | undefined>): Invalidation | undefined {
+  const invs = some.filter((i) => i !== undefined);
   if (invs.length <= 1) return invs[0];
   const everywhere = invs.some((i) => i.stores === undefined);
   return {

@@ -3,8 +3,8 @@ import { DURATION_BUCKETS } from '../protocol/metric-families.js';
 import type { MetricSeries, MetricsSnapshot } from '../protocol/shapes.js';
 
 
-/** One histogram series: its label values, observations per bucket (the last is +Inf), their sum. */
-class Histogram {
+/** One histogram series over DURATION_BUCKETS: its label values, observations per bucket (the last is +Inf), their sum. */
+export class Histogram {
   readonly buckets: number[] = new Array<number>(DURATION_BUCKETS.length + 1).fill(0);
   sum = 0;
   count = 0;

@@ -106,7 +106,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
 
   /**
    * Leave the load balancers for `delay` ms before the drain: front workers answer readiness with
-   * 503 and close each connection after its reply, while the listening socket stays open and new
+   * 503 and serve everything else as before, while the listening socket stays open and new
    * connections are served (a balancer keeps sending them until it has seen the change: Kubernetes
    * removes a pod's endpoints in parallel with its SIGTERM). No front worker is started or
    * restarted meanwhile: one that reported ready would take traffic again.

@@ -87,7 +87,7 @@ export interface FrontDeps {
   /** True from the moment the instance begins to stop (leaving its load balancers, then draining): readiness says it is shutting down. */
   isStopping(): boolean;
   /** True once the drain began (no new connections are accepted): replies ask clients to close their connections. */
-  isClosing(): boolean;
+  isDraining(): boolean;
   /** Where finished requests are counted, when the routing table says so. */
   readonly metrics: RequestMetrics;
   /** The instance's metrics as the primary renders them (`http.metricsPath`). */
@@ -147,7 +147,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const head = method === 'HEAD';
     // Every reply of a draining instance closes its connection, health answers and errors included:
     // keep-alive clients and balancers reconnect, and so find the instances that stay.
-    if (deps.isClosing()) res.shouldKeepAlive = false;
+    if (deps.isDraining()) res.shouldKeepAlive = false;
 
     const { live, ready } = table.config.http.health;
     if (path === live || path === ready) exchange.route = path;
@@ -223,7 +223,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
       if (res.destroyed) return; // the client left while the actor worked
       // Checked when the reply goes out: a request that arrived before the stop began must still
       // release its keep-alive connection, or the drain waits for the client to hang up.
-      if (deps.isClosing()) res.shouldKeepAlive = false;
+      if (deps.isDraining()) res.shouldKeepAlive = false;
       return writeReply(res, reply, requestId, head);
     }
 
@@ -237,16 +237,16 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const hit = cached !== undefined ? deps.cache.hit(policies.cache as RouteCachePolicy, cached) : undefined;
     if (hit !== undefined && lookup !== undefined) { cacheResult(lookup, hit); lookup.end(); }
     const outcome = hit ?? await endWith(lookup, cacheOrDispatch(table, routed, req, res, cached), cacheResult);
-    if (outcome.reply.status < 400 && (policies.invalidate !== undefined || changesCache(table, method))) {
+    if (outcome.reply.status < 400) {
       // One invalidation for the route's keys and the target's, so each crosses to the other processes (and instances) once.
       const inv = mergeInvalidations([
-        ...(policies.invalidate === undefined ? [] : [renderInvalidation(policies.invalidate, keySource)]),
-        ...(changesCache(table, method) ? [targetInvalidation(table, path, search, req, outcome.reply)].filter((i) => i !== undefined) : []),
+        policies.invalidate === undefined ? undefined : renderInvalidation(policies.invalidate, keySource),
+        changesCache(table, method) ? targetInvalidation(table, path, search, req, outcome.reply) : undefined,
       ]);
       if (inv !== undefined) await deps.invalidate(inv);
     }
     if (res.destroyed) return;
-    if (deps.isClosing()) res.shouldKeepAlive = false;
+    if (deps.isDraining()) res.shouldKeepAlive = false;
     const extra = outcome.state === undefined ? undefined : cacheHeaders(outcome, policies.cache);
     if (outcome.range !== undefined && outcome.entry !== undefined) writeRange(res, outcome.entry, outcome.range, requestId, head, extra ?? []);
     else if (outcome.notModified === true) writeNotModified(res, outcome.entry?.headers ?? outcome.reply.headers, requestId, extra ?? []);
@@ -329,7 +329,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
     const bodyLimit = config.http.limits.bodyBytes;
     const upstream = exchange.upstream(req.method ?? 'GET', name, resource);
     return upstreamEnded(upstream.span, forward({
-      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isClosing(), trace: upstream.trace,
+      req, res, route: route.config, path, search, client, requestId, body, bodyLimit, closeAfter: deps.isDraining(), trace: upstream.trace,
     }, deps.upstream(name), resource, name), () => res.statusCode).catch((err: unknown) => upstreamFailure(name, err));
   }
 
@@ -340,7 +340,7 @@ export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res:
 
   function fail(res: ServerResponse, err: unknown, requestId: string, exchange: Exchange): void {
     if (err instanceof ClientAbortedError) return;
-    if (deps.isClosing()) res.shouldKeepAlive = false;
+    if (deps.isDraining()) res.shouldKeepAlive = false;
     if (err instanceof ActorrtError) {
       exchange.failure = err.code;
       if (err.code === 'ACTORRT_E_BODY_TOO_LARGE') res.shouldKeepAlive = false; // do not read the rest

@@ -10,7 +10,7 @@ import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
 import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type FrontDeps, type RoutingTable } from './front.js';
-import { createUpgradeHandler, Upgrades, type UpgradeDeps } from './upgrade.js';
+import { createUpgradeHandler, Upgrades } from './upgrade.js';
 import { RequestIds } from '../request-id.js';
 import { withDeadline } from '../deadline.js';
 import { flushSpans, SPAN_FLUSH_MS } from '../trace/tracing.js';
@@ -38,7 +38,7 @@ const metrics = new RequestMetrics();
 let exitCode = 0;
 /**
  * booting -> ready -> draining; a stop with `http.shutdownDelay` passes through `leaving` (the
- * primary's `leave`): still serving every connection, readiness 503, every reply `Connection: close`.
+ * primary's `leave`): readiness 503, everything else served as before (see `leave`).
  */
 let phase: 'booting' | 'ready' | 'leaving' | 'draining' = 'booting';
 /** A `leave` that came while booting: this worker never reports ready to its balancers. */
@@ -70,7 +70,7 @@ function inlinePools(config: Config): Config['pools'][string][] {
 
 function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: number): Server {
   const { limits } = config.http;
-  const deps: FrontDeps & Pick<UpgradeDeps, 'isDraining'> = {
+  const deps: FrontDeps = {
     table: () => table as RoutingTable,
     upstream: (name) => live.resources.upstream(name),
     upstreamFailed: (name, err) => live.resources.failed(name, err),
@@ -79,7 +79,6 @@ function listen(config: Config, live: ChildServices, cache: ResponseCache, fd: n
     log,
     isReady: () => phase === 'ready',
     isStopping: () => phase === 'leaving' || phase === 'draining',
-    isClosing: () => phase === 'draining',
     isDraining: () => phase === 'draining',
     metrics,
     scrape: scrapeInstance,
