@@ -94,8 +94,11 @@ export interface AskOptions {
 /** Where an actor runs. */
 export interface ActorSelf {
   readonly pool: string;
+  /** The actor's index in its process (in its thread, for a thread pool). */
   readonly index: number;
   readonly pid: number;
+  /** Thread pools (`threads:`): the index of the worker thread the actor runs in. */
+  readonly thread?: number;
 }
 
 /**

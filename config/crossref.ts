@@ -22,6 +22,8 @@ const MAX_BUS_TIMEOUT = 2000;
 
 /** Lowest maxRss accepted. */
 const MIN_RSS = 128 * 1048576;
+/** Smallest maxHeap accepted for a thread pool's threads. */
+const MIN_HEAP = 16 * 1048576;
 
 export function crossReferenceIssues(config: Config, doc: LoadedDocument): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -112,13 +114,26 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
         'paths are relative to the topology file');
     }
     if (pool.maxRss !== undefined && pool.maxRss < MIN_RSS) tooLowRss(['pools', name, 'maxRss'], `pools.${name}.maxRss`);
+    if (pool.processes !== undefined && pool.threads !== undefined) {
+      report(['pools', name, 'threads'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name} has both processes and threads`,
+        'choose one: processes (own OS processes) or threads (worker threads inside every front worker); docs/pools.md compares them');
+    }
     if (pool.processes === undefined) {
-      for (const key of ['watchdog', 'maxRss'] as const) {
-        if (pool[key] !== undefined) {
-          report(['pools', name, key], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.${key} only applies to isolated pools (with processes:)`,
-            `inline pools run inside the front workers: set http.${key} instead`);
-        }
+      if (pool.maxRss !== undefined) {
+        report(['pools', name, 'maxRss'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.maxRss only applies to isolated pools (with processes:)`,
+          pool.threads === undefined ? 'inline pools run inside the front workers: set http.maxRss instead' : 'a thread pool bounds each thread\'s heap with maxHeap');
       }
+      if (pool.watchdog !== undefined && pool.threads === undefined) {
+        report(['pools', name, 'watchdog'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.watchdog only applies to isolated and thread pools (with processes: or threads:)`,
+          'inline pools run inside the front workers: set http.watchdog instead');
+      }
+    }
+    if (pool.maxHeap !== undefined && pool.threads === undefined) {
+      report(['pools', name, 'maxHeap'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.maxHeap only applies to thread pools (with threads:)`,
+        pool.processes === undefined ? 'add threads: N to run the pool in worker threads' : 'an isolated pool bounds its processes with maxRss');
+    } else if (pool.maxHeap !== undefined && pool.maxHeap < MIN_HEAP) {
+      report(['pools', name, 'maxHeap'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.maxHeap is below ${MIN_HEAP / 1048576}mb`,
+        'a thread with actorrt\'s modules and an actor needs 10-20 MiB of heap; a bound that low would replace threads in a loop');
     }
     pool.resources.forEach((r, i) => ref(['pools', name, 'resources', i], 'resource', r, config.resources));
     const { backoff } = pool.supervision;

@@ -177,6 +177,8 @@ function pool(p: Raw, name: string, base: string): PoolConfig {
     actor: resolve(base, p['actor'] as string),
     size: p['size'] as number,
     ...opt('processes', p['processes'] as number | undefined),
+    ...opt('threads', p['threads'] as number | undefined),
+    ...opt('maxHeap', p['maxHeap'] === undefined ? undefined : size(p['maxHeap'])),
     resources: p['resources'] as string[],
     mailbox: { capacity: mailbox['capacity'] as number, overflow: 'reject' },
     timeout: ms(p['timeout']),

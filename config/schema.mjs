@@ -192,7 +192,9 @@ const schema = {
       additionalProperties: obj({
         actor: str('actor module (.ts, .js, .mjs), relative to the topology file'),
         size: int(1, 1, 'actors per process', 4096),
-        processes: int(1, undefined, 'own OS processes for this pool; absent = inside every front worker', 256),
+        processes: int(1, undefined, 'own OS processes for this pool; absent = inside every front worker (one of processes or threads)', 256),
+        threads: int(1, undefined, 'worker threads for this pool inside every front worker, each running size actors: CPU work off the front\'s event loop without a socket hop (one of processes or threads)', 256),
+        maxHeap: size(undefined, 'thread pools: old-generation heap bound of each thread (worker_threads resourceLimits); a thread past it fails its own requests (503) and is replaced; absent = Node\'s default'),
         resources: { type: 'array', uniqueItems: true, items: { $ref: '#/definitions/name' }, default: [], description: 'resources this pool\'s actors get on ctx.resources' },
         mailbox: obj({
           capacity: int(1, 1000, 'messages queued per actor'),
@@ -200,7 +202,7 @@ const schema = {
         }, { default: {}, description: 'each actor\'s queue of waiting messages' }),
         timeout: duration('10s', 'reply deadline (504 past it); a route may override'),
         drainTimeout: duration('30s', 'how long a shrinking pool lets mailboxes drain'),
-        watchdog: duration(undefined, 'isolated pools: a process whose event loop has not answered for this long is killed and replaced; 0 = off; absent = http.watchdog'),
+        watchdog: duration(undefined, 'isolated and thread pools: a process or thread whose event loop has not answered for this long is killed and replaced; 0 = off; absent = http.watchdog'),
         maxRss: size(undefined, 'isolated pools: a process whose resident memory grows past this is replaced gracefully, new before old; absent = never'),
         supervision: obj({
           strategy: { enum: ['one-for-one', 'one-for-all', 'stop', 'escalate'], default: 'one-for-one', description: 'after a crash: restart that actor, restart every actor of the pool, stop it, or escalate to the process' },

@@ -165,13 +165,17 @@ export interface PoolConfig {
   /** Absolute path of the actor module. */
   readonly actor: string;
   readonly size: number;
-  /** Own OS processes; undefined = inline in every front worker. */
+  /** Own OS processes; undefined = inside every front worker (inline, or in threads). */
   readonly processes?: number;
+  /** Worker threads inside every front worker, each running `size` actors; undefined = not a thread pool. */
+  readonly threads?: number;
+  /** Thread pools: bytes of old-generation heap each thread may use (resourceLimits.maxOldGenerationSizeMb). */
+  readonly maxHeap?: number;
   readonly resources: readonly string[];
   readonly mailbox: { readonly capacity: number; readonly overflow: 'reject' };
   readonly timeout: number;
   readonly drainTimeout: number;
-  /** Isolated pools: event-loop silence (ms) after which a process is replaced; undefined = http.watchdog. */
+  /** Isolated and thread pools: event-loop silence (ms) after which a process or thread is replaced; undefined = http.watchdog. */
   readonly watchdog?: number;
   /** Isolated pools: resident bytes past which a process is replaced, new before old. */
   readonly maxRss?: number;

@@ -55,6 +55,7 @@ export const ERROR_CODES = {
   ACTORRT_E_REPLY_TOO_LARGE: { status: 500, summary: 'An isolated pool replied with more than a channel frame carries (64 MiB).' },
   ACTORRT_E_BAD_FRAME: { status: 502, summary: 'A frame between actorrt processes (a request to an isolated pool, or its reply) failed its check at the boundary; only that request fails when its id can be read, else the connection is closed.' },
   ACTORRT_E_ACTOR_CRASHED: { status: 502, summary: 'The pool process handling the request exited before replying; the request is not retried.' },
+  ACTORRT_E_THREAD_LOST: { status: 503, summary: "The worker thread handling the request was replaced before replying (it ran out of its pool's `maxHeap`, its event loop stopped answering within the watchdog bound, or its actors escalated); the request is not retried, the pool serves on." },
   ACTORRT_E_POOL_DOWN: { status: 503, summary: 'The pool gave up after too many restarts, or is stopping; other routes keep serving.' },
   ACTORRT_E_RESOURCE_UNAVAILABLE: { status: 503, summary: 'A resource the request needs (database, Redis, upstream) cannot be reached right now; the runtime reconnects on its own.' },
   ACTORRT_E_UPSTREAM_UNAVAILABLE: { status: 502, summary: "A proxy route could not connect to any origin of its upstream, or the upstream broke the connection." },

@@ -17,7 +17,7 @@ export function worthLogging(n: number): boolean {
   return n <= 5 || n % 1000 === 0;
 }
 
-export function createLogger(role: 'primary' | 'worker' | 'pool', level = process.env['ACTORRT_LOG_LEVEL'] ?? 'info'): Logger {
+export function createLogger(role: 'primary' | 'worker' | 'pool' | 'thread', level = process.env['ACTORRT_LOG_LEVEL'] ?? 'info'): Logger {
   return pino({ level, base: { role, pid: process.pid } }, prettyLogs() ? prettyStream() : pino.destination({ fd: 2, sync: true }));
 }
 

@@ -3,8 +3,8 @@ import type { ActorRequest, RequestTrace } from '../../actors/index.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
-import { encodeFrame, FrameReader, FrameTooLargeError, MAX_FRAME_BYTES } from './frames.js';
-import { BadFrameError, decodeReplyFrame, readFrame, type ReceivedReply, type RequestFrame } from './wire.js';
+import { FrameReader } from './frames.js';
+import { BadFrameError, decodeReplyFrame, encodeRequestFrame, readFrame, type ReceivedReply } from './wire.js';
 import { withDeadline } from '../deadline.js';
 import { Deadlines, type Deadline } from '../request-deadlines.js';
 
@@ -66,26 +66,8 @@ export class Channel {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${pool}" is not reachable (${this.path})`));
     }
     const id = this.nextId++;
-    const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
-    // The trace travels as `tp` / `ts` (the receiver's span is made there), the rest as the actor
-    // sees it. Copied field by field: a rest destructuring (`{ trace, ...fields }`) cost 1.7 us more
-    // per frame (measured, 200k frames), more than the whole JSON encoding.
-    const fields = {
-      method: req.method, path: req.path, params: req.params, query: req.query, headers: req.headers, body: binary === undefined ? req.body : null,
-      requestId: req.requestId, ip: req.ip, protocol: req.protocol,
-    };
-    let frame: Buffer;
-    try {
-      // `ts` undefined is left out of the JSON.
-      frame = encodeFrame(binary === undefined
-        ? { t: 'req', id, pool, timeout, req: fields, tp: via.traceparent, ts: via.tracestate } satisfies RequestFrame
-        : { t: 'req', id, pool, timeout, req: fields, bin: 1, tp: via.traceparent, ts: via.tracestate } satisfies RequestFrame, binary);
-    } catch (err) {
-      // Not JSON (a ctx.ask message with a BigInt or a cycle) or too large: fail this call only.
-      return Promise.reject(err instanceof FrameTooLargeError
-        ? new ActorrtError('ACTORRT_E_BODY_TOO_LARGE', `the request to pool "${pool}" is ${err.bytes} bytes; messages to isolated pools are limited to ${MAX_FRAME_BYTES} bytes`)
-        : err);
-    }
+    const frame = encodeRequestFrame(id, pool, req, timeout, via);
+    if (frame instanceof Error) return Promise.reject(frame);
     return new Promise((resolve, reject) => {
       const deadline = this.deadlines.add(timeout, () => {
         this.pending.delete(id);

@@ -90,23 +90,42 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
       hangUp((err as Error).message);
       return;
     }
+    const write = (frame: Buffer): void => writer.write(frame);
     for (const payload of payloads) {
-      const frame = readFrame(payload, decodeRequestFrame);
-      if (!(frame instanceof BadFrameError)) {
-        serve(frame, writer, pools, log);
-      } else if (frame.id === undefined) {
-        hangUp(frame.message);
+      const unreadable = serveRequestFrame(payload, write, pools, log);
+      if (unreadable !== undefined) {
+        hangUp(unreadable);
         return;
-      } else {
-        log.error({ reason: frame.message }, 'malformed channel request; answering ACTORRT_E_BAD_FRAME');
-        replyError(writer, frame.id, frame);
       }
     }
   });
 }
 
+/**
+ * Serve one request frame's payload (without its leading length) from a peer, a channel's or a
+ * thread's (runtime/pool-thread/): the reply frame goes to `write` once the pool answers. Returns
+ * why, when the payload names no readable request (the caller then stops trusting the link);
+ * a readable but malformed one is answered ACTORRT_E_BAD_FRAME. Never throws.
+ */
+export function serveRequestFrame(payload: Buffer, write: (frame: Buffer) => void, pools: PoolLookup, log: Logger): string | undefined {
+  return serveCheckedRequest(readFrame(payload, decodeRequestFrame), write, pools, log);
+}
+
+/** serveRequestFrame for a frame already decoded and checked (decodeRequestFrame). */
+export function serveCheckedRequest(frame: ReceivedRequest | BadFrameError, write: (frame: Buffer) => void, pools: PoolLookup, log: Logger): string | undefined {
+  if (!(frame instanceof BadFrameError)) {
+    serve(frame, write, pools, log);
+  } else if (frame.id === undefined) {
+    return frame.message;
+  } else {
+    log.error({ reason: frame.message }, 'malformed channel request; answering ACTORRT_E_BAD_FRAME');
+    replyError(write, frame.id, frame);
+  }
+  return undefined;
+}
+
 /** Run one checked request on its pool and write the reply; never throws, never rejects. */
-function serve(frame: ReceivedRequest, writer: BatchedWriter, pools: PoolLookup, log: Logger): void {
+function serve(frame: ReceivedRequest, write: (frame: Buffer) => void, pools: PoolLookup, log: Logger): void {
   const { id, pool: name } = frame;
   // With an OpenTelemetry SDK, the pool side of the hop is a SERVER span under the caller's
   // dispatch span, and the actor sees its ids.
@@ -128,17 +147,17 @@ function serve(frame: ReceivedRequest, writer: BatchedWriter, pools: PoolLookup,
       checkBody(value);
       const { json, binary: tail, bin } = splitBinary(value);
       const reply: ReplyFrame = bin === undefined ? { t: 'res', id, ok: true, value: json } : { t: 'res', id, ok: true, value: json, bin };
-      writer.write(encodeFrame(reply, tail));
+      write(encodeFrame(reply, tail));
     } catch (err) {
       // Only this request fails: a throw here would take the process (and every request in it) down.
       const e = unsendable(name, err);
       log.error({ pool: name, requestId: req.requestId, traceId: req.trace.traceId, err: e.message }, 'reply cannot cross the channel; answering 500');
-      replyError(writer, id, e);
+      replyError(write, id, e);
     }
   }, (err: unknown) => {
     const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_INTERNAL', 'internal error in the pool process');
     if (!(err instanceof ActorrtError)) log.error({ err, requestId: req.requestId, traceId: req.trace.traceId }, 'internal error serving a channel request');
-    replyError(writer, id, e);
+    replyError(write, id, e);
   });
 }
 
@@ -151,7 +170,7 @@ function unsendable(pool: string, err: unknown): ActorrtError {
   return new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply does not serialize to JSON: ${(err as Error).message}`);
 }
 
-function replyError(writer: BatchedWriter, id: number, e: ActorrtError): void {
+function replyError(write: (frame: Buffer) => void, id: number, e: ActorrtError): void {
   let frame: Buffer;
   try {
     frame = encodeFrame({ t: 'res', id, ok: false, code: e.code, message: e.message } satisfies ReplyFrame);
@@ -159,5 +178,5 @@ function replyError(writer: BatchedWriter, id: number, e: ActorrtError): void {
     // Only a message past the frame limit gets here; the code alone still tells the caller what failed.
     frame = encodeFrame({ t: 'res', id, ok: false, code: e.code, message: 'the error message exceeds the channel frame limit' } satisfies ReplyFrame);
   }
-  writer.write(frame);
+  write(frame);
 }

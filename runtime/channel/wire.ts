@@ -1,6 +1,6 @@
-import type { ActorRequest } from '../../actors/index.js';
+import type { ActorRequest, RequestTrace } from '../../actors/index.js';
 import { ActorrtError, reviveError } from '../errors.js';
-import { decodeFrame, type Decoded } from './frames.js';
+import { decodeFrame, encodeFrame, FrameTooLargeError, MAX_FRAME_BYTES, type Decoded } from './frames.js';
 import { childTrace, parseTraceparent, parseTracestate, type TraceParent } from '../trace/trace-context.js';
 
 /** Front/pool process -> pool process: run this request on `pool`. */
@@ -22,6 +22,32 @@ export interface RequestFrame {
 export type ReplyFrame =
   | { readonly t: 'res'; readonly id: number; readonly ok: true; readonly value: unknown; readonly bin?: 'value' | 'body' }
   | { readonly t: 'res'; readonly id: number; readonly ok: false; readonly code: string; readonly message: string };
+
+/**
+ * The frame carrying request `id` for `pool`, with `via`'s traceparent (the caller's span), or the
+ * error that fails this call alone: a message that is not JSON (a ctx.ask message with a BigInt or
+ * a cycle: ACTORRT_E_BAD_ARGUMENT's cause) or one past the frame limit (ACTORRT_E_BODY_TOO_LARGE).
+ */
+export function encodeRequestFrame(id: number, pool: string, req: ActorRequest, timeout: number, via: RequestTrace): Buffer | Error {
+  const binary = Buffer.isBuffer(req.body) ? req.body : undefined;
+  // The trace travels as `tp` / `ts` (the receiver's span is made there), the rest as the actor
+  // sees it. Copied field by field: a rest destructuring (`{ trace, ...fields }`) cost 1.7 us more
+  // per frame (measured, 200k frames), more than the whole JSON encoding.
+  const fields = {
+    method: req.method, path: req.path, params: req.params, query: req.query, headers: req.headers, body: binary === undefined ? req.body : null,
+    requestId: req.requestId, ip: req.ip, protocol: req.protocol,
+  };
+  try {
+    // `ts` undefined is left out of the JSON.
+    return encodeFrame(binary === undefined
+      ? { t: 'req', id, pool, timeout, req: fields, tp: via.traceparent, ts: via.tracestate } satisfies RequestFrame
+      : { t: 'req', id, pool, timeout, req: fields, bin: 1, tp: via.traceparent, ts: via.tracestate } satisfies RequestFrame, binary);
+  } catch (err) {
+    return err instanceof FrameTooLargeError
+      ? new ActorrtError('ACTORRT_E_BODY_TOO_LARGE', `the request to pool "${pool}" is ${err.bytes} bytes; messages to isolated pools are limited to ${MAX_FRAME_BYTES} bytes`)
+      : err instanceof Error ? err : new Error(String(err));
+  }
+}
 
 /** Split a value into its JSON part and a Buffer to send as the tail, and say where it goes back. */
 export function splitBinary(value: unknown): { json: unknown; binary: Buffer | undefined; bin: 'value' | 'body' | undefined } {

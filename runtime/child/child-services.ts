@@ -67,6 +67,7 @@ export class ChildServices {
       local: (c) => options.local(c),
       onSupervision: (pool, event, count) => send({ type: 'supervision', pool, event, count }),
       onEscalate: (pool, reason) => escalateToPrimary(pool, reason, options.shutdown),
+      onResource: (change) => send({ type: 'resource', ...change }),
     });
     await host.apply(config, msg.endpoints, msg.down);
     const endpoint = await serveEndpoint(msg.socket, (name) => (options.serves(name) ? host.local(name) : undefined), log);

@@ -77,6 +77,8 @@ function describePool(p: PoolStatus): string {
   const pids = serving.length === 0 ? '-' : `${serving.map((x) => x.pid ?? '-').join(', ')}${memory(serving)}`;
   const where = p.kind === 'inline'
     ? `inline, ${p.size} actors per worker`
+    : p.kind === 'threads'
+    ? `threads, ${p.threadCount ?? 0} threads x ${p.size} actors per worker${p.actorsRunning === undefined ? '' : ` (${p.actorsRunning} actors running)`}`
     : `isolated, ${p.processCount ?? serving.length} processes x ${p.size} actors (pids ${pids}), ${p.restarts ?? 0} restarts${draining > 0 ? `, ${draining} draining` : ''}`;
   const depth = p.depth > 0 ? `, ${p.depth} in flight` : '';
   const why = p.down === undefined ? '' : `\n      down: ${p.down}`;

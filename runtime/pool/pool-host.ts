@@ -1,5 +1,5 @@
 import type { Ref } from 'nact';
-import type { ActorCache, ActorContext, ActorRequest } from '../../actors/index.js';
+import type { ActorCache, ActorRequest } from '../../actors/index.js';
 import type { Config, PoolConfig } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -12,7 +12,9 @@ import { loadActor } from './actor-loader.js';
 import { InlinePool } from './inline-pool.js';
 import type { Pool } from './pool.js';
 import { RemotePool } from './remote-pool.js';
-import { actorLogger } from './actor-logger.js';
+import { ThreadPool } from '../pool-thread/thread-pool.js';
+import type { ResourceMessage } from '../protocol/messages.js';
+import { actorContext, type Ask } from './actor-context.js';
 import { endWith, openSpan, parentOf, SpanKind } from '../trace/tracing.js';
 import { childTrace } from '../trace/trace-context.js';
 
@@ -29,6 +31,8 @@ export interface PoolHostDeps {
   readonly caches: Readonly<Record<string, ActorCache>>;
   onSupervision(pool: string, event: SupervisionEvent, count: number): void;
   onEscalate(pool: string, reason: string): void;
+  /** A thread pool's thread saw one of its resources go down or come back. */
+  onResource(change: Omit<ResourceMessage, 'type'>): void;
 }
 
 /**
@@ -51,10 +55,10 @@ export class PoolHost {
     return this.pools.get(name);
   }
 
-  /** A local pool named `name` (what this process serves to its peers). */
+  /** A local pool named `name` (what this process serves to its peers): inline, or in this process's threads. */
   local(name: string): Pool | undefined {
     const pool = this.pools.get(name);
-    return pool instanceof InlinePool ? pool : undefined;
+    return pool instanceof InlinePool || pool instanceof ThreadPool ? pool : undefined;
   }
 
   /** A copy of the current name -> pool map (a routing table keeps its own, so requests routed before a change finish on it). */
@@ -91,8 +95,13 @@ export class PoolHost {
     }
     for (const pool of local) {
       const existing = this.pools.get(pool.name);
-      if (existing instanceof InlinePool && sameCode(existing.config, pool)) {
+      if (existing instanceof InlinePool && pool.threads === undefined && sameCode(existing.config, pool)) {
         await existing.reconfigure(pool);
+        continue;
+      }
+      // A new heap bound needs new threads, as new code does: the pool is replaced, the old one drains.
+      if (existing instanceof ThreadPool && pool.threads !== undefined && sameCode(existing.config, pool) && existing.config.maxHeap === pool.maxHeap) {
+        await existing.reconfigure(pool, config);
         continue;
       }
       const started = await this.startLocal(config, pool);
@@ -116,7 +125,9 @@ export class PoolHost {
   /** Load of every local pool, for `actorrt status`. */
   loads(): PoolLoad[] {
     const out: PoolLoad[] = [];
-    for (const pool of this.pools.values()) if (pool instanceof InlinePool) out.push({ pool: pool.name, actors: pool.actors, depth: pool.depth, busy: pool.busy });
+    for (const pool of this.pools.values()) {
+      if (pool instanceof InlinePool || pool instanceof ThreadPool) out.push({ pool: pool.name, actors: pool.actors, depth: pool.depth, busy: pool.busy });
+    }
     return out;
   }
 
@@ -135,14 +146,22 @@ export class PoolHost {
     await Promise.all(this.draining);
   }
 
-  private async startLocal(config: Config, pool: PoolConfig): Promise<InlinePool> {
+  private async startLocal(config: Config, pool: PoolConfig): Promise<InlinePool | ThreadPool> {
     const { deps } = this;
+    if (pool.threads !== undefined) {
+      const threads = new ThreadPool(pool, config, {
+        log: deps.log, caches: deps.caches, pools: (name) => this.pools.get(name),
+        onSupervision: (event, count) => deps.onSupervision(pool.name, event, count), onResource: deps.onResource,
+      });
+      await threads.start();
+      return threads;
+    }
     const actor = await loadActor(pool.actor);
     const bound = deps.resources.clientsFor(pool.resources);
     const inline = new InlinePool(pool, actor, {
       parent: deps.system,
       log: deps.log,
-      contextFor: (index, current) => this.actorContext(pool.name, index, bound, current),
+      contextFor: (index, current) => actorContext({ log: deps.log, caches: deps.caches, ask: this.ask }, pool.name, index, bound, current),
       resourceFailure: (err) => deps.resources.failureOf(err, pool.resources),
       onSupervision: (event, count) => deps.onSupervision(pool.name, event, count),
       onEscalate: deps.onEscalate,
@@ -152,38 +171,24 @@ export class PoolHost {
   }
 
   /**
-   * The `ctx` an actor sees: its resources, a logger, where it runs, and ask() to other pools (looked
-   * up live). `current` is the request the actor handles now: its log lines carry its ids, and what
-   * it asks joins its trace as a child of its span.
+   * ctx.ask from an actor of this process: the pool is looked up live. Its trace: an isolated or
+   * thread pool makes the asked actor's span under the asker's (or under a new trace's root, for an
+   * ask outside of any request: from init()); an inline one gets an `ask` span of its own here.
    */
-  private actorContext(pool: string, index: number, resources: Readonly<Record<string, unknown>>,
-    current: () => ActorRequest | undefined): ActorContext<unknown> {
-    const { log } = this.deps;
-    return {
-      resources,
-      // A pool process's logger already names its pool: a second `pool` key would repeat it in every line (strict JSON tools reject that).
-      log: actorLogger(log.child(log.bindings()['pool'] === pool ? { actor: index } : { pool, actor: index }), current),
-      self: Object.freeze({ pool, index, pid: process.pid }),
-      caches: this.deps.caches,
-      ask: async <T>(target: string, message: unknown, options: { timeout?: number } = {}): Promise<T> => {
-        const to = this.pools.get(target);
-        if (to === undefined) {
-          throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(this.config?.pools ?? {}).join(', ')}` });
-        }
-        // An ask has no client of its own (the asking actor has its request's ip and protocol, to pass on in the message if wanted).
-        // Its trace: an isolated pool's process makes the asked actor's span under the asker's (or
-        // under a new trace's root, for an ask outside of any request: from init()); an inline one
-        // gets an `ask` span of its own here.
-        const requestId = this.ids.next();
-        const asker = current()?.trace;
-        const parent = asker === undefined ? undefined : parentOf(asker);
-        const opened = to instanceof RemotePool ? { trace: asker ?? childTrace(undefined), span: undefined }
-          : openSpan(`ask ${target}`, SpanKind.INTERNAL, parent, { 'actorrt.pool': target, 'actorrt.request_id': requestId });
-        const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId, ip: '', protocol: 'http', trace: opened.trace };
-        return toReply(await endWith(opened.span, to.dispatch(req, options.timeout ?? to.config.timeout))).body as T;
-      },
-    };
-  }
+  private readonly ask: Ask = async (target, message, options, asker) => {
+    const to = this.pools.get(target);
+    if (to === undefined) {
+      throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(this.config?.pools ?? {}).join(', ')}` });
+    }
+    // An ask has no client of its own (the asking actor has its request's ip and protocol, to pass on in the message if wanted).
+    const requestId = this.ids.next();
+    const trace = asker?.trace;
+    const opened = to instanceof InlinePool
+      ? openSpan(`ask ${target}`, SpanKind.INTERNAL, trace === undefined ? undefined : parentOf(trace), { 'actorrt.pool': target, 'actorrt.request_id': requestId })
+      : { trace: trace ?? childTrace(undefined), span: undefined };
+    const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId, ip: '', protocol: 'http', trace: opened.trace };
+    return toReply(await endWith(opened.span, to.dispatch(req, options.timeout ?? to.config.timeout))).body;
+  };
 }
 
 /** Whether a running local pool can take `next` in place: same module, same resources (anything else is rolled). */

@@ -236,7 +236,8 @@ export class Processes {
       if (p.processes === undefined) {
         const depth = this.supervisor.list(FRONT).reduce((n, c) => n + (depthIn(c, p.name) ?? 0), 0);
         const actorsRunning = actorsIn(FRONT, p.name);
-        return { name: p.name, kind: 'inline', size: p.size, state: 'up', depth, ...(actorsRunning === undefined ? {} : { actorsRunning }), supervision };
+        const kind = p.threads === undefined ? { kind: 'inline' as const } : { kind: 'threads' as const, threadCount: p.threads };
+        return { name: p.name, ...kind, size: p.size, state: 'up', depth, ...(actorsRunning === undefined ? {} : { actorsRunning }), supervision };
       }
       const actorsRunning = actorsIn(p.name, p.name);
       const g = this.supervisor.group(p.name);

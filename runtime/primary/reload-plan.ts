@@ -119,10 +119,11 @@ export function planReload(before: Deployed, after: Deployed, options: PlanOptio
     const code = was !== undefined && now !== undefined ? codeChange(was, now, own(before.digests, name), own(after.digests, name), changedResources) : undefined;
     if (was?.processes === undefined && now?.processes === undefined) {
       // Inline (or absent) before and after: the broadcast resizes and retunes; new code rolls the front workers.
-      if (was === undefined && now !== undefined) lines.push(`pool ${name}: added (inline, ${now.size} actors per worker)`);
+      if (was === undefined && now !== undefined) lines.push(`pool ${name}: added (${where(now)})`);
       else if (was !== undefined && now === undefined) lines.push(`pool ${name}: removed (its actors drain)`);
       else if (was !== undefined && now !== undefined) {
         if (code !== undefined) frontRoll.push(`pool ${name}: ${code}`);
+        if ((was.threads === undefined) !== (now.threads === undefined)) lines.push(`pool ${name}: ${where(was)} -> ${where(now)} (a new pool starts in every front worker, the old one drains)`);
         describeLive(name, was, now, changes, lines);
       }
       continue;
@@ -181,8 +182,17 @@ function codeChange(was: PoolConfig, now: PoolConfig, digestBefore: string | und
 /** Lines for what running processes apply in place to a pool: size and settings. */
 function describeLive(name: string, was: PoolConfig, now: PoolConfig, changes: readonly ConfigChange[], lines: string[]): void {
   if (was.size !== now.size) lines.push(`pool ${name}: size ${was.size} -> ${now.size}`);
+  if (was.threads !== undefined && now.threads !== undefined && was.threads !== now.threads) {
+    lines.push(`pool ${name}: threads ${was.threads} -> ${now.threads} per worker${now.threads < was.threads ? ` (draining ${was.threads - now.threads})` : ''}`);
+  }
+  if (was.threads !== undefined && now.threads !== undefined && was.maxHeap !== now.maxHeap) lines.push(`pool ${name}: maxHeap changed (its threads are replaced in every front worker, new before old)`);
   const settings = ['timeout', 'mailbox', 'supervision', 'drainTimeout'].filter((k) => changes.some((c) => c.path.startsWith(`pools.${name}.${k}`)));
   if (settings.length > 0) lines.push(`pool ${name}: ${settings.join(', ')} changed`);
+}
+
+/** Where a pool inside the front workers runs, as a plan line says it. */
+function where(pool: PoolConfig): string {
+  return pool.threads === undefined ? `inline, ${pool.size} actors per worker` : `${pool.threads} thread${pool.threads === 1 ? '' : 's'} x ${pool.size} actors per worker`;
 }
 
 function inline(config: Config): PoolConfig[] {

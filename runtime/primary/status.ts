@@ -20,9 +20,12 @@ export interface ProcessStatus {
 /** One pool as `actorrt status` shows it. */
 export interface PoolStatus {
   readonly name: string;
-  readonly kind: 'inline' | 'isolated';
-  /** Actors per process. */
+  /** inline: actors inside every front worker; threads: in worker threads of every front worker; isolated: in processes of their own. */
+  readonly kind: 'inline' | 'threads' | 'isolated';
+  /** Actors per process (per thread, for a thread pool). */
   readonly size: number;
+  /** Thread pools: the threads the topology asks for in every front worker. */
+  readonly threadCount?: number;
   readonly state: 'up' | 'starting' | 'down';
   /** Isolated pools: how many processes the topology asks for, and the processes there are (retiring ones too). */
   readonly processCount?: number;

@@ -14,7 +14,7 @@ import type { FamilySample, MetricSample, Sample } from './sample.js';
 export interface PoolRow {
   /** The pool, the upstream (kind `proxy`) or `(front)` for what the front actor answered itself (health, 404s). */
   readonly name: string;
-  readonly kind: 'inline' | 'isolated' | 'proxy' | 'front';
+  readonly kind: 'inline' | 'threads' | 'isolated' | 'proxy' | 'front';
   readonly state: 'up' | 'starting' | 'down' | undefined;
   /** Actors per process. */
   readonly size: number | undefined;

@@ -48,7 +48,8 @@ async function boot(msg: StartMessage): Promise<void> {
   const { config } = msg;
   // Isolated pools may ask inline ones (today or after a reload): the endpoint serves them to the pool processes.
   const live = await ChildServices.open(msg, {
-    log, resources: resourcesFor(config, inlinePools(config), true), local: inlinePools, serves: () => true, shutdown,
+    // A thread pool's threads open its resources themselves; the front worker opens those of its inline pools and proxies.
+    log, resources: resourcesFor(config, inlinePools(config).filter((p) => p.threads === undefined), true), local: inlinePools, serves: () => true, shutdown,
   });
   actors = live;
   responses = new ResponseCache(live.caches.caches, log);
@@ -63,7 +64,7 @@ async function boot(msg: StartMessage): Promise<void> {
   send({ type: 'ready', port, pools: [...table.pools.keys()] });
 }
 
-/** Pools that run inside every front worker. */
+/** Pools that run inside every front worker: inline, or in its threads. */
 function inlinePools(config: Config): Config['pools'][string][] {
   return Object.values(config.pools).filter((p) => p.processes === undefined);
 }

@@ -83,6 +83,7 @@ async function startHost(t: TestContext): Promise<Fixture> {
     local: (config) => Object.values(config.pools).filter((p) => p.processes === undefined),
     onSupervision: (pool, event, count) => { supervision.push([pool, event, count]); },
     onEscalate: (pool, reason) => { escalations.push(`${pool}: ${reason}`); },
+    onResource: () => {},
   });
   t.after(async () => {
     release();

@@ -1,0 +1,142 @@
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { start as startActorSystem, stop as stopActorSystem } from 'nact';
+import type { ActorCache, ActorRequest } from '../../actors/index.js';
+import type { Config, PoolConfig } from '../../config/types.js';
+import { ActorrtError, reviveError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { loadActor } from '../pool/actor-loader.js';
+import { actorContext, type Ask } from '../pool/actor-context.js';
+import { InlinePool } from '../pool/inline-pool.js';
+import { Resources } from '../resources/resources.js';
+import { RequestIds } from '../request-id.js';
+import { toReply } from '../reply.js';
+import { childTrace } from '../trace/trace-context.js';
+import { FrameLink } from './frame-link.js';
+import { checkThreadData, checkToThread, type CacheOp, type FromThread, type ThreadData } from './messages.js';
+
+/**
+ * A worker thread of a thread pool (`threads:`): `size` actors of one pool on an InlinePool of its
+ * own, with its own resources, inside a front worker process. Requests arrive as channel frames on
+ * the parent port and are served exactly as a pool process serves its socket; ctx.ask and
+ * ctx.caches go to the front worker, which holds the process's pools and caches (so invalidations
+ * reach what the thread stores, as they reach the front's own). See thread-pool.ts for the other side.
+ */
+const port: MessagePort = parentPort ?? fail('the pool thread entry runs outside a worker thread');
+const checked = checkThreadData(workerData);
+const data: ThreadData = typeof checked === 'string' ? fail(`pool thread started with bad workerData: ${checked}`) : checked;
+const log = createLogger('thread').child({ pool: data.pool, thread: data.index });
+let config: Config = data.config;
+const mine = (): PoolConfig => config.pools[data.pool] as PoolConfig;
+const post = (message: FromThread): void => port.postMessage(message);
+
+let pool: InlinePool | undefined;
+const link = new FrameLink((frame) => port.postMessage(frame, [frame]), (name) => (name === data.pool ? pool : undefined), log);
+const cacheCalls = new Map<number, { resolve(value: unknown): void; reject(err: ActorrtError): void }>();
+let nextCall = 1;
+const ids = new RequestIds();
+
+/** ctx.caches: each call is answered by the front worker's own store (memory stores are per process). */
+const caches = new Proxy({} as Record<string, ActorCache>, {
+  get: (_, name) => (typeof name === 'string' && Object.hasOwn(config.caches, name) ? cacheApi(name) : undefined),
+  has: (_, name) => typeof name === 'string' && Object.hasOwn(config.caches, name),
+  ownKeys: () => Object.keys(config.caches),
+  getOwnPropertyDescriptor: (_, name) => (typeof name === 'string' && Object.hasOwn(config.caches, name)
+    ? { value: cacheApi(name), enumerable: true, configurable: true, writable: false } : undefined),
+});
+
+function cacheCall(name: string, op: CacheOp, key: string, value?: unknown, ttl?: number | string): Promise<unknown> {
+  const id = nextCall++;
+  return new Promise((resolve, reject) => {
+    cacheCalls.set(id, { resolve, reject });
+    post({ t: 'cache', id, name, op, key, ...(op === 'set' ? { value } : {}), ...(ttl === undefined ? {} : { ttl }) });
+  });
+}
+
+function cacheApi(name: string): ActorCache {
+  return Object.freeze({
+    get: async <T>(key: string) => (await cacheCall(name, 'get', key)) as T | undefined,
+    set: async (key: string, value: unknown, ttl?: number | string) => { await cacheCall(name, 'set', key, value, ttl); },
+    delete: async (key: string) => { await cacheCall(name, 'delete', key); },
+  });
+}
+
+/** ctx.ask: to the front worker, which dispatches it to the pool wherever it runs (as its own actors' asks). */
+const ask: Ask = async (target, message, options, asker) => {
+  const to = config.pools[target];
+  if (to === undefined) {
+    throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`, { hint: `declared pools: ${Object.keys(config.pools).join(', ')}` });
+  }
+  const trace = asker?.trace ?? childTrace(undefined);
+  const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: ids.next(), ip: '', protocol: 'http', trace };
+  return toReply(await link.request(target, req, options.timeout ?? to.timeout)).body;
+};
+
+async function boot(): Promise<void> {
+  const own = mine();
+  const resources = await Resources.open(config, own.resources, log, (change) => post({ t: 'resource', change }));
+  const actor = await loadActor(own.actor);
+  const system = startActorSystem();
+  const bound = resources.clientsFor(own.resources);
+  const started = new InlinePool(own, actor, {
+    parent: system,
+    log,
+    contextFor: (index, current) => actorContext({ log, caches, ask, thread: data.index }, data.pool, index, bound, current),
+    resourceFailure: (err) => resources.failureOf(err, own.resources),
+    onSupervision: (event, count) => post({ t: 'supervision', event, count }),
+    onEscalate: (_, reason) => post({ t: 'escalate', reason }),
+  });
+  await started.start();
+  pool = started;
+  port.on('message', (message: unknown) => {
+    if (message instanceof ArrayBuffer) {
+      const unreadable = link.receive(message);
+      if (unreadable !== undefined) log.error({ reason: unreadable }, 'malformed frame from the front worker; dropped');
+      return;
+    }
+    const m = checkToThread(message, data.pool);
+    if (typeof m === 'string') {
+      log.error({ reason: m }, 'malformed message from the front worker; dropped');
+      return;
+    }
+    switch (m.t) {
+      case 'ping': post({ t: 'pong', n: m.n }); break;
+      case 'reconfigure':
+        config = m.config;
+        started.reconfigure(mine()).catch((err: unknown) => log.error({ err }, 'reconfiguring the thread\'s actors failed'));
+        break;
+      case 'cache-done': {
+        const call = cacheCalls.get(m.id);
+        cacheCalls.delete(m.id);
+        if (m.ok) call?.resolve(m.value);
+        else call?.reject(reviveError(m.code, m.message));
+        break;
+      }
+      case 'stop':
+        void stop(m.timeout, resources, system);
+        break;
+    }
+  });
+  post({ t: 'ready' });
+}
+
+let stopping = false;
+
+/** Drain the actors (bounded by `timeout`), close the resources, say so and end the thread. */
+async function stop(timeout: number, resources: Resources, system: ReturnType<typeof startActorSystem>): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await pool?.stop(timeout);
+  await resources.close();
+  stopActorSystem(system);
+  post({ t: 'stopped' });
+  port.close();
+}
+
+boot().catch((err: unknown) => {
+  const e = err instanceof ActorrtError ? err : new ActorrtError('ACTORRT_E_ACTOR_INIT', err instanceof Error ? err.message : String(err));
+  post({ t: 'failed', code: e.code, message: e.message });
+});
+
+function fail(what: string): never {
+  throw new Error(`actorrt bug: ${what}`);
+}
