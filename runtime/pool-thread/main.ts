@@ -24,7 +24,8 @@ import { checkThreadData, checkToThread, type CacheOp, type FromThread, type Thr
 const port: MessagePort = parentPort ?? fail('the pool thread entry runs outside a worker thread');
 const checked = checkThreadData(workerData);
 const data: ThreadData = typeof checked === 'string' ? fail(`pool thread started with bad workerData: ${checked}`) : checked;
-const log = createLogger('thread').child({ pool: data.pool, thread: data.index });
+// Lines name the thread; InlinePool's own lines and ctx.log add the pool (a second `pool` key would repeat it).
+const log = createLogger('thread').child({ thread: data.index });
 let config: Config = data.config;
 const mine = (): PoolConfig => config.pools[data.pool] as PoolConfig;
 const post = (message: FromThread): void => port.postMessage(message);
@@ -90,19 +91,19 @@ async function boot(): Promise<void> {
   port.on('message', (message: unknown) => {
     if (message instanceof ArrayBuffer) {
       const unreadable = link.receive(message);
-      if (unreadable !== undefined) log.error({ reason: unreadable }, 'malformed frame from the front worker; dropped');
+      if (unreadable !== undefined) log.error({ pool: data.pool, reason: unreadable }, 'malformed frame from the front worker; dropped');
       return;
     }
     const m = checkToThread(message, data.pool);
     if (typeof m === 'string') {
-      log.error({ reason: m }, 'malformed message from the front worker; dropped');
+      log.error({ pool: data.pool, reason: m }, 'malformed message from the front worker; dropped');
       return;
     }
     switch (m.t) {
       case 'ping': post({ t: 'pong', n: m.n }); break;
       case 'reconfigure':
         config = m.config;
-        started.reconfigure(mine()).catch((err: unknown) => log.error({ err }, 'reconfiguring the thread\'s actors failed'));
+        started.reconfigure(mine()).catch((err: unknown) => log.error({ pool: data.pool, err }, 'reconfiguring the thread\'s actors failed'));
         break;
       case 'cache-done': {
         const call = cacheCalls.get(m.id);

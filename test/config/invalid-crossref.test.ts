@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assertIssue, issuesOf } from '../helpers.js';
+import { assertIssue, issuesOf, load } from '../helpers.js';
 
 const POOL = `pools:
   api:
@@ -174,6 +174,20 @@ test('rejects a * in an invalidate entry anywhere but at its end', () => {
 test('rejects watchdog and maxRss on an inline pool, pointing at http.*', () => {
   assertIssue(`version: 1\npools:\n  api:\n    actor: ./actors/api.ts\n    maxRss: 200mb\nroutes:\n  - match: { path: /x }\n    pool: api\n`,
     { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 13, message: /only applies to isolated pools/, hint: /set http\.maxRss instead/ });
+});
+
+test('rejects a pool with both processes and threads, pointing at threads', () => {
+  assertIssue(`version: 1\npools:\n  api:\n    actor: ./actors/api.ts\n    processes: 2\n    threads: 2\nroutes:\n  - match: { path: /x }\n    pool: api\n`,
+    { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 14, message: /has both processes and threads/, hint: /choose one/ });
+});
+
+test('thread pools take watchdog and maxHeap; maxHeap elsewhere, maxRss on threads and a tiny maxHeap are refused', () => {
+  const pool = (keys: string): string => `version: 1\npools:\n  api:\n    actor: ./actors/api.ts\n${keys}routes:\n  - match: { path: /x }\n    pool: api\n`;
+  assert.equal(load(pool('    threads: 2\n    watchdog: 2s\n    maxHeap: 64mb\n')).pools['api']?.maxHeap, 64 * 1048576);
+  assertIssue(pool('    maxHeap: 64mb\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 14, message: /maxHeap only applies to thread pools/, hint: /add threads: N/ });
+  assertIssue(pool('    processes: 1\n    maxHeap: 64mb\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 14, message: /maxHeap only applies to thread pools/, hint: /maxRss/ });
+  assertIssue(pool('    threads: 1\n    maxRss: 256mb\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 13, message: /maxRss only applies to isolated pools/, hint: /maxHeap/ });
+  assertIssue(pool('    threads: 1\n    maxHeap: 4mb\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 14, message: /maxHeap is below 16mb/, hint: /in a loop/ });
 });
 
 test('rejects a maxRss below what a fresh process already uses (it would replace processes in a loop)', () => {
