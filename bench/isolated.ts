@@ -4,6 +4,31 @@ import { report, sideBySide, type Row } from './http.js';
 import { load, LOAD_GENERATOR, median, type LoadResult } from './load.js';
 import { ROOT, startActorrt, startBare } from './servers.js';
 
+/** `met` or `missed`, as every target line prints it. */
+export function verdict(met: boolean): string {
+  return met ? 'met' : 'MISSED';
+}
+
+/**
+ * Issue 24: the same route in a thread pool (a worker thread's port per front worker), next to the
+ * bare cluster, the inline pool and an isolated pool (a Unix-socket hop).
+ */
+export async function threadsScenario(workers: number, rounds: number, seconds: number): Promise<void> {
+  const topology = (file: string): string => join(ROOT, 'bench', 'topologies', file);
+  const rows = await sideBySide([
+    { name: `bare node:http cluster (${workers}w)`, start: () => startBare(workers), path: '/hello/bench' },
+    { name: `actorrt inline pool (${workers}w)`, start: () => startActorrt(join(ROOT, 'examples', 'hello', 'actorrt.yml'), workers), path: '/hello/bench' },
+    { name: `actorrt thread pool (${workers}w x 1t)`, start: () => startActorrt(topology('threads.yml'), workers), path: '/hello/bench' },
+    { name: `actorrt isolated pool (${workers}w+1p)`, start: () => startActorrt(topology('isolated.yml'), workers), path: '/hello/bench' },
+  ], rounds, seconds, 64);
+  report(`thread-pool route, GET /hello/:name through a worker thread, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (targets: >= 0.85x bare req/s, CPU/req <= 1.3x bare)`, rows);
+  const rps = (row: Row | undefined): number => median((row?.runs ?? []).map((r) => r.rps));
+  const cpu = (row: Row | undefined): number => median((row?.runs ?? []).map((r) => r.cpuUs));
+  const x = rps(rows[2]) / rps(rows[0]);
+  const c = cpu(rows[2]) / cpu(rows[0]);
+  process.stdout.write(`thread route / bare: ${x.toFixed(2)}x req/s (target >= 0.85x: ${verdict(x >= 0.85)}), ${c.toFixed(2)}x CPU per request (target <= 1.3x: ${verdict(c <= 1.3)})\n`);
+}
+
 /** Issue 5: the same route served by an isolated pool (one channel hop) vs the bare cluster. */
 export async function isolatedScenario(workers: number, rounds: number, seconds: number): Promise<void> {
   const rows = await sideBySide([
@@ -26,6 +51,7 @@ export async function isolationScenario(workers: number, rounds: number, seconds
   const variants = [
     { name: '(a) CPU + light in one inline pool', topology: 'isolation-shared.yml' },
     { name: '(b) CPU route in processes: 1', topology: 'isolation-split.yml' },
+    { name: '(c) CPU route in threads: 1', topology: 'isolation-threads.yml' },
   ];
   const results = variants.map(() => [] as LoadResult[]);
   for (let round = 0; round < rounds; round++) {
@@ -49,7 +75,10 @@ export async function isolationScenario(workers: number, rounds: number, seconds
     const runs = results[i] as LoadResult[];
     process.stdout.write(`${v.name.padEnd(40)} light req/s ${median(runs.map((r) => r.rps)).toFixed(0).padStart(7)}  p50 ${median(runs.map((r) => r.p50)).toFixed(2).padStart(7)} ms  p99 ${(p99s[i] as number).toFixed(2).padStart(8)} ms   runs p99: ${runs.map((r) => r.p99.toFixed(1)).join(' / ')}\n`);
   });
-  process.stdout.write(`light-route p99 (a)/(b) = ${((p99s[0] as number) / (p99s[1] as number)).toFixed(1)}x (target >= 5x)\n`);
+  const processes = (p99s[0] as number) / (p99s[1] as number);
+  const threads = (p99s[0] as number) / (p99s[2] as number);
+  process.stdout.write(`light-route p99 (a)/(b) processes = ${processes.toFixed(1)}x (target >= 5x: ${verdict(processes >= 5)})\n`);
+  process.stdout.write(`light-route p99 (a)/(c) threads = ${threads.toFixed(1)}x (target >= 100x: ${verdict(threads >= 100)})\n`);
 }
 
 /** A second load generator in the background (wrk when installed), for the CPU route. */

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { busAlternativesScenario } from './bus-alternatives.js';
 import { cacheScenario } from './cache.js';
 import { inlineScenario } from './http.js';
-import { isolatedScenario, isolationScenario } from './isolated.js';
+import { isolatedScenario, isolationScenario, threadsScenario } from './isolated.js';
 import { metricsScenario } from './metrics.js';
 import { profileScenario } from './profile.js';
 import { benchCodec } from './codec.js';
@@ -16,7 +16,7 @@ import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|threads|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -38,6 +38,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   },
   inline: () => inlineScenario(workers, rounds, seconds),
   isolated: () => isolatedScenario(workers, rounds, seconds),
+  threads: () => threadsScenario(workers, rounds, seconds),
   isolation: () => isolationScenario(workers, rounds, seconds),
   sqlite: () => sqliteScenario(workers, rounds, seconds),
   proxy: () => proxyScenario(workers, rounds, seconds),

@@ -30,6 +30,12 @@ export interface Dispatcher {
   dispatch(req: ActorRequest, timeout: number): Promise<unknown>;
 }
 
+/**
+ * Sends a reply frame (its JSON part and binary tail) to the peer: encoded onto a socket, or posted
+ * to a thread. Throws when it cannot be sent (not JSON, past the frame limit): that request fails.
+ */
+export type FrameWriter = (message: ReplyFrame, binary?: Buffer) => void;
+
 /** The pool a channel request names, if it runs in this process. */
 export type PoolLookup = (name: string) => Dispatcher | undefined;
 
@@ -90,7 +96,7 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
       hangUp((err as Error).message);
       return;
     }
-    const write = (frame: Buffer): void => writer.write(frame);
+    const write: FrameWriter = (message, binary) => writer.write(encodeFrame(message, binary));
     for (const payload of payloads) {
       const unreadable = serveRequestFrame(payload, write, pools, log);
       if (unreadable !== undefined) {
@@ -107,12 +113,12 @@ function serveConnection(socket: Socket, pools: PoolLookup, log: Logger): void {
  * why, when the payload names no readable request (the caller then stops trusting the link);
  * a readable but malformed one is answered ACTORRT_E_BAD_FRAME. Never throws.
  */
-export function serveRequestFrame(payload: Buffer, write: (frame: Buffer) => void, pools: PoolLookup, log: Logger): string | undefined {
+export function serveRequestFrame(payload: Buffer, write: FrameWriter, pools: PoolLookup, log: Logger): string | undefined {
   return serveCheckedRequest(readFrame(payload, decodeRequestFrame), write, pools, log);
 }
 
 /** serveRequestFrame for a frame already decoded and checked (decodeRequestFrame). */
-export function serveCheckedRequest(frame: ReceivedRequest | BadFrameError, write: (frame: Buffer) => void, pools: PoolLookup, log: Logger): string | undefined {
+export function serveCheckedRequest(frame: ReceivedRequest | BadFrameError, write: FrameWriter, pools: PoolLookup, log: Logger): string | undefined {
   if (!(frame instanceof BadFrameError)) {
     serve(frame, write, pools, log);
   } else if (frame.id === undefined) {
@@ -125,7 +131,7 @@ export function serveCheckedRequest(frame: ReceivedRequest | BadFrameError, writ
 }
 
 /** Run one checked request on its pool and write the reply; never throws, never rejects. */
-function serve(frame: ReceivedRequest, write: (frame: Buffer) => void, pools: PoolLookup, log: Logger): void {
+function serve(frame: ReceivedRequest, write: FrameWriter, pools: PoolLookup, log: Logger): void {
   const { id, pool: name } = frame;
   // With an OpenTelemetry SDK, the pool side of the hop is a SERVER span under the caller's
   // dispatch span, and the actor sees its ids.
@@ -147,7 +153,7 @@ function serve(frame: ReceivedRequest, write: (frame: Buffer) => void, pools: Po
       checkBody(value);
       const { json, binary: tail, bin } = splitBinary(value);
       const reply: ReplyFrame = bin === undefined ? { t: 'res', id, ok: true, value: json } : { t: 'res', id, ok: true, value: json, bin };
-      write(encodeFrame(reply, tail));
+      write(reply, tail);
     } catch (err) {
       // Only this request fails: a throw here would take the process (and every request in it) down.
       const e = unsendable(name, err);
@@ -170,13 +176,11 @@ function unsendable(pool: string, err: unknown): ActorrtError {
   return new ActorrtError('ACTORRT_E_BAD_REPLY', `the actor's reply does not serialize to JSON: ${(err as Error).message}`);
 }
 
-function replyError(write: (frame: Buffer) => void, id: number, e: ActorrtError): void {
-  let frame: Buffer;
+function replyError(write: FrameWriter, id: number, e: ActorrtError): void {
   try {
-    frame = encodeFrame({ t: 'res', id, ok: false, code: e.code, message: e.message } satisfies ReplyFrame);
+    write({ t: 'res', id, ok: false, code: e.code, message: e.message } satisfies ReplyFrame);
   } catch {
     // Only a message past the frame limit gets here; the code alone still tells the caller what failed.
-    frame = encodeFrame({ t: 'res', id, ok: false, code: e.code, message: 'the error message exceeds the channel frame limit' } satisfies ReplyFrame);
+    write({ t: 'res', id, ok: false, code: e.code, message: 'the error message exceeds the channel frame limit' } satisfies ReplyFrame);
   }
-  write(frame);
 }

@@ -9,8 +9,9 @@ export const scale: Command = {
   usage: 'scale [file] <pool>=<n> ... [--write]',
   summary: 'resize pools of the running instance live',
   help: `Changes pool sizes of the running instance started from the topology file (default:
-actorrt.yml): <pool>=<n> (or <pool>.size=<n>) sets the actors per process, <pool>.processes=<n>
-the processes of an isolated pool. New actors and processes take requests once ready; removed
+actorrt.yml): <pool>=<n> (or <pool>.size=<n>) sets the actors per process (per thread),
+<pool>.processes=<n> the processes of an isolated pool, <pool>.threads=<n> the threads of a thread
+pool in every front worker. New actors, threads and processes take requests once ready; removed
 ones finish what they have queued first. Without --write only the running instance changes, and
 the next reload returns to what the file says; with --write the file is edited too (comments and
 layout kept) and then reloaded.

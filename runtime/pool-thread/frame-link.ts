@@ -1,7 +1,6 @@
 import type { ActorRequest, RequestTrace } from '../../actors/index.js';
 import { serveCheckedRequest, type PoolLookup } from '../channel/endpoint.js';
-import { decodeFrame } from '../channel/frames.js';
-import { BadFrameError, decodeReplyFrame, decodeRequestFrame, encodeRequestFrame } from '../channel/wire.js';
+import { BadFrameError, decodeReplyFrame, decodeRequestFrame, requestFrame } from '../channel/wire.js';
 import { withDeadline } from '../deadline.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -14,27 +13,37 @@ interface Pending {
 }
 
 /**
- * A frame as it crosses a MessagePort: the payload (without its 4-byte length) in an ArrayBuffer
- * of its own, transferred, not copied. Posting the Buffer itself would structured-clone the whole
- * 8 KiB slab a small Buffer lives in (Buffer.allocUnsafe pools them), per message.
+ * What crosses the port: the frames of one event-loop turn in one message. A frame is its JSON
+ * text, or its JSON text and its binary tail (a Buffer body) in an ArrayBuffer of its own,
+ * transferred rather than copied (posting the Buffer would clone the whole 8 KiB slab a small
+ * Buffer lives in).
  */
-export function toPort(frame: Buffer): ArrayBuffer {
-  return frame.buffer.slice(frame.byteOffset + 4, frame.byteOffset + frame.byteLength) as ArrayBuffer;
-}
+export type Batch = ReadonlyArray<string | readonly [string, ArrayBuffer]>;
+
+/** Posts a batch to the other side, moving `transfer`. */
+export type PostBatch = (batch: Batch, transfer: ArrayBuffer[]) => void;
 
 /**
  * Both ends of a MessagePort between a front worker and one of its pool threads, for requests:
  * requests go out with `request` and come back through `receive`; requests the other side sends
  * (the front's to the thread's actors, an actor's ctx.ask to the front) are served from `pools`,
- * exactly as a pool process's socket endpoint serves them (runtime/channel/endpoint.ts).
+ * exactly as a pool process's socket endpoint serves them (runtime/channel/endpoint.ts): the same
+ * frames, the same checks, JSON text instead of bytes.
+ *
+ * Frames are batched per event-loop turn (flushed in setImmediate), as a channel's BatchedWriter
+ * corks its socket: a postMessage costs a wake-up of the other thread's loop, which is most of a
+ * hop's price when every request is posted alone.
  */
 export class FrameLink {
   private readonly pending = new Map<number, Pending>();
   private readonly deadlines = new Deadlines();
   private nextId = 1;
   private idle: (() => void) | undefined;
+  private queue: Array<string | readonly [string, ArrayBuffer]> = [];
+  private transfer: ArrayBuffer[] = [];
+  private flushing = false;
 
-  constructor(private readonly post: (frame: ArrayBuffer) => void, private readonly pools: PoolLookup, private readonly log: Logger) {}
+  constructor(private readonly post: PostBatch, private readonly pools: PoolLookup, private readonly log: Logger) {}
 
   /** Requests sent and not yet answered. */
   get inflight(): number {
@@ -47,43 +56,31 @@ export class FrameLink {
       return Promise.reject(new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `a timeout of ${timeout} ms for pool "${pool}" is not a positive number of milliseconds`));
     }
     const id = this.nextId++;
-    const frame = encodeRequestFrame(id, pool, req, timeout, via);
-    if (frame instanceof Error) return Promise.reject(frame);
+    const { message, binary } = requestFrame(id, pool, req, timeout, via);
+    try {
+      this.send(message, binary);
+    } catch (err) {
+      return Promise.reject(err); // not JSON (a ctx.ask message with a BigInt or a cycle): this call fails alone
+    }
     return new Promise((resolve, reject) => {
       const deadline = this.deadlines.add(timeout, () => {
         this.forget(id);
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
       });
       this.pending.set(id, { resolve, reject, deadline });
-      this.post(toPort(frame));
     });
   }
 
   /**
-   * A frame the other side posted: a reply settles its request, a request is served. Returns why,
-   * when it names no readable request (the link can then not be trusted: the caller ends it).
+   * A batch the other side posted: replies settle their requests, requests are served. Returns why,
+   * when a frame names no readable request (the link can then not be trusted: the caller ends it).
    */
-  receive(data: ArrayBuffer): string | undefined {
-    let message: unknown;
-    let binary: Buffer | undefined;
-    try {
-      ({ message, binary } = decodeFrame(Buffer.from(data)));
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
+  receive(batch: unknown): string | undefined {
+    if (!Array.isArray(batch)) return 'a message that is not a batch of frames';
+    for (const item of batch as unknown[]) {
+      const unreadable = this.receiveFrame(item);
+      if (unreadable !== undefined) return unreadable;
     }
-    if (typeof message === 'object' && message !== null && (message as { t?: unknown }).t === 'req') {
-      return serveCheckedRequest(decodeRequestFrame(message, binary), (frame) => this.post(toPort(frame)), this.pools, this.log);
-    }
-    const reply = decodeReplyFrame(message, binary);
-    const { id } = reply;
-    if (id === undefined) return reply instanceof BadFrameError ? reply.message : 'a reply without an id';
-    const pending = this.pending.get(id);
-    if (pending === undefined) return undefined; // timed out already; the late reply is dropped
-    this.forget(id);
-    this.deadlines.cancel(pending.deadline);
-    if (reply instanceof BadFrameError) pending.reject(reply);
-    else if (reply.ok) pending.resolve(reply.value);
-    else pending.reject(reply.error);
     return undefined;
   }
 
@@ -100,6 +97,63 @@ export class FrameLink {
   /** Resolves once no request is in flight, or after `timeout` ms. */
   async whenIdle(timeout: number): Promise<void> {
     if (this.pending.size > 0) await withDeadline(new Promise<void>((resolve) => { this.idle = resolve; }), timeout);
+  }
+
+  /** Queue a frame for this turn's batch; throws when `message` is not JSON. */
+  private readonly send = (message: object, binary?: Buffer): void => {
+    const json = JSON.stringify(message);
+    if (binary === undefined) {
+      this.queue.push(json);
+    } else {
+      const tail = binary.buffer.slice(binary.byteOffset, binary.byteOffset + binary.byteLength) as ArrayBuffer;
+      this.queue.push([json, tail]);
+      this.transfer.push(tail);
+    }
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
+  };
+
+  private readonly flush = (): void => {
+    this.flushing = false;
+    const batch = this.queue;
+    const transfer = this.transfer;
+    this.queue = [];
+    this.transfer = [];
+    this.post(batch, transfer);
+  };
+
+  private receiveFrame(item: unknown): string | undefined {
+    let json: unknown = item;
+    let binary: Buffer | undefined;
+    if (Array.isArray(item)) {
+      const [text, tail] = item as unknown[];
+      if (!(tail instanceof ArrayBuffer)) return 'a frame whose binary tail is not an ArrayBuffer';
+      json = text;
+      binary = Buffer.from(tail);
+    }
+    if (typeof json !== 'string') return 'a frame that is not JSON text';
+    let message: unknown;
+    try {
+      message = JSON.parse(json);
+    } catch (err) {
+      return `a frame that is not JSON: ${(err as Error).message}`;
+    }
+    if (typeof message === 'object' && message !== null && (message as { t?: unknown }).t === 'req') {
+      return serveCheckedRequest(decodeRequestFrame(message, binary), this.send, this.pools, this.log);
+    }
+    const reply = decodeReplyFrame(message, binary);
+    const { id } = reply;
+    if (id === undefined) return reply instanceof BadFrameError ? reply.message : 'a reply without an id';
+    const pending = this.pending.get(id);
+    if (pending === undefined) return undefined; // timed out already; the late reply is dropped
+    this.forget(id);
+    this.deadlines.cancel(pending.deadline);
+    if (reply instanceof BadFrameError) pending.reject(reply);
+    else if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(reply.error);
+    return undefined;
   }
 
   private forget(id: number): void {

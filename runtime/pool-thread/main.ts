@@ -31,7 +31,7 @@ const mine = (): PoolConfig => config.pools[data.pool] as PoolConfig;
 const post = (message: FromThread): void => port.postMessage(message);
 
 let pool: InlinePool | undefined;
-const link = new FrameLink((frame) => port.postMessage(frame, [frame]), (name) => (name === data.pool ? pool : undefined), log);
+const link = new FrameLink((batch, transfer) => port.postMessage(batch, transfer), (name) => (name === data.pool ? pool : undefined), log);
 const cacheCalls = new Map<number, { resolve(value: unknown): void; reject(err: ActorrtError): void }>();
 let nextCall = 1;
 const ids = new RequestIds();
@@ -89,7 +89,7 @@ async function boot(): Promise<void> {
   await started.start();
   pool = started;
   port.on('message', (message: unknown) => {
-    if (message instanceof ArrayBuffer) {
+    if (Array.isArray(message)) {
       const unreadable = link.receive(message);
       if (unreadable !== undefined) log.error({ pool: data.pool, reason: unreadable }, 'malformed frame from the front worker; dropped');
       return;

@@ -31,7 +31,7 @@ class Thread {
   readonly exited: Promise<number>;
 
   constructor(readonly index: number, readonly worker: Worker, pools: PoolLookup, log: Logger) {
-    this.link = new FrameLink((frame) => worker.postMessage(frame, [frame]), pools, log);
+    this.link = new FrameLink((batch, transfer) => worker.postMessage(batch, transfer), pools, log);
     this.exited = new Promise((resolve) => worker.once('exit', resolve));
   }
 
@@ -163,7 +163,7 @@ export class ThreadPool extends PoolBase<Thread> {
     const ready = new Promise<void>((resolve, reject) => {
       const failed = (why: string): void => reject(new ActorrtError('ACTORRT_E_ACTOR_INIT', `pool "${this.name}": thread ${index} could not start: ${why}`));
       worker.on('message', (raw: unknown) => {
-        if (raw instanceof ArrayBuffer) {
+        if (Array.isArray(raw)) {
           const unreadable = thread.link.receive(raw);
           if (unreadable !== undefined) this.replace(thread, `it sent a malformed frame (${unreadable})`);
           return;
