@@ -263,25 +263,34 @@ export class ThreadPool extends PoolBase<Thread> {
     thread.link.failAll(new ActorrtError('ACTORRT_E_THREAD_LOST', `thread ${thread.index} of pool "${this.name}" was replaced before replying: ${reason}`));
     this.requestDone();
     if (!wasServing || thread.retiring || this.stopping) return;
+    this.replaceLost(thread.index, reason);
+  }
+
+  /**
+   * Supervision of the pool's threads (as the primary's of a pool's processes): a lost thread is
+   * replaced after the backoff while the restarts within the window stay within maxRestarts; past
+   * that the pool is given up (POOL_DOWN) until a reload. A replacement that cannot start counts as
+   * one more loss, so a thread whose init() keeps failing ends in a give-up, not a loop or a gap.
+   */
+  private replaceLost(index: number, reason: string): void {
     const now = Date.now();
     const { supervision } = this.config;
     prune(this.restarts, now, supervision.within);
     const decision = decide({ ...supervision, strategy: 'one-for-one' }, this.restarts, now);
-    const fields = { pool: this.name, thread: thread.index, reason, count: decision.count, event: 'thread-replaced' };
+    const fields = { pool: this.name, thread: index, reason, count: decision.count, event: 'thread-replaced' };
     if (decision.action !== 'restart-one') {
       const why = decision.action === 'escalate' ? decision.reason : decision.action;
       this.deps.log.error(fields, `pool thread lost; giving the pool up (${why})`);
       this.deps.onSupervision('give-up', 1);
       this.gaveUp = true;
-      this.markDown(`its threads failed: ${why}`);
+      this.markDown(`its threads failed: ${why} (last: ${reason})`);
       return;
     }
     this.restarts.push(now);
     this.deps.log.warn({ ...fields, delay: decision.delay }, 'pool thread lost; thread replaced');
     this.deps.onSupervision('process-restart', 1);
-    void sleep(decision.delay).then(() => (this.stopping ? undefined : this.addThread())).catch((err: unknown) => {
-      this.deps.log.error({ pool: this.name, err }, 'a replacement pool thread could not start');
-      if (this.threads === 0) this.markDown(`a replacement thread could not start: ${(err as Error).message}`);
+    void sleep(decision.delay).then(() => (this.stopping || this.gaveUp ? undefined : this.addThread())).catch((err: unknown) => {
+      if (!this.stopping && !this.gaveUp) this.replaceLost(this.nextIndex - 1, `its replacement could not start: ${(err as Error).message}`);
     });
   }
 
