@@ -34,7 +34,8 @@ export async function cacheScenario(workers: number, rounds: number, seconds: nu
       { name: `actorrt cached, memory hit (${workers}w)`, start: () => startActorrt(TOPOLOGY, workers), path: '/hello/bench' },
       { name: `actorrt cached, Redis hit (${workers}w)`, start: () => startActorrt(TOPOLOGY, workers), path: '/shared/bench' },
       ...baselineRows('actorrt cached, memory hit', TOPOLOGY, workers, '/hello/bench'),
-      ...baselineRows('actorrt cached, Redis hit', TOPOLOGY, workers, '/shared/bench'),
+      // Its own namespace: the two builds may store entries in different formats, and each must read its own.
+      ...baselineRows('actorrt cached, Redis hit', TOPOLOGY, workers, '/shared/bench', { BENCH_CACHE_NAMESPACE: `${namespace}-baseline` }),
     ], rounds, seconds, 64);
     report(`cached route, GET /hello/:name answered from the cache, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (targets: memory hit >= 1.0x bare, Redis hit >= 0.85x bare + Redis GET, req/s)`, rows);
     const [bare, bareRedis, memory, redis] = [medians(rows[0]), medians(rows[1]), medians(rows[2]), medians(rows[3])];
@@ -100,7 +101,7 @@ async function forget(namespace: string): Promise<void> {
   const client = createClient({ url: REDIS_URL });
   try {
     await client.connect();
-    for await (const keys of client.scanIterator({ MATCH: `${namespace}:*` })) if (keys.length > 0) await client.unlink(keys);
+    for await (const keys of client.scanIterator({ MATCH: `${namespace}*` })) if (keys.length > 0) await client.unlink(keys);
   } catch { /* no Redis: nothing was stored */ } finally {
     if (client.isOpen) await client.close();
   }
