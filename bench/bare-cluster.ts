@@ -7,11 +7,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Pool } from 'undici';
+import { createClient } from '@keyv/redis';
 
 /**
  * The baseline: a bare node:http cluster answering the same JSON the actorrt route answers.
- * Usage: node bare-cluster.js <workers> [hello | sqlite <file> | proxy <origin> | hop | hop-coalesced]; prints "listening
- * <port>" once every worker listens. `sqlite` answers GET /items/:id from the file, as the actorrt
+ * Usage: node bare-cluster.js <workers> [hello | sqlite <file> | proxy <origin> | redis <url> <key> | hop | hop-coalesced]; prints "listening
+ * <port>" once every worker listens. `redis` answers each GET with the body stored at <key> (one GET per request on
+ * a node-redis connection per worker: the floor for a cache hit served from Redis). `sqlite` answers GET /items/:id from the file, as the actorrt
  * route does; `proxy` forwards GET requests to <origin> with undici (the floor for a node proxy);
  * `hop` sends every request as one NDJSON line over a Unix socket to a separate process that builds
  * the reply (the floor for any cross-process hop: no ids beyond a counter, no timeouts, no supervision);
@@ -86,6 +88,23 @@ if (mode === 'hop-process') {
     send(`${JSON.stringify({ id, name: (req.url ?? '/').split('/')[2] ?? 'world' })}\n`);
   });
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
+} else if (mode === 'redis') {
+  // What a Redis cache hit costs at least in node: one GET on the connection's pipeline, the stored body written as it is.
+  const client = createClient({ url: process.argv[4] as string });
+  const key = process.argv[5] as string;
+  let served = 0;
+  const server = createServer((req, res) => {
+    client.get(key).then((body) => {
+      if (body === null) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'x-request-id': `bare-${++served}` });
+      res.end(body);
+    }, () => res.writeHead(503).end());
+  });
+  void client.connect().then(() => client.set(key, JSON.stringify({ hello: 'bench', actor: 0, greeted: 1 }), { PX: 600_000 }))
+    .then(() => server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port })));
 } else if (mode === 'sqlite') {
   // The same query as bench/actors/sqlite-read.mjs, on a connection opened once per worker.
   const db = new Database(process.argv[4] as string, { readonly: true });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { report, sideBySide } from './http.js';
+import { medians, report, sideBySide, target } from './http.js';
 import { LOAD_GENERATOR } from './load.js';
 import { baselineRows, ROOT, startActorrt, startBare } from './servers.js';
 
@@ -48,7 +48,10 @@ export async function proxyScenario(workers: number, rounds: number, seconds: nu
       { name: `actorrt proxy route (${workers}w)`, start: () => startActorrt(join(ROOT, 'bench', 'topologies', 'proxy.yml'), workers), path: '/hello/bench' },
       ...baselineRows('actorrt proxy route', join(ROOT, 'bench', 'topologies', 'proxy.yml'), workers, '/hello/bench'),
     ], rounds, seconds, 64);
-    report(`proxy route vs direct call to the same upstream, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (overhead ratio)`, rows);
+    report(`proxy route vs direct call to the same upstream, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (target: actorrt >= 0.95x the bare undici proxy's req/s)`, rows);
+    const [bare, actorrt] = [medians(rows[1]), medians(rows[2])];
+    target('actorrt proxy route / bare undici proxy, req/s', actorrt.rps / bare.rps, 0.95);
+    process.stdout.write(`actorrt proxy route / bare undici proxy, CPU per request: ${(actorrt.cpu / bare.cpu).toFixed(2)}x\n`);
   } finally {
     await upstream.stop();
   }

@@ -63,8 +63,8 @@ export function startActorrt(topology: string, workers: number, root = ROOT, env
  * a row running the same topology on that build, so that "x of the previous main" is measured in
  * one run, side by side, as every ratio here is.
  */
-export function baselineRows(name: string, topology: string, workers: number, path: string): Array<{ name: string; start: () => Promise<Running>; path: string }> {
+export function baselineRows(name: string, topology: string, workers: number, path: string, env: NodeJS.ProcessEnv = {}): Array<{ name: string; start: () => Promise<Running>; path: string }> {
   const root = process.env['BENCH_BASELINE'];
   if (root === undefined || root === '') return [];
-  return [{ name: `${name}, baseline build (${workers}w)`, start: () => startActorrt(topology, workers, root), path }];
+  return [{ name: `${name}, baseline build (${workers}w)`, start: () => startActorrt(topology, workers, root, env), path }];
 }

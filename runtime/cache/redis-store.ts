@@ -6,6 +6,7 @@ import { withDeadline } from '../deadline.js';
 import type { Logger } from '../logger.js';
 import { redactUrl } from '../resources/address.js';
 import { VARY_SEPARATOR, type Invalidation } from './keys.js';
+import { replyCodec } from './redis-codec.js';
 import { NO_LOCK, type CacheStore, type Lock, type StoreStats } from './store.js';
 
 /** After a failed or late operation, how long the store answers "not found" at once instead of trying. */
@@ -60,6 +61,8 @@ export class RedisStore implements CacheStore {
     });
     const adapter = new KeyvRedis(this.client, { keyPrefixSeparator: ':', throwOnConnectError: false, throwOnErrors: true });
     this.keyv = new Keyv({ store: adapter, namespace: this.prefix, useKeyPrefix: false, throwOnErrors: true });
+    const { serialize, deserialize } = this.keyv;
+    if (serialize !== undefined && deserialize !== undefined) Object.assign(this.keyv, replyCodec({ serialize, deserialize }));
     this.keyv.on('error', () => {}); // counted where the call fails; keyv would otherwise throw on an unheard error event
     this.client.connect().catch((err: unknown) => this.failed('could not connect', err));
   }

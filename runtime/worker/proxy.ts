@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Reply } from '../reply.js';
 import type { RequestTrace } from '../../actors/index.js';
 import type { Dispatcher } from 'undici';
@@ -11,9 +11,8 @@ import type { HttpUpstream } from '../resources/http.js';
 import { ClientAbortedError, hasBody, LINGER_BYTES, tooLarge } from './body.js';
 import { fieldText, fieldTokens } from '../cache/cache-control.js';
 import type { ClientAddress } from './client-address.js';
+import { endToEnd, HOP_BY_HOP, ReplyWriter } from './proxy-handler.js';
 
-/** Headers that describe one connection, not the message (RFC 9110 section 7.6.1); never forwarded. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 /** Request headers the proxy sets itself (host comes from the origin; undici does not send Expect). */
 const REPLACED = new Set(['host', 'expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id']);
 /**
@@ -46,13 +45,6 @@ export interface ProxyCall {
   readonly as?: { readonly method: string; readonly headers: Readonly<Record<string, string | readonly string[] | undefined>> };
 }
 
-interface Opaque {
-  readonly res: ServerResponse;
-  readonly requestId: string;
-  readonly closeAfter: boolean;
-  readonly head: boolean;
-}
-
 /**
  * Forward a request to an upstream with undici and stream the reply back: the request body, of
  * any method, is streamed (bounded by the body limit), hop-by-hop headers are dropped both ways,
@@ -61,18 +53,15 @@ interface Opaque {
  * rejects with a typed error (502 / 504 / 413) only while nothing has been written yet.
  */
 export async function forward(call: ProxyCall, upstream: HttpUpstream, resource: HttpResource, resourceName: string): Promise<void> {
-  const { req } = call;
-  const options: Dispatcher.RequestOptions<Opaque> = {
-    ...requestOptions(call, resource),
-    opaque: { res: call.res, requestId: call.requestId, closeAfter: call.closeAfter, head: req.method === 'HEAD' },
-  };
+  const { req, res } = call;
   try {
-    await upstream.dispatcher.stream(options, writeHead);
+    await new Promise<void>((resolve, reject) => {
+      const writer = new ReplyWriter({ res, requestId: call.requestId, closeAfter: call.closeAfter, head: req.method === 'HEAD' }, resolve, reject);
+      upstream.dispatcher.dispatch(requestOptions(call, resource), writer);
+    });
   } catch (err) {
-    // A 304 / 204 / HEAD reply already answered in full (see writeHead): undici's complaint about its length is moot.
-    if (call.res.writableEnded && (err as { code?: unknown }).code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return;
     // The client left (undici then fails the upstream call too): nobody is left to answer.
-    if (req.socket.destroyed && !call.res.headersSent) throw new ClientAbortedError('client went away during the proxied request');
+    if (req.socket.destroyed && !res.headersSent) throw new ClientAbortedError('client went away during the proxied request');
     throw upstreamError(err, resourceName, upstream);
   }
 }
@@ -125,33 +114,6 @@ async function* rest(read: readonly Buffer[], more: AsyncIterator<unknown>): Asy
     if (next.done === true) return;
     yield next.value as Buffer;
   }
-}
-
-/** undici's stream factory: write the upstream's status and end-to-end headers, then let it pipe into `res`. */
-function writeHead({ statusCode, headers, opaque }: Dispatcher.StreamFactoryData<Opaque>): Writable {
-  const { res, requestId, closeAfter, head } = opaque;
-  const out = endToEnd(headers);
-  out['x-request-id'] = requestId;
-  if (closeAfter) res.shouldKeepAlive = false;
-  res.writeHead(statusCode, out);
-  if (head || statusCode === 304 || statusCode === 204) {
-    // No body follows, whatever Content-Length says (RFC 9110 section 8.6); undici would fail such a
-    // reply as too short and destroy what it pipes into: it gets a sink, the client a complete reply.
-    res.end();
-    return new Writable({ write: (_chunk, _encoding, done) => done() });
-  }
-  return res;
-}
-
-/** An upstream reply's end-to-end headers (hop-by-hop ones, and those its Connection header names, dropped). */
-function endToEnd(headers: Dispatcher.ResponseData['headers']): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const connectionTokens = fieldTokens(headers['connection']);
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
 }
 
 /** What undici is asked to send upstream for `call`. */

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { request } from 'undici';
 import { after, before, describe, test } from 'node:test';
 import { eventually, logsWith, writeProject } from '../helpers.js';
 import { call, errorOf, raw, resourceStatus, startInstance, type Instance } from './instance.js';
@@ -17,14 +18,24 @@ interface Seen {
   sha256: string;
 }
 
-/** A real node:http upstream on port 0 that echoes what it received; `/slow` never answers (until the server is killed), `/fail` answers 500. */
-async function upstream(id: string): Promise<{ server: Server; origin: string; hits: Map<string, number> }> {
+/**
+ * A real node:http upstream on port 0 that echoes what it received; `/slow` and `/hold` never
+ * answer (until the server is killed; `cut` counts the `/hold` requests whose connection closed),
+ * `/half` breaks its connection after 10 bytes of a 100000-byte body, `/fail` answers 500.
+ */
+async function upstream(id: string): Promise<{ server: Server; origin: string; hits: Map<string, number>; cut: { count: number } }> {
   const hits = new Map<string, number>();
+  const cut = { count: 0 };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     hits.set(path, (hits.get(path) ?? 0) + 1);
     if (path === '/health') return void res.end('ok');
     if (path === '/slow') return; // held until kill() closes the connection
+    if (path === '/hold') return void req.socket.once('close', () => cut.count++);
+    if (path === '/half') {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100000' });
+      return void res.write('0123456789', () => res.socket?.destroy());
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     req.on('data', (chunk: Buffer) => { bytes += chunk.length; hash.update(chunk); });
@@ -40,7 +51,7 @@ async function upstream(id: string): Promise<{ server: Server; origin: string; h
   });
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
+  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits, cut };
 }
 
 function kill(server: Server): Promise<void> {
@@ -245,5 +256,22 @@ pools:
     await new Promise<void>((resolve) => lone.server.listen(Number(new URL(lone.origin).port), '127.0.0.1', resolve));
     await eventually('status shows "single" available again', async () => (await resourceStatus(app, 'single')).resource?.state === 'available', 10_000);
     assert.equal((await call(`${app.url}/single/ok`)).status, 200);
+  });
+
+  test('a client that leaves cuts the upstream call; an upstream that breaks mid-body cuts the client; neither is an internal error', { timeout: 30_000 }, async () => {
+    const { hostname, port } = new URL(app.url);
+    const arrived = (): number => (a.hits.get('/hold') ?? 0) + (b.hits.get('/hold') ?? 0);
+    const client = connect(Number(port), hostname, () => client.write('GET /api/hold HTTP/1.1\r\nHost: x\r\n\r\n'));
+    client.on('error', () => undefined);
+    await eventually('the held request reaches an origin', () => Promise.resolve(arrived() === 1), 10_000);
+    client.destroy();
+    await eventually('the upstream connection of the held request is closed', () => Promise.resolve(a.cut.count + b.cut.count === 1), 10_000);
+    assert.equal(arrived(), 1, 'a request the client gave up on is not retried');
+
+    const half = await request(`${app.url}/single/half`);
+    assert.equal(half.statusCode, 200, 'the head was already on its way');
+    await assert.rejects(half.body.text(), 'the client sees the reply cut short, not a complete one');
+    assert.equal((await call(`${app.url}/single/ok`)).status, 200, 'the worker serves on');
+    assert.equal(logsWith(app.stderr(), { msg: 'internal error while handling a request' }).length, 0);
   });
 });

@@ -43,6 +43,32 @@ test('values round-trip through Redis under <keyPrefix><namespace>:<key>, Buffer
   assert.ok(ttl > 0 && ttl <= 10_000, `ttl ${ttl}`);
 });
 
+test('stored replies are plain JSON in Redis (Buffer bodies as base64); entries in keyv\'s format, as an older actorrt wrote them, still read', { timeout: 30_000 }, async () => {
+  const { s, ns } = store();
+  await s.ready(2000);
+  const reply = {
+    kind: 'reply', status: 200, headers: { 'content-type': 'application/json', etag: '":x"' }, body: ':{"a":1}', storedAt: 1, freshUntil: 2, initialAge: 0,
+    staleWhileRevalidate: 0, staleIfError: 0, noCache: false,
+  };
+  await s.set('text', reply, 10_000);
+  const raw = await admin.get(`${ns}:text`);
+  assert.ok(raw?.startsWith('{"reply":'), `stored as ${String(raw)}`);
+  assert.deepEqual(JSON.parse(raw ?? '').reply, reply, 'one JSON.parse gives the reply back, strings as they are');
+  assert.deepEqual(await s.get('text'), reply);
+  await s.set('bytes', { ...reply, body: Buffer.from([0, 255, 1]) }, 10_000);
+  const bytes = await s.get('bytes') as { body: Buffer };
+  assert.ok(Buffer.isBuffer(bytes.body) && bytes.body.equals(Buffer.from([0, 255, 1])));
+  assert.equal('base64' in bytes, false);
+  // keyv's own format (@keyv/serialize: a string starting with ':' gets another, Buffers are ':base64:'), as written before.
+  await admin.set(`${ns}:old`, JSON.stringify({ value: { ...reply, body: '::{"a":1}', headers: { 'x-colon': '::y' } }, expires: null }));
+  await admin.set(`${ns}:old-bytes`, JSON.stringify({ value: { ...reply, body: ':base64:AP8B' }, expires: null }));
+  assert.deepEqual(await s.get('old'), { ...reply, headers: { 'x-colon': ':y' } });
+  assert.ok(((await s.get('old-bytes')) as { body: Buffer }).body.equals(Buffer.from([0, 255, 1])));
+  await s.set('actor-data', { n: ':colon', b: Buffer.from('x') }, 10_000);
+  assert.ok((await admin.get(`${ns}:actor-data`))?.startsWith('{"value":'), 'what is not a stored reply keeps keyv\'s format');
+  assert.deepEqual(await s.get('actor-data'), { n: ':colon', b: Buffer.from('x') });
+});
+
 test('delete removes exact keys with their vary variants and prefixes (SCAN), nothing else', { timeout: 30_000 }, async () => {
   const { s, ns } = store();
   await s.ready(2000);
