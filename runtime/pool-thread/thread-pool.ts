@@ -17,6 +17,13 @@ import { checkFromThread, type FromThread, type ThreadData, type ToThread } from
 const ENTRY = new URL('./main.js', import.meta.url);
 /** How long a thread asked to stop may take past its drain before it is terminated. */
 const STOP_GRACE_MS = 2000;
+/**
+ * How long a new thread may take to import its actor and run its init()s. A thread that loops at
+ * import time never answers, and the front worker's start or reload would wait on it forever (the
+ * thread pinning a core) while the primary gave up on the worker: below the primary's 30 s bound
+ * (READY_TIMEOUT, CALL_TIMEOUT in runtime/primary/supervisor.ts), so the error names the pool.
+ */
+const READY_WITHIN_MS = 20_000;
 
 /** One worker thread of the pool and the requests in flight on it. */
 class Thread {
@@ -75,6 +82,8 @@ export class ThreadPool extends PoolBase<Thread> {
   private stopping = false;
   /** Supervision gave the pool up (POOL_DOWN) until a reload. */
   private gaveUp = false;
+  /** Threads started and not yet ready (counted when growing, so a replacement and a scale do not both add one). */
+  private starting = 0;
 
   constructor(pool: PoolConfig, private topology: Config, private readonly deps: ThreadPoolDeps) {
     super(pool, (t) => t.serving && !t.retiring);
@@ -115,15 +124,16 @@ export class ThreadPool extends PoolBase<Thread> {
     for (const t of this.members) if (t.serving) t.post({ t: 'reconfigure', config: topology });
     const staying = this.members.filter((t) => !t.retiring);
     const want = pool.threads ?? 1;
-    if (staying.length < want) await Promise.all(Array.from({ length: want - staying.length }, () => this.addThread()));
+    const have = staying.length + this.starting;
+    if (have < want) await Promise.all(Array.from({ length: want - have }, () => this.addThread()));
     if (this.gaveUp) {
       // A reload revives a pool supervision gave up on (as it does an isolated pool), with a fresh restart window.
       this.gaveUp = false;
       this.restarts.length = 0;
       this.markUp();
     }
-    if (staying.length <= want) return;
-    const victims = staying.sort((a, b) => a.inflight - b.inflight).slice(0, staying.length - want);
+    if (have <= want) return;
+    const victims = staying.sort((a, b) => a.inflight - b.inflight).slice(0, Math.min(staying.length, have - want));
     for (const t of victims) void this.retire(t, this.config.drainTimeout);
   }
 
@@ -160,8 +170,11 @@ export class ThreadPool extends PoolBase<Thread> {
     const heap = this.config.maxHeap;
     const worker = new Worker(ENTRY, { workerData, ...(heap === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: Math.max(1, Math.round(heap / 1048576)) } }) });
     const thread = new Thread(index, worker, this.deps.pools, this.deps.log);
+    this.starting++;
+    let late: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {
       const failed = (why: string): void => reject(new ActorrtError('ACTORRT_E_ACTOR_INIT', `pool "${this.name}": thread ${index} could not start: ${why}`));
+      late = setTimeout(() => failed(`it was not ready within ${READY_WITHIN_MS} ms (a loop at import time, or an init() that does not settle)`), READY_WITHIN_MS);
       worker.on('message', (raw: unknown) => {
         if (Array.isArray(raw)) {
           const unreadable = thread.link.receive(raw);
@@ -183,7 +196,8 @@ export class ThreadPool extends PoolBase<Thread> {
         failed(thread.reason);
       });
       worker.once('exit', (code) => {
-        failed(`it exited with code ${code}`);
+        // Code 0 before ready: the thread's event loop emptied while an init() awaited a promise nothing will settle.
+        failed(code === 0 ? 'it exited with code 0 before its actors were ready (an init() awaiting a promise that nothing settles)' : `it exited with code ${code}`);
         this.exited(thread, code);
       });
     });
@@ -192,6 +206,9 @@ export class ThreadPool extends PoolBase<Thread> {
     } catch (err) {
       await worker.terminate();
       throw err;
+    } finally {
+      clearTimeout(late);
+      this.starting--;
     }
     thread.lastPong = Date.now();
     thread.serving = true;
@@ -289,7 +306,14 @@ export class ThreadPool extends PoolBase<Thread> {
     this.restarts.push(now);
     this.deps.log.warn({ ...fields, delay: decision.delay }, 'pool thread lost; thread replaced');
     this.deps.onSupervision('process-restart', 1);
-    void sleep(decision.delay).then(() => (this.stopping || this.gaveUp ? undefined : this.addThread())).catch((err: unknown) => {
+    // Only if still short: a scale or reload during the back-off may have grown the pool already.
+    const short = (): boolean => this.members.filter((t) => !t.retiring).length + this.starting < (this.config.threads ?? 1);
+    void sleep(decision.delay).then(() => {
+      if (this.stopping || this.gaveUp) return undefined;
+      if (short()) return this.addThread();
+      this.deps.log.info({ pool: this.name, thread: index, event: 'replacement-skipped' }, 'pool thread not replaced: a scale or reload gave the pool its threads meanwhile');
+      return undefined;
+    }).catch((err: unknown) => {
       if (!this.stopping && !this.gaveUp) this.replaceLost(this.nextIndex - 1, `its replacement could not start: ${(err as Error).message}`);
     });
   }
