@@ -48,8 +48,15 @@ const caches = new Proxy({} as Record<string, ActorCache>, {
 function cacheCall(name: string, op: CacheOp, key: string, value?: unknown, ttl?: number | string): Promise<unknown> {
   const id = nextCall++;
   return new Promise((resolve, reject) => {
+    try {
+      post({ t: 'cache', id, name, op, key, ...(op === 'set' ? { value } : {}), ...(ttl === undefined ? {} : { ttl }) });
+    } catch (err) {
+      // A function or a class instance with private state cannot cross to the front worker's store (structured clone).
+      reject(new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `ctx.caches.${name}.${op}: the value cannot be stored: ${err instanceof Error ? err.message : String(err)}`,
+        { hint: 'store JSON-like values (objects, arrays, strings, numbers, booleans, null)' }));
+      return;
+    }
     cacheCalls.set(id, { resolve, reject });
-    post({ t: 'cache', id, name, op, key, ...(op === 'set' ? { value } : {}), ...(ttl === undefined ? {} : { ttl }) });
   });
 }
 

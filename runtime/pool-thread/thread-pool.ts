@@ -173,7 +173,9 @@ export class ThreadPool extends PoolBase<Thread> {
     this.starting++;
     let late: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {
-      const failed = (why: string): void => reject(new ActorrtError('ACTORRT_E_ACTOR_INIT', `pool "${this.name}": thread ${index} could not start: ${why}`));
+      // The thread's own errors already name the pool (InlinePool's `pool "x": init() failed: ...`): said once.
+      const failed = (why: string): void => reject(new ActorrtError('ACTORRT_E_ACTOR_INIT',
+        `pool "${this.name}": thread ${index} could not start: ${why.startsWith(`pool "${this.name}": `) ? why.slice(this.name.length + 9) : why}`));
       late = setTimeout(() => failed(`it was not ready within ${READY_WITHIN_MS} ms (a loop at import time, or an init() that does not settle)`), READY_WITHIN_MS);
       worker.on('message', (raw: unknown) => {
         if (Array.isArray(raw)) {
