@@ -1,4 +1,6 @@
 import { fork } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { isConnectionHandle, type ConnectionHandle } from '../spread/board.js';
 import { ActorrtError } from '../errors.js';
 import { worthLogging, type Logger } from '../logger.js';
 import { BadField, decodeChildMessage, protocolOf } from '../protocol/decode.js';
@@ -25,7 +27,7 @@ export interface ChildProcessLike {
   /** The IPC channel is open. */
   readonly connected: boolean;
   /** Write one message; `done` gets the write's error (the channel closed, EPIPE) instead of an 'error' event. May also throw synchronously. */
-  send(message: PrimaryMessage, done: (err: Error | null) => void): void;
+  send(message: PrimaryMessage, done: (err: Error | null) => void, handle?: ConnectionHandle): void;
   kill(signal: NodeJS.Signals): void;
   /** Attach the listeners (once, right after the fork). */
   listen(on: ProcessEvents): void;
@@ -33,7 +35,8 @@ export interface ChildProcessLike {
 
 /** What a forked process reports. `exit` may be missing after an `error` of a process that never ran. */
 export interface ProcessEvents {
-  message(raw: unknown): void;
+  /** `handle`: what node:child_process passed along (a connection, with `hand-off`). */
+  message(raw: unknown, handle?: unknown): void;
   error(err: Error): void;
   disconnect(): void;
   exit(code: number | null, signal: NodeJS.Signals | null): void;
@@ -54,7 +57,8 @@ export const forkProcess: ForkChild = (request) => {
   return {
     get pid() { return proc.pid; },
     get connected() { return proc.connected; },
-    send: (message, done) => { proc.send(message, done); },
+    // node sends libuv handles as they are; its typings only know sockets and servers.
+    send: (message, done, handle) => { if (handle === undefined) proc.send(message, done); else proc.send(message, handle as unknown as Socket, {}, done); },
     kill: (signal) => { proc.kill(signal); },
     listen: (on) => {
       proc.on('message', on.message);
@@ -92,6 +96,8 @@ export interface LinkEvents {
   finalMetrics(msg: FinalMetricsMessage): void;
   /** A front worker asks for the instance's metrics (`http.metricsPath`). */
   scrape(msg: ScrapeMessage): void;
+  /** A front worker sent a connection past its share, to be given to the worker holding fewest. */
+  handOff(handle: ConnectionHandle): void;
   /**
    * The process is gone; called exactly once, after every pending call has failed. `unstarted`:
    * it never ran, because the fork itself failed (EMFILE, EAGAIN: the primary's own shortage).
@@ -130,7 +136,7 @@ export class ChildLink {
 
   constructor(private readonly proc: ChildProcessLike, readonly name: string, private readonly log: Logger, private readonly on: LinkEvents) {
     proc.listen({
-      message: (raw) => this.receive(raw),
+      message: (raw, handle) => this.receive(raw, handle),
       error: (err) => this.failedProcess(err),
       disconnect: () => this.close(new ChildGoneError(`${name}: its IPC channel closed`)),
       exit: (code, signal) => this.exit(code, signal),
@@ -155,10 +161,10 @@ export class ChildLink {
    * Send a message. Returns false when it could not even be written (channel closed); a write
    * that fails later (EPIPE) is handled the same way: the child counts as gone.
    */
-  send(message: PrimaryMessage): boolean {
+  send(message: PrimaryMessage, handle?: ConnectionHandle): boolean {
     if (!this.connected) return false;
     try {
-      this.proc.send(message, (err) => { if (err !== null) this.lost(err); });
+      this.proc.send(message, (err) => { if (err !== null) this.lost(err); }, handle);
       return true;
     } catch (err) {
       this.lost(err instanceof Error ? err : new Error(String(err)));
@@ -195,9 +201,12 @@ export class ChildLink {
     return this.calls.size;
   }
 
-  private receive(raw: unknown): void {
+  private receive(raw: unknown, handle?: unknown): void {
     // Nothing a child says counts once it is gone or refused (it is being killed).
-    if (this.exited || !this.open) return;
+    if (this.exited || !this.open) {
+      if (isConnectionHandle(handle)) handle.close();
+      return;
+    }
     // The first message decides whether this child speaks our protocol at all, whatever else it carries.
     if (raw !== null && typeof raw === 'object' && (raw as { type?: unknown }).type === 'booted' && protocolOf(raw) !== PROTOCOL_VERSION) {
       this.refuse(protocolOf(raw), (raw as { version?: unknown }).version);
@@ -207,6 +216,7 @@ export class ChildLink {
     try {
       msg = decodeChildMessage(raw);
     } catch (err) {
+      if (isConnectionHandle(handle)) handle.close();
       // A BadField is the child's fault; anything else a decoder bug: neither may take the primary down.
       // The first few are logged, then one line per 1000, so a child cannot flood the primary's log.
       this.dropped++;
@@ -227,6 +237,9 @@ export class ChildLink {
       case 'invalidate': this.on.invalidate(msg); break;
       case 'final-metrics': this.on.finalMetrics(msg); break;
       case 'scrape': this.on.scrape(msg); break;
+      case 'hand-off':
+        if (isConnectionHandle(handle)) this.on.handOff(handle);
+        break;
       case 'reply': {
         const call = this.calls.get(msg.id);
         if (call === undefined) return; // answered after its deadline

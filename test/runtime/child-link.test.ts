@@ -93,6 +93,7 @@ function recorder(): { events: LinkEvents; seen: Array<[keyof LinkEvents, ...unk
     resource: (msg) => seen.push(['resource', msg]),
     invalidate: (msg) => seen.push(['invalidate', msg]),
     finalMetrics: (msg) => seen.push(['finalMetrics', msg]),
+    handOff: (handle) => { seen.push(['handOff']); handle.close(); },
     scrape: (msg) => seen.push(['scrape', msg]),
     exit: (code, signal, unstarted) => {
       if (unstarted !== undefined) unstartedErrors.push(unstarted);

@@ -123,6 +123,7 @@ function harness(hooks: Partial<SupervisorHooks> = {}): Harness {
     restarting: () => undefined,
     gaveUp: (group) => gaveUp.push(group),
     beyond: () => Promise.resolve(),
+    handOff: (_from, handle) => handle.close(),
     ...hooks,
   }, {
     readyTimeout: READY_TIMEOUT,
