@@ -341,6 +341,7 @@ const FULL_CHILD: readonly ChildMessage[] = [
   },
   { type: 'final-metrics', metrics: FULL_METRICS },
   { type: 'scrape', id: 4, openMetrics: true },
+  { type: 'hand-off' },
   { type: 'invalidate', id: 3, keys: ['k'], prefixes: ['p:'], stores: ['mem'] },
 ];
 const FULL_PRIMARY: readonly PrimaryMessage[] = [
@@ -361,6 +362,7 @@ const FULL_PRIMARY: readonly PrimaryMessage[] = [
   { type: 'scraped', id: 13, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'x 1\n', error: 'none' },
   { type: 'profile', id: 14, kind: 'heap-snapshot', duration: 0, path: '/tmp/p.heapsnapshot', maxRss: 134217728 },
   { type: 'bus', cutOff: true },
+  { type: 'adopt' },
   { type: 'leave' },
 ];
 
