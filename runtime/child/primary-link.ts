@@ -43,18 +43,24 @@ export function send(message: ChildMessage, written: () => void = () => undefine
 
 /**
  * Send a connection (an accepted TCP handle) to the primary with `message`. node:child_process
- * sends libuv handles as they are; its typings only know sockets and servers. A connection that
- * cannot be sent is closed: the primary is gone, and this process is draining.
+ * sends libuv handles as they are (its typings only know sockets and servers) and, unlike a
+ * socket, never closes the sender's copy: this process closes it once the message is written (the
+ * descriptor is in the primary's hands then). Kept, it leaked a descriptor per hand-off and held
+ * the connection open after the worker serving it had closed it. One that cannot be written goes
+ * to `unsent` (the primary is gone: this process serves it or closes it).
  */
-export function sendConnection(message: ChildMessage, handle: ConnectionHandle): void {
+export function sendConnection(message: ChildMessage, handle: ConnectionHandle, unsent: (handle: ConnectionHandle) => void): void {
   if (!process.connected || process.send === undefined) {
-    handle.close();
+    unsent(handle);
     return;
   }
   try {
-    process.send(message, handle as unknown as import('node:net').Socket);
+    process.send(message, handle as unknown as import('node:net').Socket, {}, (err: Error | null) => {
+      if (err === null) handle.close();
+      else unsent(handle);
+    });
   } catch {
-    handle.close(); // the channel closed between the check and the write: the disconnect handler takes over
+    unsent(handle); // the channel closed between the check and the write: the disconnect handler takes over
   }
 }
 

@@ -37,6 +37,8 @@ export interface ChildProcessLike {
 export interface ProcessEvents {
   /** `handle`: what node:child_process passed along (a connection, with `hand-off`). */
   message(raw: unknown, handle?: unknown): void;
+  /** node's own acknowledgement of a handle this side sent (`received` false: it arrived without its descriptor). */
+  handleAck?(received: boolean): void;
   error(err: Error): void;
   disconnect(): void;
   exit(code: number | null, signal: NodeJS.Signals | null): void;
@@ -62,6 +64,13 @@ export const forkProcess: ForkChild = (request) => {
     kill: (signal) => { proc.kill(signal); },
     listen: (on) => {
       proc.on('message', on.message);
+      // node acknowledges every handle it receives (NODE_HANDLE_ACK, or NACK when the descriptor was
+      // lost on the way) before the message reaches the child's code; it is the only sign that a
+      // connection reached the child, so the primary holds its copy until then (see ChildLink.sendConnection).
+      proc.on('internalMessage', (msg: unknown) => {
+        const cmd = msg !== null && typeof msg === 'object' ? (msg as { cmd?: unknown }).cmd : undefined;
+        if (cmd === 'NODE_HANDLE_ACK' || cmd === 'NODE_HANDLE_NACK') on.handleAck?.(cmd === 'NODE_HANDLE_ACK');
+      });
       proc.on('error', on.error);
       proc.on('disconnect', on.disconnect);
       proc.once('exit', on.exit);
@@ -98,6 +107,8 @@ export interface LinkEvents {
   scrape(msg: ScrapeMessage): void;
   /** A front worker sent a connection past its share, to be given to the worker holding fewest. */
   handOff(handle: ConnectionHandle): void;
+  /** A connection sent with sendConnection that never reached the child (it died or its channel broke first): to be given to another. */
+  returned(handle: ConnectionHandle): void;
   /**
    * The process is gone; called exactly once, after every pending call has failed. `unstarted`:
    * it never ran, because the fork itself failed (EMFILE, EAGAIN: the primary's own shortage).
@@ -133,10 +144,18 @@ export class ChildLink {
   private killedAsLost = false;
   /** Messages dropped for failing their check (an actor can send anything, as often as it likes). */
   private dropped = 0;
+  /**
+   * Connections sent with sendConnection that the child has not acknowledged yet, oldest first
+   * (node sends one handle at a time and queues the next until the ACK). The primary keeps its copy
+   * of each until then: one whose child dies first goes to another worker, unread, instead of
+   * being held open by a copy nobody serves (the client waited forever) or closed under its request.
+   */
+  private readonly inFlight: ConnectionHandle[] = [];
 
   constructor(private readonly proc: ChildProcessLike, readonly name: string, private readonly log: Logger, private readonly on: LinkEvents) {
     proc.listen({
       message: (raw, handle) => this.receive(raw, handle),
+      handleAck: (received) => this.acknowledged(received),
       error: (err) => this.failedProcess(err),
       disconnect: () => this.close(new ChildGoneError(`${name}: its IPC channel closed`)),
       exit: (code, signal) => this.exit(code, signal),
@@ -172,6 +191,27 @@ export class ChildLink {
     }
   }
 
+  /**
+   * Send a connection (an accepted TCP handle) with `message`. The primary closes its copy once the
+   * child acknowledged it; until then the connection is also in inFlight, and comes back through
+   * `returned` if the child is gone first. Never closed here: node does not close a raw handle it
+   * sent (only sockets), so a copy kept by the sender held the connection open after its server
+   * closed it, and leaked a descriptor per hand-off.
+   */
+  sendConnection(message: PrimaryMessage, handle: ConnectionHandle): void {
+    this.inFlight.push(handle);
+    if (!this.connected) {
+      this.returnInFlight();
+      return;
+    }
+    try {
+      this.proc.send(message, (err) => { if (err !== null) this.lost(err); }, handle);
+    } catch (err) {
+      this.lost(err instanceof Error ? err : new Error(String(err)));
+      this.returnInFlight(); // lost() does nothing once the exit is seen
+    }
+  }
+
   /** Send a call (an id is added) and wait for the child's reply; rejects when it does not answer in `timeout` ms, or is gone. */
   call(message: CallMessage, timeout: number): Promise<ReplyMessage> {
     if (!this.connected) return Promise.reject(new ChildGoneError(`${this.name} is not running`));
@@ -204,7 +244,7 @@ export class ChildLink {
   private receive(raw: unknown, handle?: unknown): void {
     // Nothing a child says counts once it is gone or refused (it is being killed).
     if (this.exited || !this.open) {
-      if (isConnectionHandle(handle)) handle.close();
+      if (isConnectionHandle(handle)) this.on.returned(handle); // a hand-off that arrived after its sender died is still a live connection
       return;
     }
     // The first message decides whether this child speaks our protocol at all, whatever else it carries.
@@ -286,6 +326,23 @@ export class ChildLink {
       call.reject(err);
     }
     this.calls.clear();
+    this.returnInFlight();
+  }
+
+  /** node's ACK (or NACK) of the oldest connection in flight: it is the child's now (or was lost on the way: ours to place again). */
+  private acknowledged(received: boolean): void {
+    const handle = this.inFlight.shift();
+    if (handle === undefined) return;
+    if (received) handle.close();
+    else this.on.returned(handle);
+  }
+
+  /**
+   * The child is gone or unreachable: connections it never acknowledged were never read (node acks
+   * before the child's code sees the message), so another worker can serve them whole.
+   */
+  private returnInFlight(): void {
+    for (const handle of this.inFlight.splice(0)) this.on.returned(handle);
   }
 
   private exit(code: number | null, signal: NodeJS.Signals | null, unstarted?: Error): void {

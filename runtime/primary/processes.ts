@@ -84,6 +84,8 @@ export class Processes {
       gaveUp: (group, reason, child) => this.gaveUp(group, reason, child),
       beyond: (inv) => this.bus.publish(inv),
       handOff: (from, handle) => this.handOff(from, handle),
+      // Its slot stops counting at once: siblings would keep handing off toward a worker that is gone, until its restart.
+      exited: (child) => { if (child.spec.group === FRONT) this.board.gone(child.spec.id); },
     }, options);
     this.bus = new InstanceBus(this.supervisor, log);
   }
@@ -127,14 +129,19 @@ export class Processes {
   }
 
   /**
-   * A front worker took a connection past its share: it goes to the serving worker holding fewest
-   * (back to `from` when no other accepts). The primary sees the connection once, never a byte of it.
+   * A front worker took a connection past its share (or one sent to a worker never reached it):
+   * it goes to the worker holding fewest among those that accept on the board, are listed, and
+   * whose process is reachable (`from` included). A worker that is starting, leaving, draining,
+   * retiring or dead is never chosen; with none left the connection is closed, never held: the
+   * client sees it closed before a byte was read, and may retry. The primary sees the connection
+   * once, never a byte of it.
    */
-  private handOff(from: Child, handle: ConnectionHandle): void {
-    const serving = this.serving(FRONT).filter((c) => c.state === 'up' && c.listed);
-    const id = this.board.pick(serving.map((c) => c.spec.id));
-    const to = serving.find((c) => c.spec.id === id) ?? from;
-    this.supervisor.tellWith(to, { type: 'adopt' }, handle);
+  private handOff(_from: Child, handle: ConnectionHandle): void {
+    const candidates = this.serving(FRONT).filter((c) => c.state === 'up' && c.listed && this.supervisor.reachable(c));
+    const id = this.board.pick(candidates.map((c) => c.spec.id));
+    const to = candidates.find((c) => c.spec.id === id);
+    if (to === undefined) handle.close();
+    else this.supervisor.tellWith(to, { type: 'adopt' }, handle);
   }
 
   /** Fork one process of isolated pool `pool`; `ready` settles when it serves its socket. */

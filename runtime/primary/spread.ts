@@ -52,6 +52,14 @@ export class ConnectionBoard {
     this.board.setAdopted(slot, 0);
   }
 
+  /** Worker `id` exited: its slot no longer accepts (it is reset again when a restart starts). */
+  gone(id: number): void {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    this.sent[slot] = 0;
+    this.board.setOpen(slot, undefined);
+  }
+
   /** Of `candidates` (front worker spec ids), the one holding fewest connections, counting those on their way; it is counted as sent one. */
   pick(candidates: readonly number[]): number | undefined {
     this.board.read();

@@ -29,8 +29,10 @@ export interface SupervisorHooks {
   restarting(child: Child): void;
   /** A group exceeded its restart intensity (its children are being stopped). */
   gaveUp(group: string, reason: string, child: Child): void;
-  /** Front worker `from` sent a connection past its share: give it to another (or back). */
+  /** Front worker `from` sent a connection past its share, or one sent to it never reached it: give it to a worker that accepts. */
   handOff(from: Child, handle: ConnectionHandle): void;
+  /** A child's process exited (before its restart, if any, is decided). */
+  exited(child: Child): void;
   /** Carry a child's invalidation beyond this instance (the invalidation bus); resolves when peers confirmed or its bound passed. */
   beyond(inv: Invalidation): Promise<void>;
 }
@@ -158,10 +160,16 @@ export class ChildSupervisor {
     this.children.get(child)?.link?.send(message);
   }
 
-  /** Send `child` a connection with `message`; closed when the child's channel is not open. */
+  /** Send `child` a connection with `message`; one that does not reach it comes back through the handOff hook (`from` the child). */
   tellWith(child: Child, message: PrimaryMessage, handle: ConnectionHandle): void {
     const link = this.children.get(child)?.link;
-    if (link === undefined || !link.send(message, handle)) handle.close();
+    if (link === undefined) this.hooks.handOff(child, handle);
+    else link.sendConnection(message, handle);
+  }
+
+  /** `child`'s process runs and its channel is open (a send may still fail: it may have died a moment ago). */
+  reachable(child: Child): boolean {
+    return this.children.get(child)?.link?.connected === true;
   }
 
   /** Drop `inv` from every running process's memory stores (another instance invalidated it); resolves when each confirmed or timed out. */
@@ -342,6 +350,7 @@ export class ChildSupervisor {
             .then(() => link.send({ type: 'invalidated', id }));
         },
         handOff: (handle) => this.hooks.handOff(record, handle),
+        returned: (handle) => this.hooks.handOff(record, handle),
         scrape: (msg) => {
           this.reports.expose(msg.openMetrics).then((out) => link.send({ type: 'scraped', id: msg.id, ...out }), (err: unknown) => {
             link.send({ type: 'scraped', id: msg.id, error: err instanceof Error ? err.message : String(err) });
@@ -349,6 +358,7 @@ export class ChildSupervisor {
         },
         exit: (code, signal, unstarted) => {
           exited();
+          this.hooks.exited(record);
           if (unstarted === undefined) this.exited(record, attempt, link.pid, code, signal);
           else this.unstarted(record, attempt, unstarted);
           this.settleEmpty(spec.group);

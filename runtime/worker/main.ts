@@ -62,8 +62,9 @@ async function boot(msg: StartMessage): Promise<void> {
   });
   // ACTORRT_BENCH_SPREAD=off: the connection-spread bench's "before" (counts are published, nothing is handed off).
   spread = new ConnectionSpread(new Board(BOARD_FD), msg.boardSlot, process.env['ACTORRT_BENCH_SPREAD'] !== 'off',
-    (handle) => sendConnection({ type: 'hand-off' }, handle));
+    (handle) => sendConnection({ type: 'hand-off' }, handle, (unsent) => spread?.serveHere(unsent)));
   spread.attach(server);
+  if (leaveAsked) spread.leave();
   phase = leaveAsked ? 'leaving' : 'ready';
   const { port } = (server.address() as AddressInfo);
   log.info({ port, pools: [...table.pools.keys()] }, 'worker ready');
@@ -150,6 +151,7 @@ function clientErrorFor(code: string | undefined): ActorrtError {
 function leave(): void {
   if (phase === 'booting') leaveAsked = true;
   else if (phase === 'ready') phase = 'leaving';
+  spread?.leave();
 }
 
 /**

@@ -23,6 +23,7 @@ export class ConnectionSpread {
   private adopted = 0;
   private accepting = false;
   private inject: ((handle: ConnectionHandle) => void) | undefined;
+  private server: Server | undefined;
 
   /** `handOff` sends an accepted connection to the primary; `enabled` false only publishes counts (the bench's "before"). */
   constructor(private readonly board: Board, private readonly slot: number, private readonly enabled: boolean,
@@ -32,6 +33,7 @@ export class ConnectionSpread {
   attach(server: Server): void {
     const listening = (server as unknown as { _handle: ListenHandle | null })._handle;
     if (listening === null || typeof listening.onconnection !== 'function') return; // not a node we know: accept as before
+    this.server = server;
     const accept = listening.onconnection;
     this.inject = (handle) => accept.call(listening, 0, handle);
     listening.onconnection = (err, handle) => {
@@ -50,18 +52,30 @@ export class ConnectionSpread {
     this.publish();
   }
 
-  /** A connection the primary rehomed here: served as if this worker had accepted it. */
+  /**
+   * A connection the primary rehomed here: served as if this worker had accepted it, while it
+   * still listens (leaving included: it accepts from the kernel too). One that arrives after its
+   * listener closed (it was chosen just before this worker began to drain) goes back to the
+   * primary, which never chooses a worker that does not accept: another takes it, or none.
+   */
   adopt(handle: ConnectionHandle): void {
-    if (this.inject === undefined) {
-      handle.close();
+    this.adopted++;
+    this.board.setAdopted(this.slot, this.adopted);
+    if (this.inject === undefined || this.server?.listening !== true) {
+      if (this.enabled) this.handOff(handle);
+      else handle.close();
       return;
     }
     this.inject(handle);
-    this.adopted++;
-    this.board.setAdopted(this.slot, this.adopted);
   }
 
-  /** Draining: siblings stop counting this worker, and the primary stops choosing it. */
+  /** A connection the primary could not take (it is gone): served here while this worker listens, closed otherwise. */
+  serveHere(handle: ConnectionHandle): void {
+    if (this.inject !== undefined && this.server?.listening === true) this.inject(handle);
+    else handle.close();
+  }
+
+  /** Leaving or draining: siblings stop counting this worker, it hands nothing off, and the primary stops choosing it. */
   leave(): void {
     this.accepting = false;
     this.publish();

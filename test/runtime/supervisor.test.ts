@@ -124,6 +124,7 @@ function harness(hooks: Partial<SupervisorHooks> = {}): Harness {
     gaveUp: (group) => gaveUp.push(group),
     beyond: () => Promise.resolve(),
     handOff: (_from, handle) => handle.close(),
+    exited: () => undefined,
     ...hooks,
   }, {
     readyTimeout: READY_TIMEOUT,
