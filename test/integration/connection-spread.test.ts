@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { writeProject } from '../helpers.js';
+import { eventually, writeProject } from '../helpers.js';
 import { startInstance } from './instance.js';
 
 /**
@@ -28,6 +29,17 @@ function ask(port: number): Promise<{ pid: number; socket: Socket }> {
   });
 }
 
+/** Socket descriptors `pid` holds (Linux /proc), 0 when it has no /proc entry. */
+function sockets(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+      try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:'); } catch { return false; }
+    }).length;
+  } catch {
+    return 0;
+  }
+}
+
 test('8 keep-alive connections opened at once spread over 4 workers, none lost on the way', async (t) => {
   const topology = writeProject(`version: 1
 http: { port: 0, host: 127.0.0.1, workers: 4 }
@@ -40,6 +52,8 @@ routes:
 `, { 'actors/pid.mjs': 'export default { receive: () => ({ pid: process.pid }) };\n' });
   const app = await startInstance(topology, [], t);
   const port = Number(new URL(app.url).port);
+  const primary = app.child.pid as number;
+  const before = sockets(primary);
   const maxima: number[] = [];
   const workers = new Set<number>();
   for (let round = 0; round < ROUNDS; round++) {
@@ -58,5 +72,9 @@ routes:
   const even = maxima.filter((m) => m <= 3).length;
   assert.ok(even >= ROUNDS - 2, `a worker held more than 3 of ${CONNECTIONS} connections in ${ROUNDS - even} of ${ROUNDS} rounds (maxima ${maxima.join(' ')})`);
   assert.equal(workers.size, 4, 'every worker served connections');
+  // The primary passes connections on and keeps none: node never closes a raw handle it sent, so a
+  // copy left in the primary (or the sending worker) leaked a descriptor per hand-off and kept the
+  // connection open after the worker serving it had closed it.
+  if (before > 0) await eventually('the primary holds no connection it handed on', () => sockets(primary) === before, 10_000, () => `${sockets(primary)} sockets, ${before} before`);
   assert.equal(await app.stop(), 0);
 });
