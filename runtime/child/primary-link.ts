@@ -9,6 +9,7 @@ import {
 import type { CacheStats, Invalidation, MetricsSnapshot, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { takeProfile } from '../profile/profiler.js';
+import { isConnectionHandle, type ConnectionHandle } from '../spread/board.js';
 
 /** How long a process waits for the primary to confirm that every other process dropped invalidated keys. */
 export const INVALIDATE_WAIT_MS = 3000;
@@ -40,6 +41,29 @@ export function send(message: ChildMessage, written: () => void = () => undefine
   }
 }
 
+/**
+ * Send a connection (an accepted TCP handle) to the primary with `message`. node:child_process
+ * sends libuv handles as they are (its typings only know sockets and servers) and, unlike a
+ * socket, never closes the sender's copy: this process closes it once the message is written (the
+ * descriptor is in the primary's hands then). Kept, it leaked a descriptor per hand-off and held
+ * the connection open after the worker serving it had closed it. One that cannot be written goes
+ * to `unsent` (the primary is gone: this process serves it or closes it).
+ */
+export function sendConnection(message: ChildMessage, handle: ConnectionHandle, unsent: (handle: ConnectionHandle) => void): void {
+  if (!process.connected || process.send === undefined) {
+    unsent(handle);
+    return;
+  }
+  try {
+    process.send(message, handle as unknown as import('node:net').Socket, {}, (err: Error | null) => {
+      if (err === null) handle.close();
+      else unsent(handle);
+    });
+  } catch {
+    unsent(handle); // the channel closed between the check and the write: the disconnect handler takes over
+  }
+}
+
 /** How a child process of the primary (front worker or pool process) reacts to it. */
 export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
   /** The start message this role expects. */
@@ -60,6 +84,8 @@ export interface RoleHandlers<Start extends StartMessage | StartPoolMessage> {
   cutOff(cut: boolean): void;
   /** The instance is stopping: leave the load balancers (front workers; other roles are never told). */
   leave?(): void;
+  /** A connection the primary rehomed here (front workers; sent with `adopt`). */
+  adopt?(handle: ConnectionHandle): void;
   /** Drain and exit (with `code` when non-zero); called once per reason, must tolerate repeats. */
   shutdown(timeout: number, mode: ShutdownMessage['mode'], code?: number): Promise<void>;
 }
@@ -75,7 +101,7 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
   let applying: Promise<void> = Promise.resolve();
   let started = false;
   const isStart = (msg: PrimaryMessage): msg is Start => msg.type === on.startType;
-  process.on('message', (raw: unknown) => {
+  process.on('message', (raw: unknown, handle: unknown) => {
     let msg: PrimaryMessage;
     try {
       msg = decodePrimaryMessage(raw);
@@ -122,6 +148,12 @@ export function serveRole<Start extends StartMessage | StartPoolMessage>(log: Lo
       case 'pool-down': on.poolDown(msg.pool, msg.reason); break;
       case 'bus': on.cutOff(msg.cutOff); break;
       case 'leave': on.leave?.(); break;
+      case 'adopt': {
+        if (!isConnectionHandle(handle)) log.error({ code: 'ACTORRT_E_BAD_MESSAGE' }, 'dropped an adopt message that carried no connection');
+        else if (on.adopt === undefined) handle.close();
+        else on.adopt(handle);
+        break;
+      }
       case 'shutdown': void on.shutdown(msg.timeout, msg.mode); break;
       default:
         if (!isStart(msg) || started) {

@@ -1,4 +1,6 @@
 import { fork } from 'node:child_process';
+import type { Socket } from 'node:net';
+import { isConnectionHandle, type ConnectionHandle } from '../spread/board.js';
 import { ActorrtError } from '../errors.js';
 import { worthLogging, type Logger } from '../logger.js';
 import { BadField, decodeChildMessage, protocolOf } from '../protocol/decode.js';
@@ -25,7 +27,7 @@ export interface ChildProcessLike {
   /** The IPC channel is open. */
   readonly connected: boolean;
   /** Write one message; `done` gets the write's error (the channel closed, EPIPE) instead of an 'error' event. May also throw synchronously. */
-  send(message: PrimaryMessage, done: (err: Error | null) => void): void;
+  send(message: PrimaryMessage, done: (err: Error | null) => void, handle?: ConnectionHandle): void;
   kill(signal: NodeJS.Signals): void;
   /** Attach the listeners (once, right after the fork). */
   listen(on: ProcessEvents): void;
@@ -33,7 +35,10 @@ export interface ChildProcessLike {
 
 /** What a forked process reports. `exit` may be missing after an `error` of a process that never ran. */
 export interface ProcessEvents {
-  message(raw: unknown): void;
+  /** `handle`: what node:child_process passed along (a connection, with `hand-off`). */
+  message(raw: unknown, handle?: unknown): void;
+  /** node's own acknowledgement of a handle this side sent (`received` false: it arrived without its descriptor). */
+  handleAck?(received: boolean): void;
   error(err: Error): void;
   disconnect(): void;
   exit(code: number | null, signal: NodeJS.Signals | null): void;
@@ -54,10 +59,18 @@ export const forkProcess: ForkChild = (request) => {
   return {
     get pid() { return proc.pid; },
     get connected() { return proc.connected; },
-    send: (message, done) => { proc.send(message, done); },
+    // node sends libuv handles as they are; its typings only know sockets and servers.
+    send: (message, done, handle) => { if (handle === undefined) proc.send(message, done); else proc.send(message, handle as unknown as Socket, {}, done); },
     kill: (signal) => { proc.kill(signal); },
     listen: (on) => {
       proc.on('message', on.message);
+      // node acknowledges every handle it receives (NODE_HANDLE_ACK, or NACK when the descriptor was
+      // lost on the way) before the message reaches the child's code; it is the only sign that a
+      // connection reached the child, so the primary holds its copy until then (see ChildLink.sendConnection).
+      proc.on('internalMessage', (msg: unknown) => {
+        const cmd = msg !== null && typeof msg === 'object' ? (msg as { cmd?: unknown }).cmd : undefined;
+        if (cmd === 'NODE_HANDLE_ACK' || cmd === 'NODE_HANDLE_NACK') on.handleAck?.(cmd === 'NODE_HANDLE_ACK');
+      });
       proc.on('error', on.error);
       proc.on('disconnect', on.disconnect);
       proc.once('exit', on.exit);
@@ -92,6 +105,10 @@ export interface LinkEvents {
   finalMetrics(msg: FinalMetricsMessage): void;
   /** A front worker asks for the instance's metrics (`http.metricsPath`). */
   scrape(msg: ScrapeMessage): void;
+  /** A front worker sent a connection past its share, to be given to the worker holding fewest. */
+  handOff(handle: ConnectionHandle): void;
+  /** A connection sent with sendConnection that never reached the child (it died or its channel broke first): to be given to another. */
+  returned(handle: ConnectionHandle): void;
   /**
    * The process is gone; called exactly once, after every pending call has failed. `unstarted`:
    * it never ran, because the fork itself failed (EMFILE, EAGAIN: the primary's own shortage).
@@ -127,10 +144,18 @@ export class ChildLink {
   private killedAsLost = false;
   /** Messages dropped for failing their check (an actor can send anything, as often as it likes). */
   private dropped = 0;
+  /**
+   * Connections sent with sendConnection that the child has not acknowledged yet, oldest first
+   * (node sends one handle at a time and queues the next until the ACK). The primary keeps its copy
+   * of each until then: one whose child dies first goes to another worker, unread, instead of
+   * being held open by a copy nobody serves (the client waited forever) or closed under its request.
+   */
+  private readonly inFlight: ConnectionHandle[] = [];
 
   constructor(private readonly proc: ChildProcessLike, readonly name: string, private readonly log: Logger, private readonly on: LinkEvents) {
     proc.listen({
-      message: (raw) => this.receive(raw),
+      message: (raw, handle) => this.receive(raw, handle),
+      handleAck: (received) => this.acknowledged(received),
       error: (err) => this.failedProcess(err),
       disconnect: () => this.close(new ChildGoneError(`${name}: its IPC channel closed`)),
       exit: (code, signal) => this.exit(code, signal),
@@ -155,14 +180,35 @@ export class ChildLink {
    * Send a message. Returns false when it could not even be written (channel closed); a write
    * that fails later (EPIPE) is handled the same way: the child counts as gone.
    */
-  send(message: PrimaryMessage): boolean {
+  send(message: PrimaryMessage, handle?: ConnectionHandle): boolean {
     if (!this.connected) return false;
     try {
-      this.proc.send(message, (err) => { if (err !== null) this.lost(err); });
+      this.proc.send(message, (err) => { if (err !== null) this.lost(err); }, handle);
       return true;
     } catch (err) {
       this.lost(err instanceof Error ? err : new Error(String(err)));
       return false;
+    }
+  }
+
+  /**
+   * Send a connection (an accepted TCP handle) with `message`. The primary closes its copy once the
+   * child acknowledged it; until then the connection is also in inFlight, and comes back through
+   * `returned` if the child is gone first. Never closed here: node does not close a raw handle it
+   * sent (only sockets), so a copy kept by the sender held the connection open after its server
+   * closed it, and leaked a descriptor per hand-off.
+   */
+  sendConnection(message: PrimaryMessage, handle: ConnectionHandle): void {
+    this.inFlight.push(handle);
+    if (!this.connected) {
+      this.returnInFlight();
+      return;
+    }
+    try {
+      this.proc.send(message, (err) => { if (err !== null) this.lost(err); }, handle);
+    } catch (err) {
+      this.lost(err instanceof Error ? err : new Error(String(err)));
+      this.returnInFlight(); // lost() does nothing once the exit is seen
     }
   }
 
@@ -195,9 +241,12 @@ export class ChildLink {
     return this.calls.size;
   }
 
-  private receive(raw: unknown): void {
+  private receive(raw: unknown, handle?: unknown): void {
     // Nothing a child says counts once it is gone or refused (it is being killed).
-    if (this.exited || !this.open) return;
+    if (this.exited || !this.open) {
+      if (isConnectionHandle(handle)) this.on.returned(handle); // a hand-off that arrived after its sender died is still a live connection
+      return;
+    }
     // The first message decides whether this child speaks our protocol at all, whatever else it carries.
     if (raw !== null && typeof raw === 'object' && (raw as { type?: unknown }).type === 'booted' && protocolOf(raw) !== PROTOCOL_VERSION) {
       this.refuse(protocolOf(raw), (raw as { version?: unknown }).version);
@@ -207,6 +256,7 @@ export class ChildLink {
     try {
       msg = decodeChildMessage(raw);
     } catch (err) {
+      if (isConnectionHandle(handle)) handle.close();
       // A BadField is the child's fault; anything else a decoder bug: neither may take the primary down.
       // The first few are logged, then one line per 1000, so a child cannot flood the primary's log.
       this.dropped++;
@@ -227,6 +277,9 @@ export class ChildLink {
       case 'invalidate': this.on.invalidate(msg); break;
       case 'final-metrics': this.on.finalMetrics(msg); break;
       case 'scrape': this.on.scrape(msg); break;
+      case 'hand-off':
+        if (isConnectionHandle(handle)) this.on.handOff(handle);
+        break;
       case 'reply': {
         const call = this.calls.get(msg.id);
         if (call === undefined) return; // answered after its deadline
@@ -273,6 +326,23 @@ export class ChildLink {
       call.reject(err);
     }
     this.calls.clear();
+    this.returnInFlight();
+  }
+
+  /** node's ACK (or NACK) of the oldest connection in flight: it is the child's now (or was lost on the way: ours to place again). */
+  private acknowledged(received: boolean): void {
+    const handle = this.inFlight.shift();
+    if (handle === undefined) return;
+    if (received) handle.close();
+    else this.on.returned(handle);
+  }
+
+  /**
+   * The child is gone or unreachable: connections it never acknowledged were never read (node acks
+   * before the child's code sees the message), so another worker can serve them whole.
+   */
+  private returnInFlight(): void {
+    for (const handle of this.inFlight.splice(0)) this.on.returned(handle);
   }
 
   private exit(code: number | null, signal: NodeJS.Signals | null, unstarted?: Error): void {

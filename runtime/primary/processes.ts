@@ -4,6 +4,8 @@ import type { Config } from '../../config/types.js';
 import type { Logger } from '../logger.js';
 import { summarizeCaches, type CacheStatus } from '../cache/stats.js';
 import { LISTEN_FD, type PrimaryMessage } from '../protocol/messages.js';
+import type { ConnectionHandle } from '../spread/board.js';
+import { ConnectionBoard } from './spread.js';
 import type { CacheStats, Endpoints, MetricsSnapshot, PoolLoad } from '../protocol/shapes.js';
 import { PROTOCOL_VERSION } from '../protocol/version.js';
 import { ChildGoneError } from './child-link.js';
@@ -51,10 +53,13 @@ export class Processes {
   private nextId = 0;
   private readonly counters = new Map<string, number>();
   workerRestarts = 0;
+  /** Where front workers publish the connections they hold (see runtime/worker/spread.ts). */
+  private readonly board: ConnectionBoard;
 
   constructor(deployed: Deployed, private readonly runtimeDir: string, private readonly listener: Listener, private readonly log: Logger,
     private readonly reports: ProcessReports, private readonly onFrontGiveUp: (reason: string) => void, options: SupervisorOptions = {}) {
     this.current = deployed;
+    this.board = ConnectionBoard.create(runtimeDir);
     this.supervisor = new ChildSupervisor(log, reports, {
       // Front workers (and a pool a reload just removed) follow http.supervision.
       policy: (group) => (group === FRONT ? undefined : this.config.pools[group]?.supervision) ?? { strategy: 'one-for-one', ...this.config.http.supervision },
@@ -78,6 +83,9 @@ export class Processes {
       },
       gaveUp: (group, reason, child) => this.gaveUp(group, reason, child),
       beyond: (inv) => this.bus.publish(inv),
+      handOff: (from, handle) => this.handOff(from, handle),
+      // Its slot stops counting at once: siblings would keep handing off toward a worker that is gone, until its restart.
+      exited: (child) => { if (child.spec.group === FRONT) this.board.gone(child.spec.id); },
     }, options);
     this.bus = new InstanceBus(this.supervisor, log);
   }
@@ -108,12 +116,32 @@ export class Processes {
     const id = this.nextId++;
     const index = this.count(FRONT);
     const socket = join(this.runtimeDir, `~front.${index}.sock`); // ~ is not allowed in pool names
+    const boardSlot = this.board.slotFor(id, this.supervisor.list(FRONT).map((c) => c.spec.id));
     return this.supervisor.spawn({
-      group: FRONT, id, index, name: `worker ${index}`, kind: 'worker', entry: FRONT_ENTRY, socket, fds: [this.listener.fd], fields: { worker: index },
-      start: () => this.stamped({
-        type: 'start', protocol: PROTOCOL_VERSION, config: this.config, workerIndex: index, listenFd: LISTEN_FD, endpoints: this.endpoints(), socket, down: this.down(),
-      }),
+      group: FRONT, id, index, name: `worker ${index}`, kind: 'worker', entry: FRONT_ENTRY, socket, fds: [this.listener.fd, this.board.fd], fields: { worker: index },
+      start: () => {
+        this.board.starting(boardSlot); // every (re)start: a crashed worker's counts are gone with it
+        return this.stamped({
+          type: 'start', protocol: PROTOCOL_VERSION, config: this.config, workerIndex: index, listenFd: LISTEN_FD, boardSlot, endpoints: this.endpoints(), socket, down: this.down(),
+        });
+      },
     }, retryStart);
+  }
+
+  /**
+   * A front worker took a connection past its share (or one sent to a worker never reached it):
+   * it goes to the worker holding fewest among those that accept on the board, are listed, and
+   * whose process is reachable (`from` included). A worker that is starting, leaving, draining,
+   * retiring or dead is never chosen; with none left the connection is closed, never held: the
+   * client sees it closed before a byte was read, and may retry. The primary sees the connection
+   * once, never a byte of it.
+   */
+  private handOff(_from: Child, handle: ConnectionHandle): void {
+    const candidates = this.serving(FRONT).filter((c) => c.state === 'up' && c.listed && this.supervisor.reachable(c));
+    const id = this.board.pick(candidates.map((c) => c.spec.id));
+    const to = candidates.find((c) => c.spec.id === id);
+    if (to === undefined) handle.close();
+    else this.supervisor.tellWith(to, { type: 'adopt' }, handle);
   }
 
   /** Fork one process of isolated pool `pool`; `ready` settles when it serves its socket. */

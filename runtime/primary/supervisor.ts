@@ -2,6 +2,7 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { CallMessage, PrimaryMessage, ReplyMessage, ShutdownMessage } from '../protocol/messages.js';
 import type { Invalidation } from '../protocol/shapes.js';
+import type { ConnectionHandle } from '../spread/board.js';
 import { decide, decideKeepServing, prune, type RestartPolicy } from '../supervision/policy.js';
 import { ChildLink, deadProcess, forkProcess, relayInvalidation, type ChildProcessLike, type ForkChild } from './child-link.js';
 import type { Vitals } from '../supervision/liveness.js';
@@ -28,6 +29,10 @@ export interface SupervisorHooks {
   restarting(child: Child): void;
   /** A group exceeded its restart intensity (its children are being stopped). */
   gaveUp(group: string, reason: string, child: Child): void;
+  /** Front worker `from` sent a connection past its share, or one sent to it never reached it: give it to a worker that accepts. */
+  handOff(from: Child, handle: ConnectionHandle): void;
+  /** A child's process exited (before its restart, if any, is decided). */
+  exited(child: Child): void;
   /** Carry a child's invalidation beyond this instance (the invalidation bus); resolves when peers confirmed or its bound passed. */
   beyond(inv: Invalidation): Promise<void>;
 }
@@ -153,6 +158,18 @@ export class ChildSupervisor {
   /** Send `message` to `child` if its channel is open. */
   tell(child: Child, message: PrimaryMessage): void {
     this.children.get(child)?.link?.send(message);
+  }
+
+  /** Send `child` a connection with `message`; one that does not reach it comes back through the handOff hook (`from` the child). */
+  tellWith(child: Child, message: PrimaryMessage, handle: ConnectionHandle): void {
+    const link = this.children.get(child)?.link;
+    if (link === undefined) this.hooks.handOff(child, handle);
+    else link.sendConnection(message, handle);
+  }
+
+  /** `child`'s process runs and its channel is open (a send may still fail: it may have died a moment ago). */
+  reachable(child: Child): boolean {
+    return this.children.get(child)?.link?.connected === true;
   }
 
   /** Drop `inv` from every running process's memory stores (another instance invalidated it); resolves when each confirmed or timed out. */
@@ -332,6 +349,8 @@ export class ChildSupervisor {
           void Promise.all([relayInvalidation(inv, this.running(link), INVALIDATE_TIMEOUT, this.log), this.hooks.beyond(inv)])
             .then(() => link.send({ type: 'invalidated', id }));
         },
+        handOff: (handle) => this.hooks.handOff(record, handle),
+        returned: (handle) => this.hooks.handOff(record, handle),
         scrape: (msg) => {
           this.reports.expose(msg.openMetrics).then((out) => link.send({ type: 'scraped', id: msg.id, ...out }), (err: unknown) => {
             link.send({ type: 'scraped', id: msg.id, error: err instanceof Error ? err.message : String(err) });
@@ -339,6 +358,7 @@ export class ChildSupervisor {
         },
         exit: (code, signal, unstarted) => {
           exited();
+          this.hooks.exited(record);
           if (unstarted === undefined) this.exited(record, attempt, link.pid, code, signal);
           else this.unstarted(record, attempt, unstarted);
           this.settleEmpty(spec.group);

@@ -23,6 +23,7 @@ export function decodeChildMessage(raw: unknown): ChildMessage {
   const at = type;
   switch (type) {
     case 'alive': return { type, rss: count(m, 'rss', at) };
+    case 'hand-off': return { type };
     case 'booted': return { type, protocol: count(m, 'protocol', at), version: str(m, 'version', at) };
     case 'ready': return { type, port: count(m, 'port', at), pools: list(m, 'pools', at, item.str) };
     case 'startup-failed': {
@@ -56,7 +57,7 @@ export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
   switch (type) {
     case 'start': return {
       type, protocol: count(m, 'protocol', at), config: decodeConfig(m['config'], `${at}.config`), workerIndex: count(m, 'workerIndex', at),
-      listenFd: count(m, 'listenFd', at), endpoints: mapOf(m, 'endpoints', at, item.strs), socket: str(m, 'socket', at), down: mapOf(m, 'down', at, item.str),
+      listenFd: count(m, 'listenFd', at), boardSlot: count(m, 'boardSlot', at), endpoints: mapOf(m, 'endpoints', at, item.strs), socket: str(m, 'socket', at), down: mapOf(m, 'down', at, item.str),
     };
     case 'start-pool': return {
       type, protocol: count(m, 'protocol', at), config: decodeConfig(m['config'], `${at}.config`), pool: str(m, 'pool', at), index: count(m, 'index', at),
@@ -64,6 +65,7 @@ export function decodePrimaryMessage(raw: unknown): PrimaryMessage {
     };
     case 'shutdown': return { type, timeout: nonNegative(m, 'timeout', at), mode: oneOf(m, 'mode', ['stop', 'retire'] as const, at) };
     case 'leave': return { type };
+    case 'adopt': return { type };
     case 'pool-down': return { type, pool: str(m, 'pool', at), reason: str(m, 'reason', at) };
     case 'bus': return { type, cutOff: bool(m, 'cutOff', at) };
     case 'reconfigure': return {

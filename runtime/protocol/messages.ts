@@ -18,6 +18,8 @@ export interface StartMessage {
   readonly workerIndex: number;
   /** The primary's listening socket, inherited at this file descriptor (bound once for the instance's life). */
   readonly listenFd: number;
+  /** This worker's slot on the connection board (inherited at BOARD_FD; see runtime/spread/board.ts). */
+  readonly boardSlot: number;
   readonly endpoints: Endpoints;
   /** Where to serve this worker's inline pools to pool processes (used when `endpoints` names them). */
   readonly socket: string;
@@ -52,6 +54,8 @@ export interface ShutdownMessage { readonly type: 'shutdown'; readonly timeout: 
  * while new connections are still accepted and served. A `shutdown` follows when the delay ends.
  */
 export interface LeaveMessage { readonly type: 'leave' }
+/** Primary -> front worker: serve the connection sent with this message (another worker's, past its share). */
+export interface AdoptMessage { readonly type: 'adopt' }
 
 /** Primary -> running child: apply a new topology (pool sizes and settings, endpoints, routes); answered with a reply. */
 export interface ReconfigureMessage {
@@ -115,7 +119,7 @@ export interface ScrapedMessage {
   readonly error?: string;
 }
 
-export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | LeaveMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
+export type PrimaryMessage = StartMessage | StartPoolMessage | ShutdownMessage | LeaveMessage | AdoptMessage | PoolDownMessage | ReconfigureMessage | StatsMessage | InvalidateMessage | InvalidatedMessage
   | ScrapedMessage | ProfileMessage | BusStateMessage;
 
 /** The calls the primary makes (it adds the id): each is answered by one `reply`. */
@@ -178,7 +182,10 @@ export interface AliveMessage { readonly type: 'alive'; readonly rss: number }
 /** Front worker -> primary: a client asked for `http.metricsPath`; answered with `scraped`. */
 export interface ScrapeMessage { readonly type: 'scrape'; readonly id: number; readonly openMetrics: boolean }
 
-export type ChildMessage = ScrapeMessage | AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage
+/** Front worker -> primary: a connection it accepted past its share, sent with this message, for the worker holding fewest. */
+export interface HandOffMessage { readonly type: 'hand-off' }
+
+export type ChildMessage = HandOffMessage | ScrapeMessage | AliveMessage | BootedMessage | ReadyMessage | StartupFailedMessage | EscalateMessage | SupervisionMessage | ResourceMessage | ReplyMessage | InvalidateMessage
   | FinalMetricsMessage;
 
 /** How often children send `alive`. */
@@ -186,6 +193,8 @@ export const HEARTBEAT_MS = 1000;
 
 /** File descriptor at which front workers inherit the primary's listening socket (0-2 stdio, 3 IPC). */
 export const LISTEN_FD = 4;
+/** File descriptor at which front workers inherit the connection board (runtime/spread/board.ts). */
+export const BOARD_FD = 5;
 
 /** Exit code a child uses when it escalates a failure to its supervisor (the primary). */
 export const EXIT_ESCALATE = 70;

@@ -13,4 +13,6 @@
 // drain and front workers ask for `scrape`; pool loads carry `busy`.
 // 6: the primary tells children whether the instance is cut off from the invalidation bus (`bus`), and
 // front workers to leave their load balancers before a stop drains them (`leave`).
-export const PROTOCOL_VERSION = 6;
+// 7: front workers share a connection board (start's `boardSlot`, BOARD_FD) and rehome connections past
+// their share through the primary (`hand-off`, `adopt`, each carrying the connection's handle).
+export const PROTOCOL_VERSION = 7;

@@ -4,9 +4,11 @@ import type { Config } from '../../config/types.js';
 import { ActorrtError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { actorHandlers, ChildServices } from '../child/child-services.js';
-import { scrapeInstance, send, sendFinalMetrics, serveRole } from '../child/primary-link.js';
+import { scrapeInstance, send, sendConnection, sendFinalMetrics, serveRole } from '../child/primary-link.js';
 import { RequestMetrics } from '../metrics/request-metrics.js';
-import type { ShutdownMessage, StartMessage } from '../protocol/messages.js';
+import { BOARD_FD, type ShutdownMessage, type StartMessage } from '../protocol/messages.js';
+import { Board } from '../spread/board.js';
+import { ConnectionSpread } from './spread.js';
 import { resourcesFor } from '../resources/resources.js';
 import { ResponseCache } from '../cache/route-cache.js';
 import { createFrontHandler, routingTable, type FrontDeps, type RoutingTable } from './front.js';
@@ -31,6 +33,7 @@ let actors: ChildServices | undefined;
 let table: RoutingTable | undefined;
 let responses: ResponseCache | undefined;
 let server: Server | undefined;
+let spread: ConnectionSpread | undefined;
 /** Connections handed over to 'upgrade' events (WebSocket tunnels): node:http no longer closes them for us. */
 const upgrades = new Upgrades();
 /** Request counts (the routing table says whether requests are counted: metrics can be turned on and off by a reload). */
@@ -58,6 +61,11 @@ async function boot(msg: StartMessage): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
   });
+  // ACTORRT_BENCH_SPREAD=off: the connection-spread bench's "before" (counts are published, nothing is handed off).
+  spread = new ConnectionSpread(new Board(BOARD_FD), msg.boardSlot, process.env['ACTORRT_BENCH_SPREAD'] !== 'off',
+    (handle) => sendConnection({ type: 'hand-off' }, handle, (unsent) => spread?.serveHere(unsent)));
+  spread.attach(server);
+  if (leaveAsked) spread.leave();
   phase = leaveAsked ? 'leaving' : 'ready';
   const { port } = (server.address() as AddressInfo);
   log.info({ port, pools: [...table.pools.keys()] }, 'worker ready');
@@ -144,6 +152,7 @@ function clientErrorFor(code: string | undefined): ActorrtError {
 function leave(): void {
   if (phase === 'booting') leaveAsked = true;
   else if (phase === 'ready') phase = 'leaving';
+  spread?.leave();
 }
 
 /**
@@ -160,6 +169,7 @@ async function shutdown(timeout: number, mode: ShutdownMessage['mode'], code = 0
   if (phase === 'draining') return;
   const left = phase === 'leaving';
   phase = 'draining';
+  spread?.leave();
   const started = Date.now();
   if (server !== undefined) {
     const s = server;
@@ -193,5 +203,6 @@ serveRole<StartMessage>(log, {
   },
   ...handlers,
   leave,
+  adopt: (handle) => { if (spread === undefined) handle.close(); else spread.adopt(handle); },
   shutdown,
 });

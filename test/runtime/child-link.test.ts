@@ -56,6 +56,7 @@ class FakeProcess extends EventEmitter implements ChildProcessLike {
     this.on('error', on.error);
     this.on('disconnect', on.disconnect);
     this.on('exit', on.exit);
+    this.on('handle-ack', (received: boolean) => on.handleAck?.(received));
   }
 
   /** A message from the child, as it arrives over IPC (JSON). */
@@ -93,6 +94,8 @@ function recorder(): { events: LinkEvents; seen: Array<[keyof LinkEvents, ...unk
     resource: (msg) => seen.push(['resource', msg]),
     invalidate: (msg) => seen.push(['invalidate', msg]),
     finalMetrics: (msg) => seen.push(['finalMetrics', msg]),
+    handOff: (handle) => { seen.push(['handOff']); handle.close(); },
+    returned: (handle) => { seen.push(['returned']); handle.close(); },
     scrape: (msg) => seen.push(['scrape', msg]),
     exit: (code, signal, unstarted) => {
       if (unstarted !== undefined) unstartedErrors.push(unstarted);
@@ -428,3 +431,54 @@ test('a kill that fails with an error event emitted from inside kill() (node on 
     proc.emit('exit', null, 'SIGKILL');
     assert.deepStrictEqual(rec.exits, [[null, 'SIGKILL']]);
   });
+
+/** A connection handle as the link sees it: records whether it was closed. */
+function connection(name: string): { name: string; closed: number; close(): void } {
+  return { name, closed: 0, close() { this.closed++; } };
+}
+
+test('a connection sent to a child: the primary keeps its copy until node acknowledges it, then closes it; a NACK returns it', { timeout: 5000 }, async () => {
+  const { proc, link, rec } = linked();
+  const returned: string[] = [];
+  rec.events.returned = (h) => { returned.push((h as ReturnType<typeof connection>).name); };
+  const a = connection('a');
+  const b = connection('b');
+  link.sendConnection({ type: 'adopt' }, a);
+  link.sendConnection({ type: 'adopt' }, b);
+  await tick();
+  assert.equal(proc.sentOf('adopt').length, 2);
+  assert.equal(a.closed + b.closed, 0, 'not closed before the child has it');
+  proc.emit('handle-ack', true);
+  assert.equal(a.closed, 1, 'the oldest is acknowledged first');
+  assert.equal(b.closed, 0);
+  proc.emit('handle-ack', false);
+  assert.deepStrictEqual(returned, ['b'], 'one that arrived without its descriptor is placed again');
+  assert.equal(b.closed, 0);
+  proc.emit('handle-ack', true); // a stray ack changes nothing
+  assert.equal(a.closed, 1);
+});
+
+test('connections a child never acknowledged come back when it exits or its channel closes, or at once when it is already gone', { timeout: 5000 }, async () => {
+  for (const ending of ['exit', 'disconnect', 'epipe'] as const) {
+    const { proc, link, rec } = linked();
+    const returned: string[] = [];
+    rec.events.returned = (h) => { returned.push((h as ReturnType<typeof connection>).name); };
+    const acked = connection('acked');
+    const inFlight = connection('in flight');
+    const queued = connection('queued');
+    link.sendConnection({ type: 'adopt' }, acked);
+    proc.emit('handle-ack', true);
+    link.sendConnection({ type: 'adopt' }, inFlight);
+    if (ending === 'epipe') proc.mode = 'epipe';
+    link.sendConnection({ type: 'adopt' }, queued);
+    if (ending === 'exit') proc.emit('exit', null, 'SIGKILL');
+    else if (ending === 'disconnect') proc.emit('disconnect');
+    await tick();
+    assert.deepStrictEqual(returned, ['in flight', 'queued'], `${ending}: every unacknowledged one, oldest first`);
+    assert.equal(acked.closed, 1, `${ending}: the acknowledged one is the child's, not returned`);
+    assert.equal(inFlight.closed + queued.closed, 0, `${ending}: returned connections are not closed`);
+    const late = connection('late');
+    link.sendConnection({ type: 'adopt' }, late);
+    assert.deepStrictEqual(returned.slice(2), ['late'], `${ending}: sent to a gone child: returned at once`);
+  }
+});

@@ -98,7 +98,7 @@ async function started(t: TestContext, role: 'start' | 'start-pool' = 'start'): 
 
 function startMessage(role: 'start' | 'start-pool', protocol = PROTOCOL_VERSION, config: Config = CONFIG): PrimaryMessage {
   return role === 'start'
-    ? { type: 'start', protocol, config, workerIndex: 0, listenFd: 4, endpoints: {}, socket: '/nowhere/~front.0.sock', down: {} }
+    ? { type: 'start', protocol, config, workerIndex: 0, listenFd: 4, boardSlot: 0, endpoints: {}, socket: '/nowhere/~front.0.sock', down: {} }
     : { type: 'start-pool', protocol, config, pool: 'echo', index: 0, socket: '/nowhere/echo.0.sock', endpoints: {}, down: {} };
 }
 

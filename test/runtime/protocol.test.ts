@@ -97,6 +97,7 @@ const INVALIDATE = { id: count, keys: listOf(str), prefixes: listOf(str), stores
 
 const CHILD_SCHEMAS: Record<ChildMessage['type'], Schema> = {
   alive: obj({ rss: count }),
+  'hand-off': obj({}),
   booted: obj({ protocol: count, version: str }),
   ready: obj({ port: count, pools: listOf(str) }),
   'startup-failed': obj({ code: str, message: str, hint: opt(str) }, { revive: true }),
@@ -120,10 +121,11 @@ const CHILD_SCHEMAS: Record<ChildMessage['type'], Schema> = {
 };
 
 const PRIMARY_SCHEMAS: Record<PrimaryMessage['type'], Schema> = {
-  start: obj({ protocol: count, config: CONFIG, workerIndex: count, listenFd: count, endpoints: ENDPOINTS, socket: str, down: mapOf(str) }),
+  start: obj({ protocol: count, config: CONFIG, workerIndex: count, listenFd: count, boardSlot: count, endpoints: ENDPOINTS, socket: str, down: mapOf(str) }),
   'start-pool': obj({ protocol: count, config: CONFIG, pool: str, index: count, socket: str, endpoints: ENDPOINTS, down: mapOf(str) }),
   shutdown: obj({ timeout: nonneg, mode: { s: { k: 'oneOf', vs: ['stop', 'retire'] } } }),
   leave: obj({}),
+  adopt: obj({}),
   'pool-down': obj({ pool: str, reason: str }),
   bus: obj({ cutOff: bool }),
   reconfigure: obj({ id: count, config: CONFIG, endpoints: ENDPOINTS, down: mapOf(str) }),
@@ -268,6 +270,7 @@ const invalidate: fc.Arbitrary<InvalidateMessage> = fc.record({
 
 const CHILD: { readonly [T in ChildMessage['type']]: fc.Arbitrary<Extract<ChildMessage, { type: T }>> } = {
   alive: fc.record({ type: fc.constant('alive' as const), rss: nat }) satisfies fc.Arbitrary<AliveMessage>,
+  'hand-off': fc.record({ type: fc.constant('hand-off' as const) }),
   booted: fc.record({ type: fc.constant('booted' as const), protocol: nat, version: text }) satisfies fc.Arbitrary<BootedMessage>,
   ready: fc.record({ type: fc.constant('ready' as const), port: fc.integer({ min: 0, max: 65535 }), pools: texts }) satisfies fc.Arbitrary<ReadyMessage>,
   'startup-failed': fc.record({ type: fc.constant('startup-failed' as const), code, message: text, hint: text },
@@ -287,7 +290,7 @@ const CHILD: { readonly [T in ChildMessage['type']]: fc.Arbitrary<Extract<ChildM
 
 const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<PrimaryMessage, { type: T }>> } = {
   start: fc.record({
-    type: fc.constant('start' as const), protocol: nat, config, workerIndex: nat, listenFd: nat, endpoints, socket: text, down,
+    type: fc.constant('start' as const), protocol: nat, config, workerIndex: nat, listenFd: nat, boardSlot: nat, endpoints, socket: text, down,
   }) satisfies fc.Arbitrary<StartMessage>,
   'start-pool': fc.record({
     type: fc.constant('start-pool' as const), protocol: nat, config, pool: text, index: nat, socket: text, endpoints, down,
@@ -296,6 +299,7 @@ const PRIMARY: { readonly [T in PrimaryMessage['type']]: fc.Arbitrary<Extract<Pr
     type: fc.constant('shutdown' as const), timeout: fc.double({ min: 0, max: 1e9, noNaN: true }), mode: fc.constantFrom('stop' as const, 'retire' as const),
   }) satisfies fc.Arbitrary<ShutdownMessage>,
   leave: fc.record({ type: fc.constant('leave' as const) }) satisfies fc.Arbitrary<LeaveMessage>,
+  adopt: fc.record({ type: fc.constant('adopt' as const) }),
   'pool-down': fc.record({ type: fc.constant('pool-down' as const), pool: text, reason: text }) satisfies fc.Arbitrary<PoolDownMessage>,
   bus: fc.record({ type: fc.constant('bus' as const), cutOff: fc.boolean() }) satisfies fc.Arbitrary<BusStateMessage>,
   reconfigure: fc.record({ type: fc.constant('reconfigure' as const), id: nat, config, endpoints, down }) satisfies fc.Arbitrary<ReconfigureMessage>,
@@ -337,11 +341,12 @@ const FULL_CHILD: readonly ChildMessage[] = [
   },
   { type: 'final-metrics', metrics: FULL_METRICS },
   { type: 'scrape', id: 4, openMetrics: true },
+  { type: 'hand-off' },
   { type: 'invalidate', id: 3, keys: ['k'], prefixes: ['p:'], stores: ['mem'] },
 ];
 const FULL_PRIMARY: readonly PrimaryMessage[] = [
   {
-    type: 'start', protocol: PROTOCOL_VERSION, config: CONFIGS[0] as Config, workerIndex: 1, listenFd: 4, endpoints: { cpu: ['/run/cpu.0.sock'] },
+    type: 'start', protocol: PROTOCOL_VERSION, config: CONFIGS[0] as Config, workerIndex: 1, listenFd: 4, boardSlot: 1, endpoints: { cpu: ['/run/cpu.0.sock'] },
     socket: '/run/~front.1.sock', down: { broken: 'gave up' },
   },
   {
@@ -357,6 +362,7 @@ const FULL_PRIMARY: readonly PrimaryMessage[] = [
   { type: 'scraped', id: 13, contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'x 1\n', error: 'none' },
   { type: 'profile', id: 14, kind: 'heap-snapshot', duration: 0, path: '/tmp/p.heapsnapshot', maxRss: 134217728 },
   { type: 'bus', cutOff: true },
+  { type: 'adopt' },
   { type: 'leave' },
 ];
 

@@ -123,6 +123,8 @@ function harness(hooks: Partial<SupervisorHooks> = {}): Harness {
     restarting: () => undefined,
     gaveUp: (group) => gaveUp.push(group),
     beyond: () => Promise.resolve(),
+    handOff: (_from, handle) => handle.close(),
+    exited: () => undefined,
     ...hooks,
   }, {
     readyTimeout: READY_TIMEOUT,
