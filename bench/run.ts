@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { busAlternativesScenario } from './bus-alternatives.js';
 import { cacheScenario } from './cache.js';
+import { coldStartScenario } from './cold-start.js';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario } from './isolated.js';
 import { metricsScenario } from './metrics.js';
@@ -16,7 +17,7 @@ import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives|cold-start picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -49,6 +50,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   profile: () => profileScenario(workers, rounds, seconds),
   'scale-out': () => scaleOutScenario(rounds, seconds),
   'bus-alternatives': () => busAlternativesScenario(rounds),
+  'cold-start': () => coldStartScenario(rounds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {
