@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from './load.js';
@@ -21,7 +21,7 @@ export async function coldStartScenario(rounds: number): Promise<void> {
   const hello = join(ROOT, 'examples', 'hello', 'actorrt.yml');
   const isolated = join(ROOT, 'bench', 'topologies', 'cold-isolated.yml');
   const baseline = process.env['BENCH_BASELINE'];
-  const rows: Array<{ name: string; run: () => Promise<number> }> = [
+  const rows: Array<{ name: string; run: () => Promise<Sample> }> = [
     { name: 'node -e 0 (to exit)', run: nodeNothing },
     { name: 'bare child process (fork to IPC ready)', run: bareChild },
     { name: 'bare node:cluster, 2 workers (to listening)', run: () => toLine([join(ROOT, 'dist', 'bench', 'bare-cluster.js'), '2'], /listening \d+/) },
@@ -33,15 +33,18 @@ export async function coldStartScenario(rounds: number): Promise<void> {
     ]),
     { name: 'new pool process (scale 2 -> 3: fork to ready)', run: () => newPoolProcess(isolated) },
   ];
-  const times = rows.map(() => [] as number[]);
+  const samples = rows.map(() => [] as Sample[]);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, row] of rows.entries()) (times[i] as number[]).push(await row.run());
+    for (const [i, row] of rows.entries()) (samples[i] as Sample[]).push(await row.run());
   }
-  const med = (name: string): number => median(times[rows.findIndex((r) => r.name === name)] ?? []);
-  process.stdout.write(`\n## cold start (medians of ${rounds}, ms)\n`);
+  const med = (name: string): number => median((samples[rows.findIndex((r) => r.name === name)] ?? []).map((x) => x.ms));
+  process.stdout.write(`\n## cold start (medians of ${rounds}; wall ms to ready, and CPU ms of the whole process tree by then)\n`
+    + `${''.padEnd(52)}${'wall'.padStart(7)}${'CPU'.padStart(7)}\n`);
   for (const [i, row] of rows.entries()) {
-    const runs = times[i] as number[];
-    process.stdout.write(`${row.name.padEnd(52)}${median(runs).toFixed(0).padStart(7)}   runs: ${runs.map((t) => t.toFixed(0)).join(' / ')}\n`);
+    const runs = samples[i] as Sample[];
+    const cpu = median(runs.map((x) => x.cpu ?? NaN));
+    process.stdout.write(`${row.name.padEnd(52)}${median(runs.map((x) => x.ms)).toFixed(0).padStart(7)}${(Number.isNaN(cpu) ? '' : cpu.toFixed(0)).padStart(7)}`
+      + `   runs: ${runs.map((x) => x.ms.toFixed(0)).join(' / ')}\n`);
   }
   const bare = med('bare node:cluster, 2 workers (to listening)');
   const child = med('bare child process (fork to IPC ready)');
@@ -52,24 +55,27 @@ export async function coldStartScenario(rounds: number): Promise<void> {
     + target('new pool process / bare child process', med('new pool process (scale 2 -> 3: fork to ready)'), child, 1.5));
 }
 
-function nodeNothing(): Promise<number> {
+/** One measurement: wall time, and the CPU time of the process tree when it was taken (where it was). */
+interface Sample { readonly ms: number; readonly cpu?: number }
+
+function nodeNothing(): Promise<Sample> {
   const t0 = performance.now();
   spawnSync(process.execPath, ['-e', '0']);
-  return Promise.resolve(performance.now() - t0);
+  return Promise.resolve({ ms: performance.now() - t0 });
 }
 
 /** The least a pool process could take: fork node, which says ready over IPC as soon as it runs. */
-function bareChild(): Promise<number> {
+function bareChild(): Promise<Sample> {
   const t0 = performance.now();
   // As node's fork() starts a child: an IPC channel on fd 3 (fork itself takes a module file, not -e).
   const child = spawn(process.execPath, ['-e', "process.send('ready', () => process.exit(0))"], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    child.once('message', () => resolve(performance.now() - t0));
+    child.once('message', () => resolve({ ms: performance.now() - t0 }));
     child.once('error', reject);
   });
 }
 
-interface Started { readonly ms: number; readonly child: ChildProcess; readonly stderr: () => string }
+interface Started { readonly ms: number; readonly cpu: number; readonly child: ChildProcess; readonly stderr: () => string }
 
 /** Spawn `args` and time it until stdout has a line matching `line`. */
 function spawnToLine(args: readonly string[], line: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Started> {
@@ -81,27 +87,27 @@ function spawnToLine(args: readonly string[], line: RegExp, env: NodeJS.ProcessE
   return new Promise((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      if (line.test(out)) resolve({ ms: performance.now() - t0, child, stderr: () => err });
+      if (line.test(out)) resolve({ ms: performance.now() - t0, cpu: treeCpu(child.pid), child, stderr: () => err });
     });
     child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${String(code)} before it was ready:\n${err}`)));
   });
 }
 
-async function toLine(args: readonly string[], line: RegExp): Promise<number> {
+async function toLine(args: readonly string[], line: RegExp): Promise<Sample> {
   const started = await spawnToLine(args, line);
   await stop(started.child);
-  return started.ms;
+  return { ms: started.ms, cpu: started.cpu };
 }
 
 const READY = /actorrt ready on http:\/\//;
 
 /** `actorrt start <topology> --port 0 --workers 2` with `root`'s build, to its ready line; its pid file in a temp folder. */
-async function startToReady(root: string, topology: string): Promise<number> {
+async function startToReady(root: string, topology: string): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'actorrt-cold-'));
   try {
     const started = await spawnToLine(startArgs(root, topology, dir), READY);
     await stop(started.child);
-    return started.ms;
+    return { ms: started.ms, cpu: started.cpu };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -112,7 +118,7 @@ function startArgs(root: string, topology: string, dir: string): string[] {
 }
 
 /** Start (b), scale its pool from 2 to 3 processes, and read the new process's fork-to-ready time from the primary's debug line. */
-async function newPoolProcess(topology: string): Promise<number> {
+async function newPoolProcess(topology: string): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'actorrt-cold-'));
   try {
     const started = await spawnToLine(startArgs(ROOT, topology, dir), READY, { ACTORRT_LOG_LEVEL: 'debug' });
@@ -127,7 +133,7 @@ async function newPoolProcess(topology: string): Promise<number> {
         if (ms === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
       }
       if (typeof ms !== 'number') throw new Error('the primary logged no child-ready line for the new process');
-      return ms;
+      return { ms };
     } finally {
       await stop(started.child);
     }
@@ -150,4 +156,37 @@ function stop(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * CPU time (user + system, ms) used so far by process `root` and every process under it, from
+ * /proc (Linux; NaN elsewhere): on a shared machine, wall time to ready swings with whatever else
+ * runs, CPU time much less, so both are shown. Ticks of 10 ms (CLK_TCK 100).
+ */
+function treeCpu(root: number | undefined): number {
+  if (root === undefined) return NaN;
+  try {
+    const stats = new Map<number, { ppid: number; ticks: number }>();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const text = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        // After "pid (comm) ": state ppid ... utime is the 12th field on, stime the 13th.
+        stats.set(Number(name), { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+      } catch { /* exited meanwhile */ }
+    }
+    let ticks = 0;
+    const under = new Set([root]);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const [pid, s] of stats) {
+        if (!under.has(pid) && under.has(s.ppid)) { under.add(pid); grew = true; }
+      }
+    }
+    for (const pid of under) ticks += stats.get(pid)?.ticks ?? 0;
+    return ticks * 10;
+  } catch {
+    return NaN;
+  }
 }
