@@ -28,6 +28,8 @@ export async function coldStartScenario(rounds: number): Promise<void> {
     { name: 'actorrt start hello, 2 workers (.ts)', run: () => startToReady(ROOT, hello) },
     { name: 'actorrt start, 2 workers + pool of 2 processes', run: () => startToReady(ROOT, isolated) },
     ...(baseline === undefined || baseline === '' ? [] : [
+      // That build's bare cluster imported undici and better-sqlite3 in every process: what the targets were first set against.
+      { name: 'baseline build: its bare cluster (to listening)', run: () => toLine([join(baseline, 'dist', 'bench', 'bare-cluster.js'), '2'], /listening \d+/) },
       { name: 'baseline build: hello, 2 workers', run: () => startToReady(baseline, hello) },
       { name: 'baseline build: 2 workers + pool of 2', run: () => startToReady(baseline, isolated) },
     ]),
