@@ -5,9 +5,6 @@ import { createServer } from 'node:http';
 import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
-import { Pool } from 'undici';
-import { createClient } from '@keyv/redis';
 
 /**
  * The baseline: a bare node:http cluster answering the same JSON the actorrt route answers.
@@ -60,6 +57,8 @@ if (mode === 'hop-process') {
   });
 } else if (mode === 'proxy') {
   // The least a node proxy can do: undici Pool.stream straight into the response, no header work.
+  // Imported by the modes that use them only: a bare worker's start-up is node's and node:http's (bench/cold-start.ts).
+  const { Pool } = await import('undici');
   const pool = new Pool(process.argv[4] as string, { connections: 64 });
   const server = createServer((req, res) => {
     pool.stream({ path: req.url ?? '/', method: 'GET', headers: { 'x-forwarded-for': req.socket.remoteAddress ?? '' }, opaque: res },
@@ -90,6 +89,7 @@ if (mode === 'hop-process') {
   server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port }));
 } else if (mode === 'redis') {
   // What a Redis cache hit costs at least in node: one GET on the connection's pipeline, the stored body written as it is.
+  const { createClient } = await import('@keyv/redis');
   const client = createClient({ url: process.argv[4] as string });
   const key = process.argv[5] as string;
   let served = 0;
@@ -107,6 +107,7 @@ if (mode === 'hop-process') {
     .then(() => server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as AddressInfo).port })));
 } else if (mode === 'sqlite') {
   // The same query as bench/actors/sqlite-read.mjs, on a connection opened once per worker.
+  const { default: Database } = await import('better-sqlite3');
   const db = new Database(process.argv[4] as string, { readonly: true });
   const byId = db.prepare('SELECT id, name, price, stock FROM items WHERE id = ?');
   let served = 0;

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { busAlternativesScenario } from './bus-alternatives.js';
 import { cacheScenario } from './cache.js';
 import { connectionSpreadScenario } from './connection-spread.js';
+import { coldStartScenario } from './cold-start.js';
 import { inlineScenario } from './http.js';
 import { isolatedScenario, isolationScenario, threadsScenario } from './isolated.js';
 import { metricsScenario } from './metrics.js';
@@ -17,7 +18,7 @@ import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|threads|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives|connection-spread picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|threads|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives|connection-spread|cold-start picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -52,6 +53,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   'scale-out': () => scaleOutScenario(rounds, seconds),
   'bus-alternatives': () => busAlternativesScenario(rounds),
   'connection-spread': () => connectionSpreadScenario(workers, rounds, seconds),
+  'cold-start': () => coldStartScenario(rounds),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {

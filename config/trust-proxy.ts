@@ -1,5 +1,18 @@
+import { createRequire } from 'node:module';
 import { LRUCache } from 'lru-cache';
-import proxyaddr from 'proxy-addr';
+
+/**
+ * proxy-addr (CommonJS), required the first time a list of addresses is compiled or checked: most
+ * topologies have none, and importing it cost the primary and every front worker 7-17 ms of CPU
+ * at start-up (measured, docs/benchmarks.md cold-start).
+ */
+const require = createRequire(import.meta.url);
+type ProxyAddr = typeof import('proxy-addr');
+let loaded: ProxyAddr | undefined;
+function proxyaddr(): ProxyAddr {
+  loaded ??= require('proxy-addr') as ProxyAddr;
+  return loaded;
+}
 
 /**
  * `http.trustProxy`, the peers whose X-Forwarded-For / -Proto / -Host are believed:
@@ -34,7 +47,7 @@ export function compileTrust(setting: TrustProxy): TrustFn {
   if (setting === false) return () => false;
   if (typeof setting === 'number') return (_addr, hop) => hop < setting;
   if (setting.length === 0) return () => false;
-  const trust = proxyaddr.compile([...setting]);
+  const trust = proxyaddr().compile([...setting]);
   const known = new LRUCache<string, boolean>({ max: REMEMBERED });
   // A list's answer depends on the address alone, never on the hop.
   return (addr) => {
@@ -50,7 +63,7 @@ export function compileTrust(setting: TrustProxy): TrustFn {
 /** Why `entry` is not a trustProxy entry (proxy-addr's words), or undefined when it is one. */
 export function trustEntryProblem(entry: string): string | undefined {
   try {
-    proxyaddr.compile(entry);
+    proxyaddr().compile(entry);
     return undefined;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);

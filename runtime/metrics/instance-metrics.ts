@@ -1,6 +1,20 @@
-import { AggregatorRegistry, openMetricsContentType, type MetricObjectWithValues, type MetricValue, type Registry, type RegistryContentType } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { MetricObjectWithValues, MetricValue, Registry, RegistryContentType } from 'prom-client';
 import { DURATION_BUCKETS, FAMILIES, FAMILY_BY_NAME, PROCESS_LABELS, type MetricFamily } from '../protocol/metric-families.js';
 import type { MetricsSnapshot } from '../protocol/shapes.js';
+
+/**
+ * prom-client (and the @opentelemetry/api it requires), loaded at the first scrape rather than at
+ * the primary's start, where it cost ~30 ms of CPU before any worker was forked (measured,
+ * docs/benchmarks.md cold-start). Both are CommonJS: required in place, the registry stays synchronous.
+ */
+const require = createRequire(import.meta.url);
+type PromClient = Pick<typeof import('prom-client'), 'AggregatorRegistry' | 'openMetricsContentType'>;
+let promClient: PromClient | undefined;
+function prom(): PromClient {
+  promClient ??= require('prom-client') as PromClient;
+  return promClient;
+}
 
 /** Who a child process is, as its per-process series are labelled. */
 export interface ProcessIdentity {
@@ -155,6 +169,7 @@ export class InstanceMetrics {
       return { name, help: f.help, type: f.type, aggregator: 'sum', values };
     });
     // Summed already: prom-client's aggregate over this one source only builds the registry.
+    const { AggregatorRegistry, openMetricsContentType } = prom();
     const registry = AggregatorRegistry.aggregate<RegistryContentType>([families]);
     if (openMetrics) registry.setContentType(openMetricsContentType);
     return registry;

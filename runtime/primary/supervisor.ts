@@ -323,6 +323,7 @@ export class ChildSupervisor {
     record.exited = new Promise((resolve) => { exited = resolve; });
     return new Promise<void>((resolve, reject) => {
       const attempt = new StartAttempt(resolve, reject, retryStart);
+      const forkedAt = performance.now();
       const link: ChildLink = new ChildLink(this.forkSafely(spec), spec.name, this.log, {
         booted: () => {
           if (this.leaving(record)) return STOP_NOW;
@@ -330,7 +331,7 @@ export class ChildSupervisor {
           record.generation = generation;
           return message;
         },
-        ready: () => this.ready(record, attempt, link),
+        ready: () => this.ready(record, attempt, link, forkedAt),
         failed: (error) => {
           attempt.clearDeadline();
           group.lastError = `${error.code}: ${error.message}`;
@@ -382,8 +383,10 @@ export class ChildSupervisor {
     return record.state === 'retiring' || this.stopping || this.closed.has(record.spec.group);
   }
 
-  private ready(record: ChildRecord, attempt: StartAttempt, link: ChildLink): void {
+  private ready(record: ChildRecord, attempt: StartAttempt, link: ChildLink, forkedAt: number): void {
     attempt.clearDeadline();
+    // From the fork to its ready message (bench/cold-start.ts reads it).
+    this.log.debug({ ...record.spec.fields, childPid: link.pid, event: 'child-ready', startMs: Math.round(performance.now() - forkedAt) }, `${record.spec.name} ready`);
     if (this.leaving(record)) {
       // It may have missed the shutdown (sent before its listener was in place): tell it again.
       attempt.reject(new ActorrtError('ACTORRT_E_STARTUP', `${record.spec.name} was stopped before it was ready`));

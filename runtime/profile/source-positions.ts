@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { findSourceMap, SourceMap, type SourceMapPayload } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
 /**
  * Positions V8 reports (profiles, paused call frames) are in the code it ran. For TypeScript
@@ -64,8 +65,9 @@ export function mapFrame(frame: FramePosition, lookup: MapLookup): void {
   if (!('originalLine' in entry)) return;
   frame.lineNumber = entry.originalLine;
   frame.columnNumber = entry.originalColumn;
-  // tsx names its sources by file URL; tsc's maps name them relative to the compiled file.
-  if (entry.originalSource !== '') frame.url = new URL(entry.originalSource, frame.url).href;
+  // tsx names its sources by file URL; tsc's maps name them relative to the compiled file. A
+  // CommonJS module (a TypeScript actor, loaded through tsx's require hook) is named by its path.
+  if (entry.originalSource !== '') frame.url = new URL(entry.originalSource, frame.url.startsWith('/') ? pathToFileURL(frame.url) : frame.url).href;
 }
 
 /** A lookup that asks `lookup` once per URL (a profile repeats a script in thousands of frames). */

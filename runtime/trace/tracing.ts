@@ -1,11 +1,42 @@
-import {
-  context, createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace as otel, TraceFlags, type Attributes, type Context, type Span, type Tracer,
+import { createRequire } from 'node:module';
+import type {
+  Attributes, Context, Span, SpanKind as OtelSpanKind, SpanStatusCode as OtelStatusCode, Tracer,
 } from '@opentelemetry/api';
 import type { RequestTrace } from '../../actors/index.js';
 import { VERSION } from '../version.js';
 import { childTrace, Trace, type TraceParent } from './trace-context.js';
 
-export { SpanKind };
+/**
+ * @opentelemetry/api (CommonJS) is required only once an SDK is found registered: without one
+ * (most processes) it is never loaded, which saved every front worker and pool process ~14 ms of
+ * CPU at start-up (measured, docs/benchmarks.md cold-start). An SDK registers through the API's
+ * global, keyed by its major version (1), so the global says whether there is one.
+ */
+const require = createRequire(import.meta.url);
+type Api = typeof import('@opentelemetry/api');
+let loaded: Api | undefined;
+function api(): Api {
+  loaded ??= require('@opentelemetry/api') as Api;
+  return loaded;
+}
+const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
+/** Whether some copy of @opentelemetry/api 1.x has a tracer provider registered (it registers `trace` in its global then). */
+function providerRegistered(): boolean {
+  const global = (globalThis as Record<symbol, unknown>)[API_GLOBAL];
+  return global !== null && typeof global === 'object' && (global as { trace?: unknown }).trace !== undefined;
+}
+
+/** The API's SpanKind values, without loading the API for them. */
+export type SpanKind = OtelSpanKind;
+export const SpanKind: {
+  readonly INTERNAL: OtelSpanKind.INTERNAL; readonly SERVER: OtelSpanKind.SERVER; readonly CLIENT: OtelSpanKind.CLIENT;
+  readonly PRODUCER: OtelSpanKind.PRODUCER; readonly CONSUMER: OtelSpanKind.CONSUMER;
+} = { INTERNAL: 0, SERVER: 1, CLIENT: 2, PRODUCER: 3, CONSUMER: 4 };
+/** The API's SpanStatusCode values, likewise. */
+export const SpanStatusCode: { readonly UNSET: OtelStatusCode.UNSET; readonly OK: OtelStatusCode.OK; readonly ERROR: OtelStatusCode.ERROR } = { UNSET: 0, OK: 1, ERROR: 2 };
+/** W3C trace flags (the API's TraceFlags). */
+const SAMPLED = 1;
 
 /**
  * OpenTelemetry spans, when the process registered an SDK (`NODE_OPTIONS='--import ./otel.mjs'`,
@@ -22,7 +53,7 @@ let found: Tracer | null | undefined;
 
 /** The registered SDK's tracer, or undefined when none is registered (looked up at the first call). */
 export function tracer(): Tracer | undefined {
-  if (found === undefined) found = lookUpTracer();
+  if (found === undefined) found = providerRegistered() ? lookUpTracer() : null;
   return found ?? undefined;
 }
 
@@ -33,6 +64,7 @@ export function tracer(): Tracer | undefined {
  * have registered through another copy of @opentelemetry/api (a major version shares one global).
  */
 export function lookUpTracer(): Tracer | null {
+  const otel = api().trace;
   const provider = otel.getTracerProvider() as ReturnType<typeof otel.getTracerProvider> & { getDelegateTracer?: (name: string, version?: string) => Tracer | undefined };
   found = typeof provider.getDelegateTracer === 'function' ? provider.getDelegateTracer('actorrt', VERSION) ?? null : provider.getTracer('actorrt', VERSION);
   return found;
@@ -49,7 +81,7 @@ export const SPAN_FLUSH_MS = 2000;
  */
 export async function flushSpans(timeout: number): Promise<void> {
   if (tracer() === undefined) return;
-  const provider = otel.getTracerProvider() as { getDelegate?: () => unknown; forceFlush?: () => Promise<void> };
+  const provider = api().trace.getTracerProvider() as { getDelegate?: () => unknown; forceFlush?: () => Promise<void> };
   const sdk = (typeof provider.getDelegate === 'function' ? provider.getDelegate() : provider) as { forceFlush?: () => Promise<void> };
   if (typeof sdk.forceFlush !== 'function') return;
   let timer: NodeJS.Timeout | undefined;
@@ -76,13 +108,14 @@ export function parentOf(trace: RequestTrace, remote = false): TraceParent {
 export function openSpan(name: string, kind: SpanKind, parent: TraceParent | undefined, attributes?: Attributes): Opened {
   const t = tracer();
   if (t === undefined) return { trace: childTrace(parent), span: undefined };
-  const span = t.startSpan(name, attributes === undefined ? { kind } : { kind, attributes }, parent === undefined ? ROOT_CONTEXT : contextOf(parent));
+  const span = t.startSpan(name, attributes === undefined ? { kind } : { kind, attributes }, parent === undefined ? api().ROOT_CONTEXT : contextOf(parent));
   const sc = span.spanContext();
-  return { trace: new Trace(sc.traceId, sc.spanId, parent?.spanId, (sc.traceFlags & TraceFlags.SAMPLED) !== 0, parent?.tracestate), span };
+  return { trace: new Trace(sc.traceId, sc.spanId, parent?.spanId, (sc.traceFlags & SAMPLED) !== 0, parent?.tracestate), span };
 }
 
 /** An OpenTelemetry context whose span is `parent`, for starting children of it. */
 export function contextOf(parent: TraceParent): Context {
+  const { trace: otel, ROOT_CONTEXT, TraceFlags, createTraceState } = api();
   return otel.setSpanContext(ROOT_CONTEXT, {
     traceId: parent.traceId,
     spanId: parent.spanId,
@@ -99,7 +132,7 @@ export function contextOf(parent: TraceParent): Context {
  */
 export function withTrace<T>(trace: RequestTrace, fn: () => T): T {
   if (tracer() === undefined) return fn();
-  return context.with(contextOf(parentOf(trace)), fn);
+  return api().context.with(contextOf(parentOf(trace)), fn);
 }
 
 /** End `span` as failed: `error.type` is the error's code (ACTORRT_E_*) or its class name. */
