@@ -59,7 +59,7 @@ export class Processes {
   constructor(deployed: Deployed, private readonly runtimeDir: string, private readonly listener: Listener, private readonly log: Logger,
     private readonly reports: ProcessReports, private readonly onFrontGiveUp: (reason: string) => void, options: SupervisorOptions = {}) {
     this.current = deployed;
-    this.board = ConnectionBoard.create(runtimeDir);
+    this.board = ConnectionBoard.create();
     this.supervisor = new ChildSupervisor(log, reports, {
       // Front workers (and a pool a reload just removed) follow http.supervision.
       policy: (group) => (group === FRONT ? undefined : this.config.pools[group]?.supervision) ?? { strategy: 'one-for-one', ...this.config.http.supervision },

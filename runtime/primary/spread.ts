@@ -1,11 +1,12 @@
 import { closeSync, ftruncateSync, openSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Board, BOARD_BYTES, BOARD_SLOTS } from '../spread/board.js';
 
 /**
  * The primary's side of the connection board (runtime/spread/board.ts): it creates the board,
- * gives each front worker a slot, and picks the worker a rehomed connection goes to. The file is
- * unlinked at once: the primary and its workers share it only by descriptor (BOARD_FD in the
+XX: the primary and its workers share it only by descriptor (BOARD_FD in the
  * workers), so nothing is left behind and a removed runtime folder does not take it away.
  */
 export class ConnectionBoard {
@@ -19,9 +20,14 @@ export class ConnectionBoard {
     this.board = new Board(fd);
   }
 
-  static create(runtimeDir: string): ConnectionBoard {
-    const path = join(runtimeDir, 'connections.board');
-    const fd = openSync(path, 'w+', 0o600);
+  /**
+   * A new board in a file of its own under the system's temporary folder, created exclusively
+   * (0600) and unlinked at once: independent of the runtime folder, which may be removed under a
+   * running instance (its recovery) and which unit tests of the primary never create.
+   */
+  static create(): ConnectionBoard {
+    const path = join(tmpdir(), `actorrt-board-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const fd = openSync(path, 'wx+', 0o600);
     try {
       ftruncateSync(fd, BOARD_BYTES);
       unlinkSync(path);
