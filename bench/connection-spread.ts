@@ -12,7 +12,9 @@ const ROUNDS = 50;
 const MAX_HELD = 3;
 const MET_SHARE = 0.95;
 /** The bench-only switch that keeps the previous behaviour (counts published, nothing handed off). */
-const BEFORE = { ACTORRT_BENCH_SPREAD: 'off' };
+/** The previous behaviour: the same topologies with http.balanceConnections: false. */
+const TOPOLOGY_OFF = join(ROOT, 'bench', 'topologies', 'spread-off.yml');
+const HELLO_OFF = join(ROOT, 'bench', 'topologies', 'hello-unbalanced.yml');
 
 /** Open one connection, send GET /pid, resolve with the answering worker's pid and the open socket. */
 function ask(port: number): Promise<{ pid: number; socket: Socket }> {
@@ -66,9 +68,9 @@ function summary(name: string, shapes: readonly string[]): void {
 export async function connectionSpreadScenario(workers: number, rounds: number, seconds: number): Promise<void> {
   process.stdout.write(`\n## connection spread: ${CONNECTIONS} connections opened at once to ${WORKERS} workers, ${ROUNDS} rounds (target: no worker holds more than ${MAX_HELD} in >= ${MET_SHARE * 100}% of rounds)\n`);
   // UV_TCP_SINGLE_ACCEPT=1 (libuv yields after each accept) was the candidate that needs no code: no better than before.
-  for (const [name, env] of [['previous (no hand-off)', BEFORE], ['UV_TCP_SINGLE_ACCEPT=1', { ...BEFORE, UV_TCP_SINGLE_ACCEPT: '1' }],
-    ['hand-off past share', {}]] as const) {
-    const server = await startActorrt(TOPOLOGY, WORKERS, ROOT, env);
+  for (const [name, topology, env] of [['previous (no hand-off)', TOPOLOGY_OFF, {}], ['UV_TCP_SINGLE_ACCEPT=1', TOPOLOGY_OFF, { UV_TCP_SINGLE_ACCEPT: '1' }],
+    ['hand-off past share', TOPOLOGY, {}]] as const) {
+    const server = await startActorrt(topology, WORKERS, ROOT, env);
     try {
       summary(name, await spreadRounds(server.port, ROUNDS, CONNECTIONS, WORKERS));
     } finally {
@@ -77,7 +79,7 @@ export async function connectionSpreadScenario(workers: number, rounds: number, 
   }
   const hello = join(ROOT, 'examples', 'hello', 'actorrt.yml');
   const rows = await sideBySide([
-    { name: `inline, previous (${workers}w)`, start: () => startActorrt(hello, workers, ROOT, BEFORE), path: '/hello/bench' },
+    { name: `inline, previous (${workers}w)`, start: () => startActorrt(HELLO_OFF, workers), path: '/hello/bench' },
     { name: `inline, hand-off (${workers}w)`, start: () => startActorrt(hello, workers), path: '/hello/bench' },
   ], rounds, seconds, 64);
   report(`connection spread: inline route, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds} (target: hand-off >= 0.98x previous req/s)`, rows);
@@ -88,7 +90,7 @@ export async function connectionSpreadScenario(workers: number, rounds: number, 
   // hand-off's hop through the primary would show, if the share check let many through.
   const close = { headers: { Connection: 'close' } };
   const short = await sideBySide([
-    { name: `close, previous (${workers}w)`, start: () => startActorrt(hello, workers, ROOT, BEFORE), path: '/hello/bench', options: close },
+    { name: `close, previous (${workers}w)`, start: () => startActorrt(HELLO_OFF, workers), path: '/hello/bench', options: close },
     { name: `close, hand-off (${workers}w)`, start: () => startActorrt(hello, workers), path: '/hello/bench', options: close },
   ], rounds, seconds, 64);
   report(`connection spread: inline route, Connection: close, ${LOAD_GENERATOR} -c64, ${seconds}s x ${rounds}`, short);

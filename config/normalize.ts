@@ -44,6 +44,7 @@ function http(h: Raw): HttpConfig {
     },
     shutdownTimeout: ms(h['shutdownTimeout']),
     shutdownDelay: h['shutdownDelay'] === 'auto' ? 'auto' : ms(h['shutdownDelay']),
+    balanceConnections: h['balanceConnections'] as boolean,
     watchdog: ms(h['watchdog']),
     ...opt('maxRss', h['maxRss'] === undefined ? undefined : size(h['maxRss'])),
     health: { live: health['live'] as string, ready: health['ready'] as string },

@@ -50,6 +50,7 @@ const schema = {
           + 'before the drain (http.shutdownTimeout counts from its end; idle keep-alive connections are then left to their timeout, never closed under a request): the time a load balancer takes to stop sending here. '
           + 'Milliseconds, or 250ms / 5s; auto = 5s when KUBERNETES_SERVICE_HOST is set (in a Kubernetes pod), else 0 (stop at once)',
       },
+      balanceConnections: { type: 'boolean', default: true, description: 'spread connections over the front workers: a worker that accepts one past its share (open connections / workers, plus a quarter) while another holds 2 fewer hands it, unread, through the primary to the worker holding fewest, so a burst of keep-alive connections (a load balancer\'s pool) does not land on one worker. Costs ~40-100 us of CPU per connection handed off: turn off for clients that open one connection per request (Connection: close measured 0.85x req/s with it on)' },
       watchdog: duration('10s', 'a front worker whose event loop has not answered for this long (an actor blocking it) is killed and replaced; 0 = off'),
       maxRss: size(undefined, 'a front worker whose resident memory grows past this is replaced gracefully, new before old; absent = never'),
       supervision: obj({

@@ -60,6 +60,8 @@ export interface HttpConfig {
    * `auto` (resolved when the stop begins: see `resolveShutdownDelay`).
    */
   readonly shutdownDelay: number | 'auto';
+  /** Hand connections accepted past a worker's share to the worker holding fewest (runtime/worker/spread.ts). */
+  readonly balanceConnections: boolean;
   /** Milliseconds of event-loop silence after which a front worker is killed and replaced; 0 = off. */
   readonly watchdog: number;
   /** Resident bytes past which a front worker is replaced, new before old. */

@@ -93,7 +93,12 @@ export class ThreadPool extends PoolBase<Thread> {
 
   /** Start every thread; rejects (naming the pool) if one cannot start. */
   async start(): Promise<void> {
-    await Promise.all(Array.from({ length: this.config.threads ?? 1 }, () => this.addThread()));
+    const started = await Promise.allSettled(Array.from({ length: this.config.threads ?? 1 }, () => this.addThread()));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed === undefined) return;
+    // The threads that did start must not outlive a pool that never served (a thread left running is CPU and memory for nothing).
+    await this.stop(0);
+    throw failed.reason;
   }
 
   /** Actors taking requests. */

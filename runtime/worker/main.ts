@@ -61,8 +61,7 @@ async function boot(msg: StartMessage): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     (server as Server).once('listening', resolve).once('error', reject);
   });
-  // ACTORRT_BENCH_SPREAD=off: the connection-spread bench's "before" (counts are published, nothing is handed off).
-  spread = new ConnectionSpread(new Board(BOARD_FD), msg.boardSlot, process.env['ACTORRT_BENCH_SPREAD'] !== 'off',
+  spread = new ConnectionSpread(new Board(BOARD_FD), msg.boardSlot, config.http.balanceConnections,
     (handle) => sendConnection({ type: 'hand-off' }, handle, (unsent) => spread?.serveHere(unsent)));
   spread.attach(server);
   if (leaveAsked) spread.leave();
@@ -200,6 +199,7 @@ serveRole<StartMessage>(log, {
   reconfigure: async (msg) => {
     if (phase === 'draining') return;
     await actors?.reconfigure(msg, (host) => { table = routingTable(msg.config, host.snapshot()); });
+    spread?.setEnabled(msg.config.http.balanceConnections);
   },
   ...handlers,
   leave,

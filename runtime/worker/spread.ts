@@ -28,9 +28,14 @@ export class ConnectionSpread {
   private inject: ((handle: ConnectionHandle) => void) | undefined;
   private server: Server | undefined;
 
-  /** `handOff` sends an accepted connection to the primary; `enabled` false only publishes counts (the bench's "before"). */
-  constructor(private readonly board: Board, private readonly slot: number, private readonly enabled: boolean,
+  /** `handOff` sends an accepted connection to the primary; `enabled` false only publishes counts (http.balanceConnections: false). */
+  constructor(private readonly board: Board, private readonly slot: number, private enabled: boolean,
     private readonly handOff: (handle: ConnectionHandle) => void) {}
+
+  /** Turn hand-offs on or off (a reload of http.balanceConnections); counts are published either way. */
+  setEnabled(enabled: boolean): void {
+    this.enabled = enabled;
+  }
 
   /** Take over `server`'s accepts (once it listens) and publish this worker as accepting. */
   attach(server: Server): void {

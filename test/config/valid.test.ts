@@ -9,7 +9,7 @@ import { assertIssue, load, MINIMAL, ROOT } from '../helpers.js';
 test('applies every documented default to a minimal topology', () => {
   const config = load(MINIMAL);
   assert.deepEqual(config.http, {
-    port: 8080, host: '0.0.0.0', workers: 'auto', shutdownTimeout: 10_000, shutdownDelay: 'auto', watchdog: 10_000,
+    port: 8080, host: '0.0.0.0', workers: 'auto', shutdownTimeout: 10_000, shutdownDelay: 'auto', balanceConnections: true, watchdog: 10_000,
     limits: { bodyBytes: 1024 * 1024, headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxConnections: 10_000 },
     health: { live: '/healthz', ready: '/readyz' }, trustProxy: false, accessLog: false,
     supervision: { maxRestarts: 5, within: 30_000, backoff: { min: 200, max: 10_000 } },
@@ -18,6 +18,7 @@ test('applies every documented default to a minimal topology', () => {
   assert.ok(pool);
   assert.equal(pool.size, 1);
   assert.equal(pool.processes, undefined);
+  assert.equal(pool.threads, undefined);
   assert.deepEqual(pool.mailbox, { capacity: 1000, overflow: 'reject' });
   assert.deepEqual(pool.supervision, { strategy: 'one-for-one', maxRestarts: 3, within: 5000, backoff: { min: 100, max: 5000 } });
   assert.deepEqual(config.resources, {});
