@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { whenUsed } from '../runtime/when-used.js';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -6,13 +6,7 @@ import { LRUCache } from 'lru-cache';
  * topologies have none, and importing it cost the primary and every front worker 7-17 ms of CPU
  * at start-up (measured, docs/benchmarks.md cold-start).
  */
-const require = createRequire(import.meta.url);
-type ProxyAddr = typeof import('proxy-addr');
-let loaded: ProxyAddr | undefined;
-function proxyaddr(): ProxyAddr {
-  loaded ??= require('proxy-addr') as ProxyAddr;
-  return loaded;
-}
+const proxyaddr = whenUsed<typeof import('proxy-addr')>('proxy-addr');
 
 /**
  * `http.trustProxy`, the peers whose X-Forwarded-For / -Proto / -Host are believed:

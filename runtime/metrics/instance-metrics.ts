@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { whenUsed } from '../when-used.js';
 import type { MetricObjectWithValues, MetricValue, Registry, RegistryContentType } from 'prom-client';
 import { DURATION_BUCKETS, FAMILIES, FAMILY_BY_NAME, PROCESS_LABELS, type MetricFamily } from '../protocol/metric-families.js';
 import type { MetricsSnapshot } from '../protocol/shapes.js';
@@ -8,13 +8,7 @@ import type { MetricsSnapshot } from '../protocol/shapes.js';
  * the primary's start, where it cost ~30 ms of CPU before any worker was forked (measured,
  * docs/benchmarks.md cold-start). Both are CommonJS: required in place, the registry stays synchronous.
  */
-const require = createRequire(import.meta.url);
-type PromClient = Pick<typeof import('prom-client'), 'AggregatorRegistry' | 'openMetricsContentType'>;
-let promClient: PromClient | undefined;
-function prom(): PromClient {
-  promClient ??= require('prom-client') as PromClient;
-  return promClient;
-}
+const prom = whenUsed<Pick<typeof import('prom-client'), 'AggregatorRegistry' | 'openMetricsContentType'>>('prom-client');
 
 /** Who a child process is, as its per-process series are labelled. */
 export interface ProcessIdentity {

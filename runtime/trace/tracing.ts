@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { whenUsed } from '../when-used.js';
 import type {
   Attributes, Context, Span, SpanKind as OtelSpanKind, SpanStatusCode as OtelStatusCode, Tracer,
 } from '@opentelemetry/api';
@@ -12,13 +12,7 @@ import { childTrace, Trace, type TraceParent } from './trace-context.js';
  * CPU at start-up (measured, docs/benchmarks.md cold-start). An SDK registers through the API's
  * global, keyed by its major version (1), so the global says whether there is one.
  */
-const require = createRequire(import.meta.url);
-type Api = typeof import('@opentelemetry/api');
-let loaded: Api | undefined;
-function api(): Api {
-  loaded ??= require('@opentelemetry/api') as Api;
-  return loaded;
-}
+const api = whenUsed<typeof import('@opentelemetry/api')>('@opentelemetry/api');
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
 
 /** Whether some copy of @opentelemetry/api 1.x has a tracer provider registered (it registers `trace` in its global then). */

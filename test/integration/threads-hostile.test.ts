@@ -58,8 +58,7 @@ routes:
   assert.equal(await app.stop(), 0);
 });
 
-test('a thread pool whose actor loops at import time fails a reload with ACTOR_INIT naming it, and its thread is ended', { timeout: 90_000 }, async (t) => {
-  const base = `version: 1
+const BASE = `version: 1
 http: { port: 0, host: 127.0.0.1, workers: 1 }
 pools:
   thr: { actor: ./actors/where.mjs, threads: 1 }
@@ -67,40 +66,35 @@ routes:
   - match: { path: /thr/:what }
     pool: thr
 `;
-  const file = writeProject(base, { 'actors/where.mjs': WHERE, 'actors/spin.mjs': 'for (;;) { /* never done importing */ }\nexport default { receive: () => ({}) };\n' });
+
+/**
+ * Start BASE, then reload it with `pool` (a pools: entry) added, whose `actor` file fails to start;
+ * the reload must fail with `refused`, the previous topology serve on, and the front worker end
+ * every thread the failed pool started.
+ */
+async function reloadAddingFails(t: { after(fn: () => unknown): void }, pool: string, actor: Record<string, string>, refused: RegExp): Promise<void> {
+  const file = writeProject(BASE, { 'actors/where.mjs': WHERE, ...actor });
   const app = await startInstance(file, ['--no-watch'], t);
   const { pid } = (await call(`${app.url}/thr/where`)).json as Where;
   const tasks = (): number => readdirSync(`/proc/${pid}/task`).length;
   const before = tasks();
-  writeFileSync(file, base.replace('routes:', '  spin: { actor: ./actors/spin.mjs, threads: 1 }\nroutes:'));
+  writeFileSync(file, BASE.replace('routes:', `  ${pool}\nroutes:`));
   const reload = await runCli(['reload', '--pid-file', app.pidFile], 60_000);
-  assert.match(reload.stderr + reload.stdout, /ACTORRT_E_ACTOR_INIT: pool "spin": thread 0 could not start: it was not ready within 20000 ms/);
+  assert.match(reload.stderr + reload.stdout, refused);
   assert.equal((await call(`${app.url}/thr/where`)).status, 200, 'the previous topology serves on');
-  await eventually('the looping thread was terminated', () => tasks() <= before);
+  await eventually('the failed pool\'s threads were ended', () => tasks() <= before, 10_000, () => `${tasks()} threads, ${before} before`);
   assert.equal(await app.stop(), 0);
+}
+
+test('a thread pool whose actor loops at import time fails a reload with ACTOR_INIT naming it, and its thread is ended', { timeout: 90_000 }, async (t) => {
+  await reloadAddingFails(t, 'spin: { actor: ./actors/spin.mjs, threads: 1 }', { 'actors/spin.mjs': 'for (;;) { /* never done importing */ }\nexport default { receive: () => ({}) };\n' },
+    /ACTORRT_E_ACTOR_INIT: pool "spin": thread 0 could not start: it was not ready within 20000 ms/);
 });
 
 test('a reload adding a thread pool one of whose threads fails init() ends the threads that did start', { timeout: 60_000 }, async (t) => {
-  const base = `version: 1
-http: { port: 0, host: 127.0.0.1, workers: 1 }
-pools:
-  thr: { actor: ./actors/where.mjs, threads: 1 }
-routes:
-  - match: { path: /thr/:what }
-    pool: thr
-`;
   const halfBroken = 'export default { init: (ctx) => { if (ctx.self.thread === 1) throw new Error(\'thread 1 cannot start\'); return {}; }, receive: () => ({}) };\n';
-  const file = writeProject(base, { 'actors/where.mjs': WHERE, 'actors/half.mjs': halfBroken });
-  const app = await startInstance(file, ['--no-watch'], t);
-  const { pid } = (await call(`${app.url}/thr/where`)).json as Where;
-  const tasks = (): number => readdirSync(`/proc/${pid}/task`).length;
-  const before = tasks();
-  writeFileSync(file, base.replace('routes:', '  half: { actor: ./actors/half.mjs, threads: 3 }\nroutes:'));
-  const reload = await runCli(['reload', '--pid-file', app.pidFile], 60_000);
-  assert.match(reload.stderr + reload.stdout, /ACTORRT_E_ACTOR_INIT: pool "half": thread 1 could not start: init\(\) failed: thread 1 cannot start/);
-  assert.equal((await call(`${app.url}/thr/where`)).status, 200, 'the previous topology serves on');
-  await eventually('threads 0 and 2, which started, were ended with the pool', () => tasks() <= before, 10_000, () => `${tasks()} threads, ${before} before`);
-  assert.equal(await app.stop(), 0);
+  await reloadAddingFails(t, 'half: { actor: ./actors/half.mjs, threads: 3 }', { 'actors/half.mjs': halfBroken },
+    /ACTORRT_E_ACTOR_INIT: pool "half": thread 1 could not start: init\(\) failed: thread 1 cannot start/);
 });
 
 test('an init() awaiting a promise nothing settles fails the start with ACTOR_INIT saying so', { timeout: 60_000 }, async () => {
