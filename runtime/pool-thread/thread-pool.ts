@@ -59,6 +59,8 @@ export interface ThreadPoolDeps {
   /** The process's caches, which the threads' ctx.caches calls use. */
   readonly caches: Readonly<Record<string, ActorCache>>;
   onSupervision(event: SupervisionEvent, count: number): void;
+  /** The pool's threads failed past its restart intensity: the front worker's own drain and restart (escalateToPrimary). */
+  onEscalate(pool: string, reason: string): void;
   onResource(change: Omit<ResourceMessage, 'type'>): void;
 }
 
@@ -291,10 +293,13 @@ export class ThreadPool extends PoolBase<Thread> {
   }
 
   /**
-   * Supervision of the pool's threads (as the primary's of a pool's processes): a lost thread is
-   * replaced after the backoff while the restarts within the window stay within maxRestarts; past
-   * that the pool is given up (POOL_DOWN) until a reload. A replacement that cannot start counts as
-   * one more loss, so a thread whose init() keeps failing ends in a give-up, not a loop or a gap.
+   * Supervision of the pool's threads: a lost thread is replaced after the backoff while the
+   * restarts within the window stay within maxRestarts; past that the failure escalates to the
+   * front worker, as an inline pool's does (OTP: a supervisor past its intensity exits and its own
+   * supervisor decides): the worker drains and the primary restarts it with fresh threads. Giving
+   * the pool up inside one worker instead left it down in that worker alone, invisible to `status`
+   * (which counts per instance) and revived by no reload that changed nothing (found by a
+   * fresh-user run). A replacement that cannot start counts as one more loss.
    */
   private replaceLost(index: number, reason: string): void {
     const now = Date.now();
@@ -304,10 +309,11 @@ export class ThreadPool extends PoolBase<Thread> {
     const fields = { pool: this.name, thread: index, reason, count: decision.count, event: 'thread-replaced' };
     if (decision.action !== 'restart-one') {
       const why = decision.action === 'escalate' ? decision.reason : decision.action;
-      this.deps.log.error(fields, `pool thread lost; giving the pool up (${why})`);
-      this.deps.onSupervision('give-up', 1);
+      this.deps.log.error({ ...fields, action: 'escalate' }, `pool thread lost; escalating to the front worker (${why})`);
+      this.deps.onSupervision('escalation', 1);
       this.gaveUp = true;
       this.markDown(`its threads failed: ${why} (last: ${reason})`);
+      this.deps.onEscalate(this.name, `its threads failed: ${why} (last: ${reason})`);
       return;
     }
     this.restarts.push(now);

@@ -151,7 +151,7 @@ export class PoolHost {
     if (pool.threads !== undefined) {
       const threads = new ThreadPool(pool, config, {
         log: deps.log, caches: deps.caches, pools: (name) => this.pools.get(name),
-        onSupervision: (event, count) => deps.onSupervision(pool.name, event, count), onResource: deps.onResource,
+        onSupervision: (event, count) => deps.onSupervision(pool.name, event, count), onEscalate: deps.onEscalate, onResource: deps.onResource,
       });
       await threads.start();
       return threads;

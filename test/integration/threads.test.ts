@@ -105,23 +105,6 @@ describe('thread pools (threads: N)', () => {
     assert.equal((await threadsAnswering(app, 2)).size, 2);
   });
 
-  test('a thread that exits is replaced; past the restart intensity the pool is down and the rest serves', { timeout: 30_000 }, async () => {
-    const first = await call(`${app.url}/fragile/exit`);
-    assert.equal(errorOf(first).code, 'ACTORRT_E_THREAD_LOST');
-    assert.match(errorOf(first).message, /exited with code 3/);
-    await eventually('the fragile pool serves again', async () => (await call(`${app.url}/fragile/where`)).status === 200);
-    assert.equal(errorOf(await call(`${app.url}/fragile/exit`)).code, 'ACTORRT_E_THREAD_LOST');
-    const down = await call(`${app.url}/fragile/where`);
-    assert.equal(down.status, 503);
-    assert.equal(errorOf(down).code, 'ACTORRT_E_POOL_DOWN');
-    assert.match(errorOf(down).message, /more than 1 restarts within 60000 ms/);
-    assert.equal((await call(`${app.url}/thr/where`)).status, 200);
-    const s = await statusOf(app);
-    const fragile = s.pools.find((p) => p.name === 'fragile');
-    assert.equal(fragile?.supervision['process-restart'], 1);
-    assert.equal(fragile?.supervision['give-up'], 1);
-  });
-
   test('actorrt status shows thread pools; scale grows and shrinks the threads under load without a failed request', { timeout: 60_000 }, async (t) => {
     const text = await runCli(['status', '--pid-file', app.pidFile]);
     assert.match(text.stdout, /\n {2}thr {14}up {7}threads, 2 threads x 1 actors per worker/);
@@ -136,5 +119,24 @@ describe('thread pools (threads: N)', () => {
     const refusedScale = await runCli(['scale', 'echo.threads=2', '--pid-file', app.pidFile]);
     assert.notEqual(refusedScale.code, 0);
     assert.match(refusedScale.stderr, /ACTORRT_E_CONFIG_VALUE {2}pool "echo" does not run in threads/);
+  });
+  test('a thread that exits is replaced; past the restart intensity the failure escalates to the front worker, which the primary restarts with fresh threads', { timeout: 60_000 }, async () => {
+    const pid = await frontPid();
+    const first = await call(`${app.url}/fragile/exit`);
+    assert.equal(errorOf(first).code, 'ACTORRT_E_THREAD_LOST');
+    assert.match(errorOf(first).message, /exited with code 3/);
+    await eventually('the fragile pool serves again', async () => (await call(`${app.url}/fragile/where`)).status === 200);
+    assert.equal(errorOf(await call(`${app.url}/fragile/exit`)).code, 'ACTORRT_E_THREAD_LOST');
+    let answer: Answer | undefined;
+    await eventually('a restarted front worker serves the fragile pool', async () => {
+      answer = await call(`${app.url}/fragile/where`);
+      return answer.status === 200 && (answer.json as Where).pid !== pid;
+    }, 30_000, () => `${answer?.status ?? '-'} ${answer?.text ?? ''}`);
+    assert.equal(logsWith(app.stderr(), { event: 'escalated', pool: 'fragile', reason: /its threads failed: more than 1 restarts within 60000 ms/ }).length, 1);
+    assert.equal((await call(`${app.url}/thr/where`)).status, 200);
+    const fragile = (await statusOf(app)).pools.find((p) => p.name === 'fragile');
+    assert.equal(fragile?.state, 'up');
+    assert.equal(fragile?.supervision['process-restart'], 1);
+    assert.equal(fragile?.supervision['escalation'], 1);
   });
 });
