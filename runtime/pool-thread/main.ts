@@ -31,6 +31,8 @@ const mine = (): PoolConfig => config.pools[data.pool] as PoolConfig;
 const post = (message: FromThread): void => port.postMessage(message);
 
 let pool: InlinePool | undefined;
+let resources: Resources | undefined;
+let system: ReturnType<typeof startActorSystem> | undefined;
 const link = new FrameLink((batch, transfer) => port.postMessage(batch, transfer), (name) => (name === data.pool ? pool : undefined), log);
 const cacheCalls = new Map<number, { resolve(value: unknown): void; reject(err: ActorrtError): void }>();
 let nextCall = 1;
@@ -62,9 +64,9 @@ function cacheCall(name: string, op: CacheOp, key: string, value?: unknown, ttl?
 
 function cacheApi(name: string): ActorCache {
   return Object.freeze({
-    get: async <T>(key: string) => (await cacheCall(name, 'get', key)) as T | undefined,
-    set: async (key: string, value: unknown, ttl?: number | string) => { await cacheCall(name, 'set', key, value, ttl); },
-    delete: async (key: string) => { await cacheCall(name, 'delete', key); },
+    get: async <T>(key: string) => (await awaiting(() => cacheCall(name, 'get', key))) as T | undefined,
+    set: async (key: string, value: unknown, ttl?: number | string) => { await awaiting(() => cacheCall(name, 'set', key, value, ttl)); },
+    delete: async (key: string) => { await awaiting(() => cacheCall(name, 'delete', key)); },
   });
 }
 
@@ -76,66 +78,91 @@ const ask: Ask = async (target, message, options, asker) => {
   }
   const trace = asker?.trace ?? childTrace(undefined);
   const req: ActorRequest = { method: 'ASK', path: '', params: {}, query: {}, headers: {}, body: message, requestId: ids.next(), ip: '', protocol: 'http', trace };
-  return toReply(await link.request(target, req, options.timeout ?? to.timeout)).body;
+  return toReply(await awaiting(() => link.request(target, req, options.timeout ?? to.timeout))).body;
 };
+
+/**
+ * Listening from the start, not once the actors are ready: an actor's init() may ask another pool
+ * or use ctx.caches, whose answers arrive here (a port queues messages until a listener is on).
+ * Unreferenced until ready unless a call to the front worker is waiting (`awaiting`), so that an
+ * init() awaiting what nothing settles still ends the thread at once (the front worker says so)
+ * rather than at the start bound, while one awaiting an ask or a cache call gets its answer.
+ */
+port.on('message', (message: unknown) => {
+  if (Array.isArray(message)) {
+    const unreadable = link.receive(message);
+    if (unreadable !== undefined) log.error({ pool: data.pool, reason: unreadable }, 'malformed frame from the front worker; dropped');
+    return;
+  }
+  const m = checkToThread(message, data.pool);
+  if (typeof m === 'string') {
+    log.error({ pool: data.pool, reason: m }, 'malformed message from the front worker; dropped');
+    return;
+  }
+  switch (m.t) {
+    case 'ping': post({ t: 'pong', n: m.n }); break;
+    case 'reconfigure':
+      config = m.config;
+      pool?.reconfigure(mine()).catch((err: unknown) => log.error({ pool: data.pool, err }, 'reconfiguring the thread\'s actors failed'));
+      break;
+    case 'cache-done': {
+      const call = cacheCalls.get(m.id);
+      cacheCalls.delete(m.id);
+      if (m.ok) call?.resolve(m.value);
+      else call?.reject(reviveError(m.code, m.message));
+      break;
+    }
+    case 'stop':
+      void stop(m.timeout);
+      break;
+  }
+});
+
+port.unref();
+let ready = false;
+let waiting = 0;
+
+/** Run a call to the front worker, keeping the port referenced while it waits (before ready). */
+async function awaiting<T>(call: () => Promise<T>): Promise<T> {
+  if (waiting++ === 0 && !ready) port.ref();
+  try {
+    return await call();
+  } finally {
+    if (--waiting === 0 && !ready) port.unref();
+  }
+}
 
 async function boot(): Promise<void> {
   const own = mine();
-  const resources = await Resources.open(config, own.resources, log, (change) => post({ t: 'resource', change }));
+  const opened = await Resources.open(config, own.resources, log, (change) => post({ t: 'resource', change }));
+  resources = opened;
   const actor = await loadActor(own.actor);
-  const system = startActorSystem();
-  const bound = resources.clientsFor(own.resources);
+  system = startActorSystem();
+  const bound = opened.clientsFor(own.resources);
   const started = new InlinePool(own, actor, {
     parent: system,
     log,
     contextFor: (index, current) => actorContext({ log, caches, ask, thread: data.index }, data.pool, index, bound, current),
-    resourceFailure: (err) => resources.failureOf(err, own.resources),
+    resourceFailure: (err) => opened.failureOf(err, own.resources),
     onSupervision: (event, count) => post({ t: 'supervision', event, count }),
     onEscalate: (_, reason) => post({ t: 'escalate', reason }),
   });
   await started.start();
   pool = started;
-  port.on('message', (message: unknown) => {
-    if (Array.isArray(message)) {
-      const unreadable = link.receive(message);
-      if (unreadable !== undefined) log.error({ pool: data.pool, reason: unreadable }, 'malformed frame from the front worker; dropped');
-      return;
-    }
-    const m = checkToThread(message, data.pool);
-    if (typeof m === 'string') {
-      log.error({ pool: data.pool, reason: m }, 'malformed message from the front worker; dropped');
-      return;
-    }
-    switch (m.t) {
-      case 'ping': post({ t: 'pong', n: m.n }); break;
-      case 'reconfigure':
-        config = m.config;
-        started.reconfigure(mine()).catch((err: unknown) => log.error({ pool: data.pool, err }, 'reconfiguring the thread\'s actors failed'));
-        break;
-      case 'cache-done': {
-        const call = cacheCalls.get(m.id);
-        cacheCalls.delete(m.id);
-        if (m.ok) call?.resolve(m.value);
-        else call?.reject(reviveError(m.code, m.message));
-        break;
-      }
-      case 'stop':
-        void stop(m.timeout, resources, system);
-        break;
-    }
-  });
+  ready = true;
+  port.ref();
   post({ t: 'ready' });
 }
 
 let stopping = false;
 
 /** Drain the actors (bounded by `timeout`), close the resources, say so and end the thread. */
-async function stop(timeout: number, resources: Resources, system: ReturnType<typeof startActorSystem>): Promise<void> {
+async function stop(timeout: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   await pool?.stop(timeout);
-  await resources.close();
-  stopActorSystem(system);
+  await resources?.close();
+  if (system !== undefined) stopActorSystem(system);
   post({ t: 'stopped' });
   port.close();
 }

@@ -58,6 +58,10 @@ describe('thread pools (threads: N)', () => {
     await eventually('the thread logged the ask\'s error', () => logsWith(app.stderr(), { role: 'thread', pool: 'thr', reason: /ctx\.ask\("no-such-pool"\): no such pool/ }).length === 1);
   });
 
+  test('an actor\'s init() in a thread can ask other pools and use ctx.caches before the thread is ready', { timeout: 30_000 }, async () => {
+    assert.deepEqual((await call(`${app.url}/warm`)).json, { asked: 'ASK', cached: { at: 'init' } });
+  });
+
   test('ctx.caches in a thread is the process\'s cache: an inline actor reads what the thread stored, and a delete reaches it', { timeout: 30_000 }, async () => {
     assert.equal((await call(`${app.url}/thr/cache-set?n=7`)).status, 200);
     assert.deepEqual((await call(`${app.url}/reader`)).json, { value: { by: 'thread', n: 7 }, pid: await frontPid() });
