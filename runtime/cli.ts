@@ -81,6 +81,15 @@ function usageError(message: string): number {
   return 2;
 }
 
+// A reader that closes the pipe early (`actorrt scale api=8 | head -1`) is not a failure of the
+// command: what it still writes is dropped (an unhandled EPIPE used to crash the CLI after the
+// command had done its work; a primary started as `actorrt start | head -1` must keep serving).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
+
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
   process.stderr.write(`actorrt: internal error: ${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
