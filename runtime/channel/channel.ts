@@ -4,15 +4,8 @@ import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
 import { FrameReader } from './frames.js';
-import { BadFrameError, decodeReplyFrame, encodeRequestFrame, readFrame, type ReceivedReply } from './wire.js';
-import { withDeadline } from '../deadline.js';
-import { Deadlines, type Deadline } from '../request-deadlines.js';
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: ActorrtError): void;
-  deadline: Deadline;
-}
+import { BadFrameError, decodeReplyFrame, encodeRequestFrame, readFrame } from './wire.js';
+import { PendingReplies } from './pending-replies.js';
 
 const RECONNECT_MIN = 50;
 const RECONNECT_MAX = 2000;
@@ -27,14 +20,11 @@ const RECONNECT_MAX = 2000;
 export class Channel {
   private socket: Socket | undefined;
   private writer: BatchedWriter | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly replies = new PendingReplies();
   private closed = false;
   private delay = RECONNECT_MIN;
   private retry: NodeJS.Timeout | undefined;
-  private idle: (() => void) | undefined;
   private waiters: Array<() => void> = [];
-  private readonly deadlines = new Deadlines();
   connected = false;
 
   constructor(readonly path: string, private readonly log: Logger) {
@@ -49,7 +39,7 @@ export class Channel {
 
   /** Requests sent on this channel and not yet answered. */
   get inflight(): number {
-    return this.pending.size;
+    return this.replies.size;
   }
 
   /**
@@ -57,26 +47,18 @@ export class Channel {
    * frame carries `via`'s traceparent (the caller's span: the request's, or a dispatch span).
    */
   request(pool: string, req: ActorRequest, timeout: number, via: RequestTrace = req.trace): Promise<unknown> {
-    // Checked here, where the caller (ctx.ask's timeout option) learns why; the peer would refuse the frame.
-    if (!(timeout > 0) || timeout === Infinity) {
-      return Promise.reject(new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `a timeout of ${timeout} ms for pool "${pool}" is not a positive number of milliseconds`));
-    }
+    const bad = PendingReplies.badTimeout(pool, timeout);
+    if (bad !== undefined) return Promise.reject(bad);
     const writer = this.writer;
     if (writer === undefined || !this.connected) {
       return Promise.reject(new ActorrtError('ACTORRT_E_POOL_DOWN', `pool "${pool}" is not reachable (${this.path})`));
     }
-    const id = this.nextId++;
+    const id = this.replies.nextId();
     const frame = encodeRequestFrame(id, pool, req, timeout, via);
     if (frame instanceof Error) return Promise.reject(frame);
-    return new Promise((resolve, reject) => {
-      const deadline = this.deadlines.add(timeout, () => {
-        this.pending.delete(id);
-        if (this.pending.size === 0) this.idle?.();
-        reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
-      });
-      this.pending.set(id, { resolve, reject, deadline });
-      writer.write(frame);
-    });
+    const reply = this.replies.wait(id, pool, timeout);
+    writer.write(frame);
+    return reply;
   }
 
   /**
@@ -84,7 +66,7 @@ export class Channel {
    * Closing is what tells the peer this side is done (a retiring process waits for it).
    */
   async closeWhenIdle(timeout: number): Promise<void> {
-    if (this.pending.size > 0) await withDeadline(new Promise<void>((resolve) => { this.idle = resolve; }), timeout);
+    await this.replies.whenIdle(timeout);
     this.close();
   }
 
@@ -137,13 +119,13 @@ export class Channel {
       for (const payload of payloads) {
         const reply = readFrame(payload, decodeReplyFrame);
         if (!(reply instanceof BadFrameError)) {
-          this.settle(reply.id, reply);
+          this.replies.settle(reply.id, reply);
         } else if (reply.id === undefined) {
           this.hangUp(socket, reply.message);
           return;
         } else {
           this.log.error({ channel: this.path, reason: reply.message }, 'malformed reply frame; failing its request');
-          this.settle(reply.id, reply);
+          this.replies.settle(reply.id, reply);
         }
       }
     });
@@ -153,7 +135,7 @@ export class Channel {
     socket.on('close', () => {
       const wasConnected = this.connected;
       this.connected = false;
-      this.failPending(wasConnected
+      this.replies.failAll(wasConnected
         ? new ActorrtError('ACTORRT_E_ACTOR_CRASHED', 'the pool process handling this request exited before replying')
         : new ActorrtError('ACTORRT_E_POOL_DOWN', 'the pool process is not reachable'));
       if (this.closed) return;
@@ -163,18 +145,6 @@ export class Channel {
     });
   }
 
-  /** Answer the request a checked reply (or a malformed one with a readable id) is about. */
-  private settle(id: number, reply: ReceivedReply | BadFrameError): void {
-    const pending = this.pending.get(id);
-    if (pending === undefined) return; // timed out already; the late reply is dropped
-    this.pending.delete(id);
-    this.deadlines.cancel(pending.deadline);
-    if (this.pending.size === 0) this.idle?.();
-    if (reply instanceof BadFrameError) pending.reject(reply);
-    else if (reply.ok) pending.resolve(reply.value);
-    else pending.reject(reply.error);
-  }
-
   /**
    * A frame that cannot be matched to a request: the stream can no longer be trusted, so the
    * connection is closed and everything in flight on it fails (never retried: the peer may have
@@ -182,16 +152,7 @@ export class Channel {
    */
   private hangUp(socket: Socket, reason: string): void {
     this.log.error({ channel: this.path, reason }, 'malformed reply frame; closing the connection');
-    this.failPending(new ActorrtError('ACTORRT_E_BAD_FRAME', `the channel to the pool process was closed after a malformed reply frame: ${reason}`));
+    this.replies.failAll(new ActorrtError('ACTORRT_E_BAD_FRAME', `the channel to the pool process was closed after a malformed reply frame: ${reason}`));
     socket.destroy();
-  }
-
-  private failPending(err: ActorrtError): void {
-    for (const [id, p] of this.pending) {
-      this.deadlines.cancel(p.deadline);
-      p.reject(err);
-      this.pending.delete(id);
-    }
-    if (this.pending.size === 0) this.idle?.();
   }
 }

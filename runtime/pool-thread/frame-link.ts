@@ -1,16 +1,9 @@
 import type { ActorRequest, RequestTrace } from '../../actors/index.js';
 import { serveCheckedRequest, type PoolLookup } from '../channel/endpoint.js';
 import { BadFrameError, decodeReplyFrame, decodeRequestFrame, requestFrame } from '../channel/wire.js';
-import { withDeadline } from '../deadline.js';
+import { PendingReplies } from '../channel/pending-replies.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { Deadlines, type Deadline } from '../request-deadlines.js';
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(err: ActorrtError): void;
-  deadline: Deadline;
-}
 
 /**
  * What crosses the port: the frames of one event-loop turn in one message. A frame is its JSON
@@ -35,10 +28,7 @@ export type PostBatch = (batch: Batch, transfer: ArrayBuffer[]) => void;
  * hop's price when every request is posted alone.
  */
 export class FrameLink {
-  private readonly pending = new Map<number, Pending>();
-  private readonly deadlines = new Deadlines();
-  private nextId = 1;
-  private idle: (() => void) | undefined;
+  private readonly replies = new PendingReplies();
   private queue: Array<string | readonly [string, ArrayBuffer]> = [];
   private transfer: ArrayBuffer[] = [];
   private flushing = false;
@@ -47,28 +37,21 @@ export class FrameLink {
 
   /** Requests sent and not yet answered. */
   get inflight(): number {
-    return this.pending.size;
+    return this.replies.size;
   }
 
   /** Send `req` to `pool` on the other side; rejects with a coded error on failure or timeout. */
   request(pool: string, req: ActorRequest, timeout: number, via: RequestTrace = req.trace): Promise<unknown> {
-    if (!(timeout > 0) || timeout === Infinity) {
-      return Promise.reject(new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `a timeout of ${timeout} ms for pool "${pool}" is not a positive number of milliseconds`));
-    }
-    const id = this.nextId++;
+    const bad = PendingReplies.badTimeout(pool, timeout);
+    if (bad !== undefined) return Promise.reject(bad);
+    const id = this.replies.nextId();
     const { message, binary } = requestFrame(id, pool, req, timeout, via);
     try {
       this.send(message, binary);
     } catch (err) {
       return Promise.reject(err); // not JSON (a ctx.ask message with a BigInt or a cycle): this call fails alone
     }
-    return new Promise((resolve, reject) => {
-      const deadline = this.deadlines.add(timeout, () => {
-        this.forget(id);
-        reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
-      });
-      this.pending.set(id, { resolve, reject, deadline });
-    });
+    return this.replies.wait(id, pool, timeout);
   }
 
   /**
@@ -86,17 +69,12 @@ export class FrameLink {
 
   /** Fail every request in flight with `err` (the other side is gone). */
   failAll(err: ActorrtError): void {
-    for (const [id, p] of this.pending) {
-      this.deadlines.cancel(p.deadline);
-      this.pending.delete(id);
-      p.reject(err);
-    }
-    this.idle?.();
+    this.replies.failAll(err);
   }
 
   /** Resolves once no request is in flight, or after `timeout` ms. */
-  async whenIdle(timeout: number): Promise<void> {
-    if (this.pending.size > 0) await withDeadline(new Promise<void>((resolve) => { this.idle = resolve; }), timeout);
+  whenIdle(timeout: number): Promise<void> {
+    return this.replies.whenIdle(timeout);
   }
 
   /** Queue a frame for this turn's batch; throws when `message` is not JSON. */
@@ -146,18 +124,7 @@ export class FrameLink {
     const reply = decodeReplyFrame(message, binary);
     const { id } = reply;
     if (id === undefined) return reply instanceof BadFrameError ? reply.message : 'a reply without an id';
-    const pending = this.pending.get(id);
-    if (pending === undefined) return undefined; // timed out already; the late reply is dropped
-    this.forget(id);
-    this.deadlines.cancel(pending.deadline);
-    if (reply instanceof BadFrameError) pending.reject(reply);
-    else if (reply.ok) pending.resolve(reply.value);
-    else pending.reject(reply.error);
+    this.replies.settle(id, reply);
     return undefined;
-  }
-
-  private forget(id: number): void {
-    this.pending.delete(id);
-    if (this.pending.size === 0) this.idle?.();
   }
 }

@@ -200,16 +200,7 @@ export class ChildLink {
    */
   sendConnection(message: PrimaryMessage, handle: ConnectionHandle): void {
     this.inFlight.push(handle);
-    if (!this.connected) {
-      this.returnInFlight();
-      return;
-    }
-    try {
-      this.proc.send(message, (err) => { if (err !== null) this.lost(err); }, handle);
-    } catch (err) {
-      this.lost(err instanceof Error ? err : new Error(String(err)));
-      this.returnInFlight(); // lost() does nothing once the exit is seen
-    }
+    if (!this.send(message, handle)) this.returnInFlight(); // lost() does nothing once the exit is seen
   }
 
   /** Send a call (an id is added) and wait for the child's reply; rejects when it does not answer in `timeout` ms, or is gone. */
