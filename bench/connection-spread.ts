@@ -16,8 +16,8 @@ const MET_SHARE = 0.95;
 const TOPOLOGY_OFF = join(ROOT, 'bench', 'topologies', 'spread-off.yml');
 const HELLO_OFF = join(ROOT, 'bench', 'topologies', 'hello-unbalanced.yml');
 
-/** Open one connection, send GET /pid, resolve with the answering worker's pid and the open socket. */
-function ask(port: number): Promise<{ pid: number; socket: Socket }> {
+/** Open one connection, send GET /pid, resolve with the answering worker's pid and the open socket (the test uses it too). */
+export function askPid(port: number): Promise<{ pid: number; socket: Socket }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
@@ -40,7 +40,7 @@ function ask(port: number): Promise<{ pid: number; socket: Socket }> {
 export async function spreadRounds(port: number, rounds: number, connections: number, workers: number): Promise<string[]> {
   const shapes: string[] = [];
   for (let r = 0; r < rounds; r++) {
-    const answers = await Promise.all(Array.from({ length: connections }, () => ask(port)));
+    const answers = await Promise.all(Array.from({ length: connections }, () => askPid(port)));
     const held = new Map<number, number>();
     for (const { pid } of answers) held.set(pid, (held.get(pid) ?? 0) + 1);
     const shape = [...held.values()].sort((a, b) => b - a);

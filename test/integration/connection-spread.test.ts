@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { askPid } from '../../bench/connection-spread.js';
 import { eventually, writeProject } from '../helpers.js';
 import { startInstance } from './instance.js';
 
@@ -13,21 +13,6 @@ import { startInstance } from './instance.js';
 
 const ROUNDS = 20;
 const CONNECTIONS = 8;
-
-function ask(port: number): Promise<{ pid: number; socket: Socket }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.once('connect', () => socket.write('GET /pid HTTP/1.1\r\nHost: test\r\n\r\n'));
-    socket.on('data', (d: string) => {
-      text += d;
-      const m = /"pid":(\d+)/.exec(text);
-      if (m !== null) resolve({ pid: Number(m[1]), socket });
-    });
-    socket.once('error', reject);
-  });
-}
 
 /** Socket descriptors `pid` holds (Linux /proc), 0 when it has no /proc entry. */
 function sockets(pid: number): number {
@@ -58,7 +43,7 @@ routes:
   const workers = new Set<number>();
   for (let round = 0; round < ROUNDS; round++) {
     // Every connection is answered (a handed-off one by the worker that adopted it), whole.
-    const answers = await Promise.all(Array.from({ length: CONNECTIONS }, () => ask(port)));
+    const answers = await Promise.all(Array.from({ length: CONNECTIONS }, () => askPid(port)));
     const held = new Map<number, number>();
     for (const { pid } of answers) {
       held.set(pid, (held.get(pid) ?? 0) + 1);
