@@ -8,7 +8,7 @@ import type { LoadedDocument, PathSegment } from './load.js';
 import { parsePathPattern } from './route-path.js';
 import { pathLabel } from './schema-errors.js';
 import { trustEntryProblem } from './trust-proxy.js';
-import type { Config, ResourceType, RouteConfig } from './types.js';
+import type { AutoscaleConfig, Config, PoolConfig, ResourceType, RouteConfig } from './types.js';
 
 /** File extensions an actor module may have (`.ts` files are loaded through tsx). */
 export const ACTOR_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
@@ -19,6 +19,9 @@ export const ACTOR_EXTENSIONS = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs'];
  */
 /** Longest bus.timeout: below the 3 s the process that asked for the invalidation waits (INVALIDATE_WAIT_MS), with room for the peer's own processes. */
 const MAX_BUS_TIMEOUT = 2000;
+
+/** Shortest autoscale sampling interval: each sample is one stats call to every process. */
+const MIN_AUTOSCALE_INTERVAL = 100;
 
 /** Lowest maxRss accepted. */
 const MIN_RSS = 128 * 1048576;
@@ -135,6 +138,7 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
       report(['pools', name, 'maxHeap'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.maxHeap is below ${MIN_HEAP / 1048576}mb`,
         'a thread with actorrt\'s modules and an actor needs 10-20 MiB of heap; a bound that low would replace threads in a loop');
     }
+    if (pool.autoscale !== undefined) checkAutoscale(name, pool, pool.autoscale);
     pool.resources.forEach((r, i) => ref(['pools', name, 'resources', i], 'resource', r, config.resources));
     const { backoff } = pool.supervision;
     if (backoff.min > backoff.max) {
@@ -145,6 +149,36 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
   const seen: Array<{ route: RouteConfig; shape: string; conditions: string }> = [];
   for (const route of config.routes) checkRoute(route);
   return issues;
+
+  function checkAutoscale(name: string, pool: PoolConfig, a: AutoscaleConfig): void {
+    const at = ['pools', name, 'autoscale'] as const;
+    if (a.max !== undefined && a.min > a.max) {
+      report([...at, 'min'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.min (${a.min}) is larger than max (${a.max})`, 'min and max bound the sizes the scaler may choose: lower min or raise max');
+    }
+    if (a.signal === 'utilization' && a.target > 1) {
+      report([...at, 'target'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.target is ${a.target}, but utilization is a share of time from 0 to 1`,
+        'write 0.7 for 70 %; or use signal: inflight, whose target is requests per actor and may be above 1');
+    }
+    if (a.interval < MIN_AUTOSCALE_INTERVAL) {
+      report([...at, 'interval'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.interval is below ${MIN_AUTOSCALE_INTERVAL}ms`,
+        'every sample asks every process for its load; 1s is the default');
+    }
+    const most = pool.processes !== undefined || pool.threads !== undefined ? 256 : 4096;
+    if (a.max !== undefined && a.max > most) {
+      report([...at, 'max'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.max is ${a.max}; a ${pool.threads !== undefined ? 'thread' : 'isolated'} pool has at most ${most} ${pool.threads !== undefined ? 'threads' : 'processes'}`);
+    }
+    for (const direction of ['up', 'down'] as const) {
+      const step = a[direction].step;
+      if ('ratio' in step && step.ratio <= 0) {
+        report([...at, direction, 'step'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.${direction}.step is 0%: the pool could never ${direction === 'up' ? 'grow' : 'shrink'}`,
+          'give a percentage above 0, or a number of units');
+      }
+      if (a[direction].window < a.interval) {
+        report([...at, direction, 'window'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.${direction}.window is shorter than the sampling interval (${a.interval}ms)`,
+          'a window holds several samples: make it a few intervals long at least');
+      }
+    }
+  }
 
   function checkRoute(route: RouteConfig): void {
     const at = ['routes', route.index] as const;

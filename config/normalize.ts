@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type {
-  AccessLogConfig, AdminConfig, BusConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
+  AccessLogConfig, AdminConfig, AutoscaleConfig, AutoscaleStep, BusConfig, CacheConfig, Config, HttpConfig, HttpMethod, PoolConfig, ResourceConfig, RouteCache, RouteConfig, RouteMatch, StartupRetry,
 } from './types.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { parseDuration, parseSize } from './units.js';
@@ -186,6 +186,7 @@ function pool(p: Raw, name: string, base: string): PoolConfig {
     drainTimeout: ms(p['drainTimeout']),
     ...opt('watchdog', p['watchdog'] === undefined ? undefined : ms(p['watchdog'])),
     ...opt('maxRss', p['maxRss'] === undefined ? undefined : size(p['maxRss'])),
+    ...opt('autoscale', p['autoscale'] === undefined ? undefined : autoscale(p['autoscale'] as Raw, p['processes'] !== undefined || p['threads'] !== undefined)),
     supervision: {
       strategy: sup['strategy'] as PoolConfig['supervision']['strategy'],
       maxRestarts: sup['maxRestarts'] as number,
@@ -193,6 +194,28 @@ function pool(p: Raw, name: string, base: string): PoolConfig {
       backoff: { min: ms(backoff['min']), max: ms(backoff['max']) },
     },
   };
+}
+
+/** Defaults that depend on the pool: utilization for thread and isolated pools (CPU work is why they exist), inflight for inline ones. */
+function autoscale(a: Raw, offLoop: boolean): AutoscaleConfig {
+  const signal = (a['signal'] as AutoscaleConfig['signal'] | undefined) ?? (offLoop ? 'utilization' : 'inflight');
+  const up = a['up'] as Raw;
+  const down = a['down'] as Raw;
+  return {
+    min: a['min'] as number,
+    ...opt('max', a['max'] as number | undefined),
+    signal,
+    target: (a['target'] as number | undefined) ?? (signal === 'inflight' ? 1 : 0.7),
+    tolerance: a['tolerance'] as number,
+    interval: ms(a['interval']),
+    up: { window: ms(up['window']), step: step(up['step']) },
+    down: { window: ms(down['window']), step: step(down['step']) },
+  };
+}
+
+function step(value: unknown): AutoscaleStep {
+  if (typeof value === 'number') return { units: value };
+  return { ratio: Number(String(value).slice(0, -1)) / 100 };
 }
 
 function route(r: Raw, index: number, caches: readonly string[]): RouteConfig {

@@ -207,6 +207,22 @@ const schema = {
         drainTimeout: duration('30s', 'how long a shrinking pool lets mailboxes drain'),
         watchdog: duration(undefined, 'isolated and thread pools: a process or thread whose event loop has not answered for this long is killed and replaced; 0 = off; absent = http.watchdog'),
         maxRss: size(undefined, 'isolated pools: a process whose resident memory grows past this is replaced gracefully, new before old; absent = never'),
+        autoscale: obj({
+          min: int(1, 1, 'smallest size the scaler may choose (actors per front worker for an inline pool, threads per front worker for a thread pool, processes for an isolated pool)', 4096),
+          max: int(1, undefined, 'largest size the scaler may choose; absent = 64 for an inline pool, the usable CPUs for a thread or isolated pool', 4096),
+          signal: { enum: ['inflight', 'utilization'], description: 'what the scaler holds at target: inflight = requests queued or running per actor (I/O-bound pools; the default for inline pools), utilization = share of time actors handle a message, 0 to 1 (CPU-bound pools; the default for thread and isolated pools)' },
+          target: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'the signal\'s value per actor to hold; absent = 1 for inflight, 0.7 for utilization' },
+          tolerance: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'no change while the signal is within this share of the target (0.1 = 10 %, as Kubernetes\' HPA)' },
+          interval: duration('1s', 'how often the load is sampled (at least 100ms)'),
+          up: obj({
+            window: duration('5s', 'the signal must call for more for this long (every sample of it, taken at the current size) before the pool grows'),
+            step: { $ref: '#/definitions/step', default: '300%', description: 'most the pool grows by in one change: a number of units or a percentage of the current size (300% = up to 4x)' },
+          }, { default: {}, description: 'how fast the pool grows' }),
+          down: obj({
+            window: duration('60s', 'the signal must call for less for this long (the largest size it called for in the window is kept) before the pool shrinks'),
+            step: { $ref: '#/definitions/step', default: '100%', description: 'most the pool shrinks by in one change: a number of units or a percentage of the current size' },
+          }, { default: {}, description: 'how fast the pool shrinks' }),
+        }, { description: 'let the runtime choose the pool\'s size (size for an inline pool, threads or processes) from the load it sees, between min and max; absent = the size stays what the file or actorrt scale says (docs/autoscaling.md)' }),
         supervision: obj({
           strategy: { enum: ['one-for-one', 'one-for-all', 'stop', 'escalate'], default: 'one-for-one', description: 'after a crash: restart that actor, restart every actor of the pool, stop it, or escalate to the process' },
           maxRestarts: int(0, 3, 'restarts allowed within the window before escalating'),
@@ -253,6 +269,7 @@ const schema = {
     method: { enum: METHODS },
     duration: { type: ['number', 'string'], minimum: 0, pattern: '^\\d+(\\.\\d+)?\\s*(ms|s|m|h)$', description: 'milliseconds, or 250ms / 10s / 5m / 1h' },
     size: { type: ['integer', 'string'], minimum: 0, pattern: '^\\d+(\\.\\d+)?\\s*([bB]|[kK][bB]|[mM][bB]|[gG][bB])$', description: 'bytes, or 512kb / 1mb' },
+    step: { type: ['integer', 'string'], minimum: 1, pattern: '^\\d+(\\.\\d+)?%$', description: 'a number of units (2), or a percentage of the current size (50%)' },
   },
 };
 

@@ -181,12 +181,38 @@ export interface PoolConfig {
   readonly watchdog?: number;
   /** Isolated pools: resident bytes past which a process is replaced, new before old. */
   readonly maxRss?: number;
+  /** The runtime chooses the pool's size from its load (runtime/autoscale/); undefined = the size is the file's or `actorrt scale`'s. */
+  readonly autoscale?: AutoscaleConfig;
   readonly supervision: {
     readonly strategy: SupervisionStrategy;
     readonly maxRestarts: number;
     readonly within: number;
     readonly backoff: { readonly min: number; readonly max: number };
   };
+}
+
+/** A most-change-per-decision: a number of units, or a ratio of the current size (`50%` -> 0.5). */
+export type AutoscaleStep = { readonly units: number } | { readonly ratio: number };
+
+/**
+ * How a pool sizes itself. The unit it scales is the pool's own: actors per front worker for an
+ * inline pool (`size`), threads per front worker (`threads`), processes (`processes`).
+ */
+export interface AutoscaleConfig {
+  readonly min: number;
+  /** undefined = 64 for an inline pool, the usable CPUs for a thread or isolated pool (resolved by the primary). */
+  readonly max?: number;
+  /** inflight: requests queued or running per actor; utilization: share of time the actors handle a message (0-1). */
+  readonly signal: 'inflight' | 'utilization';
+  /** The signal's value per actor to hold. */
+  readonly target: number;
+  /** No change while the signal is within target x (1 +- tolerance). */
+  readonly tolerance: number;
+  /** Milliseconds between two samples of the load. */
+  readonly interval: number;
+  /** Windows in milliseconds. */
+  readonly up: { readonly window: number; readonly step: AutoscaleStep };
+  readonly down: { readonly window: number; readonly step: AutoscaleStep };
 }
 
 export interface RouteMatch {
