@@ -19,11 +19,18 @@ export class PendingReplies {
   private readonly pending = new Map<number, Pending>();
   private readonly deadlines = new Deadlines();
   private lastId = 0;
+  /** Requests that left `pending` (answered, failed or timed out) since the link opened. */
+  private done = 0;
   private idle: (() => void) | undefined;
 
   /** Requests sent and not yet answered. */
   get size(): number {
     return this.pending.size;
+  }
+
+  /** Requests answered, failed or timed out since the link opened. */
+  get finished(): number {
+    return this.done;
   }
 
   /** Why a request for `pool` with `timeout` cannot be sent (checked here, where ctx.ask's caller learns why; the peer would refuse the frame). */
@@ -64,6 +71,7 @@ export class PendingReplies {
     for (const [id, p] of this.pending) {
       this.deadlines.cancel(p.deadline);
       this.pending.delete(id);
+      this.done++;
       p.reject(err);
     }
     this.idle?.();
@@ -76,6 +84,7 @@ export class PendingReplies {
 
   private forget(id: number): void {
     this.pending.delete(id);
+    this.done++;
     if (this.pending.size === 0) this.idle?.();
   }
 }

@@ -1,5 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { parseScale } from '../../config/scale.js';
+import { parseScale, type ScaleOverride } from '../../config/scale.js';
+import type { Config } from '../../config/types.js';
+import { autoscaledUnit } from '../autoscale/policy.js';
 import { ActorrtError } from '../errors.js';
 import type { Command } from './command.js';
 import { findInstance, topologyFile } from './instance.js';
@@ -33,7 +35,7 @@ Options:
     const json = values['json'] === true;
     if (values['write'] !== true || dryRun) {
       const code = printOutcome(await instance.ask('scale', { overrides: overrides.map((o) => `${o.pool}.${o.key}=${o.value}`), dryRun }, RELOAD_WAIT), json);
-      if (code === 0 && !dryRun && !json) process.stdout.write('the topology file is unchanged: the next reload returns to it (use --write to keep the new sizes)\n');
+      if (code === 0 && !dryRun && !json) process.stdout.write('the topology file is unchanged: the next reload returns to it (use --write to keep the new sizes; autoscaled pools resume autoscaling from here)\n');
       return code;
     }
     const path = topologyFile(file);
@@ -43,6 +45,7 @@ Options:
     } catch (err) {
       throw new ActorrtError('ACTORRT_E_CONFIG_READ', `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
+    await refuseAutoscaled(path, overrides);
     // Write beside and rename over, so the watcher (and anyone reading) never sees half a file.
     const temp = `${path}.actorrt-scale`;
     const { editScale } = await import('../../config/scale-edit.js');
@@ -51,3 +54,25 @@ Options:
     return printOutcome(await instance.ask('reload', { dryRun: false }, RELOAD_WAIT), json);
   },
 };
+
+/**
+ * `--write` on the unit an autoscaled pool's scaler changes would only move its start size (a
+ * reload keeps the running size): refused, naming what to edit instead. A file that does not load
+ * is left to the reload, which reports it.
+ */
+async function refuseAutoscaled(path: string, overrides: readonly ScaleOverride[]): Promise<void> {
+  const { loadConfig } = await import('../../config/validate.js');
+  let config: Config;
+  try {
+    config = loadConfig(path);
+  } catch {
+    return;
+  }
+  for (const o of overrides) {
+    const unit = autoscaledUnit(config.pools[o.pool]);
+    if (unit === o.key) {
+      throw new ActorrtError('ACTORRT_E_USAGE', `pool "${o.pool}" autoscales its ${unit}: --write would only change the ${unit} it starts with`,
+        { hint: `change pools.${o.pool}.autoscale.min / max in ${path} to move its bounds, or scale without --write to pin it until the next reload` });
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import type { AutoscaleStatus } from '../autoscale/autoscaler.js';
 import type { BusStatus } from '../bus/invalidation-bus.js';
 import type { CacheStatus } from '../cache/stats.js';
 import { ActorrtError } from '../errors.js';
@@ -84,7 +85,17 @@ function describePool(p: PoolStatus): string {
   const why = p.down === undefined ? '' : `\n      down: ${p.down}`;
   const acted = SUPERVISION_EVENTS.filter((e) => p.supervision[e] > 0).map((e) => `${p.supervision[e]} ${e}`);
   const supervision = acted.length === 0 ? '' : `\n      supervision: ${acted.join(', ')}`;
-  return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${depth}${why}${supervision}`;
+  const scaling = p.autoscale === undefined ? '' : `\n      ${describeAutoscale(p.autoscale)}`;
+  return `  ${p.name.padEnd(16)} ${p.state.padEnd(8)} ${where}${depth}${why}${supervision}${scaling}`;
+}
+
+/** `autoscale: size 12 in 1..64, inflight 0.84 per actor (target 1), 420 req/s; last 8 -> 12 at ... (why); now: ...` */
+function describeAutoscale(a: AutoscaleStatus): string {
+  const unit = a.unit === 'size' ? 'actors per worker' : a.unit === 'threads' ? 'threads per worker' : 'processes';
+  const reading = a.value === undefined ? '' : `, ${a.signal} ${a.value} per actor (target ${a.target})${a.rate === undefined ? '' : `, ${a.rate} req/s`}`;
+  const last = a.last === undefined ? '' : `\n        last change: ${a.last.from} -> ${a.last.to} at ${a.last.at} (${a.last.reason})`;
+  const ceiling = a.ceiling === undefined ? '' : `, useful size measured: ${a.ceiling}`;
+  return `autoscale: ${a.current} ${unit} in ${a.min}..${a.max}${reading}${ceiling}; ${a.changes.up} up, ${a.changes.down} down\n        now: ${a.now}${last}`;
 }
 
 /** `; rss 48, 51 MiB` for processes that reported their memory. */

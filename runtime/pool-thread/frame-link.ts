@@ -40,6 +40,11 @@ export class FrameLink {
     return this.replies.size;
   }
 
+  /** Requests answered, failed or timed out since the link opened. */
+  get finished(): number {
+    return this.replies.finished;
+  }
+
   /** Send `req` to `pool` on the other side; rejects with a coded error on failure or timeout. */
   request(pool: string, req: ActorRequest, timeout: number, via: RequestTrace = req.trace): Promise<unknown> {
     const bad = PendingReplies.badTimeout(pool, timeout);

@@ -104,6 +104,16 @@ export class ThreadPool extends PoolBase<Thread> {
   }
 
   /** Actors taking requests. */
+  /** Requests answered by threads that have left the pool. */
+  private finishedBefore = 0;
+
+  /** Requests answered (replied, failed, timed out) since the pool started. */
+  get completed(): number {
+    let n = this.finishedBefore;
+    for (const t of this.members) n += t.link.finished;
+    return n;
+  }
+
   get actors(): number {
     let n = 0;
     for (const t of this.members) if (t.serving && !t.retiring) n += this.config.size;
@@ -284,9 +294,10 @@ export class ThreadPool extends PoolBase<Thread> {
   private exited(thread: Thread, code: number): void {
     const wasServing = thread.serving;
     thread.serving = false;
-    this.leave(thread);
+    const left = this.leave(thread);
     const reason = thread.reason ?? `it exited with code ${code}`;
     thread.link.failAll(new ActorrtError('ACTORRT_E_THREAD_LOST', `thread ${thread.index} of pool "${this.name}" was replaced before replying: ${reason}`));
+    if (left) this.finishedBefore += thread.link.finished;
     this.requestDone();
     if (!wasServing || thread.retiring || this.stopping) return;
     this.replaceLost(thread.index, reason);
@@ -338,7 +349,7 @@ export class ThreadPool extends PoolBase<Thread> {
     thread.post({ t: 'stop', timeout: Math.max(1, timeout) });
     await withDeadline(thread.exited, STOP_GRACE_MS + timeout);
     await thread.worker.terminate();
-    this.leave(thread);
+    if (this.leave(thread)) this.finishedBefore += thread.link.finished;
     this.requestDone();
   }
 }

@@ -153,6 +153,13 @@ export class InlinePool extends PoolBase<Cell> {
   }
 
   /** Actors taking new messages. */
+  /** Requests answered since the pool started. */
+  private answered = 0;
+
+  get completed(): number {
+    return this.answered;
+  }
+
   get actors(): number {
     let n = 0;
     for (const c of this.members) if (serving(c)) n++;
@@ -205,6 +212,7 @@ export class InlinePool extends PoolBase<Cell> {
   private release(envelope: Envelope): boolean {
     const at = envelope.cell;
     at.inflight--;
+    this.answered++;
     if (at.inflight === 0) at.idle?.();
     this.requestDone();
     if (envelope.settled) return false; // already answered 504; the late reply is dropped

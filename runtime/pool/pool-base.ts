@@ -58,6 +58,14 @@ export abstract class PoolBase<M extends Member> implements Pool {
   private cursor = 0;
   /** Set while stop() waits for the depth to reach 0. */
   private drained: (() => void) | undefined;
+  /**
+   * Time integrals of the depth and of the busy members since the pool started, in request-seconds
+   * and actor-seconds, sampled by `meter()` (the host calls it every few tens of milliseconds for
+   * autoscaled pools only): the autoscaler differences two readings into averages over its interval.
+   */
+  private inflightSeconds = 0;
+  private busySeconds = 0;
+  private meteredAt: number | undefined;
 
   constructor(public config: PoolConfig, private readonly takes: (member: M) => boolean) {
     this.name = config.name;
@@ -91,6 +99,21 @@ export abstract class PoolBase<M extends Member> implements Pool {
     let n = 0;
     for (const m of this.members) if (m.inflight > 0) n++;
     return n;
+  }
+
+  /** Add the depth and busy members since the last call, weighted by the time between calls (`now` in ms). */
+  meter(now: number): void {
+    if (this.meteredAt !== undefined) {
+      const dt = (now - this.meteredAt) / 1000;
+      this.inflightSeconds += this.depth * dt;
+      this.busySeconds += this.busy * dt;
+    }
+    this.meteredAt = now;
+  }
+
+  /** What `meter()` added up: request-seconds in flight and actor-seconds busy. */
+  get metered(): { readonly inflightSeconds: number; readonly busySeconds: number } {
+    return { inflightSeconds: this.inflightSeconds, busySeconds: this.busySeconds };
   }
 
   /** Apply new settings; the capacity per member applies to the next request. */

@@ -4,6 +4,8 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import { parseScale } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
+import { Autoscaler } from '../autoscale/autoscaler.js';
+import { autoscaledSizes } from '../autoscale/policy.js';
 import { resolveShutdownDelay } from '../../config/shutdown-delay.js';
 import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
@@ -47,7 +49,8 @@ const PARENT_CHECK_MS = 1000;
  * shutdown. It never handles a request. Resolves with the process exit code once the instance has stopped.
  */
 export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
-  const config = loadConfig(file);
+  // An autoscaled pool starts at the file's size clamped into its bounds.
+  const config = autoscaledSizes(loadConfig(file), undefined, usableCpus());
   const log = createLogger('primary');
   const workersOf = (c: Config): number => options.workers ?? (c.http.workers === 'auto' ? usableCpus() : c.http.workers);
   const pidPath = options.pidFile ?? PidFile.defaultPath(config.file);
@@ -87,6 +90,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     () => { void shutdown(1); });
   const { supervisor } = processes;
   const reloader = new Reloader(processes, config.file, workersOf, log);
+  const autoscaler = new Autoscaler(processes, reloader, log, usableCpus());
 
   const releaseFiles = (): void => {
     clearTimeout(leaveTimer);
@@ -134,6 +138,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   const shutdown = async (code: number, graceful = code === 0): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    autoscaler.stop();
     exitCode = code;
     // Read as the stop begins: a reload may have changed it, and `auto` looks at this process's environment.
     const delay = graceful ? resolveShutdownDelay(processes.config.http.shutdownDelay) : 0;
@@ -155,6 +160,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     signals++;
     if (signals > 1) {
       log.warn({ signal }, 'second signal: forcing exit');
+      autoscaler.stop();
       supervisor.killAll();
       releaseFiles();
       done(130);
@@ -205,6 +211,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     await startAll(processes, config);
   } catch (err) {
     stopping = true;
+    autoscaler.stop();
     supervisor.killAll();
     unhook();
     releaseFiles();
@@ -222,7 +229,11 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
       uptime: Math.round((Date.now() - startedAt) / 1000),
       workers: processes.workerStatus(loads),
       workerRestarts: processes.workerRestarts,
-      pools: processes.poolStatus(loads),
+      pools: processes.poolStatus(loads).map((p) => {
+        const pool = current.pools[p.name];
+        const autoscale = pool === undefined ? undefined : autoscaler.status(pool);
+        return autoscale === undefined ? p : { ...p, autoscale };
+      }),
       caches: processes.cacheStatus(loads),
       resources: reports.health.status(current),
       ...(reloader.last === undefined ? {} : { lastReload: reloader.last }),
@@ -331,6 +342,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   if (options.watch !== false) unwatch = watchTopology(config.file, () => { if (!stopping) void reloader.reload('file'); });
   pid.write();
   serving = true;
+  autoscaler.start();
   // Started by npx, npm start or a shell wrapper: when that process goes (a SIGTERM to it, docker
   // stop, a terminal closed), this one is re-parented; stop with it instead of serving orphaned.
   const parent = process.ppid;

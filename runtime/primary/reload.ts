@@ -1,5 +1,7 @@
 import { applyScale, type ScaleOverride } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
+import { autoscaledSizes, autoscaledUnit } from '../autoscale/policy.js';
+import { usableCpus } from './cpu-count.js';
 import { loadConfig } from '../../config/validate.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
 import { ActorrtError } from '../errors.js';
@@ -26,6 +28,11 @@ export class Reloader {
   onApplied: ((config: Config) => void) | undefined;
   /** Reloads and scales finished, by `<trigger> <result>` (applied, unchanged, refused), for metrics. */
   readonly tally = new Map<string, number>();
+  /**
+   * Autoscaled pools an `actorrt scale` pinned, with the size it set: the autoscaler leaves them
+   * alone until the next reload, which clears every pin.
+   */
+  readonly pinned = new Map<string, number>();
 
   constructor(private readonly processes: Processes, private readonly file: string, private readonly workersOf: (config: Config) => number,
     private readonly log: Logger) {}
@@ -39,7 +46,13 @@ export class Reloader {
       } catch (err) {
         return this.finish(trigger, dryRun, [], failure(err));
       }
-      return this.go(trigger, dryRun, { config, digests: actorDigests(config), workers: this.workersOf(config) }, { roll });
+      const kept = autoscaledSizes(config, this.processes.config, usableCpus());
+      const resumed = [...this.pinned].filter(([pool]) => autoscaledUnit(kept.pools[pool]) !== undefined)
+        .map(([pool, value]) => `pool ${pool}: autoscaling resumed from ${autoscaledUnit(kept.pools[pool])} ${value} (actorrt scale had pinned it)`);
+      const outcome = await this.go(trigger, dryRun, { config: kept, digests: actorDigests(kept), workers: this.workersOf(kept) }, { roll }, resumed);
+      // The file is in force again (or was refused, and the pins stay with the running topology).
+      if (outcome.ok && !dryRun) this.pinned.clear();
+      return outcome;
     });
   }
 
@@ -53,7 +66,34 @@ export class Reloader {
       } catch (err) {
         return this.finish('scale', dryRun, [], failure(err));
       }
-      return this.go('scale', dryRun, { ...current, config });
+      const pins = overrides.filter((o) => autoscaledUnit(current.config.pools[o.pool]) === o.key);
+      const notes = pins.map((o) => `pool ${o.pool}: autoscaling paused at ${o.key} ${o.value} until the next reload`);
+      const outcome = await this.go('scale', dryRun, { ...current, config }, {}, notes);
+      if (outcome.ok && !dryRun) for (const o of pins) this.pinned.set(o.pool, o.value);
+      return outcome;
+    });
+  }
+
+  /**
+   * The autoscaler's change of one pool's size (runtime/autoscale/): applied in turn with reloads,
+   * never interleaved with one, and only if the pool still has the size the decision was made at
+   * and no `actorrt scale` pinned it meanwhile (`superseded`: nothing changed). Logged by the
+   * autoscaler, one line per change; status keeps showing the last reload.
+   */
+  autoscale(pool: string, from: number, to: number): Promise<'applied' | 'superseded' | NonNullable<ReloadOutcome['error']>> {
+    return this.serialize(async () => {
+      const current = this.processes.deployed();
+      const config = current.config.pools[pool];
+      const unit = autoscaledUnit(config);
+      if (config === undefined || unit === undefined || this.pinned.has(pool) || config[unit] !== from) return 'superseded';
+      let next: Config;
+      try {
+        next = applyScale(current.config, [{ pool, key: unit, value: to }]);
+      } catch (err) {
+        return failure(err);
+      }
+      const outcome = await this.go('autoscale', false, { ...current, config: next });
+      return outcome.error ?? 'applied';
     });
   }
 
@@ -77,8 +117,9 @@ export class Reloader {
     return next;
   }
 
-  private async go(trigger: Trigger, dryRun: boolean, next: Deployed, options: PlanOptions = {}): Promise<ReloadOutcome> {
-    const planned = planReload(this.processes.deployed(), next, options);
+  private async go(trigger: Trigger, dryRun: boolean, next: Deployed, options: PlanOptions = {}, notes: readonly string[] = []): Promise<ReloadOutcome> {
+    const found = planReload(this.processes.deployed(), next, options);
+    const planned = notes.length === 0 ? found : { ...found, lines: [...found.lines, ...notes] };
     if (planned.refused.length > 0) {
       return this.finish(trigger, dryRun, planned.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: planned.refused.join('; ') });
     }
@@ -89,7 +130,7 @@ export class Reloader {
     const mismatch = await protocolMismatch(INSTALLED_VERSION_MODULE);
     if (mismatch !== undefined) return this.finish(trigger, dryRun, plan.lines, { code: 'ACTORRT_E_PROTOCOL_VERSION', message: mismatch });
     if (dryRun) return this.finish(trigger, dryRun, plan.lines, undefined);
-    this.log.info({ trigger, plan: plan.lines }, 'reload: applying');
+    if (trigger !== 'autoscale') this.log.info({ trigger, plan: plan.lines }, 'reload: applying');
     try {
       await applyPlan(this.processes, plan, next, this.log);
     } catch (err) {
@@ -107,8 +148,9 @@ export class Reloader {
     const result = error !== undefined ? 'refused' : outcome.applied ? 'applied' : 'unchanged';
     this.tally.set(`${trigger} ${result}`, (this.tally.get(`${trigger} ${result}`) ?? 0) + 1);
     // Nothing to change (an editor touching the file, a reload after the watcher already applied
-    // the save): status keeps showing the last reload that changed something or was refused.
-    if (outcome.ok && plan.length === 0) {
+    // the save): status keeps showing the last reload that changed something or was refused. An
+    // autoscaler's change is logged and shown by the autoscaler.
+    if (trigger === 'autoscale' || (outcome.ok && plan.length === 0)) {
       this.onApplied?.(this.processes.config); // nothing changed, but a listener that could not bind is tried again
       return outcome;
     }

@@ -87,6 +87,17 @@ export class Scraper {
       add('actorrt_pool_actor_stops_total', [p.name], s['actor-stop']);
       add('actorrt_pool_escalations_total', [p.name], s.escalation);
       add('actorrt_pool_give_ups_total', [p.name], s['give-up']);
+      const a = p.autoscale;
+      if (a !== undefined) {
+        add('actorrt_pool_autoscale_current', [p.name, a.unit], a.current);
+        add('actorrt_pool_autoscale_min', [p.name, a.unit], a.min);
+        add('actorrt_pool_autoscale_max', [p.name, a.unit], a.max);
+        if (a.value !== undefined) add('actorrt_pool_autoscale_signal', [p.name, a.signal], a.value);
+        add('actorrt_pool_autoscale_target', [p.name, a.signal], a.target);
+        add('actorrt_pool_autoscale_pinned', [p.name], a.pinned === undefined ? 0 : 1);
+        add('actorrt_pool_autoscale_changes_total', [p.name, 'up'], a.changes.up);
+        add('actorrt_pool_autoscale_changes_total', [p.name, 'down'], a.changes.down);
+      }
     }
     // Series of events that may never happen start at 0, so that increase() sees the first one
     // (a series that appears with its first count has no earlier sample to increase from).
@@ -122,7 +133,7 @@ export class Scraper {
 }
 
 const REPLACEMENT_REASONS = ['unresponsive', 'max_rss'] as const;
-const RELOAD_TRIGGERS: readonly ReloadOutcome['trigger'][] = ['file', 'signal', 'command', 'scale', 'recovery'];
+const RELOAD_TRIGGERS: readonly ReloadOutcome['trigger'][] = ['file', 'signal', 'command', 'scale', 'recovery', 'autoscale'];
 const RELOAD_RESULTS = ['applied', 'unchanged', 'refused'] as const;
 
 /** A child's `role` and `pool` labels: front workers have no pool. */

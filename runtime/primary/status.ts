@@ -1,3 +1,4 @@
+import type { AutoscaleStatus } from '../autoscale/autoscaler.js';
 import type { BusStatus } from '../bus/invalidation-bus.js';
 import type { CacheStatus } from '../cache/stats.js';
 import type { SupervisionCounts } from '../supervision/counters.js';
@@ -40,12 +41,14 @@ export interface PoolStatus {
   readonly down?: string;
   readonly lastError?: string;
   readonly supervision: SupervisionCounts;
+  /** Set when the pool autoscales: its bounds, signal, and what the scaler decided. */
+  readonly autoscale?: AutoscaleStatus;
 }
 
 /** The last reload or scale, applied or refused. */
 export interface ReloadOutcome {
   /** `recovery`: the runtime folder was removed under the instance and every process was replaced to bind its socket again. */
-  readonly trigger: 'file' | 'signal' | 'command' | 'scale' | 'recovery';
+  readonly trigger: 'file' | 'signal' | 'command' | 'scale' | 'recovery' | 'autoscale';
   /** ISO time it finished. */
   readonly at: string;
   readonly ok: boolean;

@@ -172,7 +172,10 @@ export function decodeMetrics(v: unknown, path: string): MetricsSnapshot {
 
 function decodeLoad(v: unknown, path: string): PoolLoad {
   const o = record(v, path);
-  return { pool: str(o, 'pool', path), actors: count(o, 'actors', path), depth: count(o, 'depth', path), busy: count(o, 'busy', path) };
+  return {
+    pool: str(o, 'pool', path), actors: count(o, 'actors', path), depth: count(o, 'depth', path), busy: count(o, 'busy', path),
+    completed: count(o, 'completed', path), inflightSeconds: nonNegative(o, 'inflightSeconds', path), busySeconds: nonNegative(o, 'busySeconds', path),
+  };
 }
 
 function decodeCacheStats(v: unknown, path: string): CacheStats {

@@ -54,6 +54,11 @@ export interface PoolLoad {
   readonly depth: number;
   /** Actors handling a message now (depth - busy wait in mailboxes). */
   readonly busy: number;
+  /** Requests answered here since the pool started in this process (a counter: it restarts with the pool). */
+  readonly completed: number;
+  /** Time integrals since then, sampled only for autoscaled pools (0 otherwise): request-seconds in flight, actor-seconds busy. */
+  readonly inflightSeconds: number;
+  readonly busySeconds: number;
 }
 
 /** What supervision did, as counted for `actorrt status` and metrics. */

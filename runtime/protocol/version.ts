@@ -15,4 +15,6 @@
 // front workers to leave their load balancers before a stop drains them (`leave`).
 // 7: front workers share a connection board (start's `boardSlot`, BOARD_FD) and rehome connections past
 // their share through the primary (`hand-off`, `adopt`, each carrying the connection's handle).
-export const PROTOCOL_VERSION = 7;
+// 8: pool loads carry counters for the autoscaler (`completed`, `inflightSeconds`, `busySeconds`); an
+// older child's stats replies would be refused for lacking them.
+export const PROTOCOL_VERSION = 8;

@@ -1,3 +1,4 @@
+import type { AutoscaleStatus } from '../autoscale/autoscaler.js';
 import type { InstanceStatus, ReloadOutcome } from '../primary/status.js';
 import type { FamilySample, MetricSample, Sample } from './sample.js';
 
@@ -32,6 +33,8 @@ export interface PoolRow {
   readonly queue: number | undefined;
   /** Actor and process restarts since the instance started. */
   readonly restarts: number | undefined;
+  /** Autoscaled pools: bounds, signal and the scaler's last word. */
+  readonly autoscale?: AutoscaleStatus;
   /** Why supervision gave it up. */
   readonly down: string | undefined;
 }
@@ -124,6 +127,7 @@ function poolRows(before: Sample | undefined, cur: Sample, requests: readonly In
       queue: sum('actorrt_pool_mailbox_messages', p.name),
       restarts: sum('actorrt_pool_restarts_total', p.name),
       down: p.down,
+      ...(p.autoscale === undefined ? {} : { autoscale: p.autoscale }),
     };
   });
   // Requests no pool served: proxy routes (labelled with their upstream) and the front actor's own answers (health, 404s).

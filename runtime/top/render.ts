@@ -123,7 +123,10 @@ function cacheTable(rows: readonly CacheRow[]): Line[] {
 }
 
 function poolNotes(rows: readonly PoolRow[]): Line[] {
-  return rows.flatMap((p) => (p.down === undefined ? [] : [note(`  ${p.name} is down: ${p.down}`)]));
+  return rows.flatMap((p) => [
+    ...(p.down === undefined ? [] : [note(`  ${p.name} is down: ${p.down}`)]),
+    ...(p.autoscale === undefined ? [] : [note(`  ${p.name} autoscale ${p.autoscale.unit} ${p.autoscale.current} in ${p.autoscale.min}..${p.autoscale.max}: ${p.autoscale.now}`)]),
+  ]);
 }
 
 function resourceNotes(s: InstanceStatus): Line[] {

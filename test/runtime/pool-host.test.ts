@@ -116,7 +116,7 @@ test('apply starts the local pools, ready when it resolves, and reaches the othe
   const { host, shape, socket } = await startHost(t);
   const retired = await host.apply(shape(API(2) + HELPER + FAR), { far: [socket('far')] }, {});
   assert.deepEqual(retired, []);
-  assert.deepEqual(host.loads(), [{ pool: 'api', actors: 2, depth: 0, busy: 0 }, { pool: 'helper', actors: 1, depth: 0, busy: 0 }]);
+  assert.deepEqual(host.loads(), [{ pool: 'api', actors: 2, depth: 0, busy: 0, completed: 0, inflightSeconds: 0, busySeconds: 0 }, { pool: 'helper', actors: 1, depth: 0, busy: 0, completed: 0, inflightSeconds: 0, busySeconds: 0 }]);
   assert.ok(host.local('api') !== undefined && host.local('helper') !== undefined);
   assert.equal(host.local('far'), undefined, 'a pool of other processes is not served from here');
   assert.ok(host.get('far') !== undefined, 'but it is reachable by name');
@@ -132,9 +132,9 @@ test('apply resizes a local pool in place, keeping its actors\' state; loads rep
   assert.deepEqual(await host.apply(shape(API(4, 'counter', '    timeout: 7s\n')), {}, {}), [], 'nothing to retire');
   assert.equal(host.get('api'), api, 'the same pool, grown');
   assert.equal(api?.config.timeout, 7000, 'new settings in force');
-  assert.deepEqual(host.loads(), [{ pool: 'api', actors: 4, depth: 0, busy: 0 }]);
+  assert.deepEqual(host.loads(), [{ pool: 'api', actors: 4, depth: 0, busy: 0, completed: 1, inflightSeconds: 0, busySeconds: 0 }], 'counters go on through a resize; integrals only for autoscaled pools');
   const holding = [bodyOf(api, { hold: true }), bodyOf(api, { hold: true })];
-  assert.deepEqual(host.loads(), [{ pool: 'api', actors: 4, depth: 2, busy: 2 }]);
+  assert.deepEqual(host.loads(), [{ pool: 'api', actors: 4, depth: 2, busy: 2, completed: 1, inflightSeconds: 0, busySeconds: 0 }]);
   await eventually('both requests reached an actor', () => held.length === 2);
   release();
   await Promise.all(holding);

@@ -107,7 +107,7 @@ const CHILD_SCHEMAS: Record<ChildMessage['type'], Schema> = {
   reply: obj({
     id: count, ok: bool,
     error: opt(obj({ code: str, message: str, hint: opt(str) }, { revive: true })),
-    loads: opt(listOf(obj({ pool: str, actors: count, depth: count, busy: count }))),
+    loads: opt(listOf(obj({ pool: str, actors: count, depth: count, busy: count, completed: count, inflightSeconds: nonneg, busySeconds: nonneg }))),
     caches: opt(obj({
       stores: listOf(obj({ name: str, kind: { s: { k: 'oneOf', vs: ['memory', 'redis'] } }, errors: count, available: bool, entries: opt(count), bytes: opt(count) })),
       routes: listOf(obj({ route: count, store: str, hits: count, misses: count, stale: count, bypass: count })),
@@ -248,7 +248,10 @@ const endpoints = fc.dictionary(key, texts, { maxKeys: 3, noNullPrototype: true 
 const down = fc.dictionary(key, text, { maxKeys: 3, noNullPrototype: true });
 const code = fc.constantFrom(...CODES);
 
-const load: fc.Arbitrary<PoolLoad> = fc.record({ pool: text, actors: nat, depth: nat, busy: nat });
+const load: fc.Arbitrary<PoolLoad> = fc.record({
+  pool: text, actors: nat, depth: nat, busy: nat, completed: nat,
+  inflightSeconds: fc.double({ min: 0, max: 1e12, noNaN: true }), busySeconds: fc.double({ min: 0, max: 1e12, noNaN: true }),
+});
 /** A valid snapshot: some child families of the catalog, each with series of the right shape. */
 const snapshot: fc.Arbitrary<MetricsSnapshot> = fc.subarray(FAMILIES.filter((f) => f.source === 'child'), { maxLength: 4 }).chain((families) => fc.record(
   Object.fromEntries(families.map((f) => [f.name, fc.array(fc.record({
@@ -331,7 +334,7 @@ const FULL_CHILD: readonly ChildMessage[] = [
   { type: 'supervision', pool: 'api', event: 'actor-restart', count: 2 },
   { type: 'resource', resource: 'db', available: false, error: 'ECONNREFUSED', originsOut: ['http://a:1'] },
   {
-    type: 'reply', id: 7, ok: false, error: { code: 'ACTORRT_E_CONFIG_INVALID', message: 'no', hint: 'fix it' }, loads: [{ pool: 'api', actors: 4, depth: 1, busy: 1 }],
+    type: 'reply', id: 7, ok: false, error: { code: 'ACTORRT_E_CONFIG_INVALID', message: 'no', hint: 'fix it' }, loads: [{ pool: 'api', actors: 4, depth: 1, busy: 1, completed: 12, inflightSeconds: 0.5, busySeconds: 0.25 }],
     caches: {
       stores: [{ name: 'mem', kind: 'memory', entries: 3, bytes: 300, errors: 0, available: true }],
       routes: [{ route: 0, store: 'mem', hits: 1, misses: 2, stale: 3, bypass: 4 }],
@@ -557,8 +560,8 @@ test('protocolOf reads the protocol of any first message, whatever else it carri
 test('a decoded message carries only the fields its type declares (extra fields from a newer peer are dropped)', { timeout: 10_000 }, () => {
   assert.deepStrictEqual(decodeChildMessage({ type: 'alive', rss: 1, cpu: 5 }), { type: 'alive', rss: 1 });
   assert.deepStrictEqual(decodePrimaryMessage({ type: 'stats', id: 4, extra: { a: 1 } }), { type: 'stats', id: 4 });
-  assert.deepStrictEqual(decodeChildMessage({ type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0, busy: 0, more: 1 }] }),
-    { type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0, busy: 0 }] });
+  assert.deepStrictEqual(decodeChildMessage({ type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0, busy: 0, completed: 0, inflightSeconds: 0, busySeconds: 0, more: 1 }] }),
+    { type: 'reply', id: 1, ok: true, loads: [{ pool: 'a', actors: 1, depth: 0, busy: 0, completed: 0, inflightSeconds: 0, busySeconds: 0 }] });
 });
 
 test('a map key "__proto__" (as JSON.parse produces it) is kept as an entry, never turned into the map\'s prototype',

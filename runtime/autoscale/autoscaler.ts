@@ -1,0 +1,244 @@
+import type { PoolConfig } from '../../config/types.js';
+import type { Logger } from '../logger.js';
+import type { Child } from '../primary/child.js';
+import { FRONT, type Processes, type ProcessStats } from '../primary/processes.js';
+import type { Reloader } from '../primary/reload.js';
+import { applied, decide, initialState, type Decision, type Policy, type Sample, type ScalerState } from './decide.js';
+import { memoryShort, readMemory, type MemoryReading } from './memory.js';
+import { policyOf, unitOf, type Unit } from './policy.js';
+
+/** An autoscaled pool as `actorrt status`, `top` and /metrics show it. */
+export interface AutoscaleStatus {
+  /** What the scaler changes: actors per front worker (`size`), threads per front worker, or processes. */
+  readonly unit: Unit;
+  readonly current: number;
+  readonly min: number;
+  readonly max: number;
+  readonly signal: Policy['signal'];
+  readonly target: number;
+  /** The signal per actor over the latest up window; absent until the first samples at this size. */
+  readonly value?: number;
+  /** Requests the pool finished per second over the same window. */
+  readonly rate?: number;
+  /** Set by `actorrt scale`: the size it pinned; the scaler waits for the next reload. */
+  readonly pinned?: number;
+  /** What the scaler thinks now (a hold's reason, or the change it is making). */
+  readonly now: string;
+  /** The last change it made. */
+  readonly last?: { readonly at: string; readonly from: number; readonly to: number; readonly reason: string };
+  /** The useful size it measured (growing past it added no throughput), while that holds. */
+  readonly ceiling?: number;
+  /** Changes made since start, by direction. */
+  readonly changes: { readonly up: number; readonly down: number };
+}
+
+interface Reading {
+  readonly pid: number | undefined;
+  readonly completed: number;
+  readonly inflightSeconds: number;
+  readonly busySeconds: number;
+}
+
+interface Tracked {
+  readonly policy: Policy;
+  /** The policy as JSON: a reload that changes it starts the pool's scaler afresh. */
+  readonly key: string;
+  readonly unit: Unit;
+  state: ScalerState;
+  samples: Sample[];
+  readings: Map<Child, Reading>;
+  sampledAt: number | undefined;
+  sizeAtSample: number;
+  decision: Decision | undefined;
+  last: AutoscaleStatus['last'];
+  readonly changes: { up: number; down: number };
+}
+
+/** How often the scaler looks for pools due a sample (each pool is sampled at its own interval). */
+const TICK_MS = 100;
+
+/**
+ * The primary's autoscaler: samples every autoscaled pool's load at its interval (one `stats`
+ * call to every process, answered from counters the pools keep: runtime/pool/pool-base.ts
+ * `meter`), asks the pure decision (./decide.ts) for a size, and carries changes out through the
+ * reload queue (`Reloader.autoscale`): never interleaved with a reload or a scale, new actors,
+ * threads and processes serving before old ones drain. A pool `actorrt scale` pinned is sampled
+ * but left alone until the next reload. One log line per change (`event: autoscale`).
+ */
+export class Autoscaler {
+  private readonly pools = new Map<string, Tracked>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private stopped = false;
+
+  constructor(private readonly processes: Processes, private readonly reloader: Reloader, private readonly log: Logger, private readonly cpus: number,
+    private readonly memory: () => MemoryReading = readMemory) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  /** No more samples nor changes (the instance is stopping); a change under way finishes. */
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** The pool's autoscaler as status shows it; undefined when the pool does not autoscale. */
+  status(pool: PoolConfig): AutoscaleStatus | undefined {
+    const policy = policyOf(pool, this.cpus);
+    if (policy === undefined) return undefined;
+    const unit = unitOf(pool);
+    const t = this.pools.get(pool.name);
+    const d = t?.key === JSON.stringify(policy) ? t.decision : undefined;
+    const pinned = this.reloader.pinned.get(pool.name);
+    const ceiling = t?.state.ceiling;
+    return {
+      unit, current: pool[unit] ?? policy.min, min: policy.min, max: policy.max, signal: policy.signal, target: policy.target,
+      ...(d?.signal === undefined ? {} : { value: round(d.signal) }),
+      ...(d?.rate === undefined ? {} : { rate: round(d.rate) }),
+      ...(pinned === undefined ? {} : { pinned }),
+      now: pinned !== undefined ? `pinned at ${pinned} by actorrt scale until the next reload` : d?.reason ?? 'waiting for the first samples',
+      ...(t?.last === undefined ? {} : { last: t.last }),
+      ...(ceiling === undefined ? {} : { ceiling: ceiling.size }),
+      changes: { up: t?.changes.up ?? 0, down: t?.changes.down ?? 0 },
+    };
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.tick().catch((err: unknown) => this.log.error({ err, code: 'ACTORRT_E_INTERNAL', event: 'autoscale-bug' }, 'autoscaler: a sample failed'))
+        .finally(() => this.schedule());
+    }, TICK_MS);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = Date.now();
+      const due = this.track(now).filter(([, t]) => t.sampledAt === undefined || now - t.sampledAt >= t.policy.interval - TICK_MS / 2);
+      if (due.length === 0) return;
+      const loads = await this.processes.loads(Math.min(1000, Math.max(...due.map(([, t]) => t.policy.interval))));
+      const at = Date.now();
+      const memory = this.memory();
+      for (const [pool, t] of due) {
+        if (this.stopped) return;
+        this.sample(pool, t, loads, at, memory);
+        await this.act(pool, t, at);
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Bring the tracked pools in line with the topology in force; returns the autoscaled ones. */
+  private track(now: number): Array<[PoolConfig, Tracked]> {
+    const config = this.processes.config;
+    const out: Array<[PoolConfig, Tracked]> = [];
+    for (const name of this.pools.keys()) if (config.pools[name]?.autoscale === undefined) this.pools.delete(name);
+    for (const pool of Object.values(config.pools)) {
+      const policy = policyOf(pool, this.cpus);
+      if (policy === undefined) continue;
+      const unit = unitOf(pool);
+      const size = pool[unit] ?? policy.min;
+      const key = JSON.stringify(policy);
+      let t = this.pools.get(pool.name);
+      if (t === undefined || t.key !== key || t.unit !== unit) {
+        t = { policy, key, unit, state: initialState(size, now), samples: [], readings: new Map(), sampledAt: undefined, sizeAtSample: size, decision: undefined,
+          last: t?.last, changes: t?.changes ?? { up: 0, down: 0 } };
+        this.pools.set(pool.name, t);
+      } else if (t.state.size !== size) {
+        // `actorrt scale` or a reload changed it: what was measured at the old size says nothing now.
+        t.state = initialState(size, now);
+        t.samples = [];
+      }
+      out.push([pool, t]);
+    }
+    return out;
+  }
+
+  /** Difference each process's counters with its previous reading; a sample counts only if every process running the pool answered twice, unchanged. */
+  private sample(pool: PoolConfig, t: Tracked, loads: ReadonlyMap<Child, ProcessStats>, at: number, memory: MemoryReading): void {
+    const config = this.processes.config;
+    const hosts = this.processes.supervisor.list(t.unit === 'processes' ? pool.name : FRONT).filter((c) => c.state === 'up');
+    const size = pool[t.unit] ?? t.policy.min;
+    const readings = new Map<Child, Reading>();
+    let complete = hosts.length > 0;
+    let actors = 0;
+    let completed = 0;
+    let inflight = 0;
+    let busy = 0;
+    for (const child of hosts) {
+      const load = loads.get(child)?.loads.find((l) => l.pool === pool.name);
+      if (load === undefined) {
+        complete = false;
+        continue;
+      }
+      const now: Reading = { pid: child.pid, completed: load.completed, inflightSeconds: load.inflightSeconds, busySeconds: load.busySeconds };
+      readings.set(child, now);
+      const before = t.readings.get(child);
+      // A process restarted, or its pool was replaced (new code): its counters started again.
+      if (before === undefined || before.pid !== now.pid || now.completed < before.completed || now.inflightSeconds < before.inflightSeconds) {
+        complete = false;
+        continue;
+      }
+      actors += load.actors;
+      completed += now.completed - before.completed;
+      inflight += now.inflightSeconds - before.inflightSeconds;
+      busy += now.busySeconds - before.busySeconds;
+    }
+    const since = t.sampledAt;
+    const sameSize = t.sizeAtSample === size;
+    t.readings = readings;
+    t.sampledAt = at;
+    t.sizeAtSample = size;
+    if (!complete || !sameSize || since === undefined || at <= since || actors === 0) return;
+    const span = at - since;
+    const short = memoryShort(memory, hosts.map((c) => ({
+      name: c.spec.name, rss: c.vitals.rss, bound: t.unit === 'processes' ? pool.maxRss : config.http.maxRss,
+    })));
+    t.samples.push({
+      at, span, size, actors, completed, inflight: (inflight * 1000) / span, busy: (busy * 1000) / span,
+      ...(short === undefined ? {} : { memoryShort: short }),
+    });
+    const keep = Math.max(t.policy.up.window, t.policy.down.window) + 2 * t.policy.interval;
+    while (t.samples.length > 0 && (t.samples[0]?.at ?? at) < at - keep) t.samples.shift();
+  }
+
+  private async act(pool: PoolConfig, t: Tracked, now: number): Promise<void> {
+    const d = decide(t.policy, t.samples, now, t.state);
+    t.decision = d;
+    if (d.size === t.state.size) {
+      t.state = d.state;
+      return;
+    }
+    if (this.reloader.pinned.has(pool.name) || (t.unit === 'processes' && this.processes.isDown(pool.name))) return;
+    const from = t.state.size;
+    const result = await this.reloader.autoscale(pool.name, from, d.size);
+    if (result === 'superseded') return; // a reload or scale changed the pool meanwhile: the next tick starts from what it did
+    const at = Date.now();
+    if (result !== 'applied') {
+      // Wait a window before trying again, instead of retrying a failing change every interval.
+      t.state = { ...t.state, since: at };
+      t.samples = [];
+      this.log.warn({ event: 'autoscale-failed', pool: pool.name, unit: t.unit, from, to: d.size, code: result.code, err: result.message },
+        `pool ${pool.name}: autoscaling ${t.unit} ${from} -> ${d.size} failed; the pool keeps ${from}`);
+      return;
+    }
+    t.state = applied(d, at);
+    t.samples = [];
+    t.changes[d.direction === 'up' ? 'up' : 'down']++;
+    t.last = { at: new Date(at).toISOString(), from, to: d.size, reason: d.reason };
+    this.log.info({
+      event: 'autoscale', pool: pool.name, unit: t.unit, from, to: d.size, direction: d.direction, signal: t.policy.signal,
+      ...(d.signal === undefined ? {} : { value: round(d.signal) }), ...(d.rate === undefined ? {} : { rate: round(d.rate) }), reason: d.reason,
+    }, `pool ${pool.name}: ${t.unit} ${from} -> ${d.size} (${d.reason})`);
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
