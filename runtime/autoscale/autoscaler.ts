@@ -50,6 +50,8 @@ interface Tracked {
   sampledAt: number | undefined;
   sizeAtSample: number;
   decision: Decision | undefined;
+  /** Set while a change is being applied (status says so: the topology shows the new size already). */
+  changing: string | undefined;
   last: AutoscaleStatus['last'];
   readonly changes: { up: number; down: number };
 }
@@ -98,7 +100,7 @@ export class Autoscaler {
       ...(d?.signal === undefined ? {} : { value: round(d.signal) }),
       ...(d?.rate === undefined ? {} : { rate: round(d.rate) }),
       ...(pinned === undefined ? {} : { pinned }),
-      now: pinned !== undefined ? `pinned at ${pinned} by actorrt scale until the next reload` : d?.reason ?? 'waiting for the first samples',
+      now: pinned !== undefined ? `pinned at ${pinned} by actorrt scale until the next reload` : t?.changing ?? d?.reason ?? 'waiting for the first samples',
       ...(t?.last === undefined ? {} : { last: t.last }),
       ...(ceiling === undefined ? {} : { ceiling: ceiling.size }),
       changes: { up: t?.changes.up ?? 0, down: t?.changes.down ?? 0 },
@@ -147,7 +149,7 @@ export class Autoscaler {
       const key = JSON.stringify(policy);
       let t = this.pools.get(pool.name);
       if (t === undefined || t.key !== key || t.unit !== unit) {
-        t = { policy, key, unit, state: initialState(size, now), samples: [], readings: new Map(), sampledAt: undefined, sizeAtSample: size, decision: undefined,
+        t = { policy, key, unit, state: initialState(size, now), samples: [], readings: new Map(), sampledAt: undefined, sizeAtSample: size, decision: undefined, changing: undefined,
           last: t?.last, changes: t?.changes ?? { up: 0, down: 0 } };
         this.pools.set(pool.name, t);
       } else if (t.state.size !== size) {
@@ -217,7 +219,8 @@ export class Autoscaler {
     }
     if (this.reloader.pinned.has(pool.name) || (t.unit === 'processes' && this.processes.isDown(pool.name))) return;
     const from = t.state.size;
-    const result = await this.reloader.autoscale(pool.name, from, d.size);
+    t.changing = `changing ${from} -> ${d.size}: ${d.reason}`;
+    const result = await this.reloader.autoscale(pool.name, from, d.size).finally(() => { t.changing = undefined; });
     if (result === 'superseded') return; // a reload or scale changed the pool meanwhile: the next tick starts from what it did
     const at = Date.now();
     if (result !== 'applied') {
