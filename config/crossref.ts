@@ -165,7 +165,7 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
     }
     const most = pool.processes !== undefined || pool.threads !== undefined ? 256 : 4096;
     if (a.max !== undefined && a.max > most) {
-      report([...at, 'max'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.max is ${a.max}; a ${pool.threads !== undefined ? 'thread' : 'isolated'} pool has at most ${most} ${pool.threads !== undefined ? 'threads' : 'processes'}`);
+      report([...at, 'max'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.max is ${a.max}; ${pool.threads !== undefined ? 'a thread' : 'an isolated'} pool has at most ${most} ${pool.threads !== undefined ? 'threads' : 'processes'}`);
     }
     for (const direction of ['up', 'down'] as const) {
       const step = a[direction].step;

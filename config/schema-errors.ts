@@ -167,7 +167,9 @@ function patternMessage(schemaPath: string, value: unknown, pattern: string, sho
   // URLs may carry a password (often from ${env:...}): say what is expected, never echo the value.
   const url = URL_SHAPES[pattern];
   if (url !== undefined) return fromEnv ? `${url}; got ${shown(value)}` : url;
-  return `must start with "/"; got ${shown(value)}`;
+  if (schemaPath.startsWith('#/definitions/step/')) return `must be a number of units (2) or a percentage of the current size (50%); got ${shown(value)}`;
+  if (pattern === '^/') return `must start with "/"; got ${shown(value)}`;
+  return `must match ${pattern}; got ${shown(value)}`;
 }
 
 function branchesOf(schema: unknown): Array<Record<string, unknown>> {

@@ -212,3 +212,23 @@ test('http.metricsPath may not take a route\'s path nor a health path; admin.met
       { code: 'ACTORRT_E_CONFIG_VALUE', line: 2, col: 19, message: /admin\.metrics must be a string like 127\.0\.0\.1:9464/, hint: /host:port/ });
   }
 });
+
+test('autoscale: defaults by pool kind; bounds, targets, steps and windows that cannot work are refused where they are written', () => {
+  const pool = (keys: string): string => `version: 1\npools:\n  api:\n    actor: ./actors/api.ts\n${keys}routes:\n  - match: { path: /x }\n    pool: api\n`;
+  assert.deepEqual(load(pool('    autoscale: {}\n')).pools['api']?.autoscale, {
+    min: 1, signal: 'inflight', target: 1, tolerance: 0.1, interval: 1000,
+    up: { window: 5000, step: { ratio: 3 } }, down: { window: 60_000, step: { ratio: 1 } },
+  });
+  const threads = load(pool('    threads: 1\n    autoscale: { max: 4, up: { step: 1 }, down: { step: 50% } }\n')).pools['api']?.autoscale;
+  assert.deepEqual([threads?.signal, threads?.target, threads?.max, threads?.up.step, threads?.down.step], ['utilization', 0.7, 4, { units: 1 }, { ratio: 0.5 }]);
+  assert.equal(load(pool('    processes: 1\n    autoscale: { signal: inflight }\n')).pools['api']?.autoscale?.target, 1);
+  assertIssue(pool('    autoscale: { min: 4, max: 2 }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 23, message: /autoscale\.min \(4\) is larger than max \(2\)/, hint: /lower min or raise max/ });
+  assertIssue(pool('    threads: 1\n    autoscale: { target: 70 }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 26, message: /utilization is a share of time from 0 to 1/, hint: /0\.7 for 70 %/ });
+  assertIssue(pool('    processes: 1\n    autoscale: { max: 300 }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 23, message: /an isolated pool has at most 256 processes/ });
+  assertIssue(pool('    autoscale: { up: { step: 0% } }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 30, message: /up\.step is 0%: the pool could never grow/ });
+  assertIssue(pool('    autoscale: { interval: 2s, down: { window: 1s } }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 48, message: /down\.window is shorter than the sampling interval/ });
+  assertIssue(pool('    autoscale: { interval: 10ms }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 28, message: /interval is below 100ms/ });
+  assertIssue(pool('    autoscale: { up: { step: 2x } }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 30, message: /up\.step must be a number of units \(2\) or a percentage of the current size \(50%\); got "2x"/ });
+  assertIssue(pool('    autoscale: { signal: latency }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 26, message: /must be one of inflight, utilization/ });
+  assertIssue(pool('    autoscale: { mni: 2 }\n'), { code: 'ACTORRT_E_CONFIG_UNKNOWN_KEY', line: 5, col: 18, hint: /min/ });
+});
