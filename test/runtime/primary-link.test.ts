@@ -162,10 +162,10 @@ test('malformed messages are dropped (logged with ACTORRT_E_BAD_MESSAGE) and the
   ];
   for (const raw of malformed) child.send(raw);
   child.send({ type: 'stats', id: 7 });
-  assert.deepStrictEqual(await child.replyTo(7), { type: 'reply', id: 7, ok: true, loads: [{ pool: 'echo', actors: 2, depth: 1, busy: 1 }], caches: { stores: [], routes: [] } });
+  assert.deepStrictEqual(await child.replyTo(7), { type: 'reply', id: 7, ok: true, loads: [{ pool: 'echo', actors: 2, depth: 1, busy: 1, completed: 5, inflightSeconds: 0.5, busySeconds: 0.5 }], caches: { stores: [], routes: [] } });
   child.send({ type: 'stats', id: 8, metrics: true });
   assert.deepStrictEqual(await child.replyTo(8), {
-    type: 'reply', id: 8, ok: true, loads: [{ pool: 'echo', actors: 2, depth: 1, busy: 1 }], caches: { stores: [], routes: [] },
+    type: 'reply', id: 8, ok: true, loads: [{ pool: 'echo', actors: 2, depth: 1, busy: 1, completed: 5, inflightSeconds: 0.5, busySeconds: 0.5 }], caches: { stores: [], routes: [] },
     metrics: { actorrt_pool_requests_in_flight: [{ labels: ['echo'], value: 1 }] },
   }, 'a scrape gets the counts with the same loads');
   await eventually('every malformed message is logged', () => child.logs.filter((l) => l.code === 'ACTORRT_E_BAD_MESSAGE').length === malformed.length);
