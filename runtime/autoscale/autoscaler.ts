@@ -58,6 +58,8 @@ interface Tracked {
 
 /** How often the scaler looks for pools due a sample (each pool is sampled at its own interval). */
 const TICK_MS = 100;
+/** How often it looks for autoscaled pools when the topology has none (a reload may add one). */
+const IDLE_TICK_MS = 1000;
 
 /**
  * The primary's autoscaler: samples every autoscaled pool's load at its interval (one `stats`
@@ -112,7 +114,7 @@ export class Autoscaler {
     this.timer = setTimeout(() => {
       void this.tick().catch((err: unknown) => this.log.error({ err, code: 'ACTORRT_E_INTERNAL', event: 'autoscale-bug' }, 'autoscaler: a sample failed'))
         .finally(() => this.schedule());
-    }, TICK_MS);
+    }, this.pools.size === 0 ? IDLE_TICK_MS : TICK_MS);
     this.timer.unref();
   }
 
