@@ -123,7 +123,8 @@ export class Reloader {
     if (planned.refused.length > 0) {
       return this.finish(trigger, dryRun, planned.lines, { code: 'ACTORRT_E_RELOAD_REFUSED', message: planned.refused.join('; ') });
     }
-    const plan = withRevivals(planned, next.config, (pool) => this.processes.isDown(pool));
+    // Bringing back a pool supervision gave up is an operator's call (a reload), never a side effect of the autoscaler's change of another pool.
+    const plan = trigger === 'autoscale' ? planned : withRevivals(planned, next.config, (pool) => this.processes.isDown(pool));
     if (plan.empty) return this.finish(trigger, dryRun, plan.lines, undefined);
     // New processes are forked from the install on disk, which an upgrade may have changed under
     // this primary: say so before anything is replaced, rather than have each new child refused.
