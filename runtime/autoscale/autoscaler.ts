@@ -151,11 +151,16 @@ export class Autoscaler {
       const key = JSON.stringify(policy);
       let t = this.pools.get(pool.name);
       if (t === undefined || t.key !== key || t.unit !== unit) {
+        // New bounds or signal: measured afresh. Another unit (the pool moved between inline,
+        // threads and processes): its history counted something else, and is dropped.
+        const kept = t !== undefined && t.unit === unit;
         t = { policy, key, unit, state: initialState(size, now), samples: [], readings: new Map(), sampledAt: undefined, sizeAtSample: size, decision: undefined, changing: undefined,
-          last: t?.last, changes: t?.changes ?? { up: 0, down: 0 } };
+          last: kept ? t?.last : undefined, changes: kept ? t?.changes ?? { up: 0, down: 0 } : { up: 0, down: 0 } };
         this.pools.set(pool.name, t);
       } else if (t.state.size !== size) {
         // `actorrt scale` or a reload changed it: what was measured at the old size says nothing now.
+        const pinned = this.reloader.pinned.get(pool.name);
+        t.last = { at: new Date(now).toISOString(), from: t.state.size, to: size, reason: pinned === size ? 'pinned by actorrt scale' : 'set by a reload (new bounds) or actorrt scale' };
         t.state = initialState(size, now);
         t.samples = [];
       }

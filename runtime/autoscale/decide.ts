@@ -113,13 +113,17 @@ export function decide(policy: Policy, samples: readonly Sample[], now: number, 
       // The last growth brought the signal back: it paid.
       state = withoutGrowth(state);
     } else {
-      const wanted = Math.ceil(least);
+      // The whole window decides whether to grow; its recent half how much: the sample that
+      // straddles a load step is partly from before it and would take two changes to reach the size.
+      const recent = Math.min(...windowOf(usable, now, policy.up.window / 2).map(want));
+      const wanted = Math.ceil(Math.max(least, recent));
       if (current >= policy.max) return hold(`${said} calls for ${wanted}; at max (${policy.max})`, reading, state);
       const short = upWindow[upWindow.length - 1]?.memoryShort;
       if (short !== undefined) return hold(`${said} calls for ${wanted}; growth waits: ${short}`, reading, state);
       const ceiling = state.ceiling;
       if (ceiling !== undefined && now - ceiling.at < CEILING_HOLD_MS && ceiling.size <= current) {
-        return hold(`${said} calls for ${wanted}; holding at the useful size ${ceiling.size} (at ${ceiling.above}, throughput ${round(ceiling.aboveRate)} req/s against ${round(ceiling.rate)})`, reading, state);
+        const retry = Math.ceil((CEILING_HOLD_MS - (now - ceiling.at)) / 60_000);
+        return hold(`${said} calls for ${wanted}; holding at the useful size ${ceiling.size} (at ${ceiling.above}, throughput ${round(ceiling.aboveRate)} req/s against ${round(ceiling.rate)}); tries growing again in ${retry} min`, reading, state);
       }
       const grew = state.grew;
       if (grew !== undefined && !paid(grew, current, rate)) {
@@ -133,7 +137,7 @@ export function decide(policy: Policy, samples: readonly Sample[], now: number, 
       const bounds = to < wanted ? (to === policy.max ? `, max ${policy.max}` : `, step ${stepText(policy.up.step)}`) : '';
       return {
         size: to, direction: 'up', ...reading,
-        reason: `${said} over ${seconds(policy.up.window)} calls for ${wanted}${bounds}`,
+        reason: `${policy.signal} at least ${round((wanted * policy.target) / current)} per actor over ${seconds(policy.up.window / 2)} (target ${policy.target}, above it for ${seconds(policy.up.window)}) calls for ${wanted}${bounds}`,
         state: { size: current, since: state.since, grew: { from: current, rate }, ...(state.ceiling === undefined ? {} : { ceiling: state.ceiling }) },
       };
     }
@@ -141,15 +145,17 @@ export function decide(policy: Policy, samples: readonly Sample[], now: number, 
 
   if (covers(usable, now, policy.down.window, policy.interval)) {
     const downWindow = windowOf(usable, now, policy.down.window);
-    const most = Math.max(...downWindow.map(want));
-    if (most < current * (1 - policy.tolerance)) {
+    const highest = Math.max(...downWindow.map(want));
+    if (highest < current * (1 - policy.tolerance)) {
+      // As for growth: the whole window decides whether, its recent half how far.
+      const most = Math.max(...windowOf(usable, now, policy.down.window / 2).map(want));
       const wanted = Math.max(policy.min, Math.ceil(most));
       const to = Math.max(wanted, shrunk(current, policy.down.step));
       if (to < current) {
         const bounds = wanted === policy.min && Math.ceil(most) < policy.min ? `, min ${policy.min}` : to > wanted ? `, step ${stepText(policy.down.step)}` : '';
         return {
           size: to, direction: 'down', ...reading,
-          reason: `${policy.signal} at most ${round((most * policy.target) / current)} per actor over ${seconds(policy.down.window)} (target ${policy.target}) calls for ${Math.ceil(most)}${bounds}`,
+          reason: `${policy.signal} at most ${round((most * policy.target) / current)} per actor over ${seconds(policy.down.window / 2)} (target ${policy.target}, below it for ${seconds(policy.down.window)}) calls for ${Math.ceil(most)}${bounds}`,
           state: withoutGrowth(state),
         };
       }
@@ -222,7 +228,7 @@ function stepText(step: AutoscaleStep): string {
 }
 
 function seconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms)}ms`;
 }
 
 function round(n: number): number {

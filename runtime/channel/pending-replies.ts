@@ -21,6 +21,9 @@ export class PendingReplies {
   private lastId = 0;
   /** Requests that left `pending` (answered, failed or timed out) since the link opened. */
   private done = 0;
+
+  /** `changed(delta, size)` hears every change of the requests in flight (a thread pool integrates its load from it). */
+  constructor(private readonly changed?: (delta: number, size: number) => void) {}
   private idle: (() => void) | undefined;
 
   /** Requests sent and not yet answered. */
@@ -52,6 +55,7 @@ export class PendingReplies {
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
       });
       this.pending.set(id, { resolve, reject, deadline });
+      this.changed?.(1, this.pending.size);
     });
   }
 
@@ -68,12 +72,14 @@ export class PendingReplies {
 
   /** Fail every request in flight with `err` (the other side is gone; never retried: it may have run them). */
   failAll(err: ActorrtError): void {
+    const failed = this.pending.size;
     for (const [id, p] of this.pending) {
       this.deadlines.cancel(p.deadline);
       this.pending.delete(id);
       this.done++;
       p.reject(err);
     }
+    if (failed > 0) this.changed?.(-failed, 0);
     this.idle?.();
   }
 
@@ -85,6 +91,7 @@ export class PendingReplies {
   private forget(id: number): void {
     this.pending.delete(id);
     this.done++;
+    this.changed?.(-1, this.pending.size);
     if (this.pending.size === 0) this.idle?.();
   }
 }

@@ -28,12 +28,15 @@ export type PostBatch = (batch: Batch, transfer: ArrayBuffer[]) => void;
  * hop's price when every request is posted alone.
  */
 export class FrameLink {
-  private readonly replies = new PendingReplies();
+  private readonly replies: PendingReplies;
   private queue: Array<string | readonly [string, ArrayBuffer]> = [];
   private transfer: ArrayBuffer[] = [];
   private flushing = false;
 
-  constructor(private readonly post: PostBatch, private readonly pools: PoolLookup, private readonly log: Logger) {}
+  /** `changed` hears every change of the requests this side has in flight (see PendingReplies). */
+  constructor(private readonly post: PostBatch, private readonly pools: PoolLookup, private readonly log: Logger, changed?: (delta: number, size: number) => void) {
+    this.replies = new PendingReplies(changed);
+  }
 
   /** Requests sent and not yet answered. */
   get inflight(): number {

@@ -37,8 +37,8 @@ class Thread {
   lastPong = Date.now();
   readonly exited: Promise<number>;
 
-  constructor(readonly index: number, readonly worker: Worker, pools: PoolLookup, log: Logger) {
-    this.link = new FrameLink((batch, transfer) => worker.postMessage(batch, transfer), pools, log);
+  constructor(readonly index: number, readonly worker: Worker, pools: PoolLookup, log: Logger, changed: (delta: number, size: number) => void) {
+    this.link = new FrameLink((batch, transfer) => worker.postMessage(batch, transfer), pools, log, changed);
     this.exited = new Promise((resolve) => worker.once('exit', resolve));
   }
 
@@ -186,7 +186,11 @@ export class ThreadPool extends PoolBase<Thread> {
     const workerData: ThreadData = { config: this.topology, pool: this.name, index };
     const heap = this.config.maxHeap;
     const worker = new Worker(ENTRY, { workerData, ...(heap === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: Math.max(1, Math.round(heap / 1048576)) } }) });
-    const thread = new Thread(index, worker, this.deps.pools, this.deps.log);
+    const thread = new Thread(index, worker, this.deps.pools, this.deps.log, (delta, size) => {
+      // Busy actors on a thread: one per request in flight, up to its `size` actors.
+      const per = this.config.size;
+      this.loadChanged(delta, Math.min(size, per) - Math.min(size - delta, per));
+    });
     this.starting++;
     let late: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {

@@ -195,6 +195,7 @@ export class InlinePool extends PoolBase<Cell> {
     const cell = this.admit();
     if (cell instanceof ActorrtError) return Promise.reject(cell);
     cell.inflight++;
+    this.loadChanged(1, cell.inflight === 1 ? 1 : 0);
     return new Promise((resolve, reject) => {
       const envelope: Envelope = { req, cell, settled: false, resolve, reject, deadline: undefined };
       envelope.deadline = this.deadlines.add(timeout, () => this.expire(envelope, timeout));
@@ -213,6 +214,7 @@ export class InlinePool extends PoolBase<Cell> {
     const at = envelope.cell;
     at.inflight--;
     this.answered++;
+    this.loadChanged(-1, at.inflight === 0 ? -1 : 0);
     if (at.inflight === 0) at.idle?.();
     this.requestDone();
     if (envelope.settled) return false; // already answered 504; the late reply is dropped

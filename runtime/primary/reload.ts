@@ -1,6 +1,6 @@
 import { applyScale, type ScaleOverride } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
-import { autoscaledSizes, autoscaledUnit } from '../autoscale/policy.js';
+import { autoscaledSizes, autoscaledUnit, policyOf } from '../autoscale/policy.js';
 import { usableCpus } from './cpu-count.js';
 import { loadConfig } from '../../config/validate.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
@@ -67,7 +67,12 @@ export class Reloader {
         return this.finish('scale', dryRun, [], failure(err));
       }
       const pins = overrides.filter((o) => autoscaledUnit(current.config.pools[o.pool]) === o.key);
-      const notes = pins.map((o) => `pool ${o.pool}: autoscaling paused at ${o.key} ${o.value} until the next reload`);
+      const notes = pins.map((o) => {
+        const pool = current.config.pools[o.pool];
+        const policy = pool === undefined ? undefined : policyOf(pool, usableCpus());
+        const outside = policy !== undefined && (o.value < policy.min || o.value > policy.max) ? ` (outside its bounds ${policy.min}..${policy.max}: the reload clamps it into them)` : '';
+        return `pool ${o.pool}: autoscaling paused at ${o.key} ${o.value} until the next reload${outside}`;
+      });
       const outcome = await this.go('scale', dryRun, { ...current, config }, {}, notes);
       if (outcome.ok && !dryRun) for (const o of pins) this.pinned.set(o.pool, o.value);
       return outcome;
