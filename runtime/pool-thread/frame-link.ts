@@ -43,9 +43,9 @@ export class FrameLink {
     return this.replies.size;
   }
 
-  /** Requests answered, failed or timed out since the link opened. */
-  get finished(): number {
-    return this.replies.finished;
+  /** Requests replied to with a value in time since the link opened. */
+  get replied(): number {
+    return this.replies.replied;
   }
 
   /** Send `req` to `pool` on the other side; rejects with a coded error on failure or timeout. */

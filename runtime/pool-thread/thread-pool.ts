@@ -107,10 +107,10 @@ export class ThreadPool extends PoolBase<Thread> {
   /** Requests answered by threads that have left the pool. */
   private finishedBefore = 0;
 
-  /** Requests answered (replied, failed, timed out) since the pool started. */
+  /** Requests replied to in time since the pool started (errors and timeouts are not throughput). */
   get completed(): number {
     let n = this.finishedBefore;
-    for (const t of this.members) n += t.link.finished;
+    for (const t of this.members) n += t.link.replied;
     return n;
   }
 
@@ -301,7 +301,7 @@ export class ThreadPool extends PoolBase<Thread> {
     const left = this.leave(thread);
     const reason = thread.reason ?? `it exited with code ${code}`;
     thread.link.failAll(new ActorrtError('ACTORRT_E_THREAD_LOST', `thread ${thread.index} of pool "${this.name}" was replaced before replying: ${reason}`));
-    if (left) this.finishedBefore += thread.link.finished;
+    if (left) this.finishedBefore += thread.link.replied;
     this.requestDone();
     if (!wasServing || thread.retiring || this.stopping) return;
     this.replaceLost(thread.index, reason);
@@ -353,7 +353,7 @@ export class ThreadPool extends PoolBase<Thread> {
     thread.post({ t: 'stop', timeout: Math.max(1, timeout) });
     await withDeadline(thread.exited, STOP_GRACE_MS + timeout);
     await thread.worker.terminate();
-    if (this.leave(thread)) this.finishedBefore += thread.link.finished;
+    if (this.leave(thread)) this.finishedBefore += thread.link.replied;
     this.requestDone();
   }
 }

@@ -48,7 +48,11 @@ export class Reloader {
       }
       const kept = autoscaledSizes(config, this.processes.config, usableCpus());
       const resumed = [...this.pinned].filter(([pool]) => autoscaledUnit(kept.pools[pool]) !== undefined)
-        .map(([pool, value]) => `pool ${pool}: autoscaling resumed from ${autoscaledUnit(kept.pools[pool])} ${value} (actorrt scale had pinned it)`);
+        .map(([pool, value]) => {
+          const unit = autoscaledUnit(kept.pools[pool]) ?? 'size';
+          const now = kept.pools[pool]?.[unit];
+          return `pool ${pool}: autoscaling resumed from ${unit} ${now ?? value} (actorrt scale had pinned it at ${value}${now !== value ? ', clamped into the bounds' : ''})`;
+        });
       const outcome = await this.go(trigger, dryRun, { config: kept, digests: actorDigests(kept), workers: this.workersOf(kept) }, { roll }, resumed);
       // The file is in force again (or was refused, and the pins stay with the running topology).
       if (outcome.ok && !dryRun) this.pinned.clear();

@@ -92,7 +92,7 @@ test('actorrt scale pins an autoscaled pool until the next reload; --write is re
   writeFileSync(file, readFileSync(file, 'utf8').replace('max: 8', 'max: 3'));
   const reload = await runCli(['reload', '--pid-file', app.pidFile]);
   assert.equal(reload.code, 0, reload.stderr);
-  assert.match(reload.stdout, /pool io: autoscaling resumed from size 5/);
+  assert.match(reload.stdout, /pool io: autoscaling resumed from size 3 \(actorrt scale had pinned it at 5, clamped into the bounds\)/);
   s = await statusOf(app);
   assert.deepEqual([scaleOf(s).current, scaleOf(s).max, scaleOf(s).pinned], [3, 3, undefined]);
   await until(app, 'autoscaling again: idle, back to min', (x) => scaleOf(x).current === 1, 30_000);
@@ -129,5 +129,30 @@ test('a synchronous CPU-bound actor in a pool process counts as busy (its work r
   const busy = await until(app, 'the utilization reads the actor busy', (s) => (scaleOf(s).value ?? 0) > 0.5, 30_000);
   assert.equal(scaleOf(busy).signal, 'utilization');
   await noFailedRequest(load);
+  assert.equal(await app.stop(), 0);
+});
+
+test('in front of a hung dependency (every request times out) the pool does not grow to max: one growth that pays nothing, then back', { timeout: 90_000 }, async (t) => {
+  const file = writeProject(`version: 1
+http: { workers: 2, shutdownTimeout: 5s }
+admin: { metrics: false }
+pools:
+  io:
+    actor: ./actors/io.mjs
+    size: 2
+    timeout: 200ms
+    autoscale: { min: 1, max: 32, interval: 250ms, up: { window: 1s }, down: { window: 60s } }
+routes:
+  - match: { path: /io }
+    pool: io
+`, { 'actors/io.mjs': 'export default { async receive() { await new Promise((r) => setTimeout(r, 3000)); return {}; } };\n' });
+  const app = await startInstance(file, ['--no-watch'], t);
+  const load = steadyLoad(app.url, ['/io'], 16, t);
+  const back = await until(app, 'a growth, then back to where it was', (s) => scaleOf(s).changes.down >= 1, 45_000);
+  assert.equal(scaleOf(back).current, 2);
+  assert.match(scaleOf(back).last?.reason ?? '', /throughput did not grow from 2 to \d+ \(0 -> 0 req\/s\): back to 2/);
+  const stopped = await load.stop();
+  assert.equal(stopped.failed, stopped.total, 'every request timed out: the dependency hangs');
+  assert.equal(scaleOf(await statusOf(app)).changes.up, 1, 'grown once, never again');
   assert.equal(await app.stop(), 0);
 });
