@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { autoscaleScenario } from './autoscale.js';
 import { busAlternativesScenario } from './bus-alternatives.js';
 import { cacheScenario } from './cache.js';
 import { connectionSpreadScenario } from './connection-spread.js';
@@ -18,7 +19,7 @@ import { traceScenario } from './trace.js';
 
 /**
  * `npm run bench`: every scenario side by side with its baseline in one run; medians of 3.
- * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|threads|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives|connection-spread|cold-start picks one.
+ * BENCH_SECONDS / BENCH_ROUNDS shorten or lengthen the runs; BENCH_ONLY=validate|codec|inline|isolated|threads|isolation|sqlite|proxy|reload|cache|slowloris|metrics|trace|profile|scale-out|bus-alternatives|connection-spread|cold-start|autoscale picks one.
  * A full run writes its output into docs/benchmarks.md (between the bench:report markers).
  */
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
@@ -54,6 +55,7 @@ const SCENARIOS: Readonly<Record<string, () => Promise<void> | void>> = {
   'bus-alternatives': () => busAlternativesScenario(rounds),
   'connection-spread': () => connectionSpreadScenario(workers, rounds, seconds),
   'cold-start': () => coldStartScenario(rounds),
+  autoscale: () => autoscaleScenario(),
 };
 
 if (only !== undefined && !(only in SCENARIOS)) {
