@@ -164,8 +164,11 @@ export function crossReferenceIssues(config: Config, doc: LoadedDocument): Confi
         'every sample asks every process for its load; 1s is the default');
     }
     const most = pool.processes !== undefined || pool.threads !== undefined ? 256 : 4096;
-    if (a.max !== undefined && a.max > most) {
-      report([...at, 'max'], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.max is ${a.max}; ${pool.threads !== undefined ? 'a thread' : 'an isolated'} pool has at most ${most} ${pool.threads !== undefined ? 'threads' : 'processes'}`);
+    for (const key of ['min', 'max'] as const) {
+      const v = a[key];
+      if (v !== undefined && v > most) {
+        report([...at, key], 'ACTORRT_E_CONFIG_VALUE', `pools.${name}.autoscale.${key} is ${v}; ${pool.threads !== undefined ? 'a thread' : 'an isolated'} pool has at most ${most} ${pool.threads !== undefined ? 'threads' : 'processes'}`);
+      }
     }
     for (const direction of ['up', 'down'] as const) {
       const step = a[direction].step;

@@ -38,7 +38,7 @@ export function applyScale(config: Config, overrides: readonly ScaleOverride[]):
     }
     if (o.key === 'processes' && pool.processes === undefined) {
       throw new ActorrtError('ACTORRT_E_CONFIG_VALUE', `pool "${o.pool}" runs inside the front workers; it has no processes to scale`,
-        { hint: `scale its actors with ${o.pool}=<size>, or give it processes: in the topology file and reload` });
+        { hint: pool.threads === undefined ? `scale its actors with ${o.pool}=<size>, or give it processes: in the topology file and reload` : `scale its threads with ${o.pool}.threads=<n>, its actors per thread with ${o.pool}=<size>` });
     }
     if (o.key === 'threads' && pool.threads === undefined) {
       throw new ActorrtError('ACTORRT_E_CONFIG_VALUE', `pool "${o.pool}" does not run in threads; it has no threads to scale`,

@@ -52,9 +52,23 @@ interface Tracked {
   decision: Decision | undefined;
   /** Set while a change is being applied (status says so: the topology shows the new size already). */
   changing: string | undefined;
+  /** The last change failed: how often in a row, why, and when it may be tried again. */
+  failing?: { count: number; retryAt: number; error: string; from: number; to: number } | undefined;
+  /** The last process that did not answer a sample in time, while samples are incomplete. */
+  unanswered?: string | undefined;
+  /** When the last complete sample was taken. */
+  completeAt?: number | undefined;
   last: AutoscaleStatus['last'];
   readonly changes: { up: number; down: number };
 }
+
+/** The longest wait between two tries of a change that failed. */
+const MAX_RETRY_MS = 5 * 60_000;
+/**
+ * How long a sample waits for a process's counters: a pool process whose actor runs 1.5 s of
+ * synchronous CPU work answers between two requests, past the 1 s status uses (hostile run).
+ */
+const STATS_WAIT_MS = 2500;
 
 /** How often the scaler looks for pools due a sample (each pool is sampled at its own interval). */
 const TICK_MS = 100;
@@ -102,11 +116,25 @@ export class Autoscaler {
       ...(d?.signal === undefined ? {} : { value: round(d.signal) }),
       ...(d?.rate === undefined ? {} : { rate: round(d.rate) }),
       ...(pinned === undefined ? {} : { pinned }),
-      now: pinned !== undefined ? `pinned at ${pinned} by actorrt scale until the next reload` : t?.changing ?? d?.reason ?? 'waiting for the first samples',
+      now: pinned !== undefined ? `pinned at ${pinned} by actorrt scale until the next reload` : t?.changing ?? this.trouble(t) ?? d?.reason ?? 'waiting for the first samples',
       ...(t?.last === undefined ? {} : { last: t.last }),
       ...(ceiling === undefined ? {} : { ceiling: ceiling.size }),
       changes: { up: t?.changes.up ?? 0, down: t?.changes.down ?? 0 },
     };
+  }
+
+  /** What keeps the scaler from acting, when something does: a change that keeps failing, samples that do not come. */
+  private trouble(t: Tracked | undefined): string | undefined {
+    if (t === undefined) return undefined;
+    const now = Date.now();
+    if (t.failing !== undefined) {
+      return `changing ${t.failing.from} -> ${t.failing.to} failed ${t.failing.count} time${t.failing.count === 1 ? '' : 's'} in a row (${t.failing.error}); next try in ${Math.max(0, Math.round((t.failing.retryAt - now) / 1000))}s`;
+    }
+    const since = t.completeAt ?? t.state.since;
+    if (t.unanswered !== undefined && now - since > 3 * t.policy.interval) {
+      return `no complete sample for ${Math.round((now - since) / 1000)}s: ${t.unanswered} did not answer within ${STATS_WAIT_MS / 1000}s (an event loop busy that long)`;
+    }
+    return undefined;
   }
 
   private schedule(): void {
@@ -125,7 +153,7 @@ export class Autoscaler {
       const now = Date.now();
       const due = this.track(now).filter(([, t]) => t.sampledAt === undefined || now - t.sampledAt >= t.policy.interval - TICK_MS / 2);
       if (due.length === 0) return;
-      const loads = await this.processes.loads(Math.min(1000, Math.max(...due.map(([, t]) => t.policy.interval))));
+      const loads = await this.processes.loads(STATS_WAIT_MS);
       const at = Date.now();
       const memory = this.memory();
       for (const [pool, t] of due) {
@@ -151,11 +179,16 @@ export class Autoscaler {
       const key = JSON.stringify(policy);
       let t = this.pools.get(pool.name);
       if (t === undefined || t.key !== key || t.unit !== unit) {
+        // New bounds or signal: measured afresh. Another unit (the pool moved between inline,
+        // threads and processes): its history counted something else, and is dropped.
+        const kept = t !== undefined && t.unit === unit;
         t = { policy, key, unit, state: initialState(size, now), samples: [], readings: new Map(), sampledAt: undefined, sizeAtSample: size, decision: undefined, changing: undefined,
-          last: t?.last, changes: t?.changes ?? { up: 0, down: 0 } };
+          last: kept ? t?.last : undefined, changes: kept ? t?.changes ?? { up: 0, down: 0 } : { up: 0, down: 0 } };
         this.pools.set(pool.name, t);
       } else if (t.state.size !== size) {
         // `actorrt scale` or a reload changed it: what was measured at the old size says nothing now.
+        const pinned = this.reloader.pinned.get(pool.name);
+        t.last = { at: new Date(now).toISOString(), from: t.state.size, to: size, reason: pinned === size ? 'pinned by actorrt scale' : 'set by a reload (new bounds) or actorrt scale' };
         t.state = initialState(size, now);
         t.samples = [];
       }
@@ -164,21 +197,29 @@ export class Autoscaler {
     return out;
   }
 
-  /** Difference each process's counters with its previous reading; a sample counts only if every process running the pool answered twice, unchanged. */
+  /**
+   * Difference each process's counters with its previous reading; a sample counts only if every
+   * process running the pool answered twice, unchanged. Where the unit is per front worker (an
+   * inline pool's size, a thread pool's threads), every worker gets the same size, so the worker
+   * that needs most decides: the signal is that worker's, not the average (connections do not
+   * move once accepted: after a worker restart, one worker may hold twice the other's load, and
+   * an average at target hid its queue; found by a hostile run). An isolated pool's processes
+   * share the load through least-loaded dispatch: its signal is the sum over them.
+   */
   private sample(pool: PoolConfig, t: Tracked, loads: ReadonlyMap<Child, ProcessStats>, at: number, memory: MemoryReading): void {
     const config = this.processes.config;
-    const hosts = this.processes.supervisor.list(t.unit === 'processes' ? pool.name : FRONT).filter((c) => c.state === 'up');
+    const perWorker = t.unit !== 'processes';
+    const hosts = this.processes.supervisor.list(perWorker ? FRONT : pool.name).filter((c) => c.state === 'up');
     const size = pool[t.unit] ?? t.policy.min;
     const readings = new Map<Child, Reading>();
     let complete = hosts.length > 0;
-    let actors = 0;
     let completed = 0;
-    let inflight = 0;
-    let busy = 0;
+    const parts: Array<{ actors: number; inflight: number; busy: number }> = [];
     for (const child of hosts) {
       const load = loads.get(child)?.loads.find((l) => l.pool === pool.name);
       if (load === undefined) {
         complete = false;
+        t.unanswered = child.spec.name;
         continue;
       }
       const now: Reading = { pid: child.pid, completed: load.completed, inflightSeconds: load.inflightSeconds, busySeconds: load.busySeconds };
@@ -189,23 +230,23 @@ export class Autoscaler {
         complete = false;
         continue;
       }
-      actors += load.actors;
       completed += now.completed - before.completed;
-      inflight += now.inflightSeconds - before.inflightSeconds;
-      busy += now.busySeconds - before.busySeconds;
+      parts.push({ actors: load.actors, inflight: now.inflightSeconds - before.inflightSeconds, busy: now.busySeconds - before.busySeconds });
     }
     const since = t.sampledAt;
     const sameSize = t.sizeAtSample === size;
     t.readings = readings;
     t.sampledAt = at;
     t.sizeAtSample = size;
-    if (!complete || !sameSize || since === undefined || at <= since || actors === 0) return;
+    const load = perWorker ? hottest(parts, t.policy.signal) : total(parts);
+    if (!complete || !sameSize || since === undefined || at <= since || load === undefined || load.actors === 0) return;
+    t.unanswered = undefined;
+    t.completeAt = at;
     const span = at - since;
-    const short = memoryShort(memory, hosts.map((c) => ({
-      name: c.spec.name, rss: c.vitals.rss, bound: t.unit === 'processes' ? pool.maxRss : config.http.maxRss,
-    })));
+    // A new process of an isolated pool has its own memory bound: only the host's memory gates it.
+    const short = memoryShort(memory, perWorker ? hosts.map((c) => ({ name: c.spec.name, rss: c.vitals.rss, bound: config.http.maxRss })) : []);
     t.samples.push({
-      at, span, size, actors, completed, inflight: (inflight * 1000) / span, busy: (busy * 1000) / span,
+      at, span, size, actors: load.actors, completed, inflight: (load.inflight * 1000) / span, busy: (load.busy * 1000) / span,
       ...(short === undefined ? {} : { memoryShort: short }),
     });
     const keep = Math.max(t.policy.up.window, t.policy.down.window) + 2 * t.policy.interval;
@@ -220,19 +261,25 @@ export class Autoscaler {
       return;
     }
     if (this.reloader.pinned.has(pool.name) || (t.unit === 'processes' && this.processes.isDown(pool.name))) return;
+    if (t.failing !== undefined && now < t.failing.retryAt) return;
     const from = t.state.size;
     t.changing = `changing ${from} -> ${d.size}: ${d.reason}`;
     const result = await this.reloader.autoscale(pool.name, from, d.size).finally(() => { t.changing = undefined; });
-    if (result === 'superseded') return; // a reload or scale changed the pool meanwhile: the next tick starts from what it did
+    if (result === 'superseded' || this.stopped) return; // a reload or scale changed the pool meanwhile, or the instance is stopping
     const at = Date.now();
     if (result !== 'applied') {
-      // Wait a window before trying again, instead of retrying a failing change every interval.
-      t.state = { ...t.state, since: at };
+      // Backed off, doubling from one up window up to MAX_RETRY_MS: a change that fails (new
+      // processes whose init() throws) is not tried again every window forever.
+      const count = (t.failing?.count ?? 0) + 1;
+      const retryAt = at + Math.min(MAX_RETRY_MS, t.policy.up.window * 2 ** (count - 1));
+      t.failing = { count, retryAt, error: `${result.code}: ${result.message}`, from, to: d.size };
       t.samples = [];
-      this.log.warn({ event: 'autoscale-failed', pool: pool.name, unit: t.unit, from, to: d.size, code: result.code, err: result.message },
-        `pool ${pool.name}: autoscaling ${t.unit} ${from} -> ${d.size} failed; the pool keeps ${from}`);
+      t.state = { ...t.state, since: at };
+      this.log.warn({ event: 'autoscale-failed', pool: pool.name, unit: t.unit, from, to: d.size, code: result.code, err: result.message, failures: count, retryAt: new Date(retryAt).toISOString() },
+        `pool ${pool.name}: autoscaling ${t.unit} ${from} -> ${d.size} failed (${count} in a row); the pool keeps ${from}, next try in ${Math.round((retryAt - at) / 1000)}s`);
       return;
     }
+    t.failing = undefined;
     t.state = applied(d, at);
     t.samples = [];
     t.changes[d.direction === 'up' ? 'up' : 'down']++;
@@ -242,6 +289,21 @@ export class Autoscaler {
       ...(d.signal === undefined ? {} : { value: round(d.signal) }), ...(d.rate === undefined ? {} : { rate: round(d.rate) }), reason: d.reason,
     }, `pool ${pool.name}: ${t.unit} ${from} -> ${d.size} (${d.reason})`);
   }
+}
+
+type Part = { readonly actors: number; readonly inflight: number; readonly busy: number };
+
+/** The part whose signal per actor is highest. */
+function hottest(parts: readonly Part[], signal: Policy['signal']): Part | undefined {
+  let best: Part | undefined;
+  const of = (p: Part): number => (signal === 'inflight' ? p.inflight : p.busy) / Math.max(1, p.actors);
+  for (const p of parts) if (best === undefined || of(p) > of(best)) best = p;
+  return best;
+}
+
+function total(parts: readonly Part[]): Part | undefined {
+  if (parts.length === 0) return undefined;
+  return parts.reduce((a, b) => ({ actors: a.actors + b.actors, inflight: a.inflight + b.inflight, busy: a.busy + b.busy }));
 }
 
 function round(n: number): number {

@@ -109,31 +109,39 @@ export function decide(policy: Policy, samples: readonly Sample[], now: number, 
 
   if (covers(usable, now, policy.up.window, policy.interval)) {
     const least = Math.min(...upWindow.map(want));
+    const grew = state.grew;
+    /** Back to the size before a growth that did not pay, held there as the useful size. */
+    const back = (g: NonNullable<ScalerState['grew']>, why: string): Decision => ({
+      size: g.from, direction: 'down', ...reading,
+      reason: `${why}, but throughput did not grow from ${g.from} to ${current} (${round(g.rate)} -> ${round(rate)} req/s): back to ${g.from}, its useful size`,
+      state: { size: current, since: state.since, ceiling: { size: g.from, rate: g.rate, at: now, above: current, aboveRate: rate } },
+    });
     if (least <= current * (1 + policy.tolerance)) {
-      // The last growth brought the signal back: it paid.
+      // The signal is back within the target: the growth paid, unless nothing was answered in time
+      // before nor after it. Then the added actors only soak up requests stuck on a hung dependency.
+      if (grew !== undefined && grew.rate <= 0 && rate <= 0) return back(grew, `${said} with nothing answered in time`);
       state = withoutGrowth(state);
     } else {
-      const wanted = Math.ceil(least);
+      // The whole window decides whether to grow; its recent half how much: the sample that
+      // straddles a load step is partly from before it and would take two changes to reach the size.
+      const recent = Math.min(...windowOf(usable, now, policy.up.window / 2).map(want));
+      const wanted = Math.ceil(Math.max(least, recent));
       if (current >= policy.max) return hold(`${said} calls for ${wanted}; at max (${policy.max})`, reading, state);
       const short = upWindow[upWindow.length - 1]?.memoryShort;
       if (short !== undefined) return hold(`${said} calls for ${wanted}; growth waits: ${short}`, reading, state);
       const ceiling = state.ceiling;
       if (ceiling !== undefined && now - ceiling.at < CEILING_HOLD_MS && ceiling.size <= current) {
-        return hold(`${said} calls for ${wanted}; holding at the useful size ${ceiling.size} (at ${ceiling.above}, throughput ${round(ceiling.aboveRate)} req/s against ${round(ceiling.rate)})`, reading, state);
+        const retry = Math.ceil((CEILING_HOLD_MS - (now - ceiling.at)) / 60_000);
+        return hold(`${said} calls for ${wanted}; holding at the useful size ${ceiling.size} (at ${ceiling.above}, throughput ${round(ceiling.aboveRate)} req/s against ${round(ceiling.rate)}); tries growing again in ${retry} min`, reading, state);
       }
-      const grew = state.grew;
-      if (grew !== undefined && !paid(grew, current, rate)) {
-        return {
-          size: grew.from, direction: 'down', ...reading,
-          reason: `${said} still calls for more, but throughput did not grow from ${grew.from} to ${current} (${round(grew.rate)} -> ${round(rate)} req/s): back to ${grew.from}, its useful size`,
-          state: { size: current, since: state.since, ceiling: { size: grew.from, rate: grew.rate, at: now, above: current, aboveRate: rate } },
-        };
-      }
-      const to = Math.min(policy.max, grown(current, wanted, policy.up.step));
-      const bounds = to < wanted ? (to === policy.max ? `, max ${policy.max}` : `, step ${stepText(policy.up.step)}`) : '';
+      if (grew !== undefined && !paid(grew, current, rate)) return back(grew, `${said} still calls for more`);
+      // Below a useful size measured recently: grow up to it, not past it (that was measured not to pay).
+      const cap = ceiling !== undefined && now - ceiling.at < CEILING_HOLD_MS ? Math.min(policy.max, ceiling.size) : policy.max;
+      const to = Math.min(cap, grown(current, wanted, policy.up.step));
+      const bounds = to < wanted ? (to === policy.max ? `, max ${policy.max}` : to === cap ? `, the useful size measured` : `, step ${stepText(policy.up.step)}`) : '';
       return {
         size: to, direction: 'up', ...reading,
-        reason: `${said} over ${seconds(policy.up.window)} calls for ${wanted}${bounds}`,
+        reason: `${policy.signal} at least ${round((wanted * policy.target) / current)} per actor over ${seconds(policy.up.window / 2)} (target ${policy.target}, above it for ${seconds(policy.up.window)}) calls for ${wanted}${bounds}`,
         state: { size: current, since: state.since, grew: { from: current, rate }, ...(state.ceiling === undefined ? {} : { ceiling: state.ceiling }) },
       };
     }
@@ -141,15 +149,17 @@ export function decide(policy: Policy, samples: readonly Sample[], now: number, 
 
   if (covers(usable, now, policy.down.window, policy.interval)) {
     const downWindow = windowOf(usable, now, policy.down.window);
-    const most = Math.max(...downWindow.map(want));
-    if (most < current * (1 - policy.tolerance)) {
+    const highest = Math.max(...downWindow.map(want));
+    if (highest < current * (1 - policy.tolerance)) {
+      // As for growth: the whole window decides whether, its recent half how far.
+      const most = Math.max(...windowOf(usable, now, policy.down.window / 2).map(want));
       const wanted = Math.max(policy.min, Math.ceil(most));
       const to = Math.max(wanted, shrunk(current, policy.down.step));
       if (to < current) {
         const bounds = wanted === policy.min && Math.ceil(most) < policy.min ? `, min ${policy.min}` : to > wanted ? `, step ${stepText(policy.down.step)}` : '';
         return {
           size: to, direction: 'down', ...reading,
-          reason: `${policy.signal} at most ${round((most * policy.target) / current)} per actor over ${seconds(policy.down.window)} (target ${policy.target}) calls for ${Math.ceil(most)}${bounds}`,
+          reason: `${policy.signal} at most ${round((most * policy.target) / current)} per actor over ${seconds(policy.down.window / 2)} (target ${policy.target}, below it for ${seconds(policy.down.window)}) calls for ${Math.ceil(most)}${bounds}`,
           state: withoutGrowth(state),
         };
       }
@@ -166,7 +176,8 @@ function withoutGrowth(state: ScalerState): ScalerState {
 
 /** Whether growing from `grew.from` to `size` paid: the units added earned at least USEFUL_SHARE of what each unit earned before. */
 function paid(grew: NonNullable<ScalerState['grew']>, size: number, rate: number): boolean {
-  if (grew.rate <= 0) return true; // nothing measured before: nothing to compare with
+  // Nothing answered in time before it (a hung dependency, every request a 504): it paid only if something is now.
+  if (grew.rate <= 0) return rate > 0;
   const perUnitBefore = grew.rate / grew.from;
   const perUnitAdded = (rate - grew.rate) / (size - grew.from);
   return perUnitAdded >= USEFUL_SHARE * perUnitBefore;
@@ -222,7 +233,7 @@ function stepText(step: AutoscaleStep): string {
 }
 
 function seconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10}s` : `${Math.round(ms)}ms`;
 }
 
 function round(n: number): number {

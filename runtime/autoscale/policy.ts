@@ -25,7 +25,7 @@ export function autoscaledUnit(pool: PoolConfig | undefined): Unit | undefined {
 export function policyOf(pool: PoolConfig, cpus: number): Policy | undefined {
   const a = pool.autoscale;
   if (a === undefined) return undefined;
-  const max = a.max ?? (unitOf(pool) === 'size' ? INLINE_MAX : Math.max(a.min, cpus));
+  const max = a.max ?? Math.max(a.min, unitOf(pool) === 'size' ? INLINE_MAX : cpus);
   return { ...a, max };
 }
 

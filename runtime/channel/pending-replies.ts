@@ -19,8 +19,11 @@ export class PendingReplies {
   private readonly pending = new Map<number, Pending>();
   private readonly deadlines = new Deadlines();
   private lastId = 0;
-  /** Requests that left `pending` (answered, failed or timed out) since the link opened. */
+  /** Requests the other side replied to with a value in time (not an error, not a timeout) since the link opened. */
   private done = 0;
+
+  /** `changed(delta, size)` hears every change of the requests in flight (a thread pool integrates its load from it). */
+  constructor(private readonly changed?: (delta: number, size: number) => void) {}
   private idle: (() => void) | undefined;
 
   /** Requests sent and not yet answered. */
@@ -28,8 +31,8 @@ export class PendingReplies {
     return this.pending.size;
   }
 
-  /** Requests answered, failed or timed out since the link opened. */
-  get finished(): number {
+  /** Requests replied to with a value in time since the link opened (a thread pool's throughput). */
+  get replied(): number {
     return this.done;
   }
 
@@ -52,6 +55,7 @@ export class PendingReplies {
         reject(new ActorrtError('ACTORRT_E_TIMEOUT', `pool "${pool}" did not reply within ${timeout} ms`));
       });
       this.pending.set(id, { resolve, reject, deadline });
+      this.changed?.(1, this.pending.size);
     });
   }
 
@@ -62,18 +66,22 @@ export class PendingReplies {
     this.forget(id);
     this.deadlines.cancel(pending.deadline);
     if (reply instanceof BadFrameError) pending.reject(reply);
-    else if (reply.ok) pending.resolve(reply.value);
+    else if (reply.ok) {
+      this.done++;
+      pending.resolve(reply.value);
+    }
     else pending.reject(reply.error);
   }
 
   /** Fail every request in flight with `err` (the other side is gone; never retried: it may have run them). */
   failAll(err: ActorrtError): void {
+    const failed = this.pending.size;
     for (const [id, p] of this.pending) {
       this.deadlines.cancel(p.deadline);
       this.pending.delete(id);
-      this.done++;
       p.reject(err);
     }
+    if (failed > 0) this.changed?.(-failed, 0);
     this.idle?.();
   }
 
@@ -84,7 +92,7 @@ export class PendingReplies {
 
   private forget(id: number): void {
     this.pending.delete(id);
-    this.done++;
+    this.changed?.(-1, this.pending.size);
     if (this.pending.size === 0) this.idle?.();
   }
 }

@@ -18,6 +18,11 @@ ones finish what they have queued first. Without --write only the running instan
 the next reload returns to what the file says; with --write the file is edited too (comments and
 layout kept) and then reloaded.
 
+A pool with autoscale: scaling the unit its autoscaler changes (size for an inline pool, threads,
+processes) pins it: the autoscaler leaves it alone until the next reload (actorrt reload, a save
+of the file, SIGHUP), which resumes autoscaling from the pinned size clamped into min..max.
+--write is refused for it: move autoscale.min / max in the file instead.
+
 Options:
   --write        also write the new sizes into the topology file
   --dry-run      print the plan without applying it
@@ -71,8 +76,8 @@ async function refuseAutoscaled(path: string, overrides: readonly ScaleOverride[
   for (const o of overrides) {
     const unit = autoscaledUnit(config.pools[o.pool]);
     if (unit === o.key) {
-      throw new ActorrtError('ACTORRT_E_USAGE', `pool "${o.pool}" autoscales its ${unit}: --write would only change the ${unit} it starts with`,
-        { hint: `change pools.${o.pool}.autoscale.min / max in ${path} to move its bounds, or scale without --write to pin it until the next reload` });
+      throw new ActorrtError('ACTORRT_E_RELOAD_REFUSED', `pool "${o.pool}" autoscales its ${unit}: --write would only change the ${unit} it starts with; nothing was changed`,
+        { hint: `change pools.${o.pool}.autoscale.min / max in ${path} to move its bounds, or scale without --write to pin it until the next reload (docs/autoscaling.md)` });
     }
   }
 }

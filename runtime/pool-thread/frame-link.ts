@@ -28,21 +28,24 @@ export type PostBatch = (batch: Batch, transfer: ArrayBuffer[]) => void;
  * hop's price when every request is posted alone.
  */
 export class FrameLink {
-  private readonly replies = new PendingReplies();
+  private readonly replies: PendingReplies;
   private queue: Array<string | readonly [string, ArrayBuffer]> = [];
   private transfer: ArrayBuffer[] = [];
   private flushing = false;
 
-  constructor(private readonly post: PostBatch, private readonly pools: PoolLookup, private readonly log: Logger) {}
+  /** `changed` hears every change of the requests this side has in flight (see PendingReplies). */
+  constructor(private readonly post: PostBatch, private readonly pools: PoolLookup, private readonly log: Logger, changed?: (delta: number, size: number) => void) {
+    this.replies = new PendingReplies(changed);
+  }
 
   /** Requests sent and not yet answered. */
   get inflight(): number {
     return this.replies.size;
   }
 
-  /** Requests answered, failed or timed out since the link opened. */
-  get finished(): number {
-    return this.replies.finished;
+  /** Requests replied to with a value in time since the link opened. */
+  get replied(): number {
+    return this.replies.replied;
   }
 
   /** Send `req` to `pool` on the other side; rejects with a coded error on failure or timeout. */

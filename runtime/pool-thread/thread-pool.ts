@@ -37,8 +37,8 @@ class Thread {
   lastPong = Date.now();
   readonly exited: Promise<number>;
 
-  constructor(readonly index: number, readonly worker: Worker, pools: PoolLookup, log: Logger) {
-    this.link = new FrameLink((batch, transfer) => worker.postMessage(batch, transfer), pools, log);
+  constructor(readonly index: number, readonly worker: Worker, pools: PoolLookup, log: Logger, changed: (delta: number, size: number) => void) {
+    this.link = new FrameLink((batch, transfer) => worker.postMessage(batch, transfer), pools, log, changed);
     this.exited = new Promise((resolve) => worker.once('exit', resolve));
   }
 
@@ -107,10 +107,10 @@ export class ThreadPool extends PoolBase<Thread> {
   /** Requests answered by threads that have left the pool. */
   private finishedBefore = 0;
 
-  /** Requests answered (replied, failed, timed out) since the pool started. */
+  /** Requests replied to in time since the pool started (errors and timeouts are not throughput). */
   get completed(): number {
     let n = this.finishedBefore;
-    for (const t of this.members) n += t.link.finished;
+    for (const t of this.members) n += t.link.replied;
     return n;
   }
 
@@ -186,7 +186,11 @@ export class ThreadPool extends PoolBase<Thread> {
     const workerData: ThreadData = { config: this.topology, pool: this.name, index };
     const heap = this.config.maxHeap;
     const worker = new Worker(ENTRY, { workerData, ...(heap === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: Math.max(1, Math.round(heap / 1048576)) } }) });
-    const thread = new Thread(index, worker, this.deps.pools, this.deps.log);
+    const thread = new Thread(index, worker, this.deps.pools, this.deps.log, (delta, size) => {
+      // Busy actors on a thread: one per request in flight, up to its `size` actors.
+      const per = this.config.size;
+      this.loadChanged(delta, Math.min(size, per) - Math.min(size - delta, per));
+    });
     this.starting++;
     let late: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {
@@ -297,7 +301,7 @@ export class ThreadPool extends PoolBase<Thread> {
     const left = this.leave(thread);
     const reason = thread.reason ?? `it exited with code ${code}`;
     thread.link.failAll(new ActorrtError('ACTORRT_E_THREAD_LOST', `thread ${thread.index} of pool "${this.name}" was replaced before replying: ${reason}`));
-    if (left) this.finishedBefore += thread.link.finished;
+    if (left) this.finishedBefore += thread.link.replied;
     this.requestDone();
     if (!wasServing || thread.retiring || this.stopping) return;
     this.replaceLost(thread.index, reason);
@@ -349,7 +353,7 @@ export class ThreadPool extends PoolBase<Thread> {
     thread.post({ t: 'stop', timeout: Math.max(1, timeout) });
     await withDeadline(thread.exited, STOP_GRACE_MS + timeout);
     await thread.worker.terminate();
-    if (this.leave(thread)) this.finishedBefore += thread.link.finished;
+    if (this.leave(thread)) this.finishedBefore += thread.link.replied;
     this.requestDone();
   }
 }

@@ -59,13 +59,19 @@ export abstract class PoolBase<M extends Member> implements Pool {
   /** Set while stop() waits for the depth to reach 0. */
   private drained: (() => void) | undefined;
   /**
-   * Time integrals of the depth and of the busy members since the pool started, in request-seconds
-   * and actor-seconds, sampled by `meter()` (the host calls it every few tens of milliseconds for
-   * autoscaled pools only): the autoscaler differences two readings into averages over its interval.
+   * Time integrals of the depth and of the busy members, in request-seconds and actor-seconds,
+   * kept while `meter(true)` (the host turns it on for autoscaled pools only): the autoscaler
+   * differences two readings into averages over its interval. Integrated at every change, on the
+   * clock, rather than sampled by a timer: a synchronous actor (CPU work in a pool process)
+   * receives, runs and answers between two timer phases, so a timer never saw it busy (found by a
+   * fresh-user run: utilization 0 on a pool process at 110 % CPU).
    */
+  private metering = false;
+  private depthNow = 0;
+  private busyNow = 0;
+  private changedAt = 0;
   private inflightSeconds = 0;
   private busySeconds = 0;
-  private meteredAt: number | undefined;
 
   constructor(public config: PoolConfig, private readonly takes: (member: M) => boolean) {
     this.name = config.name;
@@ -101,19 +107,38 @@ export abstract class PoolBase<M extends Member> implements Pool {
     return n;
   }
 
-  /** Add the depth and busy members since the last call, weighted by the time between calls (`now` in ms). */
-  meter(now: number): void {
-    if (this.meteredAt !== undefined) {
-      const dt = (now - this.meteredAt) / 1000;
-      this.inflightSeconds += this.depth * dt;
-      this.busySeconds += this.busy * dt;
+  /** Keep the load integrals (on), or stop (off: the hot path then pays one boolean test). */
+  meter(on: boolean): void {
+    if (on && !this.metering) {
+      this.changedAt = performance.now();
+      this.depthNow = this.depth;
+      this.busyNow = this.busy;
     }
-    this.meteredAt = now;
+    this.metering = on;
   }
 
-  /** What `meter()` added up: request-seconds in flight and actor-seconds busy. */
+  /** What the integrals hold now: request-seconds in flight and actor-seconds busy (0 while never metered). */
   get metered(): { readonly inflightSeconds: number; readonly busySeconds: number } {
+    if (this.metering) {
+      this.loadChanged(0, 0);
+      // Counted again from the members: a path that moved requests without saying so (an actor
+      // replaced while hung) drifts for one interval at most.
+      this.depthNow = this.depth;
+      this.busyNow = this.busy;
+    }
     return { inflightSeconds: this.inflightSeconds, busySeconds: this.busySeconds };
+  }
+
+  /** The depth moved by `depth` and the busy members by `busy`: call on every change while metering. */
+  protected loadChanged(depth: number, busy: number): void {
+    if (!this.metering) return;
+    const now = performance.now();
+    const dt = (now - this.changedAt) / 1000;
+    this.inflightSeconds += this.depthNow * dt;
+    this.busySeconds += this.busyNow * dt;
+    this.changedAt = now;
+    this.depthNow += depth;
+    this.busyNow += busy;
   }
 
   /** Apply new settings; the capacity per member applies to the next request. */

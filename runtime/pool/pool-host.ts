@@ -18,9 +18,6 @@ import { actorContext, type Ask } from './actor-context.js';
 import { endWith, openSpan, parentOf, SpanKind } from '../trace/tracing.js';
 import { childTrace } from '../trace/trace-context.js';
 
-/** How often autoscaled pools' load is sampled. */
-const METER_MS = 50;
-
 /** What a process gives the pools it hosts. */
 export interface PoolHostDeps {
   readonly log: Logger;
@@ -50,8 +47,6 @@ export class PoolHost {
   private config: Config | undefined;
   /** Pools taken out by a reload, still draining. */
   private readonly draining = new Set<Promise<void>>();
-  /** Samples the load of autoscaled local pools (none: no timer). */
-  private metering: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: PoolHostDeps) {}
 
@@ -148,31 +143,15 @@ export class PoolHost {
     }
   }
 
-  /**
-   * Sample the depth and busy members of every autoscaled local pool every METER_MS (time-weighted,
-   * so a late tick counts for its real span): the primary's autoscaler reads the integrals through
-   * `loads()`. Averages of instants taken once a second (what status shows) swing with each request
-   * at small sizes; 20 readings a second cost ~1 us each.
-   */
+  /** Integrate the load of autoscaled local pools only (the autoscaler reads it through `loads()`). */
   private meterAutoscaled(): void {
-    const metered = (): Array<InlinePool | ThreadPool> => [...this.pools.values()]
-      .filter((p): p is InlinePool | ThreadPool => (p instanceof InlinePool || p instanceof ThreadPool) && p.config.autoscale !== undefined);
-    if (metered().length === 0) {
-      clearInterval(this.metering);
-      this.metering = undefined;
-      return;
+    for (const pool of this.pools.values()) {
+      if (pool instanceof InlinePool || pool instanceof ThreadPool) pool.meter(pool.config.autoscale !== undefined);
     }
-    for (const pool of metered()) pool.meter(performance.now());
-    this.metering ??= setInterval(() => {
-      const now = performance.now();
-      for (const pool of metered()) pool.meter(now);
-    }, METER_MS).unref();
   }
 
   /** Stop every pool in reverse start order (and let retired ones finish draining). */
   async close(timeout: number): Promise<void> {
-    clearInterval(this.metering);
-    this.metering = undefined;
     for (const pool of [...this.pools.values()].reverse()) await pool.stop(timeout);
     await Promise.all(this.draining);
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseScale } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
 import { Autoscaler } from '../autoscale/autoscaler.js';
-import { autoscaledSizes } from '../autoscale/policy.js';
+import { autoscaledSizes, autoscaledUnit } from '../autoscale/policy.js';
 import { resolveShutdownDelay } from '../../config/shutdown-delay.js';
 import { loadConfig } from '../../config/validate.js';
 import { ActorrtError } from '../errors.js';
@@ -50,8 +50,16 @@ const PARENT_CHECK_MS = 1000;
  */
 export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
   // An autoscaled pool starts at the file's size clamped into its bounds.
-  const config = autoscaledSizes(loadConfig(file), undefined, usableCpus());
+  const written = loadConfig(file);
+  const config = autoscaledSizes(written, undefined, usableCpus());
   const log = createLogger('primary');
+  for (const pool of Object.values(config.pools)) {
+    const unit = autoscaledUnit(pool);
+    const asked = unit === undefined ? undefined : written.pools[pool.name]?.[unit];
+    if (unit !== undefined && asked !== undefined && asked !== pool[unit]) {
+      log.info({ pool: pool.name, unit, file: asked, start: pool[unit], event: 'autoscale-start' }, `pool ${pool.name}: ${unit} ${asked} is outside its autoscale bounds; starting at ${pool[unit] ?? ''}`);
+    }
+  }
   const workersOf = (c: Config): number => options.workers ?? (c.http.workers === 'auto' ? usableCpus() : c.http.workers);
   const pidPath = options.pidFile ?? PidFile.defaultPath(config.file);
   const running = PidFile.readEntry(pidPath);

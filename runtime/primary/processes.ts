@@ -136,10 +136,14 @@ export class Processes {
    * client sees it closed before a byte was read, and may retry. The primary sees the connection
    * once, never a byte of it.
    */
-  private handOff(_from: Child, handle: ConnectionHandle): void {
+  private handOff(from: Child, handle: ConnectionHandle): void {
     const candidates = this.serving(FRONT).filter((c) => c.state === 'up' && c.listed && this.supervisor.reachable(c));
     const id = this.board.pick(candidates.map((c) => c.spec.id));
-    const to = candidates.find((c) => c.spec.id === id);
+    const to = candidates.find((c) => c.spec.id === id)
+      // Handed off just as the instance began leaving its load balancers: every worker stopped
+      // counting on the board, but they all still listen and serve; the one that accepted it takes
+      // it back (closing it reset a client mid-request, seen once in a busy full test run).
+      ?? (this.supervisor.closedButServing(FRONT) && from.state === 'up' && this.supervisor.reachable(from) ? from : undefined);
     if (to === undefined) handle.close();
     else this.supervisor.tellWith(to, { type: 'adopt' }, handle);
   }

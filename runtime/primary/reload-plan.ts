@@ -188,6 +188,30 @@ function describeLive(name: string, was: PoolConfig, now: PoolConfig, changes: r
   if (was.threads !== undefined && now.threads !== undefined && was.maxHeap !== now.maxHeap) lines.push(`pool ${name}: maxHeap changed (its threads are replaced in every front worker, new before old)`);
   const settings = ['timeout', 'mailbox', 'supervision', 'drainTimeout'].filter((k) => changes.some((c) => c.path.startsWith(`pools.${name}.${k}`)));
   if (settings.length > 0) lines.push(`pool ${name}: ${settings.join(', ')} changed`);
+  const autoscale = autoscaleLine(name, was, now, changes);
+  if (autoscale !== undefined) lines.push(autoscale);
+}
+
+/** What a reload does to a pool's autoscaler: on, off, or which keys changed (the autoscaler starts afresh with them). */
+function autoscaleLine(name: string, was: PoolConfig, now: PoolConfig, changes: readonly ConfigChange[]): string | undefined {
+  const a = now.autoscale;
+  if (was.autoscale === undefined && a !== undefined) {
+    return `pool ${name}: autoscale on (${a.min}..${a.max ?? 'default max'}, ${a.signal} target ${a.target}), from the running size`;
+  }
+  if (was.autoscale !== undefined && a === undefined) return `pool ${name}: autoscale off (the file's size applies)`;
+  const prefix = `pools.${name}.autoscale.`;
+  const changed = changes.filter((c) => c.path.startsWith(prefix));
+  if (changed.length === 0) return undefined;
+  // A step is { units } or { ratio }: shown as written.
+  const text = (v: unknown): string => (v !== null && typeof v === 'object' ? ('ratio' in v ? `${Number(v.ratio) * 100}%` : 'units' in v ? String(v.units) : JSON.stringify(v)) : show(v));
+  const keys = new Map<string, string>();
+  for (const c of changed) {
+    const key = c.path.slice(prefix.length).replace(/\.(units|ratio)$/, '');
+    const at = key.split('.');
+    const pick = (cfg: PoolConfig): unknown => at.reduce<unknown>((o, k) => (o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), cfg.autoscale);
+    keys.set(key, `${key} ${text(pick(was))} -> ${text(pick(now))}`);
+  }
+  return `pool ${name}: autoscale ${[...keys.values()].join(', ')}`;
 }
 
 /** Where a pool inside the front workers runs, as a plan line says it. */

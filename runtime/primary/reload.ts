@@ -1,6 +1,6 @@
 import { applyScale, type ScaleOverride } from '../../config/scale.js';
 import type { Config } from '../../config/types.js';
-import { autoscaledSizes, autoscaledUnit } from '../autoscale/policy.js';
+import { autoscaledSizes, autoscaledUnit, policyOf } from '../autoscale/policy.js';
 import { usableCpus } from './cpu-count.js';
 import { loadConfig } from '../../config/validate.js';
 import { ConfigError, formatIssue } from '../../config/errors.js';
@@ -48,7 +48,11 @@ export class Reloader {
       }
       const kept = autoscaledSizes(config, this.processes.config, usableCpus());
       const resumed = [...this.pinned].filter(([pool]) => autoscaledUnit(kept.pools[pool]) !== undefined)
-        .map(([pool, value]) => `pool ${pool}: autoscaling resumed from ${autoscaledUnit(kept.pools[pool])} ${value} (actorrt scale had pinned it)`);
+        .map(([pool, value]) => {
+          const unit = autoscaledUnit(kept.pools[pool]) ?? 'size';
+          const now = kept.pools[pool]?.[unit];
+          return `pool ${pool}: autoscaling resumed from ${unit} ${now ?? value} (actorrt scale had pinned it at ${value}${now !== value ? ', clamped into the bounds' : ''})`;
+        });
       const outcome = await this.go(trigger, dryRun, { config: kept, digests: actorDigests(kept), workers: this.workersOf(kept) }, { roll }, resumed);
       // The file is in force again (or was refused, and the pins stay with the running topology).
       if (outcome.ok && !dryRun) this.pinned.clear();
@@ -67,7 +71,12 @@ export class Reloader {
         return this.finish('scale', dryRun, [], failure(err));
       }
       const pins = overrides.filter((o) => autoscaledUnit(current.config.pools[o.pool]) === o.key);
-      const notes = pins.map((o) => `pool ${o.pool}: autoscaling paused at ${o.key} ${o.value} until the next reload`);
+      const notes = pins.map((o) => {
+        const pool = current.config.pools[o.pool];
+        const policy = pool === undefined ? undefined : policyOf(pool, usableCpus());
+        const outside = policy !== undefined && (o.value < policy.min || o.value > policy.max) ? ` (outside its bounds ${policy.min}..${policy.max}: the reload clamps it into them)` : '';
+        return `pool ${o.pool}: autoscaling paused at ${o.key} ${o.value} until the next reload${outside}`;
+      });
       const outcome = await this.go('scale', dryRun, { ...current, config }, {}, notes);
       if (outcome.ok && !dryRun) for (const o of pins) this.pinned.set(o.pool, o.value);
       return outcome;

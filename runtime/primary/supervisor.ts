@@ -258,6 +258,11 @@ export class ChildSupervisor {
    * cancelled), while the rest of the instance is supervised as before until `stopAll`. Front
    * workers leaving their load balancers must not be replaced by one that reports ready.
    */
+  /** Whether `group` was closed (`close`) and the instance does not stop yet: front workers leaving their load balancers, still listening. */
+  closedButServing(group: string): boolean {
+    return this.closed.has(group) && !this.stopping;
+  }
+
   close(group: string): void {
     this.closed.add(group);
     for (const record of this.children.values()) {

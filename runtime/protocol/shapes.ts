@@ -54,7 +54,7 @@ export interface PoolLoad {
   readonly depth: number;
   /** Actors handling a message now (depth - busy wait in mailboxes). */
   readonly busy: number;
-  /** Requests answered here since the pool started in this process (a counter: it restarts with the pool). */
+  /** Requests answered here with the actor's reply in time since the pool started in this process (a counter: it restarts with the pool; errors and timeouts are not counted). */
   readonly completed: number;
   /** Time integrals since then, sampled only for autoscaled pools (0 otherwise): request-seconds in flight, actor-seconds busy. */
   readonly inflightSeconds: number;

@@ -225,6 +225,7 @@ test('autoscale: defaults by pool kind; bounds, targets, steps and windows that 
   assertIssue(pool('    autoscale: { min: 4, max: 2 }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 23, message: /autoscale\.min \(4\) is larger than max \(2\)/, hint: /lower min or raise max/ });
   assertIssue(pool('    threads: 1\n    autoscale: { target: 70 }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 26, message: /utilization is a share of time from 0 to 1/, hint: /0\.7 for 70 %/ });
   assertIssue(pool('    processes: 1\n    autoscale: { max: 300 }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 23, message: /an isolated pool has at most 256 processes/ });
+  assertIssue(pool('    threads: 1\n    autoscale: { min: 300 }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 6, col: 23, message: /autoscale\.min is 300; a thread pool has at most 256 threads/ });
   assertIssue(pool('    autoscale: { up: { step: 0% } }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 30, message: /up\.step is 0%: the pool could never grow/ });
   assertIssue(pool('    autoscale: { interval: 2s, down: { window: 1s } }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 48, message: /down\.window is shorter than the sampling interval/ });
   assertIssue(pool('    autoscale: { interval: 10ms }\n'), { code: 'ACTORRT_E_CONFIG_VALUE', line: 5, col: 28, message: /interval is below 100ms/ });

@@ -126,10 +126,11 @@ test('load stepped x4: the pool grows to hold the target within 15 s and returns
   const grown = reached(r, 120, (s) => s >= 32);
   assert.ok(grown !== -1 && grown - 120 <= 15, `grew to 32 within 15 s of the step (at ${grown})`);
   assert.equal(Math.max(...r.sizes.slice(120, 300)), 32, 'and no further');
+  assert.deepEqual(r.decisions.filter((d) => d.t > 120 && d.t < 300).map((d) => d.size), [32], 'in one change: the sample straddling the step does not halve it');
   const back = reached(r, 300, (s) => s === 8);
   assert.ok(back !== -1 && back - 300 <= 60 + 5, `back to 8 within the 60 s down window (at ${back})`);
   assert.ok(r.sizes.slice(300, back - 1).every((s) => s === 32), 'nothing in between: one step down, once the whole window agreed');
-  assert.equal(reversals(r), 1 + 0, `up, up, down: one turn (${r.decisions.map((d) => d.direction).join(',')})`);
+  assert.equal(reversals(r), 1, `up, down: one turn (${r.decisions.map((d) => d.direction).join(',')})`);
 });
 
 test('a ramp: the pool only grows while the load grows, following it', () => {
@@ -231,4 +232,27 @@ test('windows count only samples taken after the current size took effect', () =
   // An interval sampled late still counts.
   const late = [1.3, 2.3, 3.3, 4.3, 5.3].map((t) => s(t * 1000, 8));
   assert.equal(decide(INFLIGHT, late, 5300, initialState(8, 0)).direction, 'up');
+});
+
+test('a hung dependency (every request times out, nothing answered in time): one growth, nothing paid, back, and held', () => {
+  // 20 clients, 20 ms actors; from t=60 the database hangs: actors wait on it, callers get 504s,
+  // and no request is answered in time (timeouts are not throughput).
+  const model: Model = (t, size) => {
+    const actors = size * WORKERS;
+    if (t < 60) return { actors, inflight: 20, busy: Math.min(20, actors), completed: (Math.min(20, actors) * 1000) / 20 };
+    return { actors, inflight: Math.max(actors, 60), busy: actors, completed: 0 };
+  };
+  const r = run(INFLIGHT, model, 400, 10);
+  const after = r.decisions.filter((d) => d.t >= 60);
+  assert.deepEqual(after.map((d) => d.direction), ['up', 'down'], after.map((d) => d.reason).join('\n'));
+  assert.match(after[1]?.reason ?? '', /throughput did not grow from 10 to \d+ \(0 -> 0 req\/s\)/);
+  assert.ok(r.sizes.slice(after[1]?.t ?? 0).every((s) => s === 10), 'held at 10, not grown to max');
+});
+
+test('below a useful size measured recently, growth stops at it', () => {
+  const s = (at: number, size: number, inflight: number): Sample => ({ at, span: 1000, size, actors: size * 2, inflight, busy: Math.min(inflight, size * 2), completed: 100 });
+  const state: ScalerState = { size: 3, since: 0, ceiling: { size: 4, rate: 400, at: 0, above: 7, aboveRate: 401 } };
+  const d = decide(INFLIGHT, [1, 2, 3, 4, 5].map((t) => s(t * 1000, 3, 40)), 5000, state);
+  assert.deepEqual([d.direction, d.size], ['up', 4]);
+  assert.match(d.reason, /calls for 20, the useful size measured/);
 });

@@ -14,6 +14,8 @@ test('the unit scaled is the pool\'s own, and max defaults to 64 actors (inline)
   assert.equal(inline && policyOf(inline, 2)?.max, INLINE_MAX);
   assert.equal(threads && policyOf(threads, 2)?.max, 2);
   assert.equal(processes && policyOf(processes, 2)?.max, 3, 'never below min');
+  const big = load(topology('    autoscale: { min: 100 }\n')).pools['api'];
+  assert.equal(big && policyOf(big, 2)?.max, 100, 'an inline pool with min above the default max: max is min, not bounds 100..64');
 });
 
 test('at start an autoscaled pool takes the file\'s size clamped into its bounds; others are left alone', () => {

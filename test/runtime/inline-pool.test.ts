@@ -264,3 +264,33 @@ test('a pool starts beside one of the same name on the same actor system (a chan
   const [a, b] = await Promise.all([old.dispatch(req(), 1000), successor.dispatch(req(), 1000)]) as [State, State];
   assert.notEqual(a.born, b.born, 'each pool answers with its own actors');
 });
+
+test('metered, a pool integrates its load on the clock: a synchronous actor counts as busy for the time it runs, a queued request as in flight', async () => {
+  // CPU work: the actor returns only after spinning 5 ms; nothing awaits, so a timer would never see it busy.
+  const spin = defineActor<State>({
+    init: () => ({ n: 0, born: 0 }),
+    receive: (state) => {
+      const end = performance.now() + 5;
+      while (performance.now() < end) { /* busy */ }
+      return { n: ++state.n, born: state.born };
+    },
+  });
+  const pool = await startPool(poolConfig({ size: 1 }), spin);
+  try {
+    await pool.dispatch(req(), 1000);
+    assert.deepEqual(pool.metered, { inflightSeconds: 0, busySeconds: 0 }, 'not metered: nothing kept');
+    pool.meter(true);
+    await Promise.all(Array.from({ length: 10 }, () => pool.dispatch(req(), 1000)));
+    const { inflightSeconds, busySeconds } = pool.metered;
+    // Ten requests of 5 ms each on one actor: it was busy at least 50 ms; they waited in turn, so
+    // the time in flight is the sum of their waits: at least 5 + 10 + ... + 50 ms.
+    assert.ok(busySeconds >= 0.05, `busy ${busySeconds} s`);
+    assert.ok(inflightSeconds >= 0.275 && inflightSeconds > busySeconds, `in flight ${inflightSeconds} s`);
+    assert.equal(pool.completed, 11);
+    pool.meter(false);
+    await pool.dispatch(req(), 1000);
+    assert.equal(pool.metered.busySeconds, busySeconds, 'off again: unchanged');
+  } finally {
+    await pool.stop(1000);
+  }
+});

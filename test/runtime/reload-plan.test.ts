@@ -133,3 +133,16 @@ test('actor digests change when a module the actor imports changes', () => {
   assert.equal(actorDigests(config, files('export const q = 1;'))['api'], actorDigests(config, files('export const q = 1;'))['api']);
   assert.notEqual(actorDigests(config, files('export const q = 1;'))['api'], actorDigests(config, files('export const q = 2;'))['api']);
 });
+
+test('autoscale on, changed and off are plan lines of their own (applied live; a reload that only touches them is not "no changes")', () => {
+  const before = load(BASE);
+  const on = load(BASE.replace('    size: 4\n', '    size: 4\n    autoscale: { max: 32 }\n').replace('    processes: 2\n', '    processes: 2\n    autoscale: { max: 4 }\n'));
+  let plan = planReload(deployed(before), deployed(on));
+  assert.deepEqual(plan.lines, ['pool api: autoscale on (1..32, inflight target 1), from the running size', 'pool thumbs: autoscale on (1..4, utilization target 0.7), from the running size']);
+  assert.equal(plan.empty, false, 'the processes are told: they meter autoscaled pools');
+  const changed = load(BASE.replace('    size: 4\n', '    size: 4\n    autoscale: { max: 8, target: 2, up: { step: 1 } }\n').replace('    processes: 2\n', '    processes: 2\n    autoscale: { max: 4 }\n'));
+  plan = planReload(deployed(on), deployed(changed));
+  assert.deepEqual(plan.lines, ['pool api: autoscale max 32 -> 8, target 1 -> 2, up.step 300% -> 1']);
+  plan = planReload(deployed(changed), deployed(before));
+  assert.deepEqual(plan.lines, ['pool api: autoscale off (the file\'s size applies)', 'pool thumbs: autoscale off (the file\'s size applies)']);
+});
