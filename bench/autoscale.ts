@@ -81,7 +81,7 @@ process.once('exit', () => {
 /**
  * `actorrt start <file> --port 0 --workers 2` at log level info (the autoscale lines are info);
  * resolves once it is ready. The `"event":"autoscale"` lines are read from its stderr, where every
- * log line goes (runtime/logger.ts), although docs/autoscaling.md says stdout.
+ * log line goes (runtime/logger.ts).
  */
 function start(file: string, env: NodeJS.ProcessEnv = {}): Promise<Instance> {
   const child = spawn(process.execPath, [CLI, 'start', file, '--port', '0', '--workers', String(WORKERS)],
