@@ -1,12 +1,13 @@
 import { deepFreeze } from '../../config/normalize.js';
+import type { ScaleOverride } from '../../config/scale.js';
 import type { Config, PoolConfig } from '../../config/types.js';
 import type { Policy } from './decide.js';
 
 /** The largest size of an autoscaled inline pool whose file gives no `max` (actors per front worker). */
 export const INLINE_MAX = 64;
 
-/** The key a pool's size is in: actors per front worker (inline), threads per front worker, or processes. */
-export type Unit = 'size' | 'threads' | 'processes';
+/** The key a pool's size is in: actors per front worker (inline), threads per front worker, or processes (what `actorrt scale` sets too). */
+export type Unit = ScaleOverride['key'];
 
 export function unitOf(pool: PoolConfig): Unit {
   return pool.processes !== undefined ? 'processes' : pool.threads !== undefined ? 'threads' : 'size';

@@ -51,7 +51,8 @@ const PARENT_CHECK_MS = 1000;
 export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
   // An autoscaled pool starts at the file's size clamped into its bounds.
   const written = loadConfig(file);
-  const config = autoscaledSizes(written, undefined, usableCpus());
+  const cpus = usableCpus();
+  const config = autoscaledSizes(written, undefined, cpus);
   const log = createLogger('primary');
   for (const pool of Object.values(config.pools)) {
     const unit = autoscaledUnit(pool);
@@ -98,7 +99,7 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
     () => { void shutdown(1); });
   const { supervisor } = processes;
   const reloader = new Reloader(processes, config.file, workersOf, log);
-  const autoscaler = new Autoscaler(processes, reloader, log, usableCpus());
+  const autoscaler = new Autoscaler(processes, reloader, log, cpus);
 
   const releaseFiles = (): void => {
     clearTimeout(leaveTimer);
