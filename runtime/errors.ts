@@ -92,6 +92,9 @@ export const ERROR_CODES = {
   // Command line.
   ACTORRT_E_USAGE: { summary: 'The command line is wrong: unknown command, missing argument or unknown option.' },
   ACTORRT_E_INIT_EXISTS: { summary: '`actorrt init` would overwrite files that already exist.' },
+
+  // Test kit (actorrt/testing).
+  ACTORRT_E_TEST_KIT: { summary: 'The test kit was given something it cannot use (a replacement for a resource the topology does not declare, a request without a path, an actor used after stop()); the message names the option.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,5 @@
 import type { CacheConfig, Config } from '../../config/types.js';
+import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { invalidates, type Invalidation } from './keys.js';
 import { MemoryStore } from './memory-store.js';
@@ -38,7 +39,7 @@ export class Caches {
   private toldAt = Date.now();
   private silent = false;
 
-  constructor(config: Config, private readonly log: Logger) {
+  constructor(config: Config, private readonly log: Logger, private readonly clock: Clock = SYSTEM_CLOCK) {
     this.config = config;
     this.varying = varyingStores(config);
   }
@@ -108,7 +109,7 @@ export class Caches {
     const config = this.config.caches[name];
     if (config === undefined) return undefined;
     if (config.store === 'memory') {
-      const memory = new MemoryStore(name, config);
+      const memory = new MemoryStore(name, config, this.clock);
       memory.maxAge = this.maxAge();
       store = memory;
     } else {

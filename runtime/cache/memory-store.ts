@@ -1,6 +1,7 @@
 import Keyv from 'keyv';
 import { LRUCache } from 'lru-cache';
 import type { MemoryCache } from '../../config/types.js';
+import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import { invalidates, type Invalidation } from './keys.js';
 import { NO_LOCK, type CacheStore, type Lock, type StoreStats } from './store.js';
 
@@ -34,18 +35,23 @@ export class MemoryStore implements CacheStore {
    */
   maxAge: number | undefined;
 
-  constructor(readonly name: string, readonly config: MemoryCache) {
+  constructor(readonly name: string, readonly config: MemoryCache, private readonly clock: Clock = SYSTEM_CLOCK) {
     this.lru = new LRUCache<string, Stored>({
       max: config.maxEntries,
+      perf: clock,
       ...(config.maxBytes === undefined ? {} : { maxSize: config.maxBytes, maxEntrySize: config.maxBytes }),
     });
     const lru = this.lru;
     const sized = config.maxBytes !== undefined;
-    // keyv hands a number TTL as the third argument; lru-cache takes an options object.
+    // keyv hands a number TTL as the third argument; lru-cache takes an options object. keyv dated
+    // its envelope by Date.now(): dated again by this store's clock (the test kit's may run ahead),
+    // which the LRU's TTL (perf) also reads, so both expire an entry at the same instant.
     const adapter = {
       get: (key: string) => this.envelope(key),
       set: (key: string, value: Envelope, ttl?: number) => {
-        lru.set(key, { envelope: value, at: Date.now() }, { ...(ttl === undefined ? {} : { ttl }), ...(sized ? { size: sizeOf(key, value.value) } : {}) });
+        const at = clock.now();
+        const envelope = ttl === undefined ? value : { ...value, expires: at + ttl };
+        lru.set(key, { envelope, at }, { ...(ttl === undefined ? {} : { ttl }), ...(sized ? { size: sizeOf(key, value.value) } : {}) });
         return true;
       },
       delete: (key: string) => lru.delete(key),
@@ -64,14 +70,14 @@ export class MemoryStore implements CacheStore {
   /** What get() resolves to, synchronously: the same envelope keyv wrote, the same expiry check. */
   peek(key: string): unknown {
     const envelope = this.envelope(key);
-    if (envelope === undefined || (envelope.expires !== undefined && Date.now() > envelope.expires)) return undefined;
+    if (envelope === undefined || (envelope.expires !== undefined && this.clock.now() > envelope.expires)) return undefined;
     return envelope.value;
   }
 
   /** The envelope stored for `key`, unless the bus is cut off and it is older than `maxAge`. */
   private envelope(key: string): Envelope | undefined {
     const stored = this.lru.get(key);
-    if (stored === undefined || (this.maxAge !== undefined && Date.now() - stored.at > this.maxAge)) return undefined;
+    if (stored === undefined || (this.maxAge !== undefined && this.clock.now() - stored.at > this.maxAge)) return undefined;
     return stored.envelope;
   }
 

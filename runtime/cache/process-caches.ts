@@ -1,5 +1,6 @@
 import type { ActorCache } from '../../actors/index.js';
 import type { Config } from '../../config/types.js';
+import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { CacheStats, Invalidation, RouteCacheCounts } from '../protocol/shapes.js';
 import { actorCaches } from './actor-caches.js';
@@ -14,8 +15,8 @@ export class ProcessCaches {
   readonly caches: Caches;
   readonly forActors: Readonly<Record<string, ActorCache>>;
 
-  constructor(config: Config, log: Logger, private readonly elsewhere: (inv: Invalidation) => Promise<void>) {
-    this.caches = new Caches(config, log);
+  constructor(config: Config, log: Logger, private readonly elsewhere: (inv: Invalidation) => Promise<void>, clock: Clock = SYSTEM_CLOCK) {
+    this.caches = new Caches(config, log, clock);
     this.forActors = actorCaches(this.caches, (inv) => this.everywhere(inv));
   }
 

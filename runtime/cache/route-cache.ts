@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouteCacheCounts } from '../protocol/shapes.js';
 import type { Config, RouteConfig } from '../../config/types.js';
+import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import { ActorrtError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from '../reply.js';
@@ -139,7 +140,7 @@ export class ResponseCache {
   private readonly flights = new Map<string, Flight>();
   private readonly counts = new Map<number, Counts>();
 
-  constructor(private readonly caches: Caches, private readonly log: Logger) {
+  constructor(private readonly caches: Caches, private readonly log: Logger, private readonly clock: Clock = SYSTEM_CLOCK) {
     // A key invalidated while it is being computed: later requests must not join that fill.
     caches.onInvalidate((inv) => this.dropFlights(inv));
   }
@@ -155,7 +156,7 @@ export class ResponseCache {
     if (store === undefined || !hasPeek(store) || !plain(policy, req)) return undefined;
     const entry = peekEntry(store, keyOf(policy, req), req.headers);
     if (entry === undefined) return undefined;
-    const now = Date.now();
+    const now = this.clock.now();
     if (entry.noCache || now >= entry.freshUntil) return undefined;
     this.countsOf(policy).hits++;
     return served(entry, 'HIT', now);
@@ -172,7 +173,7 @@ export class ResponseCache {
     const key = keyOf(policy, req);
     const directives = policy.allowNoCache ? requestDirectives(req.headers) : NO_DIRECTIVES;
     const entry = await lookup(store, key, req.headers);
-    const now = Date.now();
+    const now = this.clock.now();
     if (req.headers['range'] !== undefined) return this.partial(policy, req, entry, directives, now, fill);
     const state = entry === undefined ? 'expired' : entryState(entry, now);
     if (entry !== undefined && state === 'fresh' && requestAccepts(directives, entry, now)) {
@@ -200,14 +201,14 @@ export class ResponseCache {
     } catch (err) {
       if (staleIfError === undefined) throw err;
       counts.stale++;
-      return withConditional(served(staleIfError, 'STALE'), req);
+      return withConditional(served(staleIfError, 'STALE', this.clock.now()), req);
     }
     if (staleIfError !== undefined && result.entry === undefined && result.reply.status >= 500) {
       counts.stale++;
-      return withConditional(served(staleIfError, 'STALE'), req);
+      return withConditional(served(staleIfError, 'STALE', this.clock.now()), req);
     }
     const label: CacheState = directives.revalidate ? 'BYPASS' : result.revalidated ? 'REVALIDATED' : 'MISS';
-    if (result.entry !== undefined) return withConditional({ ...served(result.entry, label), state: label }, req);
+    if (result.entry !== undefined) return withConditional({ ...served(result.entry, label, this.clock.now()), state: label }, req);
     return withConditional({ reply: result.reply, state: label }, req);
   }
 
@@ -267,7 +268,7 @@ export class ResponseCache {
     try {
       if (lock.state === 'held') {
         // Another process may have stored it between our miss and our lock (and released its lock).
-        const stored = fresh(await lookup(store, key, req.headers));
+        const stored = fresh(await lookup(store, key, req.headers), this.clock.now());
         if (stored !== undefined) return fromEntry(stored);
       }
       return await this.fillAndStore(store, key, policy, req, entry, fill);
@@ -283,9 +284,9 @@ export class ResponseCache {
     while (Date.now() < deadline) {
       await sleep(delay);
       delay = Math.min(POLL_MAX_MS, delay * 2);
-      const found = fresh(await lookup(store, key, req.headers));
+      const found = fresh(await lookup(store, key, req.headers), this.clock.now());
       if (found !== undefined) return found;
-      if (!(await store.locked(key))) return fresh(await lookup(store, key, req.headers)); // stored between the two reads
+      if (!(await store.locked(key))) return fresh(await lookup(store, key, req.headers), this.clock.now()); // stored between the two reads
     }
     return undefined;
   }
@@ -298,18 +299,18 @@ export class ResponseCache {
     fill: Fill): Promise<FillResult> {
     const mark = this.caches.mark();
     const revalidating = entry !== undefined && hasValidator(entry.headers) ? entry : undefined;
-    const requestTime = Date.now();
+    const requestTime = this.clock.now();
     const reply = await fill({ method: 'GET', headers: fillFields(req.headers, revalidating) });
-    const responseTime = Date.now();
+    const responseTime = this.clock.now();
     const keep = !this.caches.invalidatedSince(mark, store.name, key);
     if (revalidating !== undefined && reply.status === 304) {
       const freshened = updated(revalidating, reply, policy.rules, requestTime, responseTime);
-      if (keep) await put(store, key, freshened, policy.keep);
+      if (keep) await put(store, key, freshened, policy.keep, this.clock);
       return { ...fromEntry(freshened), revalidated: true };
     }
     const stored = toStored({ method: 'GET', headers: req.headers }, reply, policy.rules, requestTime, responseTime);
     if (typeof stored !== 'string') {
-      if (keep) await put(store, key, stored, policy.keep);
+      if (keep) await put(store, key, stored, policy.keep, this.clock);
       return fromEntry(stored);
     }
     this.log.debug({ key, reason: stored }, 'reply not stored');
@@ -376,12 +377,12 @@ function selected(found: unknown, headers: CacheRequest['headers']): StoredReply
 }
 
 /** Store an entry at `key`, or, when it varies, as a variant under the key's marker (reusing the marker when it names the same fields). */
-async function put(store: CacheStore, key: string, entry: StoredReply, keep: number): Promise<void> {
-  const ttl = retention(entry, Date.now(), keep);
+async function put(store: CacheStore, key: string, entry: StoredReply, keep: number, clock: Clock): Promise<void> {
+  const ttl = retention(entry, clock.now(), keep);
   if (entry.vary === undefined) return store.set(key, entry, ttl);
   const names = Object.keys(entry.vary);
   const found = await store.get(key);
-  const now = Date.now();
+  const now = clock.now();
   const reuse = isVariantsMarker(found) && sameNames(found.names, names) ? found : undefined;
   // The marker lives as long as its longest-lived variant: a short-lived sibling stored later must not orphan a fresh one.
   const markerTtl = Math.max(ttl, keep, reuse?.until === undefined ? 0 : reuse.until - now);
@@ -401,8 +402,8 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** An entry still fresh now, else undefined. */
-function fresh(entry: StoredReply | undefined): StoredReply | undefined {
-  return entry !== undefined && entryState(entry, Date.now()) === 'fresh' ? entry : undefined;
+function fresh(entry: StoredReply | undefined, now: number): StoredReply | undefined {
+  return entry !== undefined && entryState(entry, now) === 'fresh' ? entry : undefined;
 }
 
 function fromEntry(entry: StoredReply): FillResult {
@@ -410,7 +411,7 @@ function fromEntry(entry: StoredReply): FillResult {
 }
 
 /** A reply served from a stored entry, with its Age. */
-function served(entry: StoredReply, state: CacheState, now = Date.now()): CacheOutcome {
+function served(entry: StoredReply, state: CacheState, now: number): CacheOutcome {
   return { reply: fromStored(entry), state, entry, age: currentAge(entry, now) };
 }
 

@@ -45,13 +45,22 @@ export class Resources {
 
   private constructor(private readonly log: Logger, private readonly onHealth: HealthListener) {}
 
-  /** Open `names` in order, retrying each per its `startup` settings; on failure close what opened and throw. */
-  static async open(config: Config, names: readonly string[], log: Logger, onHealth: HealthListener = () => {}): Promise<Resources> {
+  /**
+   * Open `names` in order, retrying each per its `startup` settings; on failure close what opened
+   * and throw. `provided`: clients to use as they are instead of opening those resources (the test
+   * kit's stand-ins), never checked nor closed here: their owner closes them.
+   */
+  static async open(config: Config, names: readonly string[], log: Logger, onHealth: HealthListener = () => {},
+    provided: Readonly<Record<string, unknown>> = {}): Promise<Resources> {
     const set = new Resources(log, onHealth);
     try {
       for (const name of names) {
         const resource = config.resources[name];
         if (resource === undefined) throw new ActorrtError('ACTORRT_E_INTERNAL', `resource "${name}" is not in the topology`);
+        if (Object.hasOwn(provided, name)) {
+          set.entries.set(name, { name, config: resource, opened: standIn(provided[name]), down: false });
+          continue;
+        }
         const onOrigins = (originsOut: readonly string[], error: string | undefined): void => {
           onHealth({ resource: name, available: error === undefined, originsOut, ...(error === undefined ? {} : { error: scrub(error, resource) }) });
         };
@@ -156,6 +165,11 @@ export class Resources {
       }
     })();
   }
+}
+
+/** A client handed in ready-made: always answers its check, and its owner closes it. */
+function standIn(client: unknown): Opened<unknown> {
+  return { client, check: () => Promise.resolve(), close: () => Promise.resolve() };
 }
 
 /** Which kind of driver raised `err`, judged by its shape. */

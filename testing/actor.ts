@@ -1,0 +1,204 @@
+import { resolve } from 'node:path';
+import type { Actor, ActorContext, ActorRequest, AskOptions } from '../actors/index.js';
+import { ProcessCaches } from '../runtime/cache/process-caches.js';
+import { SYSTEM_CLOCK, type Clock } from '../runtime/clock.js';
+import { ActorrtError } from '../runtime/errors.js';
+import { actorContext, type Ask } from '../runtime/pool/actor-context.js';
+import { loadActor } from '../runtime/pool/actor-loader.js';
+import { toReply, type Reply } from '../runtime/reply.js';
+import { childTrace } from '../runtime/trace/trace-context.js';
+import { parseQuery } from '../runtime/worker/query.js';
+import { RequestIds } from '../runtime/request-id.js';
+import { loadTopology } from './load.js';
+import { recordingLog, type LogRecord } from './logs.js';
+
+/**
+ * What answers `ctx.ask(pool, message)` in a test: a function (what it returns is what the ask
+ * resolves with; what it throws, the ask rejects with), or another actor under test (the ask
+ * resolves with its reply's body, as in a running topology).
+ */
+export type AskAnswer = ((message: unknown, options: AskOptions) => unknown) | ActorTest<unknown, unknown>;
+
+/** A message for `receive`, with everything but what the test cares about filled in. */
+export interface TestActorRequest {
+  /** GET unless given; `ASK` is how actor-to-actor messages arrive. */
+  readonly method?: string;
+  /** The path (default `/`), or use `url` for a path with its query. */
+  readonly path?: string;
+  /** A path with its query (`/notes?limit=2`): fills `path` and `query`. */
+  readonly url?: string;
+  readonly params?: Readonly<Record<string, string>>;
+  readonly query?: Readonly<Record<string, string | readonly string[]>>;
+  /** Header names in lower case, as node:http gives them. */
+  readonly headers?: Readonly<Record<string, string | readonly string[] | undefined>>;
+  readonly body?: unknown;
+  readonly requestId?: string;
+  /** Default 127.0.0.1. */
+  readonly ip?: string;
+  readonly protocol?: 'http' | 'https';
+}
+
+export interface ActorTestOptions<Resources> {
+  /** What `ctx.resources` holds: real clients (an in-memory SQLite) or stand-ins. */
+  readonly resources?: Resources;
+  /** Who answers `ctx.ask`, by pool name; an ask to any other pool rejects with ACTORRT_E_UNKNOWN_POOL, as in a topology. */
+  readonly asks?: Readonly<Record<string, AskAnswer>>;
+  /** Memory stores `ctx.caches` offers, by name, with their ttl (ms or `30s`; default 30s): `{ notes: {} }`. */
+  readonly caches?: Readonly<Record<string, { readonly ttl?: number | string; readonly maxEntries?: number }>>;
+  /** The caches' time (a TestClock moves it). */
+  readonly clock?: Clock;
+  /** `ctx.self.pool` (default `test`) and `ctx.self.index` (default 0). */
+  readonly pool?: string;
+  readonly index?: number;
+  /** Level of the recorded log lines (default debug); `print: true` also writes them to stderr. */
+  readonly log?: { readonly level?: string; readonly print?: boolean };
+}
+
+/** What receive() returned, as the runtime reads it: status (200 unless set), headers, body; `value` is the raw return. */
+export interface ActorTestReply<Body = unknown> {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | readonly string[]>>;
+  readonly body: Body;
+  readonly value: unknown;
+}
+
+/** One `ctx.ask` the actor made. */
+export interface RecordedAsk {
+  readonly pool: string;
+  readonly message: unknown;
+  readonly options: AskOptions;
+}
+
+/**
+ * One actor, alone, with a test context: `init` ran when it was made (testActor), `receive` runs
+ * one message, `stop` runs its stop. The same `ctx` a pool gives (resources, a logger, caches,
+ * ask) with what the test chose behind it. No mailbox, timeout or supervision: what the actor
+ * throws, receive() rejects with (startTopology runs those).
+ */
+export class ActorTest<State, Resources> {
+  /** Every line the actor logged through ctx.log, in order. */
+  readonly logs: LogRecord[];
+  /** Every ctx.ask it made, in order. */
+  readonly asked: RecordedAsk[] = [];
+  private current: ActorRequest | undefined;
+  private stateNow: State | undefined;
+  private stopped = false;
+  private readonly ids = new RequestIds();
+  readonly ctx: ActorContext<Resources>;
+
+  private constructor(readonly actor: Actor<State, Resources>, private readonly options: ActorTestOptions<Resources>,
+    private readonly caches: ProcessCaches | undefined) {
+    const { logger, records } = recordingLog(options.log?.level, options.log?.print);
+    this.logs = records;
+    const asks = options.asks ?? {};
+    const ask: Ask = async (target, message, askOptions) => {
+      this.asked.push({ pool: target, message, options: askOptions });
+      const answer = Object.hasOwn(asks, target) ? asks[target] : undefined;
+      if (answer === undefined) {
+        throw new ActorrtError('ACTORRT_E_UNKNOWN_POOL', `ctx.ask("${target}"): no such pool`,
+          { hint: `the test answers asks to: ${Object.keys(asks).join(', ') || 'none'} (testActor's asks option)` });
+      }
+      return answer instanceof ActorTest ? answer.ask(message) : answer(message, askOptions);
+    };
+    const context = actorContext({ log: logger, caches: caches?.forActors ?? {}, ask }, options.pool ?? 'test', options.index ?? 0,
+      (options.resources ?? {}) as Readonly<Record<string, unknown>>, () => this.current);
+    this.ctx = context as ActorContext<Resources>;
+  }
+
+  /** Load `actor` (or the module at a path, relative to process.cwd()), build its context and run its init. */
+  static async start<State, Resources>(actor: Actor<State, Resources> | string, options: ActorTestOptions<Resources> = {}): Promise<ActorTest<State, Resources>> {
+    const loaded = typeof actor === 'string' ? (await loadActor(resolve(actor))) as Actor<State, Resources> : actor;
+    const caches = options.caches === undefined ? undefined : memoryCaches(options.caches, options.clock ?? SYSTEM_CLOCK);
+    if (caches !== undefined) await caches.caches.open();
+    const test = new ActorTest(loaded, options, caches);
+    try {
+      await test.init();
+    } catch (err) {
+      await caches?.caches.close();
+      throw err;
+    }
+    return test;
+  }
+
+  /** The actor's state now (what init returned, as receive changed it). */
+  get state(): State {
+    return this.stateNow as State;
+  }
+
+  /** Run one message through receive; resolves with the reply as the runtime reads it. */
+  async receive<Body = unknown>(message: TestActorRequest = {}): Promise<ActorTestReply<Body>> {
+    this.live('receive');
+    const req = this.requestOf(message);
+    this.current = req;
+    try {
+      const value = await this.actor.receive(this.state, req, this.ctx);
+      const reply: Reply = toReply(value);
+      return { status: reply.status, headers: reply.headers, body: reply.body as Body, value };
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  /** Send an actor-to-actor message (method ASK) and resolve with the reply's body, as ctx.ask would. */
+  async ask<T = unknown>(message: unknown): Promise<T> {
+    return (await this.receive<T>({ method: 'ASK', path: '', body: message, ip: '' })).body;
+  }
+
+  /** Run stop, then init again: what a supervisor's restart does. */
+  async restart(): Promise<void> {
+    this.live('restart');
+    await this.actor.stop?.(this.state, this.ctx);
+    await this.init();
+  }
+
+  /** Run the actor's stop and close its caches. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await this.actor.stop?.(this.state, this.ctx);
+    } finally {
+      await this.caches?.caches.close();
+    }
+  }
+
+  private async init(): Promise<void> {
+    this.stateNow = (await this.actor.init?.(this.ctx)) as State;
+  }
+
+  private live(what: string): void {
+    if (this.stopped) throw new ActorrtError('ACTORRT_E_TEST_KIT', `${what}() after stop(): make a new actor with testActor()`);
+  }
+
+  private requestOf(m: TestActorRequest): ActorRequest {
+    const q = m.url?.indexOf('?') ?? -1;
+    const path = m.url === undefined ? m.path ?? '/' : q === -1 ? m.url : m.url.slice(0, q);
+    const query = m.query ?? (m.url !== undefined && q !== -1 ? parseQuery(m.url.slice(q + 1)) : {});
+    return {
+      method: m.method ?? 'GET', path, params: m.params ?? {}, query, headers: m.headers ?? {}, body: m.body,
+      requestId: m.requestId ?? this.ids.next(), ip: m.ip ?? '127.0.0.1', protocol: m.protocol ?? 'http', trace: childTrace(undefined),
+    };
+  }
+}
+
+/** ctx.caches of memory stores, as a topology declaring them would give (copies in and out, TTLs, prefix deletes). */
+function memoryCaches(declared: NonNullable<ActorTestOptions<unknown>['caches']>, clock: Clock): ProcessCaches {
+  const caches: Record<string, object> = {};
+  for (const [name, c] of Object.entries(declared)) caches[name] = { store: 'memory', ...c };
+  const config = loadTopology({ version: 1, caches, routes: [] });
+  const { logger } = recordingLog('error');
+  return new ProcessCaches(config, logger, () => Promise.resolve(), clock);
+}
+
+/**
+ * Test one actor alone: loads it (an actor, or a module path), runs its init with a test context
+ * and resolves once it is ready to receive.
+ *
+ *   const notes = await testActor(notesActor, { resources: { db }, caches: { notes: {} } });
+ *   const reply = await notes.receive({ method: 'GET', path: '/notes/1', params: { id: '1' } });
+ *   assert.equal(reply.status, 200);
+ *   await notes.stop();
+ */
+export function testActor<State, Resources>(actor: Actor<State, Resources> | string, options: ActorTestOptions<Resources> = {}): Promise<ActorTest<State, Resources>> {
+  return ActorTest.start(actor, options);
+}
