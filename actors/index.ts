@@ -70,11 +70,40 @@ export interface ActorReply {
   readonly body?: unknown;
 }
 
+/** The statuses an error reply may carry: 400 to 599 (RFC 9110 section 15: client and server errors). */
+export type ErrorStatus =
+  | 400 | 401 | 402 | 403 | 404 | 405 | 406 | 407 | 408 | 409 | 410 | 411 | 412 | 413 | 414 | 415 | 416 | 417 | 418 | 419
+  | 420 | 421 | 422 | 423 | 424 | 425 | 426 | 427 | 428 | 429 | 430 | 431 | 432 | 433 | 434 | 435 | 436 | 437 | 438 | 439
+  | 440 | 441 | 442 | 443 | 444 | 445 | 446 | 447 | 448 | 449 | 450 | 451 | 452 | 453 | 454 | 455 | 456 | 457 | 458 | 459
+  | 460 | 461 | 462 | 463 | 464 | 465 | 466 | 467 | 468 | 469 | 470 | 471 | 472 | 473 | 474 | 475 | 476 | 477 | 478 | 479
+  | 480 | 481 | 482 | 483 | 484 | 485 | 486 | 487 | 488 | 489 | 490 | 491 | 492 | 493 | 494 | 495 | 496 | 497 | 498 | 499
+  | 500 | 501 | 502 | 503 | 504 | 505 | 506 | 507 | 508 | 509 | 510 | 511 | 512 | 513 | 514 | 515 | 516 | 517 | 518 | 519
+  | 520 | 521 | 522 | 523 | 524 | 525 | 526 | 527 | 528 | 529 | 530 | 531 | 532 | 533 | 534 | 535 | 536 | 537 | 538 | 539
+  | 540 | 541 | 542 | 543 | 544 | 545 | 546 | 547 | 548 | 549 | 550 | 551 | 552 | 553 | 554 | 555 | 556 | 557 | 558 | 559
+  | 560 | 561 | 562 | 563 | 564 | 565 | 566 | 567 | 568 | 569 | 570 | 571 | 572 | 573 | 574 | 575 | 576 | 577 | 578 | 579
+  | 580 | 581 | 582 | 583 | 584 | 585 | 586 | 587 | 588 | 589 | 590 | 591 | 592 | 593 | 594 | 595 | 596 | 597 | 598 | 599;
+
+/** The body of every error reply: actorrt's own (`ACTORRT_E_*`, docs/errors.md) and an actor's (errorReply). */
+export interface ErrorBody<Code extends string = string> {
+  readonly error: { readonly code: Code; readonly message: string; readonly requestId: string };
+}
+
+/** What errorReply returns; `Code` is the literal code, so a client or test can narrow on it. */
+export interface ErrorReply<Code extends string = string> extends ActorReply {
+  readonly status: ErrorStatus;
+  readonly body: ErrorBody<Code>;
+}
+
+/** An error code as an editor checks it: UPPER_SNAKE_CASE, as actorrt's own (`NOTE_NOT_FOUND`). */
+export type ErrorCodeOf<Code extends string> = Code extends Uppercase<Code> ? (Code extends `${string} ${string}` ? 'error codes have no spaces: UPPER_SNAKE_CASE' : Code) : 'error codes are UPPER_SNAKE_CASE, as actorrt\'s own';
+
 /**
  * An error reply in the shape actorrt's own errors take, `{ "error": { code, message, requestId } }`,
  * so clients parse one error format: `return errorReply(req, 404, 'NOTE_NOT_FOUND', 'note 7 not found')`.
+ * Types: `status` 400-599; `code` UPPER_SNAKE_CASE (an editor refuses `'not found'`), kept as its
+ * literal in the reply's type. Branch on the code, never the message (docs/errors.md).
  */
-export function errorReply(req: Pick<ActorRequest, 'requestId'>, status: number, code: string, message: string): ActorReply {
+export function errorReply<const Code extends string>(req: Pick<ActorRequest, 'requestId'>, status: ErrorStatus, code: Code & ErrorCodeOf<Code>, message: string): ErrorReply<Code> {
   return { status, body: { error: { code, message, requestId: req.requestId } } };
 }
 
@@ -114,36 +143,63 @@ export interface ActorCache {
   delete(key: string): Promise<void>;
 }
 
-/** Everything the runtime gives an actor besides its state and the request. */
-export interface ActorContext<Resources = Record<string, unknown>> {
+/** Pool name -> the body `ctx.ask` resolves with for it (`{ users: AskReply<typeof usersActor> }`). */
+export type AskTargets = Readonly<Record<string, unknown>>;
+
+/**
+ * Everything the runtime gives an actor besides its state and the request. The type parameters
+ * are what the actor declares it uses, so an editor checks them: `Resources`, the clients of the
+ * resources its pool binds (`{ db: SqliteDatabase }`); `Caches`, the names of the cache stores it
+ * uses (`'notes' | 'sessions'`); `Asks`, per pool it asks, the reply body it gets back.
+ */
+export interface ActorContext<Resources = Record<string, unknown>, Caches extends string = string, Asks extends AskTargets = AskTargets> {
   /** The resources bound to this actor's pool, opened once per process. */
   readonly resources: Resources;
   readonly log: ActorLogger;
   readonly self: ActorSelf;
   /** The topology's cache stores by name (`caches:`). */
-  readonly caches: Readonly<Record<string, ActorCache>>;
-  /** Send a message to another pool and wait for its reply body. */
-  ask<T = unknown>(pool: string, message: unknown, options?: AskOptions): Promise<T>;
+  readonly caches: Readonly<Record<Caches, ActorCache>>;
+  /**
+   * Send a message to another pool and wait for its reply body (typed by `Asks` when declared).
+   * Rejects with the target's error code: ACTORRT_E_TIMEOUT, ACTORRT_E_MAILBOX_FULL,
+   * ACTORRT_E_UNKNOWN_POOL, ACTORRT_E_POOL_DOWN, or the asked actor's failure.
+   */
+  ask<Pool extends keyof Asks & string>(pool: Pool, message: unknown, options?: AskOptions): Promise<Asks[Pool]>;
+  /** The same, with the reply type given here: `ctx.ask<User>('users', { id })`. */
+  ask<T>(pool: keyof Asks & string, message: unknown, options?: AskOptions): Promise<T>;
 }
 
-export interface ActorDefinition<State = undefined, Resources = Record<string, unknown>> {
+/**
+ * An actor module's definition. `State` is what init returns; `Reply` what receive returns (the
+ * body `ctx.ask` gets back from it: AskReply). Given no type arguments, TypeScript infers both;
+ * annotate `ctx` (`(ctx: ActorContext<{ db: SqliteDatabase }, 'notes'>) => ...`) to declare what the
+ * actor uses and keep that inference (type arguments given in part are not inferred).
+ */
+export interface ActorDefinition<State = undefined, Resources = Record<string, unknown>, Caches extends string = string, Asks extends AskTargets = AskTargets, Reply = unknown> {
   /** Build this actor's private state; runs again after every restart. */
-  init?(ctx: ActorContext<Resources>): State | Promise<State>;
+  init?(ctx: ActorContext<Resources, Caches, Asks>): State | Promise<State>;
   /** Handle one message; one at a time per actor, in mailbox order. */
-  receive(state: State, req: ActorRequest, ctx: ActorContext<Resources>): ActorReply | unknown | Promise<ActorReply | unknown>;
+  receive(state: State, req: ActorRequest, ctx: ActorContext<Resources, Caches, Asks>): Reply | Promise<Reply>;
   /** Release what `init` acquired; runs on stop and before a restart. */
-  stop?(state: State, ctx: ActorContext<Resources>): void | Promise<void>;
+  stop?(state: State, ctx: ActorContext<Resources, Caches, Asks>): void | Promise<void>;
 }
+
+/** The body a reply carries: `body` of a `{ status?, headers?, body? }` reply, or the value itself (sent as a 200 JSON body). */
+export type ReplyBody<R> = R extends { readonly body?: infer B } ? (Exclude<keyof R, 'status' | 'headers' | 'body'> extends never ? B : R) : R;
+
+/** What `ctx.ask` resolves with when it asks `A`'s pool: the body of what its receive returns. */
+export type AskReply<A extends { receive(...args: never[]): unknown }> = ReplyBody<Awaited<ReturnType<A['receive']>>>;
 
 const BRAND: unique symbol = Symbol.for('actorrt.actor');
 
 /** A checked actor definition, as the default export of an actor module. */
-export type Actor<State = undefined, Resources = Record<string, unknown>> = ActorDefinition<State, Resources> & { readonly [BRAND]: true };
+export type Actor<State = undefined, Resources = Record<string, unknown>, Caches extends string = string, Asks extends AskTargets = AskTargets, Reply = unknown> =
+  ActorDefinition<State, Resources, Caches, Asks, Reply> & { readonly [BRAND]: true };
 
 /** Declare an actor; gives the editor full types for `receive`'s request and reply. */
-export function defineActor<State = undefined, Resources = Record<string, unknown>>(
-  definition: ActorDefinition<State, Resources>,
-): Actor<State, Resources> {
+export function defineActor<State = undefined, Resources = Record<string, unknown>, Caches extends string = string, Asks extends AskTargets = AskTargets, Reply = unknown>(
+  definition: ActorDefinition<State, Resources, Caches, Asks, Reply>,
+): Actor<State, Resources, Caches, Asks, Reply> {
   if (definition === null || typeof definition !== 'object' || typeof definition.receive !== 'function') {
     throw new TypeError('defineActor() needs an object with a receive(state, req, ctx) function');
   }

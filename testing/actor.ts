@@ -1,23 +1,29 @@
 import { resolve } from 'node:path';
-import type { Actor, ActorContext, ActorRequest, AskOptions } from '../actors/index.js';
+import type { Actor, ActorContext, ActorRequest, AskOptions, AskTargets, ReplyBody } from '../actors/index.js';
 import { ProcessCaches } from '../runtime/cache/process-caches.js';
 import { SYSTEM_CLOCK, type Clock } from '../runtime/clock.js';
 import { ActorrtError } from '../runtime/errors.js';
 import { actorContext, type Ask } from '../runtime/pool/actor-context.js';
 import { loadActor } from '../runtime/pool/actor-loader.js';
-import { toReply, type Reply } from '../runtime/reply.js';
+import { toReply, type Reply as NormalizedReply } from '../runtime/reply.js';
 import { childTrace } from '../runtime/trace/trace-context.js';
 import { parseQuery } from '../runtime/worker/query.js';
 import { RequestIds } from '../runtime/request-id.js';
-import { loadTopology } from './load.js';
+import type { MemoryCache } from '../config/types.js';
+import { parseDuration } from '../config/units.js';
 import { recordingLog, type LogRecord } from './logs.js';
+
+/** A memory store's defaults, as the schema's (caches.<name>: ttl 30s, maxEntries 10000, timeout 50ms). */
+const DEFAULT_TTL_MS = 30_000;
+const DEFAULT_MAX_ENTRIES = 10_000;
+const DEFAULT_TIMEOUT_MS = 50;
 
 /**
  * What answers `ctx.ask(pool, message)` in a test: a function (what it returns is what the ask
  * resolves with; what it throws, the ask rejects with), or another actor under test (the ask
  * resolves with its reply's body, as in a running topology).
  */
-export type AskAnswer = ((message: unknown, options: AskOptions) => unknown) | ActorTest<unknown, unknown>;
+export type AskAnswer<Reply = unknown> = ((message: unknown, options: AskOptions) => Reply | Promise<Reply>) | ActorTest<unknown, unknown>;
 
 /** A message for `receive`, with everything but what the test cares about filled in. */
 export interface TestActorRequest {
@@ -38,13 +44,13 @@ export interface TestActorRequest {
   readonly protocol?: 'http' | 'https';
 }
 
-export interface ActorTestOptions<Resources> {
-  /** What `ctx.resources` holds: real clients (an in-memory SQLite) or stand-ins. */
+export interface ActorTestOptions<Resources = Record<string, unknown>, Caches extends string = string, Asks extends AskTargets = AskTargets> {
+  /** What `ctx.resources` holds: real clients (an in-memory SQLite) or stand-ins; typed by what the actor declares. */
   readonly resources?: Resources;
   /** Who answers `ctx.ask`, by pool name; an ask to any other pool rejects with ACTORRT_E_UNKNOWN_POOL, as in a topology. */
-  readonly asks?: Readonly<Record<string, AskAnswer>>;
+  readonly asks?: { readonly [Pool in keyof Asks & string]?: AskAnswer<Asks[Pool]> };
   /** Memory stores `ctx.caches` offers, by name, with their ttl (ms or `30s`; default 30s): `{ notes: {} }`. */
-  readonly caches?: Readonly<Record<string, { readonly ttl?: number | string; readonly maxEntries?: number }>>;
+  readonly caches?: { readonly [Name in Caches]?: { readonly ttl?: number | string; readonly maxEntries?: number } };
   /** The caches' time (a TestClock moves it). */
   readonly clock?: Clock;
   /** `ctx.self.pool` (default `test`) and `ctx.self.index` (default 0). */
@@ -75,7 +81,7 @@ export interface RecordedAsk {
  * ask) with what the test chose behind it. No mailbox, timeout or supervision: what the actor
  * throws, receive() rejects with (startTopology runs those).
  */
-export class ActorTest<State, Resources> {
+export class ActorTest<State, Resources, Caches extends string = string, Asks extends AskTargets = AskTargets, Reply = unknown> {
   /** Every line the actor logged through ctx.log, in order. */
   readonly logs: LogRecord[];
   /** Every ctx.ask it made, in order. */
@@ -84,13 +90,13 @@ export class ActorTest<State, Resources> {
   private stateNow: State | undefined;
   private stopped = false;
   private readonly ids = new RequestIds();
-  readonly ctx: ActorContext<Resources>;
+  readonly ctx: ActorContext<Resources, Caches, Asks>;
 
-  private constructor(readonly actor: Actor<State, Resources>, private readonly options: ActorTestOptions<Resources>,
+  private constructor(readonly actor: Actor<State, Resources, Caches, Asks, Reply>, options: ActorTestOptions<Resources, Caches, Asks>,
     private readonly caches: ProcessCaches | undefined) {
     const { logger, records } = recordingLog(options.log?.level, options.log?.print);
     this.logs = records;
-    const asks = options.asks ?? {};
+    const asks: Readonly<Record<string, AskAnswer | undefined>> = options.asks ?? {};
     const ask: Ask = async (target, message, askOptions) => {
       this.asked.push({ pool: target, message, options: askOptions });
       const answer = Object.hasOwn(asks, target) ? asks[target] : undefined;
@@ -102,12 +108,15 @@ export class ActorTest<State, Resources> {
     };
     const context = actorContext({ log: logger, caches: caches?.forActors ?? {}, ask }, options.pool ?? 'test', options.index ?? 0,
       (options.resources ?? {}) as Readonly<Record<string, unknown>>, () => this.current);
-    this.ctx = context as ActorContext<Resources>;
+    // The runtime's context, typed as the actor declares it: what the test passed is what it declared (options' types).
+    this.ctx = context as ActorContext<Resources, Caches, Asks>;
   }
 
   /** Load `actor` (or the module at a path, relative to process.cwd()), build its context and run its init. */
-  static async start<State, Resources>(actor: Actor<State, Resources> | string, options: ActorTestOptions<Resources> = {}): Promise<ActorTest<State, Resources>> {
-    const loaded = typeof actor === 'string' ? (await loadActor(resolve(actor))) as Actor<State, Resources> : actor;
+  static async start<State, Resources, Caches extends string, Asks extends AskTargets, Reply>(actor: Actor<State, Resources, Caches, Asks, Reply> | string,
+    options: ActorTestOptions<Resources, Caches, Asks> = {}): Promise<ActorTest<State, Resources, Caches, Asks, Reply>> {
+    // A module path has no type to check against: the test states it (testActor<State>('./actors/x.ts')), as import() would.
+    const loaded = typeof actor === 'string' ? (await loadActor(resolve(actor))) as unknown as Actor<State, Resources, Caches, Asks, Reply> : actor;
     const caches = options.caches === undefined ? undefined : memoryCaches(options.caches, options.clock ?? SYSTEM_CLOCK);
     if (caches !== undefined) await caches.caches.open();
     const test = new ActorTest(loaded, options, caches);
@@ -126,13 +135,13 @@ export class ActorTest<State, Resources> {
   }
 
   /** Run one message through receive; resolves with the reply as the runtime reads it. */
-  async receive<Body = unknown>(message: TestActorRequest = {}): Promise<ActorTestReply<Body>> {
+  async receive<Body = ReplyBody<Reply>>(message: TestActorRequest = {}): Promise<ActorTestReply<Body>> {
     this.live('receive');
     const req = this.requestOf(message);
     this.current = req;
     try {
       const value = await this.actor.receive(this.state, req, this.ctx);
-      const reply: Reply = toReply(value);
+      const reply: NormalizedReply = toReply(value);
       return { status: reply.status, headers: reply.headers, body: reply.body as Body, value };
     } finally {
       this.current = undefined;
@@ -182,12 +191,17 @@ export class ActorTest<State, Resources> {
 }
 
 /** ctx.caches of memory stores, as a topology declaring them would give (copies in and out, TTLs, prefix deletes). */
-function memoryCaches(declared: NonNullable<ActorTestOptions<unknown>['caches']>, clock: Clock): ProcessCaches {
-  const caches: Record<string, object> = {};
-  for (const [name, c] of Object.entries(declared)) caches[name] = { store: 'memory', ...c };
-  const config = loadTopology({ version: 1, caches, routes: [] });
+function memoryCaches(declared: Readonly<Record<string, { readonly ttl?: number | string; readonly maxEntries?: number } | undefined>>, clock: Clock): ProcessCaches {
+  const caches: Record<string, MemoryCache> = {};
+  for (const [name, c] of Object.entries(declared)) {
+    const ttl = parseDuration(c?.ttl ?? DEFAULT_TTL_MS);
+    const maxEntries = c?.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    if (ttl === undefined) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.ttl ${JSON.stringify(c?.ttl)} is not a duration`, { hint: 'milliseconds, or 250ms, 30s, 5m' });
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.maxEntries must be an integer >= 1`);
+    caches[name] = { store: 'memory', maxEntries, ttl, timeout: DEFAULT_TIMEOUT_MS };
+  }
   const { logger } = recordingLog('error');
-  return new ProcessCaches(config, logger, () => Promise.resolve(), clock);
+  return new ProcessCaches({ caches, routes: [], resources: {} }, logger, () => Promise.resolve(), clock);
 }
 
 /**
@@ -199,6 +213,7 @@ function memoryCaches(declared: NonNullable<ActorTestOptions<unknown>['caches']>
  *   assert.equal(reply.status, 200);
  *   await notes.stop();
  */
-export function testActor<State, Resources>(actor: Actor<State, Resources> | string, options: ActorTestOptions<Resources> = {}): Promise<ActorTest<State, Resources>> {
+export function testActor<State, Resources, Caches extends string = string, Asks extends AskTargets = AskTargets, Reply = unknown>(
+  actor: Actor<State, Resources, Caches, Asks, Reply> | string, options: ActorTestOptions<Resources, Caches, Asks> = {}): Promise<ActorTest<State, Resources, Caches, Asks, Reply>> {
   return ActorTest.start(actor, options);
 }

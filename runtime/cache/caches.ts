@@ -19,6 +19,9 @@ const BUS_SILENCE_MS = 1500;
 /** Invalidations remembered to tell a fill that started before one of them not to store its result. */
 const RECENT = 256;
 
+/** What the stores read of a topology. */
+export type CachesConfig = Pick<Config, 'caches' | 'bus' | 'routes' | 'resources'>;
+
 /**
  * The cache stores of one process, by name, kept live across reloads: opened with the process,
  * replaced when their settings change, closed when the topology drops them. Also the process's invalidation clock: a
@@ -26,7 +29,7 @@ const RECENT = 256;
  * read the old data), which `invalidatedSince` answers.
  */
 export class Caches {
-  private config: Config;
+  private config: CachesConfig;
   private readonly stores = new Map<string, CacheStore>();
   private epoch = 0;
   private readonly recent: Array<{ readonly epoch: number; readonly inv: Invalidation }> = [];
@@ -39,7 +42,7 @@ export class Caches {
   private toldAt = Date.now();
   private silent = false;
 
-  constructor(config: Config, private readonly log: Logger, private readonly clock: Clock = SYSTEM_CLOCK) {
+  constructor(config: CachesConfig, private readonly log: Logger, private readonly clock: Clock = SYSTEM_CLOCK) {
     this.config = config;
     this.varying = varyingStores(config);
   }
@@ -56,7 +59,7 @@ export class Caches {
   }
 
   /** Take a new topology: stores whose settings changed or that are gone are closed, new ones opened. */
-  async apply(config: Config, wait = READY_WAIT_MS): Promise<void> {
+  async apply(config: CachesConfig, wait = READY_WAIT_MS): Promise<void> {
     const previous = this.config;
     this.config = config;
     this.varying = varyingStores(config);
@@ -184,12 +187,12 @@ export class Caches {
   }
 }
 
-function varyingStores(config: Config): ReadonlySet<string> {
+function varyingStores(config: CachesConfig): ReadonlySet<string> {
   return new Set(config.routes.filter((r) => (r.cache?.vary.length ?? 0) > 0).map((r) => r.cache?.use as string));
 }
 
 /** Whether a store can be kept across a reload: same settings and, for Redis, the same server. */
-function sameStore(before: CacheConfig | undefined, after: CacheConfig, previous: Config, next: Config): boolean {
+function sameStore(before: CacheConfig | undefined, after: CacheConfig, previous: CachesConfig, next: CachesConfig): boolean {
   if (before === undefined || JSON.stringify(before) !== JSON.stringify(after)) return false;
   if (after.store !== 'redis') return true;
   return JSON.stringify(previous.resources[after.resource]) === JSON.stringify(next.resources[after.resource]);

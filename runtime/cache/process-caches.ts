@@ -1,10 +1,9 @@
 import type { ActorCache } from '../../actors/index.js';
-import type { Config } from '../../config/types.js';
 import { SYSTEM_CLOCK, type Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { CacheStats, Invalidation, RouteCacheCounts } from '../protocol/shapes.js';
 import { actorCaches } from './actor-caches.js';
-import { Caches } from './caches.js';
+import { Caches, type CachesConfig } from './caches.js';
 
 /**
  * The cache side of one process (front worker or pool process): its stores, `ctx.caches` for its
@@ -15,7 +14,7 @@ export class ProcessCaches {
   readonly caches: Caches;
   readonly forActors: Readonly<Record<string, ActorCache>>;
 
-  constructor(config: Config, log: Logger, private readonly elsewhere: (inv: Invalidation) => Promise<void>, clock: Clock = SYSTEM_CLOCK) {
+  constructor(config: CachesConfig, log: Logger, private readonly elsewhere: (inv: Invalidation) => Promise<void>, clock: Clock = SYSTEM_CLOCK) {
     this.caches = new Caches(config, log, clock);
     this.forActors = actorCaches(this.caches, (inv) => this.everywhere(inv));
   }
