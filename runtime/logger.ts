@@ -42,10 +42,7 @@ export interface RequestLines {
  * written as every other line is: for people, not throughput.
  */
 export function requestLines(parent: Logger, bindings: Readonly<Record<string, string>>): RequestLines {
-  if (prettyLogs()) {
-    const log = parent.child(bindings, { level: 'info' });
-    return { write: (fields, msg) => log.info(fields, msg) };
-  }
+  if (prettyLogs()) return loggedLines(parent, bindings);
   const destination = pino.destination({ fd: 2, sync: true });
   let own = '';
   for (const [key, value] of Object.entries({ ...parent.bindings(), pid: process.pid, ...bindings })) own += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
@@ -69,6 +66,12 @@ export function requestLines(parent: Logger, bindings: Readonly<Record<string, s
       if (buffer.length >= REQUEST_LINES_BUFFER) flush();
     },
   };
+}
+
+/** Request lines written through `parent` as every other line is (pretty logs, the test kit's recording), at info whatever its level. */
+export function loggedLines(parent: Logger, bindings: Readonly<Record<string, string>>): RequestLines {
+  const log = parent.child(bindings, { level: 'info' });
+  return { write: (fields, msg) => log.info(fields, msg) };
 }
 
 /** The environment variable that picks the log format: `pretty` or `json`. `actorrt start --pretty` sets it; child processes inherit it. */

@@ -6,6 +6,7 @@ import { ProcessCaches } from '../runtime/cache/process-caches.js';
 import { ResponseCache } from '../runtime/cache/route-cache.js';
 import { SYSTEM_CLOCK, type Clock } from '../runtime/clock.js';
 import { ActorrtError } from '../runtime/errors.js';
+import { loggedLines } from '../runtime/logger.js';
 import { RequestMetrics } from '../runtime/metrics/request-metrics.js';
 import { PoolHost } from '../runtime/pool/pool-host.js';
 import { Resources, resourcesFor } from '../runtime/resources/resources.js';
@@ -99,9 +100,10 @@ export class TestTopology {
         isStopping: () => closed,
         isDraining: () => closed,
         metrics: new RequestMetrics(),
+        accessLines: loggedLines(log, { event: 'access' }),
         scrape: () => Promise.reject(new ActorrtError('ACTORRT_E_TEST_KIT', 'http.metricsPath is rendered by the primary, which the test kit does not run')),
       });
-      const topology = new TestTopology(config, records, handler, async () => { closed = true; await release(); });
+      const topology = new TestTopology(config, records, asServed(handler), async () => { closed = true; await release(); });
       return topology;
     } catch (err) {
       await release();
@@ -137,6 +139,19 @@ export class TestTopology {
     this.closing ??= this.release();
     return this.closing;
   }
+}
+
+/**
+ * light-my-request's response has no socket to flush to, so it never reads as finished, and its
+ * socket counts no bytes: what the access log and the request's span read of a real exchange.
+ * Here a reply is finished once it ended, and its bytes are its body's (content-length).
+ */
+function asServed(front: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    Object.defineProperty(res, 'writableFinished', { get: () => res.writableEnded });
+    Object.defineProperty(req.socket, 'bytesWritten', { get: () => (res.writableEnded ? Number(res.getHeader('content-length') ?? 0) : 0), configurable: true });
+    front(req, res);
+  };
 }
 
 /** Start a topology in-process (see TestTopology). */

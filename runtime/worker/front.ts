@@ -6,7 +6,7 @@ import { compileInvalidation, mergeInvalidations, renderInvalidation, type Inval
 import { compileRouteCache, type CacheOutcome, type CacheRequest, type FillRequest, type ResponseCache, type RouteCachePolicy } from '../cache/route-cache.js';
 import { ActorrtError } from '../errors.js';
 import { endWith } from '../trace/tracing.js';
-import { requestLines, type Logger } from '../logger.js';
+import { requestLines, type Logger, type RequestLines } from '../logger.js';
 import type { RequestMetrics } from '../metrics/request-metrics.js';
 import { wantsOpenMetrics } from '../metrics/exposition.js';
 import type { Pool } from '../pool/pool.js';
@@ -92,6 +92,8 @@ export interface FrontDeps {
   readonly metrics: RequestMetrics;
   /** The instance's metrics as the primary renders them (`http.metricsPath`). */
   scrape(openMetrics: boolean): Promise<{ contentType: string; body: string }>;
+  /** Where access log lines go (default: stderr, buffered: requestLines). */
+  readonly accessLines?: RequestLines;
 }
 
 /** One routed request: everything dispatch, the cache and the writer need. */
@@ -116,7 +118,7 @@ interface Routed {
 export function createFrontHandler(deps: FrontDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { log } = deps;
   const ids = new RequestIds();
-  const access = new AccessLog(requestLines(log, { event: 'access' }));
+  const access = new AccessLog(deps.accessLines ?? requestLines(log, { event: 'access' }));
 
   const { metrics } = deps;
   return (req, res) => {
