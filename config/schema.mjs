@@ -1,9 +1,11 @@
-// Generates config/schema.json (run: node config/schema.mjs; `--check` only compares). Kept as code so that shared
+// Generates config/schema.json, config/schema-validator.cjs and the "Reference: every key" section of
+// docs/topology.md (run: node config/schema.mjs; `--check` only compares). Kept as code so that shared
 // fragments (durations, sizes, names) are written once; the JSON file is what ships and what
 // editors read.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { renderReference, spliceReference } from './reference.mjs';
 
 const duration = (def, description, extra = {}) => ({ $ref: '#/definitions/duration', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}), ...extra });
 const size = (def, description, extra = {}) => ({ $ref: '#/definitions/size', ...(def === undefined ? {} : { default: def }), ...(description ? { description } : {}), ...extra });
@@ -201,7 +203,7 @@ const schema = {
         processes: int(1, undefined, 'own OS processes for this pool; absent = inside every front worker (one of processes or threads)', 256, { examples: [2] }),
         threads: int(1, undefined, 'worker threads for this pool inside every front worker, each running size actors: CPU work off the front\'s event loop without a socket hop (one of processes or threads)', 256, { examples: [4] }),
         maxHeap: size(undefined, 'thread pools: old-generation heap bound of each thread (worker_threads resourceLimits); a thread past it fails its own requests (503) and is replaced; absent = Node\'s default', { examples: ['256mb'] }),
-        resources: { type: 'array', uniqueItems: true, items: { $ref: '#/definitions/name' }, default: [], description: 'resources this pool\'s actors get on ctx.resources' },
+        resources: { type: 'array', uniqueItems: true, items: { $ref: '#/definitions/name' }, default: [], description: 'resources this pool\'s actors get on ctx.resources', examples: [['db', 'cache']] },
         mailbox: obj({
           capacity: int(1, 1000, 'messages queued per actor'),
           overflow: { enum: ['reject'], default: 'reject', description: 'reject = 503 with Retry-After' },
@@ -260,7 +262,7 @@ const schema = {
           ttl: duration(undefined, 'lifetime of a reply that states none (freshness: origin) or of every reply (freshness: route); defaults to the cache\'s ttl on pool routes and to none (0) on proxy routes', { examples: ['60s'] }),
           staleWhileRevalidate: duration(0, 'past ttl, serve the stale reply at once for this long and refresh it once in the background'),
           staleIfError: duration(0, 'past ttl, serve the stale reply for this long when the actor or upstream fails (5xx, error, timeout)'),
-          vary: { type: 'array', uniqueItems: true, items: str('request header name'), default: [], description: 'request headers whose values are part of the key (and listed in the Vary reply header)' },
+          vary: { type: 'array', uniqueItems: true, items: str('request header name'), default: [], description: 'request headers whose values are part of the key (and listed in the Vary reply header)', examples: [['Accept-Language']] },
           statuses: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'integer', minimum: 200, maximum: 599 }, default: [200], description: 'statuses the route\'s ttl applies to; a reply that states its own lifetime is stored whatever its status (RFC 9111 section 3)' },
           allowNoCache: { type: 'boolean', default: false, description: 'let a request\'s Cache-Control: no-cache skip the lookup (X-Cache: BYPASS); off so that clients cannot push load past the cache' },
         }, { description: 'store GET/HEAD replies of this route and answer repeats from the store, as a shared cache (RFC 9111)', examples: [{ use: 'pages', key: 'user:{params.id}', ttl: '60s' }] }),
@@ -281,6 +283,10 @@ const target = new URL('./schema.json', import.meta.url);
 const text = `${JSON.stringify(schema, null, 2)}\n`;
 const validatorTarget = new URL('./schema-validator.cjs', import.meta.url);
 const validatorText = standaloneValidator(text);
+// docs/topology.md's "Reference: every key" section (config/reference.mjs), from the schema as shipped.
+const docsTarget = new URL('../docs/topology.md', import.meta.url);
+const docsBefore = readFileSync(docsTarget, 'utf8');
+const docsText = spliceReference(docsBefore, renderReference(JSON.parse(text)));
 if (process.argv.includes('--check')) {
   if (readFileSync(target, 'utf8') !== text) {
     process.stderr.write('config/schema.json is out of date: run `node config/schema.mjs` and commit it\n');
@@ -290,9 +296,14 @@ if (process.argv.includes('--check')) {
     process.stderr.write('config/schema-validator.cjs is out of date: run `node config/schema.mjs` and commit it\n');
     process.exitCode = 1;
   }
+  if (docsBefore !== docsText) {
+    process.stderr.write('docs/topology.md\'s generated reference is out of date: run `node config/schema.mjs` and commit it\n');
+    process.exitCode = 1;
+  }
 } else {
   writeFileSync(target, text);
   writeFileSync(validatorTarget, validatorText);
+  if (docsBefore !== docsText) writeFileSync(docsTarget, docsText);
 }
 
 /**
