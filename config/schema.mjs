@@ -54,7 +54,7 @@ const schema = {
       },
       balanceConnections: { type: 'boolean', default: true, description: 'spread connections over the front workers: a worker that accepts one past its share (open connections / workers, plus a quarter) while another holds 2 fewer hands it, unread, through the primary to the worker holding fewest, so a burst of keep-alive connections (a load balancer\'s pool) does not land on one worker. Costs ~40-100 us of CPU per connection handed off: turn off for clients that open one connection per request (Connection: close measured 0.85x req/s with it on)' },
       watchdog: duration('10s', 'a front worker whose event loop has not answered for this long (an actor blocking it) is killed and replaced; 0 = off'),
-      maxRss: size(undefined, 'a front worker whose resident memory grows past this is replaced gracefully, new before old; absent = never', { examples: ['512mb'] }),
+      maxRss: size(undefined, 'a front worker whose resident memory grows past this is replaced gracefully, new before old; at least 128mb; absent = never', { examples: ['512mb'] }),
       supervision: obj({
         maxRestarts: int(0, 5, 'front workers that fail to start, in a row, before the instance gives up (exit 1); a worker that served and then died is always restarted'),
         within: duration('30s', 'restarts within this window make the backoff grow; a worker healthy this long resets it'),
@@ -102,9 +102,9 @@ const schema = {
     bus: obj({
       redis: { $ref: '#/definitions/name', description: 'the redis resource that carries the bus (PUBLISH / SUBSCRIBE); may be left out when the topology declares one redis resource', examples: ['cache'] },
       channel: str('the pub/sub channel: instances on the same channel are peers and drop each other\'s invalidated keys; give each service its own when several share one Redis', { default: 'actorrt', pattern: '^[^\\s]+$' }),
-      timeout: duration('500ms', 'how long a write (a route invalidate:, ctx.caches delete) waits for every peer instance to confirm; a peer that does not is logged and counted, and the reply goes out'),
+      timeout: duration('500ms', 'how long a write (a route invalidate:, ctx.caches delete) waits for every peer instance to confirm; a peer that does not is logged and counted, and the reply goes out; at most 2s'),
       staleness: duration('5s', 'while this instance is cut off from the bus, memory entries stored longer ago than this are misses (they may have missed an invalidation); on reconnect every memory store is flushed'),
-    }, { description: 'invalidation of memory caches across instances (several actorrt instances behind a load balancer): through Redis pub/sub, acknowledged by every peer before the mutating request is answered; peers find each other through Redis alone', examples: [{ redis: 'cache', channel: 'shop' }] }),
+    }, { description: 'invalidation of memory caches across instances (several actorrt instances behind a load balancer): through Redis pub/sub, acknowledged by every peer before the mutating request is answered; peers find each other through Redis alone; absent = invalidations reach this instance\'s own processes only', examples: [{ redis: 'cache', channel: 'shop' }] }),
     resources: {
       type: 'object',
       default: {},
@@ -202,7 +202,7 @@ const schema = {
         size: int(1, 1, 'actors per process', 4096),
         processes: int(1, undefined, 'own OS processes for this pool; absent = inside every front worker (one of processes or threads)', 256, { examples: [2] }),
         threads: int(1, undefined, 'worker threads for this pool inside every front worker, each running size actors: CPU work off the front\'s event loop without a socket hop (one of processes or threads)', 256, { examples: [4] }),
-        maxHeap: size(undefined, 'thread pools: old-generation heap bound of each thread (worker_threads resourceLimits); a thread past it fails its own requests (503) and is replaced; absent = Node\'s default', { examples: ['256mb'] }),
+        maxHeap: size(undefined, 'thread pools: old-generation heap bound of each thread (worker_threads resourceLimits); a thread past it fails its own requests (503) and is replaced; at least 16mb; absent = Node\'s default', { examples: ['256mb'] }),
         resources: { type: 'array', uniqueItems: true, items: { $ref: '#/definitions/name' }, default: [], description: 'resources this pool\'s actors get on ctx.resources', examples: [['db', 'cache']] },
         mailbox: obj({
           capacity: int(1, 1000, 'messages queued per actor'),
@@ -211,7 +211,7 @@ const schema = {
         timeout: duration('10s', 'reply deadline (504 past it); a route may override'),
         drainTimeout: duration('30s', 'how long a shrinking pool lets mailboxes drain'),
         watchdog: duration(undefined, 'isolated and thread pools: a process or thread whose event loop has not answered for this long is killed and replaced; 0 = off; absent = http.watchdog', { examples: ['30s'] }),
-        maxRss: size(undefined, 'isolated pools: a process whose resident memory grows past this is replaced gracefully, new before old; absent = never', { examples: ['1gb'] }),
+        maxRss: size(undefined, 'isolated pools: a process whose resident memory grows past this is replaced gracefully, new before old; at least 128mb; absent = never', { examples: ['1gb'] }),
         autoscale: obj({
           min: int(1, 1, 'smallest size the scaler may choose (actors per front worker for an inline pool, threads per front worker for a thread pool, processes for an isolated pool)', 4096),
           max: int(1, undefined, 'largest size the scaler may choose; absent = 64 for an inline pool, the usable CPUs for a thread or isolated pool', 4096, { examples: [16] }),
@@ -220,11 +220,11 @@ const schema = {
           tolerance: { type: 'number', minimum: 0, maximum: 0.9, default: 0.1, description: 'no change while the signal is within this share of the target (0.1 = 10 %, as Kubernetes\' HPA)' },
           interval: duration('1s', 'how often the load is sampled (at least 100ms)'),
           up: obj({
-            window: duration('5s', 'the signal must call for more for this long (every sample of it, taken at the current size) before the pool grows'),
+            window: duration('5s', 'the signal must call for more for this long (every sample of it, taken at the current size) before the pool grows; at least interval'),
             step: { $ref: '#/definitions/step', default: '300%', description: 'most the pool grows by in one change: a number of units or a percentage of the current size (300% = up to 4x)' },
           }, { default: {}, description: 'how fast the pool grows' }),
           down: obj({
-            window: duration('60s', 'the signal must call for less for this long (the largest size it called for in the window is kept) before the pool shrinks'),
+            window: duration('60s', 'the signal must call for less for this long (the largest size it called for in the window is kept) before the pool shrinks; at least interval'),
             step: { $ref: '#/definitions/step', default: '100%', description: 'most the pool shrinks by in one change: a number of units or a percentage of the current size' },
           }, { default: {}, description: 'how fast the pool shrinks' }),
         }, { description: 'let the runtime choose the pool\'s size (size for an inline pool, threads or processes) from the load it sees, between min and max; absent = the size stays what the file or actorrt scale says (docs/autoscaling.md)', examples: [{ min: 1, max: 16 }, { max: 8, signal: 'utilization', target: 0.8 }] }),
