@@ -39,6 +39,8 @@ export class MemoryStore implements CacheStore {
     this.lru = new LRUCache<string, Stored>({
       max: config.maxEntries,
       perf: clock,
+      // lru-cache reads its clock at most once per ttlResolution (1 ms) of real time: a test clock moved in between would go unseen.
+      ...(clock === SYSTEM_CLOCK ? {} : { ttlResolution: 0 }),
       ...(config.maxBytes === undefined ? {} : { maxSize: config.maxBytes, maxEntrySize: config.maxBytes }),
     });
     const lru = this.lru;
