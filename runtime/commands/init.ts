@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ActorrtError } from '../errors.js';
@@ -41,6 +41,60 @@ export default defineActor({
 });
 `;
 
+const TEST = `import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { ErrorBody } from 'actorrt';
+import { startTopology, testActor, type TestTopology } from 'actorrt/testing';
+import hello from '../actors/hello.ts';
+
+interface Greeting { hello: string; greeted: number }
+
+// The whole topology in this process: routing, limits, caches and errors as \`actorrt start\` serves them, no port.
+let app: TestTopology;
+before(async () => { app = await startTopology('actorrt.yml'); });
+after(() => app.close());
+
+test('GET /hello/:name greets by name', async () => {
+  const res = await app.request<Greeting>({ url: '/hello/ada' });
+  assert.equal(res.status, 200);
+  assert.equal(res.body.hello, 'ada');
+});
+
+test('POST /hello takes the name from a JSON body', async () => {
+  const res = await app.request<Greeting>({ method: 'POST', url: '/hello', body: { name: 'grace' } });
+  assert.equal(res.body.hello, 'grace');
+});
+
+test("a path no route matches is a 404 in actorrt's error shape", async () => {
+  const res = await app.request<ErrorBody>({ url: '/nowhere' });
+  assert.equal(res.status, 404);
+  assert.equal(res.body.error.code, 'ACTORRT_E_NOT_FOUND');
+});
+
+// One actor alone: its init, receive and state, with the context a test chooses.
+test('the actor counts its greetings', async () => {
+  const actor = await testActor(hello);
+  after(() => actor.stop());
+  await actor.receive({ params: { name: 'a' } });
+  const reply = await actor.receive({ params: { name: 'b' } });
+  assert.deepEqual(reply.body, { hello: 'b', greeted: 2 });
+});
+`;
+
+const TSCONFIG = `{
+  "compilerOptions": {
+    "target": "es2022",
+    "module": "nodenext",
+    "strict": true,
+    "noEmit": true,
+    "allowImportingTsExtensions": true,
+    "skipLibCheck": true,
+    "types": ["node"]
+  },
+  "include": ["actors", "test"]
+}
+`;
+
 const GITIGNORE = `node_modules/
 .actorrt/
 data/
@@ -53,17 +107,19 @@ npm install
 npx actorrt validate        # ./actorrt.yml unless a file is named
 npx actorrt start
 curl http://127.0.0.1:8080/hello/you
+npm test                    # test/*.test.ts: the topology in-process, no port
 \`\`\`
 
 Edit \`actorrt.yml\` to add pools and routes; your editor completes keys from the schema named on
-its first line.
+its first line. Guides: node_modules/actorrt/docs/getting-started.md, actors.md (the SDK and the
+test kit) and topology.md (every key).
 `;
 
 export const init: Command = {
   usage: 'init [dir] [--force]',
   summary: 'scaffold a runnable project',
-  help: `Writes actorrt.yml, actors/hello.ts, README.md, .gitignore and (when absent) package.json
-into dir (default: the current folder). The package.json depends on the actorrt that ran init: the
+  help: `Writes actorrt.yml, actors/hello.ts, test/hello.test.ts (npm test), tsconfig.json, README.md,
+.gitignore and (when absent) package.json into dir (default: the current folder). The package.json depends on the actorrt that ran init: the
 published version when it was installed from the registry, else its folder (file:), so that
 npm install works from a checkout. Refuses to overwrite existing files unless --force is given.`,
   options: { force: { type: 'boolean' } },
@@ -73,14 +129,18 @@ npm install works from a checkout. Refuses to overwrite existing files unless --
     const files: Record<string, string> = {
       'actorrt.yml': TOPOLOGY,
       'actors/hello.ts': ACTOR,
+      'test/hello.test.ts': TEST,
+      'tsconfig.json': TSCONFIG,
       'README.md': README,
       '.gitignore': GITIGNORE,
     };
     if (!existsSync(join(dir, 'package.json'))) {
       const pkg = {
         name: 'my-actorrt-service', private: true, type: 'module',
-        scripts: { start: 'actorrt start', validate: 'actorrt validate' },
+        // node 20 runs TypeScript tests through tsx (types are not checked there: npm run typecheck does).
+        scripts: { start: 'actorrt start', validate: 'actorrt validate', test: 'node --import tsx --test test/*.test.ts', typecheck: 'tsc -p tsconfig.json' },
         dependencies: { actorrt: actorrtDependency() },
+        devDependencies: toolVersions(),
       };
       files['package.json'] = `${JSON.stringify(pkg, null, 2)}\n`;
     }
@@ -95,10 +155,22 @@ npm install works from a checkout. Refuses to overwrite existing files unless --
     }
     const where = relative(process.cwd(), dir) || '.';
     process.stdout.write(`created ${Object.keys(files).map((f) => join(where, f)).join(', ')}\n`
-      + `next:\n  cd ${where}\n  npm install\n  npx actorrt start\n  curl http://127.0.0.1:8080/hello/you\n`);
+      + `next:\n  cd ${where}\n  npm install\n  npx actorrt start\n  curl http://127.0.0.1:8080/hello/you\n  npm test\n`);
     return 0;
   },
 };
+
+/** The scaffold's test tools, at the versions this actorrt is built and tested with (its own package.json). */
+function toolVersions(): Record<string, string> {
+  const own = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  const all = { ...own.devDependencies, ...own.dependencies };
+  const out: Record<string, string> = {};
+  for (const name of ['tsx', 'typescript', '@types/node']) {
+    const range = all[name];
+    if (range !== undefined) out[name] = range;
+  }
+  return out;
+}
 
 /**
  * What the scaffold depends on: this actorrt. Installed from the registry (it lives in a

@@ -17,9 +17,19 @@ test('a scaffold from actorrt init installs from this checkout (no registry) and
   assert.match(readFileSync(join(dir, 'actorrt.yml'), 'utf8'), /host: 127\.0\.0\.1/);
 
   // --ignore-scripts: a user's install also runs actorrt's prepare (a build of this checkout), which
-  // must not rewrite dist/ under the other tests running now.
-  const install = spawnSync('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  // must not rewrite dist/ under the other tests running now. --prefer-offline: actorrt comes from
+  // this checkout; the scaffold's test tools (tsx, typescript, @types/node) from npm's cache when there.
+  const install = spawnSync('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', timeout: 180_000 });
   assert.equal(install.status, 0, install.stderr);
+
+  // The scaffold's own test passes as it is, and its types check (the SDK and the kit typed from the actor).
+  // Run as a user runs it: not as a child of this test runner (NODE_TEST_CONTEXT would make it report to us, not print).
+  const { NODE_TEST_CONTEXT: _child, ...env } = process.env;
+  const npmTest = spawnSync('npm', ['test'], { cwd: dir, encoding: 'utf8', timeout: 120_000, env });
+  assert.equal(npmTest.status, 0, `npm test in the scaffold:\n${npmTest.stdout}\n${npmTest.stderr}`);
+  assert.match(npmTest.stdout, /# pass 4\n# fail 0/);
+  const typecheck = spawnSync('npm', ['run', 'typecheck'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(typecheck.status, 0, `npm run typecheck in the scaffold:\n${typecheck.stdout}\n${typecheck.stderr}`);
 
   const validate = spawnSync(process.execPath, [CLI, 'validate'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   assert.equal(validate.status, 0, `validate imports the installed actor: ${validate.stderr}`);
