@@ -49,6 +49,9 @@ const PARENT_CHECK_MS = 1000;
  * shutdown. It never handles a request. Resolves with the process exit code once the instance has stopped.
  */
 export async function runPrimary(file: string, options: StartOptions = {}): Promise<number> {
+  // The process that started this one, read before anything else: one that goes while the
+  // instance is still starting must stop it too (read once ready, it would already be init's pid).
+  const parent = process.ppid;
   // An autoscaled pool starts at the file's size clamped into its bounds.
   const written = loadConfig(file);
   const cpus = usableCpus();
@@ -354,7 +357,6 @@ export async function runPrimary(file: string, options: StartOptions = {}): Prom
   autoscaler.start();
   // Started by npx, npm start or a shell wrapper: when that process goes (a SIGTERM to it, docker
   // stop, a terminal closed), this one is re-parented; stop with it instead of serving orphaned.
-  const parent = process.ppid;
   const parentWatch = options.detached === true ? undefined : setInterval(() => {
     if (process.ppid === parent || stopping) return;
     log.warn({ parent }, 'the process that started actorrt exited; stopping (start with --detached to keep serving)');

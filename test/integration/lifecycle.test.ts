@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -179,6 +179,36 @@ test('the instance stops gracefully when the process that started it exits (npx,
       return true;
     }
   }, 15_000);
+  assert.ok(!existsSync(pidFile), 'it stopped gracefully (pid file removed)');
+});
+
+test('an instance whose launcher dies while it is still starting stops once ready, instead of serving orphaned', { timeout: 60_000 }, async (t) => {
+  // An actor whose init logs, then takes 1.5 s: the launcher dies between the two, mid-start.
+  const topology = writeProject(`version: 1
+pools:
+  slow: { actor: ./actors/slow.mjs }
+routes:
+  - match: { path: /slow }
+    pool: slow
+`, { 'actors/slow.mjs': "export default { init: async (ctx) => { ctx.log.info('init begins'); await new Promise((r) => setTimeout(r, 1500)); return {}; }, receive: () => ({}) };\n" });
+  const pidFile = join(tempDir('parent-early'), 'actorrt.pid');
+  // A test runner killed mid-start, a terminal closed while it starts.
+  const launcher = spawnSync(process.execPath, ['-e', `
+    const { spawn } = require('node:child_process');
+    const child = spawn(process.execPath, [${JSON.stringify(CLI)}, 'start', ${JSON.stringify(topology)}, '--port', '0', '--workers', '1', '--no-watch', '--pid-file', ${JSON.stringify(pidFile)}], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    child.stderr.once('data', () => { process.stdout.write(String(child.pid)); process.kill(process.pid, 'SIGKILL'); });
+  `], { encoding: 'utf8', timeout: 30_000 });
+  const pid = Number(launcher.stdout);
+  assert.ok(pid > 0, `the launcher printed the primary's pid: ${launcher.stdout} ${launcher.stderr}`);
+  t.after(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } });
+  await eventually('the orphaned primary stopped', () => {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }, 40_000);
   assert.ok(!existsSync(pidFile), 'it stopped gracefully (pid file removed)');
 });
 
