@@ -1,17 +1,20 @@
 import { resolve } from 'node:path';
-import type { Actor, ActorContext, ActorRequest, AskOptions, AskTargets, ReplyBody } from '../actors/index.js';
+import { isActor, type Actor, type ActorContext, type ActorRequest, type AskOptions, type AskTargets, type ReplyBody } from '../actors/index.js';
 import { ProcessCaches } from '../runtime/cache/process-caches.js';
 import { SYSTEM_CLOCK, type Clock } from '../runtime/clock.js';
 import { ActorrtError } from '../runtime/errors.js';
 import { actorContext, type Ask } from '../runtime/pool/actor-context.js';
 import { loadActor } from '../runtime/pool/actor-loader.js';
-import { toReply, type Reply as NormalizedReply } from '../runtime/reply.js';
+import { encodeBody, toReply, type Reply as NormalizedReply } from '../runtime/reply.js';
 import { childTrace } from '../runtime/trace/trace-context.js';
 import { parseQuery } from '../runtime/worker/query.js';
 import { RequestIds } from '../runtime/request-id.js';
 import type { MemoryCache } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { recordingLog, type LogRecord } from './logs.js';
+
+/** How long an actor's init may take by default before the test fails saying so. */
+const INIT_TIMEOUT_MS = 10_000;
 
 /** A memory store's defaults, as the schema's (caches.<name>: ttl 30s, maxEntries 10000, timeout 50ms). */
 const DEFAULT_TTL_MS = 30_000;
@@ -58,6 +61,8 @@ export interface ActorTestOptions<Resources = Record<string, unknown>, Caches ex
   readonly index?: number;
   /** Level of the recorded log lines (default debug); `print: true` also writes them to stderr. */
   readonly log?: { readonly level?: string; readonly print?: boolean };
+  /** Milliseconds init may take before testActor (or restart) fails saying so; default 10000. */
+  readonly initTimeout?: number;
 }
 
 /** What receive() returned, as the runtime reads it: status (200 unless set), headers, body; `value` is the raw return. */
@@ -93,7 +98,7 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
   readonly ctx: ActorContext<Resources, Caches, Asks>;
 
   private constructor(readonly actor: Actor<State, Resources, Caches, Asks, Reply>, options: ActorTestOptions<Resources, Caches, Asks>,
-    private readonly caches: ProcessCaches | undefined) {
+    private readonly caches: ProcessCaches | undefined, private readonly initTimeout: number) {
     const { logger, records } = recordingLog(options.log?.level, options.log?.print);
     this.logs = records;
     const asks: Readonly<Record<string, AskAnswer | undefined>> = options.asks ?? {};
@@ -117,9 +122,15 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
     options: ActorTestOptions<Resources, Caches, Asks> = {}): Promise<ActorTest<State, Resources, Caches, Asks, Reply>> {
     // A module path has no type to check against: the test states it (testActor<State>('./actors/x.ts')), as import() would.
     const loaded = typeof actor === 'string' ? (await loadActor(resolve(actor))) as unknown as Actor<State, Resources, Caches, Asks, Reply> : actor;
+    if (!isActor(loaded)) {
+      throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: expected an actor or the path of its module, got ${loaded === null ? 'null' : typeof loaded}${typeof loaded === 'object' && loaded !== null ? ' without a receive function' : ''}`,
+        { hint: "export default defineActor({ receive: (state, req, ctx) => ... }) from 'actorrt', then testActor(thatActor) or testActor('./actors/x.ts')" });
+    }
+    const initTimeout = options.initTimeout ?? INIT_TIMEOUT_MS;
+    if (!(typeof initTimeout === 'number' && initTimeout > 0 && Number.isFinite(initTimeout))) throw new ActorrtError('ACTORRT_E_TEST_KIT', 'testActor: options.initTimeout must be a positive number of milliseconds');
     const caches = options.caches === undefined ? undefined : memoryCaches(options.caches, options.clock ?? SYSTEM_CLOCK);
     if (caches !== undefined) await caches.caches.open();
-    const test = new ActorTest(loaded, options, caches);
+    const test = new ActorTest(loaded, options, caches, initTimeout);
     try {
       await test.init();
     } catch (err) {
@@ -137,11 +148,13 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
   /** Run one message through receive; resolves with the reply as the runtime reads it. */
   async receive<Body = ReplyBody<Reply>>(message: TestActorRequest = {}): Promise<ActorTestReply<Body>> {
     this.live('receive');
-    const req = this.requestOf(message);
+    const req = this.requestOf(message ?? {});
     this.current = req;
     try {
       const value = await this.actor.receive(this.state, req, this.ctx);
+      // Read as the runtime reads it: a status outside 100-599 or a body with no JSON form is ACTORRT_E_BAD_REPLY (a 500 there).
       const reply: NormalizedReply = toReply(value);
+      encodeBody(reply);
       return { status: reply.status, headers: reply.headers, body: reply.body as Body, value };
     } finally {
       this.current = undefined;
@@ -172,7 +185,16 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
   }
 
   private async init(): Promise<void> {
-    this.stateNow = (await this.actor.init?.(this.ctx)) as State;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ActorrtError('ACTORRT_E_TEST_KIT', `init() did not settle within ${this.initTimeout} ms`,
+        { hint: 'an await that never resolves (a stub or a connection that never answers?); raise options.initTimeout if it is only slow' })), this.initTimeout);
+    });
+    try {
+      this.stateNow = (await Promise.race([Promise.resolve(this.actor.init?.(this.ctx)), late])) as State;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private live(what: string): void {
@@ -180,11 +202,17 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
   }
 
   private requestOf(m: TestActorRequest): ActorRequest {
+    if (typeof m !== 'object') throw new ActorrtError('ACTORRT_E_TEST_KIT', `receive(): expected { method, url | path, params, query, headers, body }, got ${typeof m}`);
+    const method = m.method ?? 'GET';
+    const where = m.url ?? m.path;
+    if (where !== undefined && (typeof where !== 'string' || (!where.startsWith('/') && !(method === 'ASK' && where === '')))) {
+      throw new ActorrtError('ACTORRT_E_TEST_KIT', `receive(): ${m.url === undefined ? 'path' : 'url'} must start with /, got ${JSON.stringify(where)}`, { hint: "the request path as the route saw it: '/notes/7'" });
+    }
     const q = m.url?.indexOf('?') ?? -1;
     const path = m.url === undefined ? m.path ?? '/' : q === -1 ? m.url : m.url.slice(0, q);
     const query = m.query ?? (m.url !== undefined && q !== -1 ? parseQuery(m.url.slice(q + 1)) : {});
     return {
-      method: m.method ?? 'GET', path, params: m.params ?? {}, query, headers: m.headers ?? {}, body: m.body,
+      method, path, params: m.params ?? {}, query, headers: m.headers ?? {}, body: m.body,
       requestId: m.requestId ?? this.ids.next(), ip: m.ip ?? '127.0.0.1', protocol: m.protocol ?? 'http', trace: childTrace(undefined),
     };
   }
@@ -196,7 +224,7 @@ function memoryCaches(declared: Readonly<Record<string, { readonly ttl?: number 
   for (const [name, c] of Object.entries(declared)) {
     const ttl = parseDuration(c?.ttl ?? DEFAULT_TTL_MS);
     const maxEntries = c?.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    if (ttl === undefined) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.ttl ${JSON.stringify(c?.ttl)} is not a duration`, { hint: 'milliseconds, or 250ms, 30s, 5m' });
+    if (ttl === undefined || ttl <= 0) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.ttl ${String(c?.ttl)} is not a duration above 0`, { hint: 'milliseconds, or 250ms, 30s, 5m' });
     if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.maxEntries must be an integer >= 1`);
     caches[name] = { store: 'memory', maxEntries, ttl, timeout: DEFAULT_TIMEOUT_MS };
   }

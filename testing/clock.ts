@@ -16,7 +16,7 @@ export class TestClock implements Clock {
 
   /** `start`: milliseconds since the epoch (default: now). */
   constructor(start: number = Date.now()) {
-    this.current = start;
+    this.current = epochMs('new TestClock', start);
   }
 
   /** Milliseconds since the epoch, as Date.now(). */
@@ -34,8 +34,15 @@ export class TestClock implements Clock {
     return this.current;
   }
 
-  /** Jump to `epochMs`; a clock that goes back makes stored replies younger, as a real clock's step back would. */
-  set(epochMs: number): void {
-    this.current = epochMs;
+  /** Jump to `ms` since the epoch; a clock that goes back makes stored replies younger, as a real clock's step back would. */
+  set(ms: number): void {
+    this.current = epochMs('TestClock.set', ms);
   }
+}
+
+function epochMs(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${what}(${String(value)}): give milliseconds since the epoch (a finite number >= 0), as Date.now() returns`);
+  }
+  return value;
 }

@@ -13,7 +13,7 @@
 export { startTopology, TestTopology, type TopologyOptions } from './topology.js';
 export { testActor, ActorTest, type ActorTestOptions, type ActorTestReply, type AskAnswer, type RecordedAsk, type TestActorRequest } from './actor.js';
 export { TestClock } from './clock.js';
-export type { TestRequest, TestResponse } from './response.js';
+export type { TestRequest, TestResponse } from './http.js';
 export type { LogRecord } from './logs.js';
 export type { LoadOptions, ResourceSettings, TopologySource } from './load.js';
 export type { Clock } from '../runtime/clock.js';

@@ -13,10 +13,10 @@ import { Resources, resourcesFor } from '../runtime/resources/resources.js';
 import { createFrontHandler, routingTable, type RoutingTable } from '../runtime/worker/front.js';
 import { inProcess, loadTopology, type LoadOptions, type TopologySource } from './load.js';
 import { recordingLog, type LogRecord } from './logs.js';
-import { toResponse, type TestRequest, type TestResponse } from './response.js';
+import { injectOptions, toResponse, type TestRequest, type TestResponse } from './http.js';
 
-/** How long close() lets in-flight messages finish (each pool's drainTimeout applies below it). */
-const CLOSE_TIMEOUT_MS = 5000;
+/** How long start may take, by default: every resource opened and every actor's init() settled. */
+const START_TIMEOUT_MS = 30_000;
 
 export interface TopologyOptions extends LoadOptions {
   /**
@@ -28,6 +28,8 @@ export interface TopologyOptions extends LoadOptions {
   readonly clock?: Clock;
   /** Log level of the recorded lines (default: ACTORRT_LOG_LEVEL, else debug); `print: true` also writes them to stderr. */
   readonly log?: { readonly level?: string; readonly print?: boolean };
+  /** Milliseconds start may take (resources opened, every actor's init settled) before it fails naming the pools not started; default 30000. */
+  readonly startTimeout?: number;
 }
 
 /**
@@ -39,6 +41,9 @@ export interface TopologyOptions extends LoadOptions {
  */
 export class TestTopology {
   private closing: Promise<void> | undefined;
+  /** Rejected once close() finished: a request still unanswered then fails instead of hanging. */
+  private readonly closed: Promise<never>;
+  private abandon: (err: Error) => void = () => {};
 
   private constructor(
     /** The topology as it runs here (pools inline, replacements applied). */
@@ -47,10 +52,14 @@ export class TestTopology {
     readonly logs: LogRecord[],
     private readonly handler: (req: IncomingMessage, res: ServerResponse) => void,
     private readonly release: () => Promise<void>,
-  ) {}
+  ) {
+    this.closed = new Promise<never>((_, reject) => { this.abandon = reject; });
+    this.closed.catch(() => {}); // rejected whether or not a request waits on it
+  }
 
   /** Load `source`, open what it declares and start its pools; rejects (having released everything) when any of it fails. */
   static async start(source: TopologySource, options: TopologyOptions = {}): Promise<TestTopology> {
+    checkOptions(options);
     const config = inProcess(loadTopology(source, options));
     const provided = options.clients ?? {};
     for (const name of Object.keys(provided)) {
@@ -65,8 +74,9 @@ export class TestTopology {
     let resources: Resources | undefined;
     let caches: ProcessCaches | undefined;
     let host: PoolHost | undefined;
+    // As a graceful stop of `actorrt start`: what is in flight gets http.shutdownTimeout to finish.
     const release = async (): Promise<void> => {
-      await host?.close(CLOSE_TIMEOUT_MS);
+      await host?.close(config.http.shutdownTimeout);
       await caches?.caches.close();
       await resources?.close();
       stopActorSystem(system);
@@ -86,7 +96,11 @@ export class TestTopology {
         onEscalate: (pool, reason) => log.error({ pool, reason, event: 'escalate' }, 'a pool escalated past its supervision (actorrt start would replace its process)'),
         onResource: () => {},
       });
-      await host.apply(config, {}, {});
+      const starting = host;
+      await startWithin(host.apply(config, {}, {}), options.startTimeout ?? START_TIMEOUT_MS, () => {
+        const started = starting.snapshot();
+        return Object.keys(config.pools).filter((name) => !started.has(name));
+      });
       const table: RoutingTable = routingTable(config, host.snapshot());
       let closed = false;
       const handler = createFrontHandler({
@@ -117,27 +131,55 @@ export class TestTopology {
    * it is. Resolves with the reply (errors are replies too: `{ error: { code } }` with their status).
    */
   async request<Body = unknown>(req: TestRequest): Promise<TestResponse<Body>> {
-    if (this.closing !== undefined) throw new ActorrtError('ACTORRT_E_TEST_KIT', `request(${req.method ?? 'GET'} ${req.url}) after close()`);
-    if (typeof req.url !== 'string' || !req.url.startsWith('/')) {
-      throw new ActorrtError('ACTORRT_E_TEST_KIT', `request(): url must be a path starting with /, got ${JSON.stringify(req.url)}`);
-    }
-    const body = req.body;
-    const json = body !== undefined && typeof body !== 'string' && !Buffer.isBuffer(body);
-    const headers: Record<string, string | string[]> = { ...(json ? { 'content-type': 'application/json' } : {}), ...req.headers };
-    const res = await inject(this.handler, {
-      method: (req.method ?? 'GET') as 'GET',
-      url: req.url,
-      headers,
-      ...(body === undefined ? {} : { payload: json ? JSON.stringify(body) : body as string | Buffer }),
-      remoteAddress: req.remoteAddress ?? '127.0.0.1',
-    });
-    return toResponse<Body>(res, req.method ?? 'GET');
+    const options = injectOptions(req);
+    if (this.closing !== undefined) throw new ActorrtError('ACTORRT_E_TEST_KIT', `request(${options.method} ${req.url}) after close()`);
+    const res = await Promise.race([inject(this.handler, options), this.closed]);
+    return toResponse<Body>(res, options.method);
   }
 
-  /** Stop the pools (in-flight messages finish first), close caches and resources. Safe to call twice. */
+  /**
+   * Stop the pools (what is in flight gets http.shutdownTimeout to finish, as in a graceful stop),
+   * close caches and resources. A request still unanswered then rejects (ACTORRT_E_TEST_KIT).
+   * Safe to call twice.
+   */
   close(): Promise<void> {
-    this.closing ??= this.release();
+    this.closing ??= this.release().finally(() => {
+      this.abandon(new ActorrtError('ACTORRT_E_TEST_KIT', 'the topology was closed before this request was answered',
+        { hint: 'await every request before close(); a reply slower than http.shutdownTimeout is cut off, as a stopping instance cuts it' }));
+    });
     return this.closing;
+  }
+}
+
+const LOG_LEVELS: ReadonlySet<string> = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+/** The options as a test wrote them, checked before anything opens: a wrong one names itself. */
+function checkOptions(options: TopologyOptions): void {
+  const bad = (what: string, hint: string): ActorrtError => new ActorrtError('ACTORRT_E_TEST_KIT', `startTopology: options.${what}`, { hint });
+  if (options === null || typeof options !== 'object') throw bad('must be an object', 'startTopology(file, { resources, clients, clock, caches, env, log })');
+  for (const [name, settings] of Object.entries(options.resources ?? {})) {
+    if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw bad(`resources.${name} must be an object of settings`, `e.g. resources: { ${name}: { file: ':memory:' } }`);
+  }
+  if (options.clients !== undefined && (options.clients === null || typeof options.clients !== 'object')) throw bad('clients must be an object of resource names to clients', 'clients: { mail: fakeMailer }');
+  if (options.clock !== undefined && typeof (options.clock as { now?: unknown } | null)?.now !== 'function') throw bad('clock must have a now() method', 'clock: new TestClock()');
+  if (options.caches !== undefined && options.caches !== 'topology' && options.caches !== 'memory') throw bad(`caches must be 'topology' or 'memory', got ${JSON.stringify(options.caches)}`, "caches: 'memory' turns Redis stores into memory stores");
+  const level = options.log?.level;
+  if (level !== undefined && !LOG_LEVELS.has(level)) throw bad(`log.level must be one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(level)}`, "log: { level: 'info' }");
+  const timeout = options.startTimeout;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout))) throw bad('startTimeout must be a positive number of milliseconds', 'startTimeout: 60_000');
+}
+
+/** Wait for the pools to start, at most `ms`: an init() that never settles fails the start naming the pools not started. */
+async function startWithin(starting: Promise<unknown>, ms: number, missing: () => readonly string[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ActorrtError('ACTORRT_E_TEST_KIT', `startTopology: pools not started within ${ms} ms: ${missing().join(', ')}`,
+      { hint: "an actor's init() that never settles (a connection that never answers?); raise options.startTimeout if it is only slow" })), ms);
+  });
+  try {
+    await Promise.race([starting, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -48,8 +48,11 @@ function storeApi(name: string, caches: Caches, invalidate: (inv: Invalidation) 
     async set(key: string, value: unknown, ttl?: number | string): Promise<void> {
       const s = store();
       const ms = ttl === undefined ? caches.ttlOf(name) : parseDuration(ttl);
+      if (ttl === undefined && (ms === undefined || ms <= 0)) {
+        throw new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `ctx.caches.${name}.set: no ttl given, and the store's ttl (caches.${name}.ttl) is 0`, { hint: "give one: set(key, value, '30s'), or set the store's ttl" });
+      }
       if (ms === undefined || ms <= 0) {
-        throw new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `ctx.caches.${name}.set: ttl ${JSON.stringify(ttl)} is not a duration`, { hint: 'use milliseconds or a string like 30s, 5m' });
+        throw new ActorrtError('ACTORRT_E_BAD_ARGUMENT', `ctx.caches.${name}.set: ttl ${typeof ttl === 'number' ? String(ttl) : JSON.stringify(ttl)} is not a duration above 0`, { hint: 'use milliseconds or a string like 30s, 5m' });
       }
       await s.set(key, s.kind === 'memory' ? structuredClone(value) : value, ms);
     },

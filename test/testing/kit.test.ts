@@ -21,6 +21,9 @@ const ECHO = `export default {
     }
     if (req.params.what === 'client') return { client: ctx.resources.mail.send('hi') };
     if (req.params.what === 'index') return { index: ctx.self.index };
+    if (req.params.what === 'liar') return { headers: { 'content-type': 'application/json' }, body: 'not json' };
+    if (req.params.what === 'slow') { await new Promise((r) => setTimeout(r, 3000)); return { late: true }; }
+    if (req.params.what === 'bytes') return { length: req.body.length, isBuffer: Buffer.isBuffer(req.body) };
     return { n: state.n, path: req.path, query: req.query, body: req.body ?? null, ua: req.headers['x-test'] ?? null };
   },
   stop: (state, ctx) => ctx.log.info({ n: state.n }, 'echo stop'),
@@ -161,6 +164,59 @@ routes:
   });
 });
 
+describe('startTopology refuses what no client could send and options it cannot use, naming them', () => {
+  test('requests: methods, urls, headers and bodies', async (t) => {
+    const app = await started(t);
+    const refused = async (req: unknown): Promise<string> => rejectionCode(app.request(req as Parameters<TestTopology['request']>[0]));
+    assert.equal(await refused(undefined), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ url: 'echo/x' }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ url: '/echo/a b' }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ method: 'FOO', url: '/echo/x' }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ method: 'get', url: '/echo/x' }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ url: '/echo/x', headers: { 'x-test': 'a\r\nb' } }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ url: '/echo/x', headers: { 'bad name': 'a' } }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ method: 'POST', url: '/echo/x', body: new Map([[1, 2]]) }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await refused({ method: 'POST', url: '/echo/x', body: { n: 1n } }), 'ACTORRT_E_TEST_KIT');
+    const dropped = await app.request<{ ua: unknown }>({ url: '/echo/x', headers: { 'x-test': undefined } });
+    assert.equal(dropped.body.ua, null, 'an undefined header is not sent');
+    const bytes = await app.request({ method: 'POST', url: '/echo/bytes', body: new Uint8Array([1, 2, 3]) });
+    assert.deepEqual(bytes.body, { length: 3, isBuffer: true });
+  });
+
+  test('a reply whose body is not the JSON its type says, and a part (206), read as text', async (t) => {
+    const app = await started(t);
+    const liar = await app.request({ url: '/echo/liar' });
+    assert.equal(liar.status, 200);
+    assert.equal(liar.body, 'not json');
+    await app.request({ url: '/cached/r' });
+    const part = await app.request({ url: '/cached/r', headers: { range: 'bytes=0-4' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.body, part.text);
+    assert.equal(part.text.length, 5);
+  });
+
+  test('options', async () => {
+    const file = writeProject(TOPOLOGY, { 'actors/echo.mjs': ECHO });
+    const code = (options: unknown): Promise<string> => rejectionCode(startTopology(file, options as Parameters<typeof startTopology>[1]));
+    assert.equal(await code({ clock: {} }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await code({ caches: 'redis' }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await code({ log: { level: 'loud' } }), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await code({ resources: { mail: null } }), 'ACTORRT_E_TEST_KIT');
+    assert.throws(() => new TestClock(Number.NaN), RangeError);
+    assert.throws(() => new TestClock().set(Number.POSITIVE_INFINITY), RangeError);
+  });
+
+  test('an init that never settles fails the start naming its pool; close cuts off a reply slower than http.shutdownTimeout', async (t) => {
+    const hung = writeProject(TOPOLOGY, { 'actors/echo.mjs': 'export default { init: () => new Promise(() => {}), receive: () => ({}) };\n' });
+    await assert.rejects(startTopology(hung, { startTimeout: 200 }),
+      (err: unknown) => err instanceof ActorrtError && err.code === 'ACTORRT_E_TEST_KIT' && /echo/.test(err.message));
+    const app = await started(t, TOPOLOGY.replace('version: 1\n', 'version: 1\nhttp: { shutdownTimeout: 200ms }\n').replace('size: 1 }', 'size: 1, timeout: 60s }'));
+    const slow = app.request({ url: '/echo/slow' });
+    await app.close();
+    assert.equal(await rejectionCode(slow), 'ACTORRT_E_TEST_KIT');
+  });
+});
+
 describe('testActor', () => {
   type Users = { readonly id: string; readonly name: string };
   type Ctx = ActorContext<{ readonly clock: { now(): number } }, 'profiles', { users: Users; audit: { ok: boolean } }>;
@@ -222,6 +278,18 @@ describe('testActor', () => {
     await echo.stop();
     assert.equal(await rejectionCode(echo.receive()), 'ACTORRT_E_TEST_KIT');
     await assert.rejects(testActor({ receive: () => 1, init: () => { throw new Error('init failed'); } } as unknown as Parameters<typeof testActor>[0]), /init failed/);
+  });
+
+  test('refuses what the runtime would refuse: a non-actor, a path not starting with /, a reply with no JSON form, an init that never settles', async (t) => {
+    assert.equal(await rejectionCode(testActor({ hello: 1 } as unknown as Parameters<typeof testActor>[0])), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await rejectionCode(testActor(null as unknown as Parameters<typeof testActor>[0])), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await rejectionCode(testActor(defineActor({ init: () => new Promise<never>(() => {}), receive: () => 1 }), { initTimeout: 100 })), 'ACTORRT_E_TEST_KIT');
+    const odd = await testActor(defineActor({ receive: (_s, req) => (req.path === '/big' ? { body: { n: 10n } } : { status: 99 }) }));
+    t.after(() => odd.stop());
+    assert.equal(await rejectionCode(odd.receive({ url: 'abc' })), 'ACTORRT_E_TEST_KIT');
+    assert.equal(await rejectionCode(odd.receive({ path: '/big' })), 'ACTORRT_E_BAD_REPLY');
+    assert.equal(await rejectionCode(odd.receive({ path: '/status' })), 'ACTORRT_E_BAD_REPLY');
+    assert.equal(await rejectionCode(testActor(odd.actor, { caches: { c: { ttl: 0 } } })), 'ACTORRT_E_TEST_KIT');
   });
 });
 
