@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import type { ErrorBody } from 'actorrt';
 import { startTopology, testActor, TestClock, type TestTopology } from 'actorrt/testing';
-import notesActor from '../actors/notes.js';
+import notesActor from '../actors/notes.ts';
 
 interface Note { id: number; title: string; body: string; created_at: string; updated_at: string }
 interface Page { notes: Note[]; next: number | null }

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import type { AskReply, ErrorBody } from 'actorrt';
 import { startTopology, type TestTopology } from 'actorrt/testing';
-import type greeter from '../actors/greeter.js';
-import type counter from '../actors/counter.js';
+import type greeter from '../actors/greeter.ts';
+import type counter from '../actors/counter.ts';
 
 /** Reply bodies, typed from what the actors return. */
 type Greeting = AskReply<typeof greeter>;
