@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import Database from 'better-sqlite3';
 import type { ErrorBody } from 'actorrt';
-import { startTopology, testActor, TestClock, type TestTopology } from 'actorrt/testing';
-import notesActor from '../actors/notes.ts';
+import { startTopology, TestClock, type TestTopology } from 'actorrt/testing';
 
 interface Note { id: number; title: string; body: string; created_at: string; updated_at: string }
 interface Page { notes: Note[]; next: number | null }
 
-const example = join(import.meta.dirname, '..');
+const topology = join(import.meta.dirname, '..', 'actorrt.yml');
 
 /** examples/crud-sqlite in this process, on an in-memory SQLite database of its own (schema.sql runs at open). */
 async function notes(t: TestContext, clock?: TestClock): Promise<TestTopology> {
-  const app = await startTopology(join(example, 'actorrt.yml'), { resources: { db: { file: ':memory:' } }, ...(clock ? { clock } : {}) });
+  const app = await startTopology(topology, { resources: { db: { file: ':memory:' } }, ...(clock ? { clock } : {}) });
   t.after(() => app.close());
   return app;
 }
@@ -84,23 +81,4 @@ test('cached replies expire after their ttl: 5s for list pages, 30s (the cache\'
   assert.deepEqual([aged.headers['x-cache'], aged.headers.age], ['HIT', '6']);
   clock.advance('25s');
   assert.equal((await app.request({ url: '/notes/1' })).headers['x-cache'], 'MISS');
-});
-
-test('the notes actor alone (testActor): its own in-memory database with schema.sql, no topology', async (t) => {
-  const db = new Database(':memory:');
-  t.after(() => db.close());
-  db.exec(readFileSync(join(example, 'schema.sql'), 'utf8'));
-  const actor = await testActor(notesActor, { resources: { db } });
-  t.after(() => actor.stop());
-
-  const created = await actor.receive({ method: 'POST', path: '/notes', body: { title: 'unit' } });
-  assert.equal(created.status, 201);
-  assert.equal(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM notes').get()?.n, 1);
-
-  const read = await actor.receive({ method: 'GET', path: '/notes/1', params: { id: '1' } });
-  assert.deepEqual(read.body, created.body);
-  const missing = await actor.receive({ method: 'GET', path: '/notes/9', params: { id: '9' } });
-  assert.equal(missing.status, 404);
-  const bad = await actor.receive({ method: 'PUT', path: '/notes/1', params: { id: '1' }, body: [1] });
-  assert.equal(bad.status, 400);
 });
