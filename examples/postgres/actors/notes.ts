@@ -1,6 +1,7 @@
 import { defineActor, errorReply, type ActorReply, type ActorRequest, type PostgresPool } from 'actorrt';
 
-interface Note { id: number; title: string; body: string; created_at: string; updated_at: string }
+/** A row as node-pg reads it: a bigint as a string (`"id": "1"` in the JSON), a timestamptz as a Date (an ISO string in the JSON). */
+interface Note { id: string; title: string; body: string; created_at: Date; updated_at: Date }
 interface NoteInput { title?: unknown; body?: unknown }
 
 const MAX_PAGE = 100;
