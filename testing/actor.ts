@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { isActor, type Actor, type ActorContext, type ActorRequest, type AskOptions, type AskTargets, type ReplyBody } from '../actors/index.js';
 import { ProcessCaches } from '../runtime/cache/process-caches.js';
 import { SYSTEM_CLOCK, type Clock } from '../runtime/clock.js';
@@ -11,6 +10,7 @@ import { parseQuery } from '../runtime/worker/query.js';
 import { RequestIds } from '../runtime/request-id.js';
 import type { MemoryCache } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
+import { pathOf } from './load.js';
 import { recordingLog, type LogRecord } from './logs.js';
 
 /** How long an actor's init may take by default before the test fails saying so. */
@@ -31,38 +31,38 @@ export type AskAnswer<Reply = unknown> = ((message: unknown, options: AskOptions
 /** A message for `receive`, with everything but what the test cares about filled in. */
 export interface TestActorRequest {
   /** GET unless given; `ASK` is how actor-to-actor messages arrive. */
-  readonly method?: string;
+  readonly method?: string | undefined;
   /** The path (default `/`), or use `url` for a path with its query. */
-  readonly path?: string;
+  readonly path?: string | undefined;
   /** A path with its query (`/notes?limit=2`): fills `path` and `query`. */
-  readonly url?: string;
-  readonly params?: Readonly<Record<string, string>>;
-  readonly query?: Readonly<Record<string, string | readonly string[]>>;
+  readonly url?: string | undefined;
+  readonly params?: Readonly<Record<string, string>> | undefined;
+  readonly query?: Readonly<Record<string, string | readonly string[]>> | undefined;
   /** Header names in lower case, as node:http gives them. */
   readonly headers?: Readonly<Record<string, string | readonly string[] | undefined>>;
   readonly body?: unknown;
-  readonly requestId?: string;
+  readonly requestId?: string | undefined;
   /** Default 127.0.0.1. */
-  readonly ip?: string;
-  readonly protocol?: 'http' | 'https';
+  readonly ip?: string | undefined;
+  readonly protocol?: 'http' | 'https' | undefined;
 }
 
 export interface ActorTestOptions<Resources = Record<string, unknown>, Caches extends string = string, Asks extends AskTargets = AskTargets> {
   /** What `ctx.resources` holds: real clients (an in-memory SQLite) or stand-ins; typed by what the actor declares. */
-  readonly resources?: Resources;
+  readonly resources?: Resources | undefined;
   /** Who answers `ctx.ask`, by pool name; an ask to any other pool rejects with ACTORRT_E_UNKNOWN_POOL, as in a topology. */
-  readonly asks?: { readonly [Pool in keyof Asks & string]?: AskAnswer<Asks[Pool]> };
+  readonly asks?: { readonly [Pool in keyof Asks & string]?: AskAnswer<Asks[Pool]> } | undefined;
   /** Memory stores `ctx.caches` offers, by name, with their ttl (ms or `30s`; default 30s): `{ notes: {} }`. */
-  readonly caches?: { readonly [Name in Caches]?: { readonly ttl?: number | string; readonly maxEntries?: number } };
+  readonly caches?: { readonly [Name in Caches]?: { readonly ttl?: number | string; readonly maxEntries?: number } } | undefined;
   /** The caches' time (a TestClock moves it). */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
   /** `ctx.self.pool` (default `test`) and `ctx.self.index` (default 0). */
-  readonly pool?: string;
-  readonly index?: number;
+  readonly pool?: string | undefined;
+  readonly index?: number | undefined;
   /** Level of the recorded log lines (default debug); `print: true` also writes them to stderr. */
-  readonly log?: { readonly level?: string; readonly print?: boolean };
+  readonly log?: { readonly level?: string; readonly print?: boolean } | undefined;
   /** Milliseconds init may take before testActor (or restart) fails saying so; default 10000. */
-  readonly initTimeout?: number;
+  readonly initTimeout?: number | undefined;
 }
 
 /** What receive() returned, as the runtime reads it: status (200 unless set), headers, body; `value` is the raw return. */
@@ -117,11 +117,12 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
     this.ctx = context as ActorContext<Resources, Caches, Asks>;
   }
 
-  /** Load `actor` (or the module at a path, relative to process.cwd()), build its context and run its init. */
-  static async start<State, Resources, Caches extends string, Asks extends AskTargets, Reply>(actor: Actor<State, Resources, Caches, Asks, Reply> | string,
+  /** Load `actor` (or the module at a path, relative to process.cwd(), or a file: URL), build its context and run its init. */
+  static async start<State, Resources, Caches extends string, Asks extends AskTargets, Reply>(actor: Actor<State, Resources, Caches, Asks, Reply> | string | URL,
     options: ActorTestOptions<Resources, Caches, Asks> = {}): Promise<ActorTest<State, Resources, Caches, Asks, Reply>> {
     // A module path has no type to check against: the test states it (testActor<State>('./actors/x.ts')), as import() would.
-    const loaded = typeof actor === 'string' ? (await loadActor(resolve(actor))) as unknown as Actor<State, Resources, Caches, Asks, Reply> : actor;
+    const path = pathOf(actor);
+    const loaded = path === undefined ? actor : (await loadActor(path)) as unknown as Actor<State, Resources, Caches, Asks, Reply>;
     if (!isActor(loaded)) {
       throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: expected an actor or the path of its module, got ${loaded === null ? 'null' : typeof loaded}${typeof loaded === 'object' && loaded !== null ? ' without a receive function' : ''}`,
         { hint: "export default defineActor({ receive: (state, req, ctx) => ... }) from 'actorrt', then testActor(thatActor) or testActor('./actors/x.ts')" });
@@ -242,6 +243,6 @@ function memoryCaches(declared: Readonly<Record<string, { readonly ttl?: number 
  *   await notes.stop();
  */
 export function testActor<State, Resources, Caches extends string = string, Asks extends AskTargets = AskTargets, Reply = unknown>(
-  actor: Actor<State, Resources, Caches, Asks, Reply> | string, options: ActorTestOptions<Resources, Caches, Asks> = {}): Promise<ActorTest<State, Resources, Caches, Asks, Reply>> {
+  actor: Actor<State, Resources, Caches, Asks, Reply> | string | URL, options: ActorTestOptions<Resources, Caches, Asks> = {}): Promise<ActorTest<State, Resources, Caches, Asks, Reply>> {
   return ActorTest.start(actor, options);
 }

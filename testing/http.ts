@@ -5,7 +5,7 @@ import { ActorrtError } from '../runtime/errors.js';
 /** A request as a test sends it. */
 export interface TestRequest {
   /** GET unless given; one of node:http's methods (http.METHODS), as `actorrt start` accepts. */
-  readonly method?: string;
+  readonly method?: string | undefined;
   /** The path and query, as a client sends it: `/notes/7`, `/notes?limit=2`. */
   readonly url: string;
   readonly headers?: Readonly<Record<string, string | readonly string[] | undefined>>;
@@ -16,7 +16,7 @@ export interface TestRequest {
    */
   readonly body?: unknown;
   /** The client's address as the socket would report it (default 127.0.0.1): what `req.ip` and `http.trustProxy` see. */
-  readonly remoteAddress?: string;
+  readonly remoteAddress?: string | undefined;
 }
 
 /** A reply as the client would see it. */
@@ -49,7 +49,7 @@ function refuse(what: string, hint?: string): ActorrtError {
  * request no socket could carry is refused here, naming the field, rather than answered in a way
  * `actorrt start` never would.
  */
-export function injectOptions(req: TestRequest | undefined): InjectOptions & { method: string } {
+export function injectOptions(req: TestRequest | undefined): InjectOptions & { method: NonNullable<InjectOptions['method']> } {
   if (req === null || typeof req !== 'object') throw refuse(`expected { method, url, headers, body }, got ${req === null ? 'null' : typeof req}`);
   const { url, method = 'GET', headers = {}, body, remoteAddress } = req;
   if (typeof url !== 'string' || !url.startsWith('/')) throw refuse(`url must be a path starting with /, got ${JSON.stringify(url)}`, 'the path and query as a client sends them: /notes?limit=2');
@@ -73,7 +73,8 @@ export function injectOptions(req: TestRequest | undefined): InjectOptions & { m
   const payload = payloadOf(body);
   if (payload?.json === true && sent['content-type'] === undefined) sent['content-type'] = 'application/json';
   return {
-    method, url, headers: sent, remoteAddress: remoteAddress ?? '127.0.0.1',
+    // Checked against http.METHODS above; light-my-request's type lists only the common ones.
+    method: method as NonNullable<InjectOptions['method']>, url, headers: sent, remoteAddress: remoteAddress ?? '127.0.0.1',
     ...(payload === undefined ? {} : { payload: payload.bytes }),
   };
 }

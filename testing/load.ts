@@ -1,26 +1,31 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseDocument, stringify } from 'yaml';
 import type { CacheConfig, Config, PoolConfig } from '../config/types.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfig, loadConfigSource } from '../config/validate.js';
 import { ActorrtError } from '../runtime/errors.js';
 
-/** A topology for the kit: a file's path, or the document as an object (what the YAML would parse to). */
-export type TopologySource = string | Readonly<Record<string, unknown>>;
+/**
+ * A topology for the kit: a file's path (relative to process.cwd()), a file: URL
+ * (`new URL('../actorrt.yml', import.meta.url)`: found wherever the test runs from), or the
+ * document as an object (what the YAML would parse to).
+ */
+export type TopologySource = string | URL | Readonly<Record<string, unknown>>;
 
 /** A resource's settings to use instead of the file's, key by key (`{ file: ':memory:' }`, `{ url: stub.url }`); undefined removes a key. */
 export type ResourceSettings = Readonly<Record<string, unknown>>;
 
 export interface LoadOptions {
   /** Folder relative paths of an object topology are read from (default: process.cwd()). */
-  readonly dir?: string;
+  readonly dir?: string | undefined;
   /** Values for `${env:NAME}` placeholders (default: process.env). */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** Per resource name, settings that replace the file's (checked like the file: errors name the key). */
-  readonly resources?: Readonly<Record<string, ResourceSettings>>;
+  readonly resources?: Readonly<Record<string, ResourceSettings>> | undefined;
   /** `memory`: every Redis cache store becomes a memory store with the same name and ttl (tests without Redis). Default `topology`: as declared. */
-  readonly caches?: 'topology' | 'memory';
+  readonly caches?: 'topology' | 'memory' | undefined;
 }
 
 /**
@@ -30,12 +35,23 @@ export interface LoadOptions {
  */
 export function loadTopology(source: TopologySource, options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
-  const file = typeof source === 'string' ? resolve(source) : join(resolve(options.dir ?? '.'), '(startTopology object).yml');
-  const text = typeof source === 'string' ? undefined : stringify(source);
+  const path = pathOf(source);
+  const file = path ?? join(resolve(options.dir ?? '.'), '(startTopology object).yml');
+  const text = path === undefined ? stringify(source) : undefined;
   // As written first, read as `actorrt start` reads it: its errors point at the file's own lines.
   const config = text === undefined ? loadConfig(file, env) : loadConfigSource(text, file, env);
   const patched = options.resources === undefined ? config : withResources(config, text ?? readFileSync(file, 'utf8'), file, env, options.resources);
   return options.caches === 'memory' ? withMemoryCaches(patched) : patched;
+}
+
+/** The file a source names (undefined: the topology is the object itself). */
+export function pathOf(source: unknown): string | undefined {
+  if (typeof source === 'string') return resolve(source);
+  if (source instanceof URL) {
+    if (source.protocol !== 'file:') throw new ActorrtError('ACTORRT_E_TEST_KIT', `a topology or actor URL must be a file: URL, got ${source.href}`, { hint: "new URL('../actorrt.yml', import.meta.url)" });
+    return fileURLToPath(source);
+  }
+  return undefined;
 }
 
 function withResources(config: Config, text: string, file: string, env: NodeJS.ProcessEnv, replaced: Readonly<Record<string, ResourceSettings>>): Config {

@@ -23,13 +23,13 @@ export interface TopologyOptions extends LoadOptions {
    * Ready-made clients used instead of opening resources, by resource name (a fake mailer, your
    * own better-sqlite3 Database): actors get them as `ctx.resources.<name>`; the test closes them.
    */
-  readonly clients?: Readonly<Record<string, unknown>>;
+  readonly clients?: Readonly<Record<string, unknown>> | undefined;
   /** The time of every cache (a TestClock moves it); timeouts stay on real time. Default: the real clock. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
   /** Log level of the recorded lines (default: ACTORRT_LOG_LEVEL, else debug); `print: true` also writes them to stderr. */
-  readonly log?: { readonly level?: string; readonly print?: boolean };
+  readonly log?: { readonly level?: string; readonly print?: boolean } | undefined;
   /** Milliseconds start may take (resources opened, every actor's init settled) before it fails naming the pools not started; default 30000. */
-  readonly startTimeout?: number;
+  readonly startTimeout?: number | undefined;
 }
 
 /**

@@ -51,8 +51,8 @@ interface Greeting { hello: string; greeted: number }
 
 // The whole topology in this process: routing, limits, caches and errors as \`actorrt start\` serves them, no port.
 let app: TestTopology;
-before(async () => { app = await startTopology('actorrt.yml'); });
-after(() => app.close());
+before(async () => { app = await startTopology(new URL('../actorrt.yml', import.meta.url)); });
+after(() => app?.close());
 
 test('GET /hello/:name greets by name', async () => {
   const res = await app.request<Greeting>({ url: '/hello/ada' });

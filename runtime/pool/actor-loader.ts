@@ -27,7 +27,13 @@ async function registerEsm(): Promise<void> {
   if (tsxEsm) return;
   tsxEsm = true;
   const esm = (await import('tsx/esm/api')) as { register: () => unknown };
-  esm.register();
+  try {
+    esm.register();
+  } catch {
+    // A test runner that compiles TypeScript itself and refuses loader hooks (jest: "module.register()
+    // is not supported in Jest"): import() then goes through the runner's own transform (actorrt/testing).
+    return;
+  }
   registerCommonJs(); // a .ts file outside a "type": "module" package is loaded as CommonJS; tsx needs that hook too
 }
 

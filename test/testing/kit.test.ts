@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { ActorrtError } from '../../runtime/errors.js';
 import { defineActor, type ActorContext } from '../../actors/index.js';
@@ -74,6 +75,13 @@ describe('startTopology', () => {
     assert.equal(line['pool'], 'echo');
     assert.equal(line['requestId'], res.headers['x-request-id']);
     assert.ok(app.logs.some((l) => l.msg === 'echo init'));
+  });
+
+  test('a file: URL names a topology wherever the test runs from; any other URL is refused', async (t) => {
+    const app = await startTopology(pathToFileURL(writeProject(TOPOLOGY, { 'actors/echo.mjs': ECHO })));
+    t.after(() => app.close());
+    assert.equal((await app.request({ url: '/echo/x' })).status, 200);
+    assert.equal(await rejectionCode(startTopology(new URL('https://example.com/actorrt.yml'))), 'ACTORRT_E_TEST_KIT');
   });
 
   test('an isolated pool runs in-process with the actors of all its processes; the topology object form reads paths from dir', async (t) => {
@@ -266,7 +274,7 @@ describe('testActor', () => {
 
   test('restart runs stop then init; stop twice is safe; receive after stop is refused; a module path loads like the runtime', async (t) => {
     const file = join(dirname(writeProject(TOPOLOGY, { 'actors/echo.mjs': ECHO })), 'actors', 'echo.mjs');
-    const echo = await testActor<{ n: number }, Record<string, never>>(file);
+    const echo = await testActor<{ n: number }, Record<string, never>>(pathToFileURL(file));
     t.after(() => echo.stop());
     await echo.receive();
     await echo.receive({ method: 'POST', url: '/echo/x?q=1', body: { a: 1 } });
