@@ -171,16 +171,21 @@ test('the instance stops gracefully when the process that started it exits (npx,
   await eventually('actorrt is ready under the wrapper', () => /actorrt ready on/.test(out), 30_000);
   wrapper.kill('SIGKILL');
   const pid = primary;
-  await eventually('the primary stopped after its parent went away', () => {
+  await stoppedGracefully('the primary stopped after its parent went away', pid, pidFile, 15_000);
+});
+
+/** Wait until process `pid` is gone, then check it removed its pid file (a graceful stop, not a kill). */
+async function stoppedGracefully(what: string, pid: number, pidFile: string, timeout: number): Promise<void> {
+  await eventually(what, () => {
     try {
       process.kill(pid, 0);
       return false;
     } catch {
       return true;
     }
-  }, 15_000);
+  }, timeout);
   assert.ok(!existsSync(pidFile), 'it stopped gracefully (pid file removed)');
-});
+}
 
 test('an instance whose launcher dies while it is still starting stops once ready, instead of serving orphaned', { timeout: 60_000 }, async (t) => {
   // An actor whose init logs, then takes 1.5 s: the launcher dies between the two, mid-start.
@@ -201,15 +206,7 @@ routes:
   const pid = Number(launcher.stdout);
   assert.ok(pid > 0, `the launcher printed the primary's pid: ${launcher.stdout} ${launcher.stderr}`);
   t.after(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } });
-  await eventually('the orphaned primary stopped', () => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 40_000);
-  assert.ok(!existsSync(pidFile), 'it stopped gracefully (pid file removed)');
+  await stoppedGracefully('the orphaned primary stopped', pid, pidFile, 40_000);
 });
 
 test('front workers killed from outside again and again are restarted every time: a serving instance keeps serving', { timeout: 120_000 }, async (t) => {
