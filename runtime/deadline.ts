@@ -15,3 +15,20 @@ export async function withDeadline(work: Promise<unknown>, ms: number): Promise<
     clearTimeout(timer);
   }
 }
+
+/**
+ * `work`'s outcome, or, past `ms`, a rejection with `late()` (what was waited for, named for the
+ * person reading it). The timer never keeps the process alive and is cleared once either settles.
+ */
+export async function orFail<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

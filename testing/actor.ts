@@ -1,6 +1,7 @@
 import { isActor, type Actor, type ActorContext, type ActorRequest, type AskOptions, type AskTargets, type ReplyBody } from '../actors/index.js';
 import { ProcessCaches } from '../runtime/cache/process-caches.js';
 import { SYSTEM_CLOCK, type Clock } from '../runtime/clock.js';
+import { orFail } from '../runtime/deadline.js';
 import { ActorrtError } from '../runtime/errors.js';
 import { actorContext, type Ask } from '../runtime/pool/actor-context.js';
 import { loadActor } from '../runtime/pool/actor-loader.js';
@@ -186,16 +187,8 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
   }
 
   private async init(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ActorrtError('ACTORRT_E_TEST_KIT', `init() did not settle within ${this.initTimeout} ms`,
-        { hint: 'an await that never resolves (a stub or a connection that never answers?); raise options.initTimeout if it is only slow' })), this.initTimeout);
-    });
-    try {
-      this.stateNow = (await Promise.race([Promise.resolve(this.actor.init?.(this.ctx)), late])) as State;
-    } finally {
-      clearTimeout(timer);
-    }
+    this.stateNow = (await orFail(Promise.resolve(this.actor.init?.(this.ctx)), this.initTimeout, () => new ActorrtError('ACTORRT_E_TEST_KIT',
+      `init() did not settle within ${this.initTimeout} ms`, { hint: 'an await that never resolves (a stub or a connection that never answers?); raise options.initTimeout if it is only slow' }))) as State;
   }
 
   private live(what: string): void {

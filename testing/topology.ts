@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { start as startActorSystem, stop as stopActorSystem } from 'nact';
+// Pinned to 6.6: 6.8 depends on cookie 2 (node >= 22, ESM only, which jest on node 20 cannot load).
 import inject from 'light-my-request';
 import type { Config } from '../config/types.js';
 import { ProcessCaches } from '../runtime/cache/process-caches.js';
 import { ResponseCache } from '../runtime/cache/route-cache.js';
 import { SYSTEM_CLOCK, type Clock } from '../runtime/clock.js';
+import { orFail } from '../runtime/deadline.js';
 import { ActorrtError } from '../runtime/errors.js';
 import { loggedLines } from '../runtime/logger.js';
 import { RequestMetrics } from '../runtime/metrics/request-metrics.js';
@@ -97,12 +99,16 @@ export class TestTopology {
         onResource: () => {},
       });
       const starting = host;
-      await startWithin(host.apply(config, {}, {}), options.startTimeout ?? START_TIMEOUT_MS, () => {
+      const ms = options.startTimeout ?? START_TIMEOUT_MS;
+      // An init() that never settles fails the start naming the pools not started.
+      await orFail(host.apply(config, {}, {}), ms, () => {
         const started = starting.snapshot();
-        return Object.keys(config.pools).filter((name) => !started.has(name));
+        const missing = Object.keys(config.pools).filter((name) => !started.has(name));
+        return new ActorrtError('ACTORRT_E_TEST_KIT', `startTopology: pools not started within ${ms} ms: ${missing.join(', ')}`,
+          { hint: "an actor's init() that never settles (a connection that never answers?); raise options.startTimeout if it is only slow" });
       });
       const table: RoutingTable = routingTable(config, host.snapshot());
-      let closed = false;
+      let stopping = false;
       const handler = createFrontHandler({
         table: () => table,
         upstream: (name) => opened.upstream(name),
@@ -110,15 +116,14 @@ export class TestTopology {
         cache: new ResponseCache(kit.caches, log, clock),
         invalidate: kit.everywhere,
         log,
-        isReady: () => !closed,
-        isStopping: () => closed,
-        isDraining: () => closed,
+        isReady: () => !stopping,
+        isStopping: () => stopping,
+        isDraining: () => stopping,
         metrics: new RequestMetrics(),
         accessLines: loggedLines(log, { event: 'access' }),
         scrape: () => Promise.reject(new ActorrtError('ACTORRT_E_TEST_KIT', 'http.metricsPath is rendered by the primary, which the test kit does not run')),
       });
-      const topology = new TestTopology(config, records, asServed(handler), async () => { closed = true; await release(); });
-      return topology;
+      return new TestTopology(config, records, asServed(handler), async () => { stopping = true; await release(); });
     } catch (err) {
       await release();
       throw err;
@@ -127,8 +132,9 @@ export class TestTopology {
 
   /**
    * Send one request through the front actor. `url` is the path with its query (`/notes?limit=2`);
-   * a `body` that is an object or array is sent as JSON (content-type set), a string or Buffer as
-   * it is. Resolves with the reply (errors are replies too: `{ error: { code } }` with their status).
+   * a `body` that is JSON data is sent as JSON (content-type set), a string or bytes as they are.
+   * Resolves with the reply (errors are replies too: `{ error: { code } }` with their status);
+   * rejects (ACTORRT_E_TEST_KIT) for a request no client could send, naming the field.
    */
   async request<Body = unknown>(req: TestRequest): Promise<TestResponse<Body>> {
     const options = injectOptions(req);
@@ -167,20 +173,6 @@ function checkOptions(options: TopologyOptions): void {
   if (level !== undefined && !LOG_LEVELS.has(level)) throw bad(`log.level must be one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(level)}`, "log: { level: 'info' }");
   const timeout = options.startTimeout;
   if (timeout !== undefined && !(typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout))) throw bad('startTimeout must be a positive number of milliseconds', 'startTimeout: 60_000');
-}
-
-/** Wait for the pools to start, at most `ms`: an init() that never settles fails the start naming the pools not started. */
-async function startWithin(starting: Promise<unknown>, ms: number, missing: () => readonly string[]): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ActorrtError('ACTORRT_E_TEST_KIT', `startTopology: pools not started within ${ms} ms: ${missing().join(', ')}`,
-      { hint: "an actor's init() that never settles (a connection that never answers?); raise options.startTimeout if it is only slow" })), ms);
-  });
-  try {
-    await Promise.race([starting, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

@@ -76,7 +76,7 @@ function crudSteps(): TestRequest[] {
 }
 
 test('every example answers in-process as through the CLI (status, headers that matter, bodies)', { timeout: 240_000 }, async (t) => {
-  const dir = tempDir('actorrt-parity-');
+  const dir = tempDir('parity');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const base = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
   const schemas = { cli: `parity_cli_${process.pid}`, kit: `parity_kit_${process.pid}` };
