@@ -28,7 +28,7 @@ export class TestClock implements Clock {
   advance(by: number | string): number {
     const ms = typeof by === 'number' ? by : parseDuration(by);
     if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
-      throw new RangeError(`TestClock.advance(${JSON.stringify(by)}): give milliseconds >= 0 or a duration such as 250ms, 30s, 5m`);
+      throw new RangeError(`TestClock.advance(${typeof by === 'string' ? JSON.stringify(by) : String(by)}): give milliseconds >= 0 or a duration such as 250ms, 30s, 5m`);
     }
     this.current += ms;
     return this.current;
