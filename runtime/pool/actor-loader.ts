@@ -7,6 +7,8 @@ import { ActorrtError } from '../errors.js';
 const require = createRequire(import.meta.url);
 let tsxCjs = false;
 let tsxEsm = false;
+/** Why tsx's ESM hooks could not register, if they could not: named when a TypeScript module then fails to load. */
+let esmRefused: Error | undefined;
 
 /**
  * tsx's CommonJS hook: it compiles in this thread, on require. Registered once per process, only
@@ -29,9 +31,10 @@ async function registerEsm(): Promise<void> {
   const esm = (await import('tsx/esm/api')) as { register: () => unknown };
   try {
     esm.register();
-  } catch {
+  } catch (err) {
     // A test runner that compiles TypeScript itself and refuses loader hooks (jest: "module.register()
     // is not supported in Jest"): import() then goes through the runner's own transform (actorrt/testing).
+    esmRefused = err instanceof Error ? err : new Error(String(err));
     return;
   }
   registerCommonJs(); // a .ts file outside a "type": "module" package is loaded as CommonJS; tsx needs that hook too
@@ -68,7 +71,8 @@ export async function loadActor(file: string): Promise<Actor<unknown, unknown>> 
   try {
     mod = ext === '.ts' || ext === '.mts' || ext === '.cts' ? await importTypeScript(file) : await import(pathToFileURL(file).href);
   } catch (err) {
-    throw new ActorrtError('ACTORRT_E_ACTOR_MODULE', `actor module ${file} failed to load: ${(err as Error).message}`,
+    const hooks = esmRefused === undefined ? '' : ` (tsx's loader hooks could not register here: ${esmRefused.message})`;
+    throw new ActorrtError('ACTORRT_E_ACTOR_MODULE', `actor module ${file} failed to load: ${(err as Error).message}${hooks}`,
       { cause: err, hint: 'run the module on its own (npx tsx <file>) to see the full error' });
   }
   let candidate = (mod as { default?: unknown }).default;
