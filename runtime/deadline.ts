@@ -18,13 +18,14 @@ export async function withDeadline(work: Promise<unknown>, ms: number): Promise<
 
 /**
  * `work`'s outcome, or, past `ms`, a rejection with `late()` (what was waited for, named for the
- * person reading it). The timer never keeps the process alive and is cleared once either settles.
+ * person reading it). Unlike withDeadline's, this timer keeps the process alive: someone waits for
+ * the answer (a test on an init that never settles would otherwise end with nothing to run, its
+ * wait cancelled instead of failed). It is cleared once either settles.
  */
 export async function orFail<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(late()), ms);
-    timer.unref();
   });
   try {
     return await Promise.race([work, expired]);
