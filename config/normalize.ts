@@ -149,7 +149,8 @@ function resource(r: Raw, base: string): ResourceConfig {
   }
 }
 
-function cache(c: Raw, name: string): CacheConfig {
+/** A cache store's settings as the schema accepted them, with every default applied (the test kit's memory stores too). */
+export function cache(c: Raw, name: string): CacheConfig {
   const timeout = ms(c['timeout'] ?? '50ms');
   if (c['store'] === 'redis') {
     return {

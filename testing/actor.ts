@@ -9,18 +9,14 @@ import { encodeBody, toReply, type Reply as NormalizedReply } from '../runtime/r
 import { childTrace } from '../runtime/trace/trace-context.js';
 import { parseQuery } from '../runtime/worker/query.js';
 import { RequestIds } from '../runtime/request-id.js';
-import type { MemoryCache } from '../config/types.js';
+import { cache as normalizeCache } from '../config/normalize.js';
+import type { CacheConfig } from '../config/types.js';
 import { parseDuration } from '../config/units.js';
 import { pathOf } from './load.js';
 import { recordingLog, type LogRecord } from './logs.js';
 
 /** How long an actor's init may take by default before the test fails saying so. */
 const INIT_TIMEOUT_MS = 10_000;
-
-/** A memory store's defaults, as the schema's (caches.<name>: ttl 30s, maxEntries 10000, timeout 50ms). */
-const DEFAULT_TTL_MS = 30_000;
-const DEFAULT_MAX_ENTRIES = 10_000;
-const DEFAULT_TIMEOUT_MS = 50;
 
 /**
  * What answers `ctx.ask(pool, message)` in a test: a function (what it returns is what the ask
@@ -214,13 +210,14 @@ export class ActorTest<State, Resources, Caches extends string = string, Asks ex
 
 /** ctx.caches of memory stores, as a topology declaring them would give (copies in and out, TTLs, prefix deletes). */
 function memoryCaches(declared: Readonly<Record<string, { readonly ttl?: number | string; readonly maxEntries?: number } | undefined>>, clock: Clock): ProcessCaches {
-  const caches: Record<string, MemoryCache> = {};
+  const caches: Record<string, CacheConfig> = {};
   for (const [name, c] of Object.entries(declared)) {
-    const ttl = parseDuration(c?.ttl ?? DEFAULT_TTL_MS);
-    const maxEntries = c?.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    if (ttl === undefined || ttl <= 0) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.ttl ${String(c?.ttl)} is not a duration above 0`, { hint: 'milliseconds, or 250ms, 30s, 5m' });
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.maxEntries must be an integer >= 1`);
-    caches[name] = { store: 'memory', maxEntries, ttl, timeout: DEFAULT_TIMEOUT_MS };
+    const ttl = c?.ttl === undefined ? undefined : parseDuration(c.ttl) ?? Number.NaN;
+    if (ttl !== undefined && !(ttl > 0)) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.ttl ${String(c?.ttl)} is not a duration above 0`, { hint: 'milliseconds, or 250ms, 30s, 5m' });
+    const maxEntries = c?.maxEntries;
+    if (maxEntries !== undefined && !(Number.isInteger(maxEntries) && maxEntries >= 1)) throw new ActorrtError('ACTORRT_E_TEST_KIT', `testActor: options.caches.${name}.maxEntries must be an integer >= 1`);
+    // The schema's defaults for what the test leaves out, applied where the topology's are.
+    caches[name] = normalizeCache({ store: 'memory', ...(ttl === undefined ? {} : { ttl }), ...(maxEntries === undefined ? {} : { maxEntries }) }, name);
   }
   const { logger } = recordingLog('error');
   return new ProcessCaches({ caches, routes: [], resources: {} }, logger, () => Promise.resolve(), clock);

@@ -49,7 +49,9 @@ function refuse(what: string, hint?: string): ActorrtError {
  * request no socket could carry is refused here, naming the field, rather than answered in a way
  * `actorrt start` never would.
  */
-export function injectOptions(req: TestRequest | undefined): InjectOptions & { method: NonNullable<InjectOptions['method']> } {
+export function injectOptions(req: TestRequest | undefined): InjectOptions & {
+  method: NonNullable<InjectOptions['method']>; headers: Record<string, string | string[]>; payload?: string | Buffer;
+} {
   if (req === null || typeof req !== 'object') throw refuse(`expected { method, url, headers, body }, got ${req === null ? 'null' : typeof req}`);
   const { url, method = 'GET', headers = {}, body, remoteAddress } = req;
   if (typeof url !== 'string' || !url.startsWith('/')) throw refuse(`url must be a path starting with /, got ${JSON.stringify(url)}`, 'the path and query as a client sends them: /notes?limit=2');
@@ -115,7 +117,8 @@ export function toResponse<Body>(res: Response, method: string): TestResponse<Bo
   return { status: res.statusCode, headers, body: parseBody(bytes, headers['content-type'], method, res.statusCode) as Body, text: bytes.toString('utf8'), bytes };
 }
 
-function parseBody(bytes: Buffer, type: string | string[] | undefined, method: string, status: number): unknown {
+/** A reply body as the kit hands it to a test (see TestResponse.body). */
+export function parseBody(bytes: Buffer, type: string | string[] | undefined, method: string, status: number): unknown {
   if (bytes.length === 0 || method === 'HEAD') return undefined;
   const mime = (Array.isArray(type) ? type[0] : type)?.split(';')[0]?.trim().toLowerCase() ?? '';
   const text = mime.startsWith('text/') || mime === 'application/json' || mime.endsWith('+json');

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument, stringify } from 'yaml';
 import type { CacheConfig, Config, PoolConfig } from '../config/types.js';
 import { ConfigError } from '../config/errors.js';
+import { cache as normalizeCache } from '../config/normalize.js';
 import { loadConfig, loadConfigSource } from '../config/validate.js';
 import { ActorrtError } from '../runtime/errors.js';
 
@@ -79,7 +80,7 @@ function withResources(config: Config, text: string, file: string, env: NodeJS.P
 function withMemoryCaches(config: Config): Config {
   const caches: Record<string, CacheConfig> = {};
   for (const [name, cache] of Object.entries(config.caches)) {
-    caches[name] = cache.store === 'memory' ? cache : { store: 'memory', maxEntries: 10_000, ttl: cache.ttl, timeout: cache.timeout };
+    caches[name] = cache.store === 'memory' ? cache : normalizeCache({ store: 'memory', ttl: cache.ttl, timeout: cache.timeout }, name);
   }
   return { ...config, caches };
 }
