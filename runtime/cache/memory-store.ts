@@ -46,13 +46,14 @@ export class MemoryStore implements CacheStore {
     const lru = this.lru;
     const sized = config.maxBytes !== undefined;
     // keyv hands a number TTL as the third argument; lru-cache takes an options object. keyv dated
-    // its envelope by Date.now(): dated again by this store's clock (the test kit's may run ahead),
-    // which the LRU's TTL (perf) also reads, so both expire an entry at the same instant.
+    // its envelope by Date.now(): under another clock (the test kit's may run ahead) it is dated
+    // again by that clock, which the LRU's TTL (perf) also reads, so both expire an entry at once.
+    const redate = clock !== SYSTEM_CLOCK;
     const adapter = {
       get: (key: string) => this.envelope(key),
       set: (key: string, value: Envelope, ttl?: number) => {
         const at = clock.now();
-        const envelope = ttl === undefined ? value : { ...value, expires: at + ttl };
+        const envelope = ttl === undefined || !redate ? value : { ...value, expires: at + ttl };
         lru.set(key, { envelope, at }, { ...(ttl === undefined ? {} : { ttl }), ...(sized ? { size: sizeOf(key, value.value) } : {}) });
         return true;
       },
